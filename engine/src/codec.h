@@ -1,0 +1,65 @@
+/*
+ * Point-block codec: a pure module (no RocksDB, no threads, no I/O) that turns
+ * an array of (timestamp, value) points of ONE series into a compact byte block
+ * and back.
+ *
+ * Where it is used: every raw-data value in RocksDB (column family "raw") and
+ * every merge operand written to it is one encoded block. The merge operator
+ * (store.c) decodes the base block and its operands, merges them by timestamp
+ * under the series' duplicate policy and encodes the result again, so encode
+ * and decode are on the compaction path and must be fast.
+ *
+ * Contract:
+ * - Timestamps are int64 milliseconds since the Unix epoch. Any order is
+ *   accepted and preserved exactly, duplicates included (the merge operator,
+ *   not the codec, removes duplicates); typical input is ascending and
+ *   regular, and that case must be the cheap one.
+ * - Values are IEEE-754 doubles and round-trip bit-exactly: NaN payloads,
+ *   +-Inf, -0.0, subnormals and huge magnitudes included.
+ * - `user_flags` is one byte the codec stores and returns untouched (the store
+ *   keeps the series' duplicate policy there).
+ * - A block never holds more than TSDB_CODEC_MAX_POINTS points.
+ * - Decoding untrusted or corrupt bytes never reads or writes out of bounds; it
+ *   returns TSDB_ECORRUPT (or TSDB_EVERSION for an unknown format version).
+ *
+ * Thread-safety: every function is reentrant; no global state.
+ */
+#ifndef TSDB_CODEC_H
+#define TSDB_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TSDB_CODEC_MAX_POINTS (1u << 20)
+
+typedef struct tsdb_block_info {
+  uint32_t count;     /* number of points */
+  int64_t min_ts;     /* smallest timestamp in the block */
+  int64_t max_ts;     /* largest timestamp in the block */
+  uint8_t user_flags; /* the byte given to tsdb_codec__encode() */
+} tsdb_block_info;
+
+/* Upper bound of the encoded size of n points; encode never writes more. */
+size_t tsdb_codec__max_size(size_t n);
+
+/*
+ * Encodes n points into out[0..out_cap). On success stores the size in
+ * *out_len and returns 0. Returns TSDB_EINVAL for n == 0 or
+ * n > TSDB_CODEC_MAX_POINTS, TSDB_ETOOBIG if out_cap is too small (never when
+ * out_cap >= tsdb_codec__max_size(n)).
+ */
+int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n,
+                       uint8_t user_flags, uint8_t *out, size_t out_cap,
+                       size_t *out_len);
+
+/* Reads the block header only (O(1)): count, time bounds, flags. */
+int tsdb_codec__info(const uint8_t *in, size_t len, tsdb_block_info *info);
+
+/*
+ * Decodes a block into ts[0..cap) and values[0..cap) in stored order; *n gets
+ * the count. Returns TSDB_ETOOBIG when cap < count (nothing useful written).
+ */
+int tsdb_codec__decode(const uint8_t *in, size_t len, int64_t *ts,
+                       double *values, size_t cap, size_t *n);
+
+#endif /* TSDB_CODEC_H */

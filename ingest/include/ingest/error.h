@@ -1,0 +1,72 @@
+/*
+ * Ingest error codes and the validation error record.
+ *
+ * Functions return 0 or a negative INGEST_E* code from one X-macro table. A
+ * refused message is described by an ingest_error: a fixed-size struct that
+ * needs no allocation, filled by the decoder or the validator, and turned into
+ * the error record a publisher receives ($tsdb/errors/<client id>).
+ */
+#ifndef INGEST_ERROR_H
+#define INGEST_ERROR_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The reason a message or a schema was refused. The short name doubles as the
+ * per-reason counter name, so keep names stable. */
+#define INGEST_ERRNO_MAP(XX)                                                   \
+  XX(NOMEM, "nomem", "out of memory")                                          \
+  XX(INVAL, "inval", "invalid argument")                                       \
+  XX(DECODE, "decode", "payload cannot be decoded")                            \
+  XX(VALIDATE, "validate", "payload does not match its schema")                \
+  XX(TIMESTAMP, "timestamp", "timestamp missing, malformed or out of range")   \
+  XX(NOROUTE, "noroute", "no schema matches the topic")                        \
+  XX(TOOBIG, "toobig", "too many points or values too large")                  \
+  XX(SCHEMA, "schema", "schema cannot be loaded")                              \
+  XX(UNSUPPORTED, "unsupported", "schema keyword not supported")               \
+  XX(IO, "io", "cannot read file")
+
+typedef enum ingest_errno {
+  INGEST_OK = 0,
+#define INGEST_ERRNO_ENUM_(name, short_name, msg) INGEST_E##name,
+  INGEST_ERRNO_FIRST_ = -2000,
+  INGEST_ERRNO_MAP(INGEST_ERRNO_ENUM_)
+#undef INGEST_ERRNO_ENUM_
+  INGEST_ERRNO_END_
+} ingest_errno;
+
+/* Text for an error code ("payload does not match its schema"). Never NULL. */
+const char *ingest_strerror(int err);
+/* Stable short name ("validate"), used for per-reason counters. Never NULL. */
+const char *ingest_err_short(int err);
+
+/*
+ * What exactly was wrong. Every string is NUL-terminated and truncated to
+ * fit (values longer than the field end in "..."). Unused fields are "".
+ */
+typedef struct ingest_error {
+  int code;           /* INGEST_E* */
+  char keyword[32];   /* the schema keyword that failed: "maximum", "required", "type", ... */
+  char pointer[192];  /* RFC 6901 JSON pointer of the offending value in the message ("/pm25") */
+  char schema_path[192]; /* RFC 6901 pointer of the keyword in the schema ("/properties/pm25/maximum") */
+  char expected[96];  /* what the schema wanted ("<= 1000", "number", "one of [\"a\",\"b\"]") */
+  char actual[96];    /* what the message had, truncated ("1200.5", "\"abc\"", "string") */
+  char message[256];  /* one readable sentence */
+} ingest_error;
+
+/* Resets every field to "" and code to 0. */
+void ingest_error_clear(ingest_error *err);
+
+/* Fills err (code, keyword, pointer, message from fmt); leaves other fields. Returns code. */
+int ingest_error_set(ingest_error *err, int code, const char *keyword,
+                     const char *pointer, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INGEST_ERROR_H */

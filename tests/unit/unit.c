@@ -1,0 +1,115 @@
+#include "unit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define UNIT_MAX_TESTS 512
+
+static struct {
+  const char *name;
+  unit_fn fn;
+} unit_tests[UNIT_MAX_TESTS];
+static size_t unit_ntests;
+static char unit_dir[4096];
+static char unit_pathbuf[4096];
+static const char *unit_current;
+
+void unit__register(const char *name, unit_fn fn) {
+  if (unit_ntests == UNIT_MAX_TESTS) {
+    fprintf(stderr, "unit: too many tests (max %d)\n", UNIT_MAX_TESTS);
+    exit(2);
+  }
+  unit_tests[unit_ntests].name = name;
+  unit_tests[unit_ntests].fn = fn;
+  unit_ntests++;
+}
+
+void unit__fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "FAIL %s at %s:%d: ", unit_current ? unit_current : "?", file, line);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  if (unit_dir[0]) fprintf(stderr, "  temporary directory kept: %s\n", unit_dir);
+  exit(1);
+}
+
+static void unit_rmtree(const char *path) {
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char child[4096];
+      snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+      struct stat st;
+      if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+        unit_rmtree(child);
+      else
+        unlink(child);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+const char *unit_tmpdir(void) {
+  if (!unit_dir[0]) {
+    const char *base = getenv("TMPDIR");
+    snprintf(unit_dir, sizeof unit_dir, "%s/tsdb-unit-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(unit_dir)) {
+      fprintf(stderr, "unit: mkdtemp: %s\n", strerror(errno));
+      exit(2);
+    }
+  }
+  return unit_dir;
+}
+
+const char *unit_path(const char *name) {
+  snprintf(unit_pathbuf, sizeof unit_pathbuf, "%s/%s", unit_tmpdir(), name);
+  return unit_pathbuf;
+}
+
+uint64_t unit_rand(uint64_t *state) {
+  /* splitmix64 (Steele, Lea, Flood: "Fast splittable pseudorandom number generators", OOPSLA 2014) */
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static int unit_run(size_t i) {
+  unit_current = unit_tests[i].name;
+  unit_dir[0] = '\0';
+  unit_tests[i].fn();
+  if (unit_dir[0] && !getenv("TSDB_KEEP_TMP")) unit_rmtree(unit_dir);
+  unit_dir[0] = '\0';
+  printf("ok %s\n", unit_tests[i].name);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc > 1 && !strcmp(argv[1], "--list")) {
+    for (size_t i = 0; i < unit_ntests; i++) printf("%s\n", unit_tests[i].name);
+    return 0;
+  }
+  if (argc > 1) {
+    for (int a = 1; a < argc; a++) {
+      size_t i = 0;
+      while (i < unit_ntests && strcmp(unit_tests[i].name, argv[a])) i++;
+      if (i == unit_ntests) {
+        fprintf(stderr, "unit: no test named '%s'\n", argv[a]);
+        return 2;
+      }
+      unit_run(i);
+    }
+    return 0;
+  }
+  for (size_t i = 0; i < unit_ntests; i++) unit_run(i);
+  return 0;
+}
