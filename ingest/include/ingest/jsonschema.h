@@ -10,11 +10,76 @@
  *   points), pattern, items, prefixItems, minItems, maxItems, $ref to local
  *   "#/$defs/..." (and "#"), $defs, allOf, anyOf, oneOf, not,
  *   format "date-time" (RFC 3339 section 5.6, asserted, not just annotated).
- * Accepted and ignored as annotations: $schema, $id, $comment, title,
+ * Accepted and ignored as annotations: $schema (2020-12 only), $id (root
+ *   only), $comment, title,
  *   description, examples, default, deprecated, readOnly, writeOnly, and every
  *   key starting with "x-" (our mapping section lives in "x-tsdb").
  * Any other keyword makes compilation fail with INGEST_EUNSUPPORTED naming the
  * keyword and its schema path: a schema is never half-understood.
+ *
+ * Details and the few deliberate limits:
+ *   - Keyword values of the wrong kind ("minimum": "3", "required": "a",
+ *     "items": [..] which is draft-07 syntax, multipleOf <= 0, a non-integer
+ *     length, duplicate keys in a schema object) fail with INGEST_ESCHEMA.
+ *   - $schema, when present, must be the 2020-12 meta-schema URI, else
+ *     INGEST_EUNSUPPORTED (another draft means other semantics). $id is only
+ *     accepted at the root: below it, it would change how $ref resolves.
+ *   - $ref: "#" or "#/json/pointer" into this document (percent-encoding of
+ *     the URI fragment is decoded, RFC 6901 section 6), to $defs or any other
+ *     subschema. Other documents and anchors ("#name") are INGEST_EUNSUPPORTED.
+ *     Recursive schemas are fine; a cycle that never moves into the instance
+ *     ({"$ref": "#"} alone, or through allOf/anyOf/oneOf/not only) would never
+ *     end and is refused at compile time with INGEST_ESCHEMA. Siblings of
+ *     $ref are applied as well (2020-12). Every $defs entry is compiled, used
+ *     or not.
+ *   - format: only "date-time" (others are INGEST_EUNSUPPORTED rather than
+ *     silently unchecked). "T"/"Z" may be lowercase; a space separator is
+ *     refused; second 60 only at 23:59 UTC; see ingest_rfc3339_parse().
+ *   - Numbers: comparisons are exact for integers (int64, including msgpack
+ *     values beyond 2^53) and IEEE doubles otherwise. multipleOf tolerates
+ *     the rounding of decimal fractions (0.3 is a multiple of 0.1) by a
+ *     relative 4-epsilon check on the quotient. Infinities (1e400 read by
+ *     cJSON) and NaN (msgpack) are numbers, never integers, and fail every
+ *     numeric keyword and const/enum.
+ *   - Strings: minLength/maxLength count code points; a string that is not
+ *     valid UTF-8 fails them (other keywords compare bytes).
+ *   - MessagePack bin/ext values match no JSON type and equal no const.
+ *   - pattern: ECMA-262 syntax, translated at compile time into a POSIX
+ *     extended regex (regcomp REG_EXTENDED), matched as a search (unanchored
+ *     unless ^/$ are written). Supported: literals, ".", "^", "$", "|",
+ *     groups "(...)", "(?:...)", "(?<name>...)", quantifiers * + ? {n}
+ *     {n,} {n,m} (lazy forms accepted: laziness cannot change whether a match
+ *     exists), classes [...] and [^...] of ASCII characters and ranges,
+ *     \d \w \s \D \W \S (ASCII meanings; \s without the non-ASCII
+ *     Unicode spaces), escapes \t \n \r \f \v \xHH \uHHHH and escaped
+ *     punctuation. Non-ASCII literals outside classes are matched as their
+ *     UTF-8 bytes (one code point is one quantifiable atom). Refused
+ *     (INGEST_EUNSUPPORTED): lookahead/lookbehind, backreferences, \b \B,
+ *     \p{..}, \c, non-ASCII characters inside [...], [] and [^]; refused as
+ *     malformed (INGEST_ESCHEMA): unbalanced groups, dangling quantifiers,
+ *     an unescaped "{" that is not a quantifier, and anything regcomp rejects
+ *     (its message is included). "." and [^...] match one byte of a
+ *     multi-byte character, not the character, unless the process runs in a
+ *     UTF-8 LC_CTYPE; "." does not match "\n" or "\r" (as in ECMA-262).
+ *     Matching uses regexec() with REG_STARTEND (no copy, no NUL needed);
+ *     glibc's regexec may allocate internally: "pattern" is the one keyword
+ *     whose evaluation is not allocation-free.
+ *   - Depth: a value nested more than 64 levels below the root is refused
+ *     (keyword of the applicator that reached it) when the schema descends
+ *     that far; schema nesting is limited to 200 levels at compile time.
+ *
+ * Errors: the keywords of a schema object are checked in the order they are
+ * written, except that properties + additionalProperties are checked together
+ * in one pass over the instance's members (in the instance's order) at the
+ * place of the first of them, and prefixItems + items likewise. The first
+ * failure in that order is reported: pointer is its instance location,
+ * schema_path the location of the failing keyword in the schema document
+ * (where a $ref leads, not the path through the $ref), keyword, expected,
+ * actual (the value, compact JSON; for "type" the instance's type name) and a
+ * one-sentence message starting with the pointer ("(root)" for the whole
+ * message). anyOf/oneOf failures are reported at the anyOf/oneOf itself, with
+ * the alternative that came closest (the failure deepest in the instance) in
+ * the message. "required" reports the object's location.
  */
 #ifndef INGEST_JSONSCHEMA_H
 #define INGEST_JSONSCHEMA_H
@@ -41,7 +106,10 @@ void ingest_jsonschema_free(ingest_jsonschema *schema);
 /*
  * Validates an instance. Returns 0 when valid, else INGEST_EVALIDATE with the
  * FIRST failure in err (pointer, keyword, schema_path, expected, actual,
- * message). Never allocates. Reentrant.
+ * message). Never allocates (but see "pattern" above). Reentrant.
+ * err may be NULL: nothing is formatted then (the fastest way to ask "is it
+ * valid?"). A valid instance leaves err untouched. INGEST_EINVAL when schema
+ * is NULL or the instance view is absent.
  */
 int ingest_jsonschema_validate(const ingest_jsonschema *schema,
                                ingest_value instance, ingest_error *err);
@@ -50,6 +118,12 @@ int ingest_jsonschema_validate(const ingest_jsonschema *schema,
  * RFC 3339 date-time ("2026-11-26T09:15:46.014773143Z", offsets allowed) to
  * milliseconds since the Unix epoch (fractions below 1 ms are truncated).
  * Returns 0, or INGEST_ETIMESTAMP when the text is not a valid date-time.
+ * Exactly len bytes are read (no NUL needed). Years 0000-9999, real month
+ * lengths with Gregorian leap years, hour 00-23, minute 00-59, second 00-60
+ * where 60 (a leap second) is only valid at 23:59 UTC and counts as the first
+ * second of the next minute; offsets +-HH:MM up to 23:59; "t"/"z" lowercase
+ * accepted (RFC 3339 5.6 NOTE), a space instead of "T" is not. No locale,
+ * time zone or other global state is used.
  */
 int ingest_rfc3339_parse(const char *text, size_t len, int64_t *ms);
 

@@ -48,10 +48,15 @@ typedef struct ingest_value_ops {
   const char *(*string)(const void *node, size_t *len);
   /* number of array elements or object members */
   size_t (*count)(const void *node);
-  /* next array element (key NULL) or object member; false at the end */
+  /* next array element (key NULL) or object member; false at the end. Each
+   * step is O(1). Inside an object, a NULL key is a MessagePack map key that
+   * is not a string: it matches no property name. Keys are not
+   * NUL-terminated in general (use key_len). */
   bool (*next)(const void *node, ingest_iter *it, const char **key,
                size_t *key_len, const void **child);
-  /* object member by exact key, or NULL */
+  /* object member by exact, case-sensitive key (key_len bytes, which may
+   * include NUL: such a key never matches a cJSON member), or NULL. Duplicate
+   * keys: the first one. */
   const void *(*member)(const void *node, const char *key, size_t key_len);
 } ingest_value_ops;
 
@@ -60,7 +65,15 @@ typedef struct ingest_value {
   const void *node;
 } ingest_value;
 
-/* Views over the two decoded tree kinds. */
+/*
+ * Views over the two decoded tree kinds.
+ * cJSON: numbers are doubles; int64() is exact only for an integral double
+ * within [-2^63, 2^63) (cJSON has already rounded longer integer literals).
+ * msgpack-c: nil, boolean, str, array, map map to the JSON kinds; positive and
+ * negative integers are numbers and exact int64 (a positive one above
+ * INT64_MAX is a number only); float32/64 are numbers (NaN and infinities
+ * included, never integers); bin and ext are INGEST_T_BINARY.
+ */
 ingest_value ingest_value_from_cjson(const void *cjson_item);
 ingest_value ingest_value_from_msgpack(const void *msgpack_object);
 

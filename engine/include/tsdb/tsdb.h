@@ -1,0 +1,264 @@
+/*
+ * mosquitto-tsdb engine: an embedded time-series store on RocksDB with rollup
+ * tiers that stay exact under late and duplicate points, and an MQTT-shaped
+ * serving layer (aggregate publications, $CONTROL command answers) that never
+ * touches a broker: it produces (topic, payload) results that the host (the
+ * Mosquitto plugin, a test, a benchmark) drains and publishes.
+ *
+ * Threads (see writer.c and control.c for the full DESIGN notes):
+ *   - any thread      tsdb_ingest(), tsdb_control_submit(): copy, never block
+ *                     beyond a short mutex hold, never do I/O;
+ *   - writer thread   owns RocksDB writes, the series catalog's growth and
+ *                     every rollup accumulator;
+ *   - control threads run $CONTROL commands (queries) on RocksDB snapshots;
+ *   - host thread     tsdb_results_drain() hands over ready publications.
+ *
+ * Time is int64 milliseconds since the Unix epoch (UTC) everywhere.
+ * Every function returns 0 or a negative TSDB_E* code (tsdb/error.h) unless
+ * documented otherwise.
+ */
+#ifndef TSDB_TSDB_H
+#define TSDB_TSDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsdb/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tsdb_db tsdb_db;
+typedef struct tsdb_series_class tsdb_series_class;
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                   */
+
+typedef enum tsdb_log_level {
+  TSDB_LOG_ERROR = 0,
+  TSDB_LOG_WARNING = 1,
+  TSDB_LOG_NOTICE = 2,
+  TSDB_LOG_INFO = 3,
+  TSDB_LOG_DEBUG = 4
+} tsdb_log_level;
+
+/* Called from engine threads; must be thread-safe. `msg` is "key=value ..."
+ * text without the plugin prefix and without a newline. */
+typedef void (*tsdb_log_fn)(void *ud, int level, const char *msg);
+
+/* ------------------------------------------------------------------------ */
+/* Durations ("10s", "1m", "15m", "1h", "1d", "500ms", "2w")                  */
+
+/* Parses a duration into milliseconds. Accepts <integer><unit> with unit one
+ * of ms, s, m, h, d, w; rejects zero, negatives, overflow and trailing text. */
+int tsdb_duration_parse(const char *text, int64_t *ms);
+/* Canonical short text of a duration ("1m", "90s", "1d"); returns buf. */
+char *tsdb_duration_format(int64_t ms, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Database                                                                  */
+
+typedef enum tsdb_dup_policy {
+  TSDB_DUP_LAST = 0,  /* the same (series, timestamp) again: the newest write wins */
+  TSDB_DUP_FIRST = 1  /* the first write wins; later ones are dropped */
+} tsdb_dup_policy;
+
+typedef int64_t (*tsdb_clock_fn)(void *ud); /* wall clock, ms since epoch */
+
+typedef struct tsdb_options {
+  const char *path;            /* RocksDB directory (created if missing); required */
+  size_t queue_bytes;          /* ingest queue capacity, each of its two halves; default 32 MiB */
+  uint32_t flush_interval_ms;  /* async mode: how long the writer gathers a batch; default 5 */
+  uint32_t grace_ms;           /* a bucket is final this long after its end; default 5000 */
+  uint32_t cache_mb;           /* RocksDB block cache; default 64 */
+  uint32_t control_threads;    /* threads running $CONTROL commands; default 1 */
+  uint32_t max_answer_rows;    /* rows per query answer page; default 10000 */
+  uint32_t max_pending_commands; /* queued $CONTROL requests before "busy"; default 256 */
+  size_t max_results;          /* undrained results before aggregates are dropped; default 100000 */
+  bool publish_aggregates;     /* emit $tsdb/agg/... results; default true */
+  tsdb_log_fn log_fn;          /* NULL: log records go to the result queue (TSDB_RESULT_LOG) */
+  void *log_ud;
+  int log_level;               /* records above this level are not produced; default INFO */
+  tsdb_clock_fn clock_fn;      /* NULL: CLOCK_REALTIME. Tests inject a clock. */
+  void *clock_ud;
+} tsdb_options;
+
+/* Fills every field with its default (path NULL). */
+void tsdb_options_init(tsdb_options *opts);
+
+/*
+ * Opens (creating if needed) the store at opts->path, recovers rollup work
+ * that a crash interrupted, and starts the writer and control threads.
+ * On failure returns an error and, if errbuf is given, a readable reason.
+ */
+int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf,
+              size_t errlen);
+
+/*
+ * Stops accepting input, drains the ingest queue into RocksDB, finalizes
+ * nothing that is still open (open buckets are recovered at the next open),
+ * joins every thread and closes the store. Results not yet drained are freed.
+ * Safe to call with NULL.
+ */
+void tsdb_close(tsdb_db *db);
+
+/* Blocks until everything ingested before the call is committed to RocksDB
+ * (and its rollups updated). For tests, benchmarks and shutdown; never call
+ * it on a broker thread. */
+int tsdb_sync(tsdb_db *db);
+
+/* ------------------------------------------------------------------------ */
+/* Series classes: what a schema says about the series its messages produce  */
+
+typedef struct tsdb_label {
+  const char *key;
+  const char *value;
+} tsdb_label;
+
+typedef struct tsdb_series_class_desc {
+  const char *schema_id;        /* e.g. "air-quality" */
+  uint32_t schema_version;
+  const char *topic_template;   /* "city/{district}/{station}/air": named levels become labels */
+  size_t nfields;
+  const char *const *field_names; /* measurement names, e.g. "pm25" */
+  const char *const *units;     /* per field, may be NULL or contain NULL */
+  size_t ntiers;
+  const int64_t *tiers_ms;      /* rollup tiers, each a whole number of seconds, ascending */
+  int dup_policy;               /* tsdb_dup_policy */
+  int64_t block_span_ms;        /* raw block span; 0: default (1 day) */
+  size_t nlabels;
+  const tsdb_label *labels;     /* static labels added to every series */
+} tsdb_series_class_desc;
+
+/* Creates an immutable, reference-counted class (count 1). Strings are copied. */
+int tsdb_series_class_create(const tsdb_series_class_desc *desc,
+                             tsdb_series_class **out);
+void tsdb_series_class_retain(tsdb_series_class *cls);   /* thread-safe */
+void tsdb_series_class_release(tsdb_series_class *cls);  /* thread-safe; NULL ok */
+
+/* ------------------------------------------------------------------------ */
+/* Ingest                                                                    */
+
+typedef struct tsdb_point {
+  int64_t ts_ms;
+  double value;
+  uint32_t field; /* index into the class's field_names */
+} tsdb_point;
+
+typedef struct tsdb_ingest_msg {
+  tsdb_series_class *cls;  /* retained by the queue until written */
+  const char *topic;       /* the concrete topic the message arrived on */
+  size_t topic_len;
+  const tsdb_point *points;
+  size_t npoints;
+} tsdb_ingest_msg;
+
+/*
+ * Copies the message into the bounded ingest queue and returns at once.
+ * Makes no system call in the common case: the writer is woken at most once
+ * per batch window. Returns TSDB_EFULL when the queue is full (the caller
+ * refuses the message and counts it), TSDB_ECLOSED while closing,
+ * TSDB_EINVAL for a bad field index or empty topic.
+ */
+int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg);
+
+/* ------------------------------------------------------------------------ */
+/* Results: what the host publishes (or logs) on its own thread              */
+
+typedef enum tsdb_result_kind {
+  TSDB_RESULT_PUBLISH = 1, /* publish payload on topic (qos, retain) */
+  TSDB_RESULT_LOG = 2      /* a log line (level, payload is the text) */
+} tsdb_result_kind;
+
+typedef struct tsdb_result {
+  int kind;
+  const char *topic;   /* PUBLISH: NUL-terminated topic */
+  const char *payload; /* PUBLISH: bytes; LOG: NUL-terminated text */
+  size_t payload_len;
+  int qos;
+  bool retain;
+  int level;           /* LOG */
+} tsdb_result;
+
+typedef void (*tsdb_result_fn)(void *ud, const tsdb_result *result);
+
+/*
+ * Hands up to max_items ready results to fn, in production order, on the
+ * calling thread; the result is valid during the call only. Returns the
+ * number handed over. Never blocks on I/O; holds the queue lock only to
+ * detach the items.
+ */
+size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn,
+                          void *ud);
+/* Number of results waiting to be drained (approximate, lock-free read). */
+size_t tsdb_results_pending(const tsdb_db *db);
+
+/* ------------------------------------------------------------------------ */
+/* $CONTROL/tsdb/v1 commands                                                 */
+
+/*
+ * Queues a command request ({"commands":[...]} JSON, dynamic-security style)
+ * from client_id for a control thread; copies both. Each command's answer is
+ * published as {"responses":[...]} on $tsdb/reply/<client id>/<data topic>
+ * (or $tsdb/reply/<client id> when no data topic applies) with no target
+ * client, so the broker's read ACL decides who receives it. When the queue is
+ * full a "busy" error answer is produced instead. Never blocks on I/O.
+ */
+int tsdb_control_submit(tsdb_db *db, const char *client_id, const void *payload,
+                        size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Direct reads (tests, benchmarks, tools). Thread-safe; read a snapshot.     */
+
+/* The aggregate of one bucket or of a whole range. */
+typedef struct tsdb_aggregate {
+  int64_t start_ms;
+  uint64_t count;
+  double sum, min, max, mean, stddev; /* stddev: population, 0 for count 1 */
+  int64_t first_ts, last_ts;
+  double first, last;
+} tsdb_aggregate;
+
+typedef int (*tsdb_point_fn)(void *ud, int64_t ts_ms, double value);
+typedef int (*tsdb_bucket_fn)(void *ud, const tsdb_aggregate *bucket);
+
+/* Series id of (topic, field), or TSDB_ENOTFOUND. */
+int tsdb_series_find(tsdb_db *db, const char *topic, const char *field,
+                     uint32_t *id);
+
+/* Raw points of a series with from <= ts < to, ascending. fn returning
+ * non-zero stops the scan (and is returned). */
+int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to,
+                  tsdb_point_fn fn, void *ud);
+
+/* Buckets of a rollup tier with from <= start < to, ascending, exact even for
+ * buckets that are still open. Empty buckets are not reported. */
+int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from,
+                   int64_t to, tsdb_bucket_fn fn, void *ud);
+
+/* Engine counters, for the stats command, metrics and tests. */
+typedef struct tsdb_stats {
+  uint64_t messages_ingested;
+  uint64_t points_ingested;
+  uint64_t points_written;
+  uint64_t queue_full;
+  uint64_t batches;
+  uint64_t late_points;       /* points that needed a rollup recompute */
+  uint64_t buckets_finalized;
+  uint64_t corrections;
+  uint64_t series;
+  uint64_t commands;
+  uint64_t results_dropped;
+  uint64_t write_errors;
+  size_t queue_bytes_used;
+} tsdb_stats;
+
+void tsdb_stats_get(tsdb_db *db, tsdb_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TSDB_TSDB_H */

@@ -1,0 +1,34 @@
+/* Series classes (tsdb.h): immutable and reference-counted, so the broker
+ * thread can hand one to the writer with each message, and a schema reload
+ * can replace them while old messages are still queued. */
+#ifndef TSDB_CLASS_H
+#define TSDB_CLASS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsdb/topic.h"
+#include "tsdb/tsdb.h"
+
+#define TSDB_MAX_TIERS 8
+#define TSDB_MAX_FIELDS 256
+#define TSDB_DEFAULT_BLOCK_SPAN_MS 86400000
+
+struct tsdb_series_class {
+  atomic_int refs;
+  char *schema_id;
+  uint32_t schema_version;
+  tsdb_topic_template *tpl;
+  size_t nfields;
+  char **fields;
+  char **units; /* entries may be NULL */
+  size_t ntiers;
+  int64_t tiers_ms[TSDB_MAX_TIERS];
+  int dup_policy;
+  int64_t block_span_ms;
+  size_t nlabels;
+  tsdb_label *labels; /* owned copies */
+};
+
+#endif /* TSDB_CLASS_H */

@@ -1,0 +1,182 @@
+/* The database handle: wiring of store, catalog, queues and threads. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "read.h"
+
+#define MIB ((size_t)1 << 20)
+
+void tsdb_options_init(tsdb_options *o) {
+  memset(o, 0, sizeof *o);
+  o->queue_bytes = 32 * MIB;
+  o->flush_interval_ms = 5;
+  o->grace_ms = 5000;
+  o->cache_mb = 64;
+  o->control_threads = 1;
+  o->max_answer_rows = 10000;
+  o->max_pending_commands = 256;
+  o->max_results = 100000;
+  o->publish_aggregates = true;
+  o->log_level = TSDB_LOG_INFO;
+}
+
+static void set_err(char *errbuf, size_t errlen, const char *msg) {
+  if (errbuf && errlen) snprintf(errbuf, errlen, "%s", msg);
+}
+
+int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errlen) {
+  *out = NULL;
+  if (!opts || !opts->path || !opts->path[0]) {
+    set_err(errbuf, errlen, "no data directory given");
+    return TSDB_EINVAL;
+  }
+  if (opts->queue_bytes < 4096) {
+    set_err(errbuf, errlen, "queue size below 4096 bytes");
+    return TSDB_EINVAL;
+  }
+  tsdb_db *db = calloc(1, sizeof *db);
+  if (!db) return TSDB_ENOMEM;
+  db->opts = *opts;
+  db->path = strdup(opts->path);
+  db->opts.path = db->path;
+  db->log = (tsdb_logger){opts->log_fn, opts->log_ud, opts->log_level, &db->results};
+  char err[512] = "";
+  int rc = db->path ? 0 : TSDB_ENOMEM;
+  bool results_ok = false, catalog_ok = false, queue_ok = false;
+  if (rc == 0 && (rc = tsdb_results__init(&db->results, opts->max_results ? opts->max_results : 1)) == 0)
+    results_ok = true;
+  if (rc == 0 && (rc = tsdb_catalog__init(&db->catalog, &db->log)) == 0) catalog_ok = true;
+  if (rc == 0 && (rc = tsdb_queue__init(&db->queue, opts->queue_bytes)) == 0) queue_ok = true;
+  if (rc == 0) {
+    tsdb_store_options so = {opts->cache_mb, &db->log};
+    rc = tsdb_store__open(db->path, &so, &db->store, err, sizeof err);
+  }
+  if (rc == 0 && (rc = tsdb_catalog__load(&db->catalog, db->store)) != 0)
+    snprintf(err, sizeof err, "cannot load the series catalog: %s", tsdb_strerror(rc));
+  if (rc == 0 && (rc = tsdb_writer__start(db, &db->writer)) != 0)
+    snprintf(err, sizeof err, "cannot start the writer thread: %s", tsdb_strerror(rc));
+  if (rc == 0 && (rc = tsdb_control__start(db, &db->control)) != 0)
+    snprintf(err, sizeof err, "cannot start the control threads: %s", tsdb_strerror(rc));
+  if (rc) {
+    set_err(errbuf, errlen, err[0] ? err : tsdb_strerror(rc));
+    if (db->writer) {
+      tsdb_queue__stop(&db->queue);
+      tsdb_writer__join(db->writer);
+    }
+    tsdb_store__close(db->store);
+    if (queue_ok) tsdb_queue__destroy(&db->queue);
+    if (catalog_ok) tsdb_catalog__destroy(&db->catalog);
+    if (results_ok) tsdb_results__destroy(&db->results);
+    free(db->path);
+    free(db);
+    return rc;
+  }
+  tsdb_log__printf(&db->log, TSDB_LOG_NOTICE, "opened path=%s series=%zu", db->path,
+                   tsdb_catalog__count(&db->catalog));
+  *out = db;
+  return 0;
+}
+
+void tsdb_close(tsdb_db *db) {
+  if (!db) return;
+  /* Order: stop the producers of work (control, then ingest), let the writer
+   * drain and exit, then close storage and free what is left. */
+  tsdb_control__stop(db->control);
+  tsdb_queue__stop(&db->queue);
+  tsdb_writer__join(db->writer);
+  tsdb_store__close(db->store);
+  tsdb_queue__destroy(&db->queue);
+  tsdb_catalog__destroy(&db->catalog);
+  tsdb_results__destroy(&db->results);
+  free(db->path);
+  free(db);
+}
+
+int tsdb_sync(tsdb_db *db) { return tsdb_queue__sync(&db->queue); }
+
+int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg) {
+  int rc = tsdb_queue__push(&db->queue, msg);
+  if (rc == 0) {
+    atomic_fetch_add_explicit(&db->counters.messages_ingested, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->counters.points_ingested, msg->npoints, memory_order_relaxed);
+  }
+  return rc;
+}
+
+size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn, void *ud) {
+  return tsdb_results__drain(&db->results, max_items, fn, ud);
+}
+
+size_t tsdb_results_pending(const tsdb_db *db) {
+  return atomic_load(&((tsdb_db *)db)->results.count);
+}
+
+int tsdb_control_submit(tsdb_db *db, const char *client_id, const void *payload, size_t len) {
+  return tsdb_control__submit(db->control, client_id, payload, len);
+}
+
+int tsdb_series_find(tsdb_db *db, const char *topic, const char *field, uint32_t *id) {
+  return tsdb_catalog__find(&db->catalog, topic, field, id);
+}
+
+int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to, tsdb_point_fn fn,
+                  void *ud) {
+  tsdb_series_params sp;
+  int rc = tsdb_catalog__params(&db->catalog, series, &sp);
+  if (rc) return rc;
+  tsdb_scan_buf buf = {0};
+  tsdb_snap *snap = tsdb_store__snapshot(db->store);
+  rc = tsdb_read__raw(db->store, snap, &sp, from, to, &buf, fn, ud);
+  tsdb_store__snapshot_release(db->store, snap);
+  tsdb_scan_buf__free(&buf);
+  return rc;
+}
+
+typedef struct tier_adapter {
+  tsdb_bucket_fn fn;
+  void *ud;
+} tier_adapter;
+
+static int tier_adapt(void *ud, int64_t start, const tsdb_agg *agg) {
+  tier_adapter *t = ud;
+  tsdb_aggregate a;
+  tsdb_agg__view(agg, start, &a);
+  return t->fn(t->ud, &a);
+}
+
+int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, int64_t to,
+                   tsdb_bucket_fn fn, void *ud) {
+  tsdb_series_params sp;
+  int rc = tsdb_catalog__params(&db->catalog, series, &sp);
+  if (rc) return rc;
+  bool known = false;
+  for (size_t i = 0; i < sp.ntiers; i++) known |= sp.tiers_ms[i] == tier_ms;
+  if (!known) return TSDB_ENOTFOUND;
+  tsdb_scan_buf buf = {0};
+  tier_adapter ta = {fn, ud};
+  tsdb_snap *snap = tsdb_store__snapshot(db->store);
+  rc = tsdb_read__tier(db->store, snap, &sp, tier_ms, from, to, &buf, tier_adapt, &ta);
+  tsdb_store__snapshot_release(db->store, snap);
+  tsdb_scan_buf__free(&buf);
+  return rc;
+}
+
+void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
+  memset(s, 0, sizeof *s);
+  tsdb_counters *c = &db->counters;
+  s->messages_ingested = atomic_load(&c->messages_ingested);
+  s->points_ingested = atomic_load(&c->points_ingested);
+  s->points_written = atomic_load(&c->points_written);
+  s->queue_full = atomic_load(&db->queue.full);
+  s->batches = atomic_load(&c->batches);
+  s->late_points = atomic_load(&c->late_points);
+  s->buckets_finalized = atomic_load(&c->buckets_finalized);
+  s->corrections = atomic_load(&c->corrections);
+  s->series = tsdb_catalog__count(&db->catalog);
+  s->commands = atomic_load(&c->commands);
+  s->results_dropped = atomic_load(&db->results.dropped);
+  s->write_errors = atomic_load(&c->write_errors);
+  s->queue_bytes_used = atomic_load(&db->queue.used_snapshot);
+}

@@ -1,0 +1,59 @@
+/* The database handle shared by the engine's modules. Internal. */
+#ifndef TSDB_DB_H
+#define TSDB_DB_H
+
+#include <stdatomic.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "queue.h"
+#include "results.h"
+#include "store.h"
+#include "timeutil.h"
+#include "tsdb/tsdb.h"
+
+typedef struct tsdb_writer tsdb_writer;
+typedef struct tsdb_control tsdb_control;
+
+typedef struct tsdb_counters {
+  atomic_uint_fast64_t messages_ingested;
+  atomic_uint_fast64_t points_ingested;
+  atomic_uint_fast64_t points_written;
+  atomic_uint_fast64_t batches;
+  atomic_uint_fast64_t late_points;
+  atomic_uint_fast64_t buckets_finalized;
+  atomic_uint_fast64_t corrections;
+  atomic_uint_fast64_t commands;
+  atomic_uint_fast64_t write_errors;
+} tsdb_counters;
+
+struct tsdb_db {
+  tsdb_options opts;
+  char *path;
+  tsdb_logger log;
+  tsdb_results results;
+  tsdb_store *store;
+  tsdb_catalog catalog;
+  tsdb_queue queue;
+  tsdb_writer *writer;
+  tsdb_control *control;
+  tsdb_counters counters;
+};
+
+static inline int64_t tsdb_db__now(const tsdb_db *db) {
+  return db->opts.clock_fn ? db->opts.clock_fn(db->opts.clock_ud) : tsdb_time__realtime_ms();
+}
+
+int tsdb_writer__start(tsdb_db *db, tsdb_writer **out);
+/* The queue must be stopped first; joins the thread and frees the writer. */
+void tsdb_writer__join(tsdb_writer *w);
+
+int tsdb_control__start(tsdb_db *db, tsdb_control **out);
+void tsdb_control__stop(tsdb_control *c);
+int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *payload, size_t len);
+
+/* "$tsdb/agg/<tier>/<topic>" into buf; returns false if it does not fit. */
+bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topic,
+                        size_t topic_len);
+
+#endif /* TSDB_DB_H */

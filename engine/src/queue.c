@@ -1,0 +1,184 @@
+#include "queue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "class.h"
+
+int tsdb_queue__init(tsdb_queue *q, size_t cap) {
+  memset(q, 0, sizeof *q);
+  q->cap = cap;
+  /* malloc of a large block maps pages lazily: memory is only committed as
+   * the buffers are actually used. */
+  q->buf[0] = malloc(cap);
+  q->buf[1] = malloc(cap);
+  if (!q->buf[0] || !q->buf[1]) goto fail;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  int rc = pthread_mutex_init(&q->lock, NULL);
+  rc |= pthread_cond_init(&q->wake, &ca);
+  rc |= pthread_cond_init(&q->done, &ca);
+  pthread_condattr_destroy(&ca);
+  if (rc) goto fail;
+  return 0;
+fail:
+  free(q->buf[0]);
+  free(q->buf[1]);
+  return TSDB_ENOMEM;
+}
+
+static void release_records(uint8_t *data, size_t len) {
+  size_t off = 0;
+  while (off < len) {
+    tsdb_qrec *r = (tsdb_qrec *)(data + off);
+    tsdb_series_class_release(r->cls);
+    off += tsdb_qrec__size(r->topic_len, r->npoints);
+  }
+}
+
+void tsdb_queue__destroy(tsdb_queue *q) {
+  release_records(q->buf[q->fill], q->used);
+  free(q->buf[0]);
+  free(q->buf[1]);
+  pthread_mutex_destroy(&q->lock);
+  pthread_cond_destroy(&q->wake);
+  pthread_cond_destroy(&q->done);
+}
+
+int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *m) {
+  if (!m->cls || !m->topic || m->topic_len == 0 || m->topic_len > UINT32_MAX ||
+      m->npoints > UINT32_MAX)
+    return TSDB_EINVAL;
+  for (size_t i = 0; i < m->npoints; i++)
+    if (m->points[i].field >= m->cls->nfields) return TSDB_EINVAL;
+  size_t need = tsdb_qrec__size(m->topic_len, m->npoints);
+  if (need > q->cap) return TSDB_ETOOBIG;
+
+  pthread_mutex_lock(&q->lock);
+  if (q->stop) {
+    pthread_mutex_unlock(&q->lock);
+    return TSDB_ECLOSED;
+  }
+  if (q->used + need > q->cap) {
+    pthread_mutex_unlock(&q->lock);
+    atomic_fetch_add(&q->full, 1);
+    return TSDB_EFULL;
+  }
+  uint8_t *p = q->buf[q->fill] + q->used;
+  tsdb_qrec rec = {m->cls, (uint32_t)m->topic_len, (uint32_t)m->npoints};
+  memcpy(p, &rec, sizeof rec);
+  char *topic = (char *)(p + sizeof rec);
+  memcpy(topic, m->topic, m->topic_len);
+  memset(topic + m->topic_len, 0, tsdb_qrec__topic_pad(m->topic_len) - m->topic_len);
+  memcpy(topic + tsdb_qrec__topic_pad(m->topic_len), m->points, m->npoints * sizeof(tsdb_point));
+  tsdb_series_class_retain(m->cls);
+  size_t before = q->used;
+  q->used += need;
+  q->pushed++;
+  atomic_store_explicit(&q->used_snapshot, q->used, memory_order_relaxed);
+  bool wake = q->writer_sleeping ||
+              (q->writer_gathering && before < q->cap / 2 && q->used >= q->cap / 2);
+  if (wake) {
+    q->writer_sleeping = false;
+    q->writer_gathering = false;
+  }
+  pthread_mutex_unlock(&q->lock);
+  if (wake) pthread_cond_signal(&q->wake);
+  return 0;
+}
+
+static struct timespec monotonic_at(int64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  return ts;
+}
+
+static int64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool tsdb_queue__take(tsdb_queue *q, int64_t deadline_ms, uint32_t window_ms, uint8_t **data,
+                      size_t *len, uint64_t *seq) {
+  *data = NULL;
+  *len = 0;
+  pthread_mutex_lock(&q->lock);
+  while (q->used == 0 && !q->stop) {
+    q->writer_sleeping = true;
+    if (deadline_ms < 0) {
+      pthread_cond_wait(&q->wake, &q->lock);
+    } else {
+      struct timespec at = monotonic_at(deadline_ms);
+      if (pthread_cond_timedwait(&q->wake, &q->lock, &at) == ETIMEDOUT) break;
+    }
+  }
+  q->writer_sleeping = false;
+  if (q->used > 0 && !q->stop && window_ms > 0 && q->used < q->cap / 2) {
+    /* Gather a batch: the WAL write and per-batch work are paid once for
+     * everything that arrives in the window. */
+    q->writer_gathering = true;
+    struct timespec at = monotonic_at(monotonic_ms() + window_ms);
+    while (q->writer_gathering && !q->stop &&
+           pthread_cond_timedwait(&q->wake, &q->lock, &at) != ETIMEDOUT) {
+    }
+    q->writer_gathering = false;
+  }
+  bool alive = !(q->stop && q->used == 0);
+  if (q->used > 0) {
+    *data = q->buf[q->fill];
+    *len = q->used;
+    q->fill ^= 1;
+    q->used = 0;
+    atomic_store_explicit(&q->used_snapshot, 0, memory_order_relaxed);
+  }
+  *seq = q->pushed;
+  pthread_mutex_unlock(&q->lock);
+  return alive;
+}
+
+void tsdb_queue__processed(tsdb_queue *q, uint64_t seq) {
+  pthread_mutex_lock(&q->lock);
+  if (seq > q->processed) q->processed = seq;
+  pthread_mutex_unlock(&q->lock);
+  pthread_cond_broadcast(&q->done);
+}
+
+uint64_t tsdb_queue__pushed(tsdb_queue *q) {
+  pthread_mutex_lock(&q->lock);
+  uint64_t n = q->pushed;
+  pthread_mutex_unlock(&q->lock);
+  return n;
+}
+
+int tsdb_queue__wait_processed(tsdb_queue *q, uint64_t seq) {
+  pthread_mutex_lock(&q->lock);
+  /* Every pushed message wakes the writer if it sleeps, so it will get to
+   * seq without help; after stop it drains everything before exiting. */
+  while (q->processed < seq) {
+    if (q->stop && q->writer_exited) break;
+    pthread_cond_wait(&q->done, &q->lock);
+  }
+  int rc = q->processed >= seq ? 0 : TSDB_ECLOSED;
+  pthread_mutex_unlock(&q->lock);
+  return rc;
+}
+
+int tsdb_queue__sync(tsdb_queue *q) { return tsdb_queue__wait_processed(q, tsdb_queue__pushed(q)); }
+
+void tsdb_queue__writer_exited(tsdb_queue *q) {
+  pthread_mutex_lock(&q->lock);
+  q->writer_exited = true;
+  pthread_mutex_unlock(&q->lock);
+  pthread_cond_broadcast(&q->done);
+}
+
+void tsdb_queue__stop(tsdb_queue *q) {
+  pthread_mutex_lock(&q->lock);
+  q->stop = true;
+  pthread_mutex_unlock(&q->lock);
+  pthread_cond_broadcast(&q->wake);
+  pthread_cond_broadcast(&q->done);
+}

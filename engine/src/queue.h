@@ -1,0 +1,94 @@
+/*
+ * The ingest queue: producers (the broker thread) -> the writer thread.
+ *
+ * DESIGN
+ * - Two preallocated buffers of `cap` bytes. Producers append records
+ *   (class, topic, points) to the "fill" buffer under a mutex held for one
+ *   memcpy; the writer swaps the buffers under the same mutex and decodes the
+ *   full one without holding it. No allocation and no system call on the
+ *   producer side in the common case.
+ * - Wake-ups: a producer signals the condition variable only when the writer
+ *   is asleep waiting for data. After it wakes, the writer gathers for up to
+ *   `batch window` ms before swapping, so under load there is at most one
+ *   wake-up per batch, never one per message. A producer also wakes a
+ *   gathering writer once the fill buffer is half full.
+ * - Order: records are handed to the writer in push order.
+ * - Full: when the fill buffer cannot take a record (the writer is behind by
+ *   a whole buffer), push fails with TSDB_EFULL at once; it never waits. The
+ *   caller refuses the message (MQTT 0x87) and counts it.
+ * - Sequence numbers: push counts messages; the writer reports the count it
+ *   has fully processed, so tsdb_sync() can wait for "everything before me".
+ * - Shutdown: stop() makes further pushes fail with TSDB_ECLOSED and wakes
+ *   the writer, which drains what is queued and exits.
+ */
+#ifndef TSDB_QUEUE_H
+#define TSDB_QUEUE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsdb/tsdb.h"
+
+/* One record in a buffer; the topic follows (padded to 8 bytes), then the points. */
+typedef struct tsdb_qrec {
+  tsdb_series_class *cls; /* a reference owned by the record */
+  uint32_t topic_len;
+  uint32_t npoints;
+} tsdb_qrec;
+
+static inline size_t tsdb_qrec__topic_pad(size_t len) { return (len + 8) & ~(size_t)7; }
+static inline size_t tsdb_qrec__size(size_t topic_len, size_t npoints) {
+  return sizeof(tsdb_qrec) + tsdb_qrec__topic_pad(topic_len) + npoints * sizeof(tsdb_point);
+}
+static inline const char *tsdb_qrec__topic(const tsdb_qrec *r) { return (const char *)(r + 1); }
+static inline const tsdb_point *tsdb_qrec__points(const tsdb_qrec *r) {
+  return (const tsdb_point *)((const char *)(r + 1) + tsdb_qrec__topic_pad(r->topic_len));
+}
+
+typedef struct tsdb_queue {
+  pthread_mutex_t lock;
+  pthread_cond_t wake; /* the writer waits here */
+  pthread_cond_t done; /* tsdb_sync() waits here */
+  uint8_t *buf[2];
+  size_t cap;
+  int fill;    /* buffer producers append to */
+  size_t used; /* bytes in buf[fill] */
+  bool writer_sleeping;
+  bool writer_gathering;
+  bool stop;
+  bool writer_exited;
+  uint64_t pushed;    /* messages accepted */
+  uint64_t processed; /* messages the writer has finished */
+  atomic_uint_fast64_t full;
+  atomic_size_t used_snapshot; /* for stats, without the lock */
+} tsdb_queue;
+
+int tsdb_queue__init(tsdb_queue *q, size_t cap);
+void tsdb_queue__destroy(tsdb_queue *q); /* releases classes of unprocessed records */
+
+int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *msg);
+
+/*
+ * Writer: waits until data is queued, `deadline_ms` (CLOCK_MONOTONIC ms, or
+ * -1 for none) passes, or stop. Then gathers for window_ms and takes the
+ * fill buffer into data and len (len 0 on timeout) and seq (the push count
+ * the taken data ends at). Returns false once stopped and empty.
+ */
+bool tsdb_queue__take(tsdb_queue *q, int64_t deadline_ms, uint32_t window_ms, uint8_t **data,
+                      size_t *len, uint64_t *seq);
+/* Writer: every message up to seq is committed and its rollups updated. */
+void tsdb_queue__processed(tsdb_queue *q, uint64_t seq);
+/* Waits until everything pushed before the call is processed (or stop). */
+int tsdb_queue__sync(tsdb_queue *q);
+/* The number of messages pushed so far (a point in the queue's history). */
+uint64_t tsdb_queue__pushed(tsdb_queue *q);
+/* Waits until the writer has processed the first `seq` messages (or stop). */
+int tsdb_queue__wait_processed(tsdb_queue *q, uint64_t seq);
+void tsdb_queue__stop(tsdb_queue *q);
+/* Writer: it will process nothing more (unblocks waiters after stop). */
+void tsdb_queue__writer_exited(tsdb_queue *q);
+
+#endif /* TSDB_QUEUE_H */

@@ -1,0 +1,111 @@
+#include "read.h"
+
+#include <stdlib.h>
+
+#include "codec.h"
+#include "keys.h"
+#include "timeutil.h"
+
+void tsdb_scan_buf__free(tsdb_scan_buf *b) {
+  free(b->ts);
+  free(b->values);
+  b->ts = NULL;
+  b->values = NULL;
+  b->cap = 0;
+}
+
+static int scan_buf_reserve(tsdb_scan_buf *b, size_t n) {
+  if (n <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 1024;
+  while (cap < n) cap *= 2;
+  int64_t *ts = realloc(b->ts, cap * sizeof *ts);
+  if (!ts) return TSDB_ENOMEM;
+  b->ts = ts;
+  double *values = realloc(b->values, cap * sizeof *values);
+  if (!values) return TSDB_ENOMEM;
+  b->values = values;
+  b->cap = cap;
+  return 0;
+}
+
+int tsdb_read__raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                   int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_point_fn fn, void *ud) {
+  if (from >= to) return 0;
+  tsdb_store_iter *it;
+  int rc = tsdb_store__iter_raw(st, snap, sp->id, tsdb_bucket_floor(from, sp->block_span_ms), to,
+                                &it);
+  if (rc) return rc;
+  for (; rc == 0 && tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
+    size_t vlen;
+    const uint8_t *v = tsdb_store__iter_value(it, &vlen);
+    tsdb_block_info info;
+    if (tsdb_codec__info(v, vlen, &info) != 0) {
+      rc = TSDB_ECORRUPT;
+      break;
+    }
+    if (info.max_ts < from || info.min_ts >= to) continue;
+    if ((rc = scan_buf_reserve(buf, info.count)) != 0) break;
+    size_t n = 0;
+    if ((rc = tsdb_codec__decode(v, vlen, buf->ts, buf->values, buf->cap, &n)) != 0) break;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+      if (buf->ts[i] < from) continue;
+      if (buf->ts[i] >= to) break;
+      rc = fn(ud, buf->ts[i], buf->values[i]);
+    }
+  }
+  int st_rc = tsdb_store__iter_status(it);
+  tsdb_store__iter_close(it);
+  return rc ? rc : st_rc;
+}
+
+static int add_to_agg(void *ud, int64_t ts, double v) {
+  tsdb_agg__add(ud, ts, v);
+  return 0;
+}
+
+int tsdb_read__agg_from_raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                            int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg *out) {
+  tsdb_agg__init(out);
+  return tsdb_read__raw(st, snap, sp, from, to, buf, add_to_agg, out);
+}
+
+int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                    int64_t tier_ms, int64_t from, int64_t to, tsdb_scan_buf *buf,
+                    tsdb_agg_bucket_fn fn, void *ud) {
+  if (from >= to) return 0;
+  uint32_t tier_s = (uint32_t)(tier_ms / 1000);
+  from = tsdb_bucket_floor(from, tier_ms);
+  tsdb_store_iter *agg_it = NULL, *pend_it = NULL;
+  int rc = tsdb_store__iter_tier(st, snap, TSDB_CF_AGG, sp->id, tier_s, from, to, &agg_it);
+  if (rc == 0)
+    rc = tsdb_store__iter_tier(st, snap, TSDB_CF_PENDING, sp->id, tier_s, from, to, &pend_it);
+  /* Merge-join the stored buckets with the pending markers by start time. */
+  while (rc == 0) {
+    bool have_a = tsdb_store__iter_valid(agg_it), have_p = tsdb_store__iter_valid(pend_it);
+    if (!have_a && !have_p) break;
+    size_t klen;
+    int64_t a_start = INT64_MAX, p_start = INT64_MAX;
+    if (have_a) a_start = tsdb_key__get_ts(tsdb_store__iter_key(agg_it, &klen) + 8);
+    if (have_p) p_start = tsdb_key__get_ts(tsdb_store__iter_key(pend_it, &klen) + 8);
+    tsdb_agg agg;
+    int64_t start;
+    if (p_start <= a_start) {
+      start = p_start;
+      rc = tsdb_read__agg_from_raw(st, snap, sp, start, start + tier_ms, buf, &agg);
+      tsdb_store__iter_next(pend_it);
+      if (a_start == p_start) tsdb_store__iter_next(agg_it);
+    } else {
+      start = a_start;
+      size_t vlen;
+      const uint8_t *v = tsdb_store__iter_value(agg_it, &vlen);
+      rc = tsdb_agg__decode(v, vlen, &agg);
+      tsdb_store__iter_next(agg_it);
+    }
+    if (rc == 0 && agg.count > 0) rc = fn(ud, start, &agg);
+  }
+  int rc_a = agg_it ? tsdb_store__iter_status(agg_it) : 0;
+  int rc_p = pend_it ? tsdb_store__iter_status(pend_it) : 0;
+  tsdb_store__iter_close(agg_it);
+  tsdb_store__iter_close(pend_it);
+  return rc ? rc : rc_a ? rc_a : rc_p;
+}

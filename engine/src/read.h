@@ -1,0 +1,44 @@
+/*
+ * Read paths shared by the writer (recomputing a bucket from raw points) and
+ * the control threads (queries). Each scan reads one consistent snapshot
+ * (NULL: the latest state) and streams: memory is one decoded block at a
+ * time, whatever the range.
+ */
+#ifndef TSDB_READ_H
+#define TSDB_READ_H
+
+#include <stdint.h>
+
+#include "agg.h"
+#include "catalog.h"
+#include "store.h"
+
+/* A reusable decode buffer, grown to the largest block seen. */
+typedef struct tsdb_scan_buf {
+  int64_t *ts;
+  double *values;
+  size_t cap;
+} tsdb_scan_buf;
+
+void tsdb_scan_buf__free(tsdb_scan_buf *b);
+
+/* Calls fn for every raw point with from <= ts < to, ascending. A non-zero
+ * return of fn stops the scan and is returned. */
+int tsdb_read__raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                   int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_point_fn fn, void *ud);
+
+/* The aggregate of the raw points with from <= ts < to. */
+int tsdb_read__agg_from_raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                            int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg *out);
+
+/*
+ * Buckets of a tier with from <= start < to, ascending, exact: a stored
+ * bucket is used as is unless a pending marker says it is not authoritative,
+ * in which case it is computed from raw points. fn gets non-empty buckets.
+ */
+typedef int (*tsdb_agg_bucket_fn)(void *ud, int64_t start, const tsdb_agg *agg);
+int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                    int64_t tier_ms, int64_t from, int64_t to, tsdb_scan_buf *buf,
+                    tsdb_agg_bucket_fn fn, void *ud);
+
+#endif /* TSDB_READ_H */

@@ -1,0 +1,100 @@
+#include "results.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int tsdb_results__init(tsdb_results *q, size_t max_items) {
+  memset(q, 0, sizeof *q);
+  if (pthread_mutex_init(&q->lock, NULL)) return TSDB_ENOMEM;
+  q->max_items = max_items;
+  return 0;
+}
+
+void tsdb_results__destroy(tsdb_results *q) {
+  tsdb_result_item *it = q->head;
+  while (it) {
+    tsdb_result_item *next = it->next;
+    free(it);
+    it = next;
+  }
+  q->head = q->tail = NULL;
+  pthread_mutex_destroy(&q->lock);
+}
+
+static void append(tsdb_results *q, tsdb_result_item *item) {
+  pthread_mutex_lock(&q->lock);
+  if (q->tail)
+    q->tail->next = item;
+  else
+    q->head = item;
+  q->tail = item;
+  atomic_fetch_add(&q->count, 1);
+  pthread_mutex_unlock(&q->lock);
+}
+
+int tsdb_results__publish(tsdb_results *q, const char *topic, const void *payload,
+                          size_t len, int qos, bool retain, bool essential) {
+  if (!essential && atomic_load(&q->count) >= q->max_items) {
+    atomic_fetch_add(&q->dropped, 1);
+    return TSDB_EFULL;
+  }
+  size_t tlen = strlen(topic);
+  tsdb_result_item *item = malloc(sizeof *item + tlen + 1 + len + 1);
+  if (!item) {
+    atomic_fetch_add(&q->dropped, 1);
+    return TSDB_ENOMEM;
+  }
+  char *t = (char *)(item + 1);
+  char *p = t + tlen + 1;
+  memcpy(t, topic, tlen + 1);
+  if (len) memcpy(p, payload, len);
+  p[len] = '\0';
+  item->next = NULL;
+  item->result = (tsdb_result){.kind = TSDB_RESULT_PUBLISH, .topic = t, .payload = p,
+                               .payload_len = len, .qos = qos, .retain = retain};
+  append(q, item);
+  return 0;
+}
+
+int tsdb_results__log(tsdb_results *q, int level, const char *text) {
+  if (atomic_load(&q->count) >= q->max_items) {
+    atomic_fetch_add(&q->dropped, 1);
+    return TSDB_EFULL;
+  }
+  size_t len = strlen(text);
+  tsdb_result_item *item = malloc(sizeof *item + len + 1);
+  if (!item) return TSDB_ENOMEM;
+  char *p = (char *)(item + 1);
+  memcpy(p, text, len + 1);
+  item->next = NULL;
+  item->result = (tsdb_result){.kind = TSDB_RESULT_LOG, .payload = p, .payload_len = len,
+                               .level = level};
+  append(q, item);
+  return 0;
+}
+
+size_t tsdb_results__drain(tsdb_results *q, size_t max_items, tsdb_result_fn fn, void *ud) {
+  if (max_items == 0 || atomic_load(&q->count) == 0) return 0;
+  /* Detach up to max_items under the lock; hand them over without it. */
+  pthread_mutex_lock(&q->lock);
+  tsdb_result_item *first = q->head, *last = NULL, *it = q->head;
+  size_t n = 0;
+  while (it && n < max_items) {
+    last = it;
+    it = it->next;
+    n++;
+  }
+  q->head = it;
+  if (!it) q->tail = NULL;
+  if (last) last->next = NULL;
+  atomic_fetch_sub(&q->count, n);
+  pthread_mutex_unlock(&q->lock);
+
+  for (it = first; it;) {
+    tsdb_result_item *next = it->next;
+    fn(ud, &it->result);
+    free(it);
+    it = next;
+  }
+  return n;
+}

@@ -1,0 +1,56 @@
+/*
+ * The result queue: engine threads (writer, control) -> the host thread.
+ *
+ * DESIGN
+ * - Producers: the writer thread (aggregate publications, logs) and control
+ *   threads (command answers, logs). Consumer: the host's thread, in the
+ *   plugin the broker thread inside the TICK callback, which may publish.
+ * - Each item is one malloc()ed block (header + topic + payload), built
+ *   completely by the producer before it is linked in, so the consumer only
+ *   unlinks and reads. The lock is held for a pointer append or a list
+ *   detach, never while building or publishing.
+ * - Order: FIFO across all producers (one list), so an answer's pages and a
+ *   bucket's final/correction updates reach the broker in production order.
+ * - Full queue: when more than `max_items` are waiting (the host stopped
+ *   draining, e.g. a broker whose tick never fires), new aggregate
+ *   publications and logs are dropped and counted; command answers are
+ *   always queued, because a requester waits for them and their number is
+ *   bounded by the control queue.
+ * - Shutdown: the owner stops producers first, then frees what is left.
+ */
+#ifndef TSDB_RESULTS_H
+#define TSDB_RESULTS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tsdb/tsdb.h"
+
+typedef struct tsdb_result_item {
+  struct tsdb_result_item *next;
+  tsdb_result result; /* topic and payload point into this allocation */
+} tsdb_result_item;
+
+typedef struct tsdb_results {
+  pthread_mutex_t lock;
+  tsdb_result_item *head, *tail;
+  atomic_size_t count;
+  size_t max_items;
+  atomic_uint_fast64_t dropped;
+} tsdb_results;
+
+int tsdb_results__init(tsdb_results *q, size_t max_items);
+void tsdb_results__destroy(tsdb_results *q);
+
+/* Queues a publication; copies topic and payload. `essential` items (command
+ * answers) ignore max_items. Returns 0, TSDB_ENOMEM or TSDB_EFULL. */
+int tsdb_results__publish(tsdb_results *q, const char *topic, const void *payload,
+                          size_t len, int qos, bool retain, bool essential);
+/* Queues a log line (copied). */
+int tsdb_results__log(tsdb_results *q, int level, const char *text);
+
+size_t tsdb_results__drain(tsdb_results *q, size_t max_items, tsdb_result_fn fn, void *ud);
+
+#endif /* TSDB_RESULTS_H */

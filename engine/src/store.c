@@ -1,0 +1,528 @@
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <rocksdb/c.h>
+
+#include "block.h"
+#include "codec.h"
+#include "keys.h"
+
+#define TSDB_FORMAT_VERSION "1"
+
+static const char *const cf_names[TSDB_CF_COUNT] = {"default", "catalog", "raw", "agg",
+                                                    "pending"};
+
+struct tsdb_store {
+  rocksdb_t *db;
+  char *path;
+  rocksdb_options_t *db_opts;
+  rocksdb_options_t *cf_opts[TSDB_CF_COUNT];
+  rocksdb_column_family_handle_t *cf[TSDB_CF_COUNT];
+  rocksdb_cache_t *cache;
+  rocksdb_block_based_table_options_t *table_opts;
+  rocksdb_writeoptions_t *wo_async, *wo_sync;
+  rocksdb_readoptions_t *ro_latest;
+  const tsdb_logger *log;
+  /* Merge statistics, updated from RocksDB's background threads. */
+  atomic_uint_fast64_t merge_corrupt_inputs;
+  atomic_uint_fast64_t merge_dropped_points;
+};
+
+struct tsdb_wbatch {
+  rocksdb_writebatch_t *wb;
+};
+
+struct tsdb_snap {
+  const rocksdb_snapshot_t *snap;
+};
+
+struct tsdb_store_iter {
+  rocksdb_iterator_t *it;
+  rocksdb_readoptions_t *ro;
+  const tsdb_logger *log;
+  uint8_t *lower, *upper; /* bounds must outlive the iterator */
+};
+
+/* Turns a RocksDB error string into a code and a log line; frees it. */
+static int take_error(const tsdb_logger *log, char *errptr, const char *what) {
+  if (!errptr) return 0;
+  tsdb_log__printf(log, TSDB_LOG_ERROR, "storage error op=%s reason=\"%s\"", what, errptr);
+  rocksdb_free(errptr);
+  return TSDB_EIO;
+}
+
+/* ---- the raw column family's merge operator (semantics in block.h) ---- */
+
+static char *merge_blocks(tsdb_store *st, const char *const *blocks, const size_t *lens,
+                          size_t n, unsigned char *success, size_t *new_len) {
+  uint8_t *out = NULL;
+  tsdb_block_merge_stats stats = {0, 0};
+  int rc = tsdb_block__merge(blocks, lens, n, &out, new_len, &stats);
+  if (stats.corrupt_inputs) atomic_fetch_add(&st->merge_corrupt_inputs, stats.corrupt_inputs);
+  if (stats.dropped_points) atomic_fetch_add(&st->merge_dropped_points, stats.dropped_points);
+  if (rc == TSDB_ECORRUPT) {
+    /* Nothing readable at all: an empty-but-valid result would lose the
+     * evidence, a failed merge would stop compaction for the whole DB.
+     * Keep the newest input unchanged. */
+    char *copy = malloc(lens[n - 1] ? lens[n - 1] : 1);
+    if (!copy) {
+      *success = 0;
+      return NULL;
+    }
+    memcpy(copy, blocks[n - 1], lens[n - 1]);
+    *new_len = lens[n - 1];
+    *success = 1;
+    return copy;
+  }
+  *success = rc == 0;
+  return (char *)out;
+}
+
+static char *raw_full_merge(void *state, const char *key, size_t key_len,
+                            const char *existing, size_t existing_len,
+                            const char *const *operands, const size_t *operand_lens,
+                            int num_operands, unsigned char *success, size_t *new_len) {
+  (void)key;
+  (void)key_len;
+  tsdb_store *st = state;
+  size_t n = (size_t)num_operands + (existing ? 1 : 0);
+  const char *stack_blocks[16];
+  size_t stack_lens[16];
+  const char **blocks = n <= 16 ? stack_blocks : malloc(n * sizeof *blocks);
+  size_t *lens = n <= 16 ? stack_lens : malloc(n * sizeof *lens);
+  char *result = NULL;
+  if (!blocks || !lens) {
+    *success = 0;
+    goto cleanup;
+  }
+  size_t k = 0;
+  if (existing) {
+    blocks[k] = existing;
+    lens[k++] = existing_len;
+  }
+  for (int i = 0; i < num_operands; i++) {
+    blocks[k] = operands[i];
+    lens[k++] = operand_lens[i];
+  }
+  result = merge_blocks(st, blocks, lens, k, success, new_len);
+cleanup:
+  if (blocks != stack_blocks) free((void *)blocks);
+  if (lens != stack_lens) free(lens);
+  return result;
+}
+
+static char *raw_partial_merge(void *state, const char *key, size_t key_len,
+                               const char *const *operands, const size_t *operand_lens,
+                               int num_operands, unsigned char *success, size_t *new_len) {
+  /* An operand has the same format as a full block, so folding operands
+   * together is the same operation as a full merge without a base. */
+  return raw_full_merge(state, key, key_len, NULL, 0, operands, operand_lens, num_operands,
+                        success, new_len);
+}
+
+static void raw_delete_value(void *state, const char *value, size_t len) {
+  (void)state;
+  (void)len;
+  free((void *)value);
+}
+
+static void raw_merge_destroy(void *state) { (void)state; }
+static const char *raw_merge_name(void *state) {
+  (void)state;
+  return "tsdb.raw_block_merge.v1";
+}
+
+/* ---- open / close ---- */
+
+static int mkdir_p(const char *path, char *err, size_t errlen) {
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+    snprintf(err, errlen, "data directory path too long");
+    return TSDB_EINVAL;
+  }
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0750) && errno != EEXIST) {
+      snprintf(err, errlen, "cannot create directory '%s': %s", buf, strerror(errno));
+      return TSDB_EIO;
+    }
+    *p = '/';
+  }
+  if (mkdir(buf, 0750) && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create directory '%s': %s", buf, strerror(errno));
+    return TSDB_EIO;
+  }
+  return 0;
+}
+
+static rocksdb_options_t *make_cf_options(tsdb_store *st, tsdb_cf_id cf) {
+  rocksdb_options_t *o = rocksdb_options_create();
+  rocksdb_options_set_block_based_table_factory(o, st->table_opts);
+  /* zstd everywhere: sensor data is cold after a day, and these blocks are
+   * already compact, so the extra CPU of zstd over lz4 buys real bytes. */
+  rocksdb_options_set_compression(o, rocksdb_zstd_compression);
+  rocksdb_options_set_bottommost_compression(o, rocksdb_zstd_compression);
+  rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
+  if (cf == TSDB_CF_RAW) {
+    rocksdb_mergeoperator_t *m = rocksdb_mergeoperator_create(
+        st, raw_merge_destroy, raw_full_merge, raw_partial_merge, raw_delete_value,
+        raw_merge_name);
+    /* The options take ownership (a shared_ptr inside RocksDB). */
+    rocksdb_options_set_merge_operator(o, m);
+    /* Bound how many operands a read folds before a memtable merge. */
+    rocksdb_options_set_max_successive_merges(o, 64);
+  }
+  return o;
+}
+
+int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out,
+                     char *err, size_t errlen) {
+  *out = NULL;
+  int rc = mkdir_p(path, err, errlen);
+  if (rc) return rc;
+  tsdb_store *st = calloc(1, sizeof *st);
+  if (!st) return TSDB_ENOMEM;
+  st->log = opts->log;
+  st->path = strdup(path);
+  st->cache = rocksdb_cache_create_lru((size_t)(opts->cache_mb ? opts->cache_mb : 64) << 20);
+  st->table_opts = rocksdb_block_based_options_create();
+  rocksdb_block_based_options_set_block_cache(st->table_opts, st->cache);
+  rocksdb_block_based_options_set_block_size(st->table_opts, 16 * 1024);
+  rocksdb_block_based_options_set_cache_index_and_filter_blocks(st->table_opts, 1);
+  rocksdb_block_based_options_set_format_version(st->table_opts, 5);
+
+  st->db_opts = rocksdb_options_create();
+  rocksdb_options_set_create_if_missing(st->db_opts, 1);
+  rocksdb_options_set_create_missing_column_families(st->db_opts, 1);
+  rocksdb_options_increase_parallelism(st->db_opts, 2);
+  rocksdb_options_set_max_background_jobs(st->db_opts, 2);
+  rocksdb_options_set_keep_log_file_num(st->db_opts, 3);
+  rocksdb_options_set_max_total_wal_size(st->db_opts, 256ull << 20);
+
+  for (int i = 0; i < TSDB_CF_COUNT; i++) st->cf_opts[i] = make_cf_options(st, (tsdb_cf_id)i);
+  st->wo_async = rocksdb_writeoptions_create();
+  st->wo_sync = rocksdb_writeoptions_create();
+  rocksdb_writeoptions_set_sync(st->wo_sync, 1);
+  st->ro_latest = rocksdb_readoptions_create();
+
+  char *errptr = NULL;
+  const rocksdb_options_t *cf_opts[TSDB_CF_COUNT];
+  for (int i = 0; i < TSDB_CF_COUNT; i++) cf_opts[i] = st->cf_opts[i];
+  st->db = rocksdb_open_column_families(st->db_opts, path, TSDB_CF_COUNT, cf_names, cf_opts,
+                                        st->cf, &errptr);
+  if (errptr) {
+    snprintf(err, errlen, "cannot open RocksDB at '%s': %s", path, errptr);
+    rocksdb_free(errptr);
+    st->db = NULL;
+    tsdb_store__close(st);
+    return TSDB_EIO;
+  }
+
+  /* On-disk format: refuse to open data written in a format we do not know. */
+  size_t vlen = 0;
+  char *version = rocksdb_get_cf(st->db, st->ro_latest, st->cf[TSDB_CF_DEFAULT], "format", 6,
+                                 &vlen, &errptr);
+  if (errptr) {
+    snprintf(err, errlen, "cannot read the format version: %s", errptr);
+    rocksdb_free(errptr);
+    tsdb_store__close(st);
+    return TSDB_EIO;
+  }
+  if (!version) {
+    rocksdb_put_cf(st->db, st->wo_sync, st->cf[TSDB_CF_DEFAULT], "format", 6,
+                   TSDB_FORMAT_VERSION, strlen(TSDB_FORMAT_VERSION), &errptr);
+    if (errptr) {
+      snprintf(err, errlen, "cannot write the format version: %s", errptr);
+      rocksdb_free(errptr);
+      tsdb_store__close(st);
+      return TSDB_EIO;
+    }
+  } else {
+    bool ok = vlen == strlen(TSDB_FORMAT_VERSION) && !memcmp(version, TSDB_FORMAT_VERSION, vlen);
+    if (!ok) {
+      snprintf(err, errlen, "data in '%s' has on-disk format '%.*s'; this build reads '%s'",
+               path, (int)(vlen > 16 ? 16 : vlen), version, TSDB_FORMAT_VERSION);
+      rocksdb_free(version);
+      tsdb_store__close(st);
+      return TSDB_EVERSION;
+    }
+    rocksdb_free(version);
+  }
+  *out = st;
+  return 0;
+}
+
+void tsdb_store__close(tsdb_store *st) {
+  if (!st) return;
+  if (st->db) {
+    for (int i = 0; i < TSDB_CF_COUNT; i++)
+      if (st->cf[i]) rocksdb_column_family_handle_destroy(st->cf[i]);
+    rocksdb_close(st->db);
+  }
+  for (int i = 0; i < TSDB_CF_COUNT; i++)
+    if (st->cf_opts[i]) rocksdb_options_destroy(st->cf_opts[i]);
+  if (st->db_opts) rocksdb_options_destroy(st->db_opts);
+  if (st->table_opts) rocksdb_block_based_options_destroy(st->table_opts);
+  if (st->cache) rocksdb_cache_destroy(st->cache);
+  if (st->wo_async) rocksdb_writeoptions_destroy(st->wo_async);
+  if (st->wo_sync) rocksdb_writeoptions_destroy(st->wo_sync);
+  if (st->ro_latest) rocksdb_readoptions_destroy(st->ro_latest);
+  free(st->path);
+  free(st);
+}
+
+/* ---- writes ---- */
+
+tsdb_wbatch *tsdb_store__batch_new(void) {
+  tsdb_wbatch *b = malloc(sizeof *b);
+  if (!b) return NULL;
+  b->wb = rocksdb_writebatch_create();
+  return b;
+}
+
+void tsdb_store__batch_free(tsdb_wbatch *b) {
+  if (!b) return;
+  rocksdb_writebatch_destroy(b->wb);
+  free(b);
+}
+
+void tsdb_store__batch_clear(tsdb_wbatch *b) { rocksdb_writebatch_clear(b->wb); }
+int tsdb_store__batch_count(const tsdb_wbatch *b) {
+  return rocksdb_writebatch_count((rocksdb_writebatch_t *)b->wb);
+}
+
+void tsdb_store__batch_raw_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                 int64_t block_start, const uint8_t *block, size_t len) {
+  uint8_t key[TSDB_RAW_KEY_LEN];
+  tsdb_key__raw(key, series, block_start);
+  rocksdb_writebatch_merge_cf(b->wb, st->cf[TSDB_CF_RAW], (const char *)key, sizeof key,
+                              (const char *)block, len);
+}
+
+void tsdb_store__batch_agg_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
+                               int64_t bucket, const tsdb_agg *agg) {
+  uint8_t key[TSDB_AGG_KEY_LEN], val[TSDB_AGG_MAX_ENCODED];
+  tsdb_key__agg(key, series, tier_s, bucket);
+  size_t vlen = tsdb_agg__encode(agg, val);
+  rocksdb_writebatch_put_cf(b->wb, st->cf[TSDB_CF_AGG], (const char *)key, sizeof key,
+                            (const char *)val, vlen);
+}
+
+void tsdb_store__batch_agg_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                  uint32_t tier_s, int64_t bucket) {
+  uint8_t key[TSDB_AGG_KEY_LEN];
+  tsdb_key__agg(key, series, tier_s, bucket);
+  rocksdb_writebatch_delete_cf(b->wb, st->cf[TSDB_CF_AGG], (const char *)key, sizeof key);
+}
+
+void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                   uint32_t tier_s, int64_t bucket) {
+  uint8_t key[TSDB_AGG_KEY_LEN];
+  tsdb_key__agg(key, series, tier_s, bucket);
+  rocksdb_writebatch_put_cf(b->wb, st->cf[TSDB_CF_PENDING], (const char *)key, sizeof key, "p",
+                            1);
+}
+
+void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                      uint32_t tier_s, int64_t bucket) {
+  uint8_t key[TSDB_AGG_KEY_LEN];
+  tsdb_key__agg(key, series, tier_s, bucket);
+  rocksdb_writebatch_delete_cf(b->wb, st->cf[TSDB_CF_PENDING], (const char *)key, sizeof key);
+}
+
+void tsdb_store__batch_catalog_put(tsdb_store *st, tsdb_wbatch *b, const void *key, size_t klen,
+                                   const void *value, size_t vlen) {
+  rocksdb_writebatch_put_cf(b->wb, st->cf[TSDB_CF_CATALOG], key, klen, value, vlen);
+}
+
+int tsdb_store__write(tsdb_store *st, tsdb_wbatch *b, bool sync) {
+  char *errptr = NULL;
+  rocksdb_write(st->db, sync ? st->wo_sync : st->wo_async, b->wb, &errptr);
+  return take_error(st->log, errptr, "write");
+}
+
+/* ---- reads ---- */
+
+tsdb_snap *tsdb_store__snapshot(tsdb_store *st) {
+  tsdb_snap *s = malloc(sizeof *s);
+  if (!s) return NULL;
+  s->snap = rocksdb_create_snapshot(st->db);
+  return s;
+}
+
+void tsdb_store__snapshot_release(tsdb_store *st, tsdb_snap *snap) {
+  if (!snap) return;
+  rocksdb_release_snapshot(st->db, snap->snap);
+  free(snap);
+}
+
+int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf,
+                          const void *lower, size_t lower_len, const void *upper,
+                          size_t upper_len, tsdb_store_iter **out) {
+  *out = NULL;
+  tsdb_store_iter *it = calloc(1, sizeof *it);
+  if (!it) return TSDB_ENOMEM;
+  it->log = st->log;
+  it->ro = rocksdb_readoptions_create();
+  if (snap) rocksdb_readoptions_set_snapshot(it->ro, snap->snap);
+  if (lower) {
+    it->lower = malloc(lower_len ? lower_len : 1);
+    if (!it->lower) goto nomem;
+    memcpy(it->lower, lower, lower_len);
+    rocksdb_readoptions_set_iterate_lower_bound(it->ro, (const char *)it->lower, lower_len);
+  }
+  if (upper) {
+    it->upper = malloc(upper_len ? upper_len : 1);
+    if (!it->upper) goto nomem;
+    memcpy(it->upper, upper, upper_len);
+    rocksdb_readoptions_set_iterate_upper_bound(it->ro, (const char *)it->upper, upper_len);
+  }
+  it->it = rocksdb_create_iterator_cf(st->db, it->ro, st->cf[cf]);
+  if (lower)
+    rocksdb_iter_seek(it->it, (const char *)it->lower, lower_len);
+  else
+    rocksdb_iter_seek_to_first(it->it);
+  *out = it;
+  return 0;
+nomem:
+  tsdb_store__iter_close(it);
+  return TSDB_ENOMEM;
+}
+
+bool tsdb_store__iter_valid(const tsdb_store_iter *it) { return rocksdb_iter_valid(it->it) != 0; }
+void tsdb_store__iter_next(tsdb_store_iter *it) { rocksdb_iter_next(it->it); }
+
+const uint8_t *tsdb_store__iter_key(const tsdb_store_iter *it, size_t *len) {
+  return (const uint8_t *)rocksdb_iter_key(it->it, len);
+}
+
+const uint8_t *tsdb_store__iter_value(const tsdb_store_iter *it, size_t *len) {
+  return (const uint8_t *)rocksdb_iter_value(it->it, len);
+}
+
+int tsdb_store__iter_status(tsdb_store_iter *it) {
+  char *errptr = NULL;
+  rocksdb_iter_get_error(it->it, &errptr);
+  return take_error(it->log, errptr, "iterate");
+}
+
+void tsdb_store__iter_close(tsdb_store_iter *it) {
+  if (!it) return;
+  if (it->it) rocksdb_iter_destroy(it->it);
+  if (it->ro) rocksdb_readoptions_destroy(it->ro);
+  free(it->lower);
+  free(it->upper);
+  free(it);
+}
+
+int tsdb_store__iter_raw(tsdb_store *st, const tsdb_snap *snap, uint32_t series,
+                         int64_t from_block, int64_t to, tsdb_store_iter **out) {
+  uint8_t lower[TSDB_RAW_KEY_LEN], upper[TSDB_RAW_KEY_LEN];
+  tsdb_key__raw(lower, series, from_block);
+  tsdb_key__raw(upper, series, to);
+  return tsdb_store__iter_open(st, snap, TSDB_CF_RAW, lower, sizeof lower, upper, sizeof upper,
+                               out);
+}
+
+int tsdb_store__iter_tier(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf, uint32_t series,
+                          uint32_t tier_s, int64_t from, int64_t to, tsdb_store_iter **out) {
+  uint8_t lower[TSDB_AGG_KEY_LEN], upper[TSDB_AGG_KEY_LEN];
+  tsdb_key__agg(lower, series, tier_s, from);
+  tsdb_key__agg(upper, series, tier_s, to);
+  return tsdb_store__iter_open(st, snap, cf, lower, sizeof lower, upper, sizeof upper, out);
+}
+
+int tsdb_store__raw_max_ts(tsdb_store *st, uint32_t series, int64_t *max_ts) {
+  *max_ts = INT64_MIN;
+  uint8_t lower[TSDB_RAW_KEY_LEN], upper[4];
+  tsdb_key__raw(lower, series, INT64_MIN);
+  /* Upper bound: the first key of the next series. */
+  tsdb_key__put_u32(upper, series + 1);
+  rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+  rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lower, sizeof lower);
+  if (series != UINT32_MAX)
+    rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)upper, sizeof upper);
+  rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, ro, st->cf[TSDB_CF_RAW]);
+  rocksdb_iter_seek_to_last(it);
+  int rc = 0;
+  if (rocksdb_iter_valid(it)) {
+    size_t vlen;
+    const char *v = rocksdb_iter_value(it, &vlen);
+    tsdb_block_info info;
+    if (tsdb_codec__info((const uint8_t *)v, vlen, &info) == 0)
+      *max_ts = info.max_ts;
+    else
+      rc = TSDB_ECORRUPT;
+  }
+  char *errptr = NULL;
+  rocksdb_iter_get_error(it, &errptr);
+  if (errptr) rc = take_error(st->log, errptr, "raw_max_ts");
+  rocksdb_iter_destroy(it);
+  rocksdb_readoptions_destroy(ro);
+  return rc;
+}
+
+int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, uint32_t tier_s,
+                        int64_t bucket, tsdb_agg *agg, bool *found) {
+  uint8_t key[TSDB_AGG_KEY_LEN];
+  tsdb_key__agg(key, series, tier_s, bucket);
+  tsdb_agg__init(agg);
+  *found = false;
+  rocksdb_readoptions_t *ro = st->ro_latest;
+  rocksdb_readoptions_t *own = NULL;
+  if (snap) {
+    own = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_snapshot(own, snap->snap);
+    ro = own;
+  }
+  char *errptr = NULL;
+  size_t vlen = 0;
+  char *v = rocksdb_get_cf(st->db, ro, st->cf[TSDB_CF_AGG], (const char *)key, sizeof key, &vlen,
+                           &errptr);
+  if (own) rocksdb_readoptions_destroy(own);
+  if (errptr) return take_error(st->log, errptr, "agg_get");
+  if (!v) return 0;
+  int rc = tsdb_agg__decode((const uint8_t *)v, vlen, agg);
+  rocksdb_free(v);
+  *found = rc == 0;
+  return rc;
+}
+
+uint64_t tsdb_store__merge_corrupt_inputs(const tsdb_store *st) {
+  return atomic_load(&((tsdb_store *)st)->merge_corrupt_inputs);
+}
+
+static uint64_t dir_bytes(const char *path) {
+  uint64_t total = 0;
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    bool counted = (n > 4 && !strcmp(e->d_name + n - 4, ".sst")) ||
+                   (n > 4 && !strcmp(e->d_name + n - 4, ".log"));
+    if (!counted) continue;
+    char file[PATH_MAX];
+    struct stat stt;
+    snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+    if (stat(file, &stt) == 0) total += (uint64_t)stt.st_size;
+  }
+  closedir(d);
+  return total;
+}
+
+uint64_t tsdb_store__disk_bytes(tsdb_store *st) { return dir_bytes(st->path); }
+
+void tsdb_store__compact(tsdb_store *st) {
+  for (int i = 0; i < TSDB_CF_COUNT; i++)
+    rocksdb_compact_range_cf(st->db, st->cf[i], NULL, 0, NULL, 0);
+}

@@ -1,0 +1,115 @@
+/*
+ * The storage layer: the ONLY file of the engine that talks to RocksDB.
+ *
+ * Column families (key layouts in keys.h):
+ *   default  format version
+ *   catalog  series descriptors and the (topic, field) -> id index
+ *   raw      compressed point blocks, maintained by the merge operator (block.h)
+ *   agg      rollup buckets (agg.h), one key per (series, tier, bucket)
+ *   pending  markers of buckets whose stored aggregate is not authoritative:
+ *            open buckets held in the writer's memory and closed buckets
+ *            waiting for a recompute. Written in the same WriteBatch as the
+ *            raw points that make a bucket pending, deleted in the same batch
+ *            as its final aggregate, so a crash anywhere leaves every bucket
+ *            either exact on disk or marked (recovered at the next open), and
+ *            a reader on one snapshot sees one or the other.
+ *
+ * Every RocksDB error string is turned into a TSDB_E* code plus a log line
+ * and freed with rocksdb_free(). Thread-safety: RocksDB's own (concurrent
+ * readers and writers are fine); a batch or iterator belongs to one thread.
+ */
+#ifndef TSDB_STORE_H
+#define TSDB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+#include "log.h"
+
+typedef struct tsdb_store tsdb_store;
+typedef struct tsdb_wbatch tsdb_wbatch;
+typedef struct tsdb_snap tsdb_snap;
+
+typedef struct tsdb_store_options {
+  uint32_t cache_mb;
+  const tsdb_logger *log;
+} tsdb_store_options;
+
+int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out,
+                     char *err, size_t errlen);
+void tsdb_store__close(tsdb_store *st);
+
+/* ---- writes ---- */
+tsdb_wbatch *tsdb_store__batch_new(void);
+void tsdb_store__batch_free(tsdb_wbatch *b);
+void tsdb_store__batch_clear(tsdb_wbatch *b);
+int tsdb_store__batch_count(const tsdb_wbatch *b);
+void tsdb_store__batch_raw_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                 int64_t block_start, const uint8_t *block, size_t len);
+void tsdb_store__batch_agg_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
+                               int64_t bucket, const tsdb_agg *agg);
+void tsdb_store__batch_agg_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                  uint32_t tier_s, int64_t bucket);
+void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                   uint32_t tier_s, int64_t bucket);
+void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                      uint32_t tier_s, int64_t bucket);
+void tsdb_store__batch_catalog_put(tsdb_store *st, tsdb_wbatch *b, const void *key, size_t klen,
+                                   const void *value, size_t vlen);
+/* Writes the batch with the WAL on; sync additionally fsyncs the WAL. */
+int tsdb_store__write(tsdb_store *st, tsdb_wbatch *b, bool sync);
+
+/* ---- reads ---- */
+/* A consistent view. NULL snapshot arguments below mean "latest". */
+tsdb_snap *tsdb_store__snapshot(tsdb_store *st);
+void tsdb_store__snapshot_release(tsdb_store *st, tsdb_snap *snap);
+
+typedef enum tsdb_cf_id {
+  TSDB_CF_DEFAULT = 0,
+  TSDB_CF_CATALOG,
+  TSDB_CF_RAW,
+  TSDB_CF_AGG,
+  TSDB_CF_PENDING,
+  TSDB_CF_COUNT
+} tsdb_cf_id;
+
+typedef struct tsdb_store_iter tsdb_store_iter;
+
+/* An iterator over keys in [lower, upper) of one column family (either bound
+ * may be NULL for open). Bounds are copied. */
+int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf,
+                          const void *lower, size_t lower_len, const void *upper,
+                          size_t upper_len, tsdb_store_iter **out);
+bool tsdb_store__iter_valid(const tsdb_store_iter *it);
+void tsdb_store__iter_next(tsdb_store_iter *it);
+const uint8_t *tsdb_store__iter_key(const tsdb_store_iter *it, size_t *len);
+const uint8_t *tsdb_store__iter_value(const tsdb_store_iter *it, size_t *len);
+/* 0, or TSDB_EIO when the iteration stopped on an error (logged). */
+int tsdb_store__iter_status(tsdb_store_iter *it);
+void tsdb_store__iter_close(tsdb_store_iter *it);
+
+/* Iterators over one series' raw blocks with block_start in [from_block, to),
+ * and over its buckets/markers of a tier with start in [from, to). */
+int tsdb_store__iter_raw(tsdb_store *st, const tsdb_snap *snap, uint32_t series,
+                         int64_t from_block, int64_t to, tsdb_store_iter **out);
+int tsdb_store__iter_tier(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf, uint32_t series,
+                          uint32_t tier_s, int64_t from, int64_t to, tsdb_store_iter **out);
+
+/* The raw block with the greatest start of a series: its info via *max_ts
+ * (INT64_MIN when the series has no points). */
+int tsdb_store__raw_max_ts(tsdb_store *st, uint32_t series, int64_t *max_ts);
+
+/* One stored bucket; *found false (and agg empty) when absent. */
+int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, uint32_t tier_s,
+                        int64_t bucket, tsdb_agg *agg, bool *found);
+
+/* Statistics. */
+uint64_t tsdb_store__merge_corrupt_inputs(const tsdb_store *st);
+/* Total size of the SST and WAL files (bytes on disk). */
+uint64_t tsdb_store__disk_bytes(tsdb_store *st);
+/* Full compaction of every column family (benchmarks, tools). */
+void tsdb_store__compact(tsdb_store *st);
+
+#endif /* TSDB_STORE_H */

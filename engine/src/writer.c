@@ -1,0 +1,814 @@
+/*
+ * The writer thread: ingest queue -> RocksDB, and every rollup accumulator.
+ *
+ * DESIGN
+ * Ownership
+ *   - This thread alone writes RocksDB (raw blocks, aggregates, pending
+ *     markers, catalog growth), owns the per-series state (`wseries`), the
+ *     topic cache (`source`) and every open rollup accumulator (`acc`).
+ *   - Records taken from the queue are owned here until processed; each holds
+ *     a reference to its series class, released once its points are staged.
+ * One pass (a batch)
+ *   1. Take the queue's fill buffer (the queue wakes this thread at most once
+ *      per batch window).
+ *   2. For each point: resolve its series (creating catalog entries in the
+ *      same WriteBatch), stage it for its raw block, and feed each rollup tier:
+ *      the accumulator of the point's bucket is created if missing (with a
+ *      pending marker in the batch). A point newer than everything stored for
+ *      its series cannot be a duplicate, so it is added incrementally; any
+ *      other point (late, out of order, duplicate) marks the accumulator for a
+ *      refresh from raw data instead. That is the whole exactness argument:
+ *      an accumulator is either "stored points of the bucket + points added"
+ *      (each new and unique), or rebuilt from the stored points after commit.
+ *   3. Encode each series' staged points as one operand per raw block and
+ *      write everything in ONE WriteBatch with the WAL on. A point is stored
+ *      once this write returns.
+ *   4. Refresh marked accumulators from the committed raw data.
+ *   5. Finalize accumulators that are due: write the aggregate and delete the
+ *      pending marker in one batch, then queue "$tsdb/agg/..." publications.
+ * When a bucket is due
+ *   At end + grace, unless points for it are still arriving (a backfill or a
+ *   late device): then `grace` after its last point, or as soon as the series
+ *   has moved on to a later bucket of the tier. A bucket finalized before is
+ *   published as a "correction" when a late point changes it.
+ * Ordering
+ *   Records are applied in queue order; a bucket's publications leave in the
+ *   order of the changes that caused them (one result queue).
+ * Failure
+ *   A failed batch write loses nothing that was acknowledged (nothing of the
+ *   batch is stored) but is counted and logged; accumulators it touched are
+ *   refreshed from raw data after the next successful write, and series
+ *   created in it write their descriptors again. Crash: open buckets are
+ *   marked on disk and rebuilt from raw data at the next start.
+ * Full queue
+ *   Not this thread's concern: producers are refused (see queue.h).
+ * Shutdown order
+ *   tsdb_close() stops the queue; this thread drains it, finalizes what is
+ *   due, and exits; open buckets stay marked for the next start. Then the
+ *   caller joins and frees.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block.h"
+#include "codec.h"
+#include "db.h"
+#include "keys.h"
+#include "read.h"
+#include "strbuf.h"
+#include "timeutil.h"
+
+#define TS_UNKNOWN INT64_MAX /* wseries.max_ts not loaded yet */
+#define NO_HEAP SIZE_MAX
+
+typedef struct acc {
+  struct acc *next; /* in the series' list */
+  uint32_t series;
+  uint8_t tier;     /* index into the series' tiers */
+  bool refresh;     /* rebuild from raw after the next commit */
+  bool queued_refresh;
+  bool existed;     /* an aggregate was stored before: updates are corrections */
+  bool superseded;  /* the series has a later bucket in this tier */
+  int64_t start;
+  int64_t tier_ms;
+  int64_t last_touch; /* wall clock of the last point added */
+  size_t heap_pos;
+  int64_t heap_due;
+  tsdb_agg state;
+} acc;
+
+typedef struct wseries {
+  int64_t max_ts; /* greatest stored timestamp, INT64_MIN none, TS_UNKNOWN not loaded */
+  acc *accs;
+  int64_t *stage_ts;
+  double *stage_v;
+  size_t nstage, stage_cap;
+  bool touched;
+  int64_t newest_final[TSDB_MAX_TIERS]; /* newest bucket published retained, per tier */
+} wseries;
+
+typedef struct source {
+  char *topic;
+  size_t topic_len;
+  tsdb_series_class *cls;
+  uint32_t *ids; /* per class field; 0 until resolved */
+} source;
+
+typedef struct final_entry {
+  uint32_t series;
+  const char *topic; /* the series' topic, valid during the pass */
+  size_t topic_len;
+  int64_t tier_ms;
+  int64_t start;
+  bool correction;
+  acc *a;
+} final_entry;
+
+#define VEC(type)                                                              \
+  struct {                                                                     \
+    type *v;                                                                   \
+    size_t n, cap;                                                             \
+  }
+
+struct tsdb_writer {
+  tsdb_db *db;
+  pthread_t thread;
+  bool started;
+  tsdb_wbatch *batch;
+  wseries *ws;
+  size_t ws_cap;
+  tsdb_map sources;
+  acc **heap;
+  size_t heap_n, heap_cap;
+  VEC(uint32_t) touched;
+  VEC(uint32_t) changed; /* series whose descriptor is in the current batch */
+  VEC(acc *) refresh;
+  VEC(final_entry) finals;
+  uint8_t *enc;
+  size_t enc_cap;
+  tsdb_scan_buf scan;
+  bool write_failed_last;
+};
+
+#define VEC_PUSH(vec, item)                                                    \
+  (((vec).n < (vec).cap || vec_grow((void **)&(vec).v, &(vec).cap, sizeof *(vec).v) == 0)     \
+       ? ((vec).v[(vec).n++] = (item), 0)                                      \
+       : TSDB_ENOMEM)
+
+static int vec_grow(void **v, size_t *cap, size_t elem) {
+  size_t ncap = *cap ? *cap * 2 : 64;
+  void *nv = realloc(*v, ncap * elem);
+  if (!nv) return TSDB_ENOMEM;
+  *v = nv;
+  *cap = ncap;
+  return 0;
+}
+
+/* ---- the due-time heap (binary min-heap on heap_due, indexed) ---- */
+
+static void heap_swap(tsdb_writer *w, size_t i, size_t j) {
+  acc *t = w->heap[i];
+  w->heap[i] = w->heap[j];
+  w->heap[j] = t;
+  w->heap[i]->heap_pos = i;
+  w->heap[j]->heap_pos = j;
+}
+
+static void heap_up(tsdb_writer *w, size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (w->heap[p]->heap_due <= w->heap[i]->heap_due) break;
+    heap_swap(w, i, p);
+    i = p;
+  }
+}
+
+static void heap_down(tsdb_writer *w, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < w->heap_n && w->heap[l]->heap_due < w->heap[m]->heap_due) m = l;
+    if (r < w->heap_n && w->heap[r]->heap_due < w->heap[m]->heap_due) m = r;
+    if (m == i) return;
+    heap_swap(w, i, m);
+    i = m;
+  }
+}
+
+static int heap_push(tsdb_writer *w, acc *a, int64_t due) {
+  if (w->heap_n == w->heap_cap) {
+    size_t cap = w->heap_cap ? w->heap_cap * 2 : 256;
+    acc **h = realloc(w->heap, cap * sizeof *h);
+    if (!h) return TSDB_ENOMEM;
+    w->heap = h;
+    w->heap_cap = cap;
+  }
+  a->heap_due = due;
+  a->heap_pos = w->heap_n;
+  w->heap[w->heap_n++] = a;
+  heap_up(w, a->heap_pos);
+  return 0;
+}
+
+static void heap_update(tsdb_writer *w, acc *a, int64_t due) {
+  int64_t old = a->heap_due;
+  a->heap_due = due;
+  if (due < old)
+    heap_up(w, a->heap_pos);
+  else
+    heap_down(w, a->heap_pos);
+}
+
+static acc *heap_pop(tsdb_writer *w) {
+  acc *top = w->heap[0];
+  w->heap_n--;
+  if (w->heap_n) {
+    w->heap[0] = w->heap[w->heap_n];
+    w->heap[0]->heap_pos = 0;
+    heap_down(w, 0);
+  }
+  top->heap_pos = NO_HEAP;
+  return top;
+}
+
+/* ---- per-series state ---- */
+
+static wseries *ws_get(tsdb_writer *w, uint32_t id) {
+  if (id >= w->ws_cap) {
+    size_t cap = w->ws_cap ? w->ws_cap : 1024;
+    while (cap <= id) cap *= 2;
+    wseries *ws = realloc(w->ws, cap * sizeof *ws);
+    if (!ws) return NULL;
+    for (size_t i = w->ws_cap; i < cap; i++) {
+      memset(&ws[i], 0, sizeof ws[i]);
+      ws[i].max_ts = TS_UNKNOWN;
+      for (int t = 0; t < TSDB_MAX_TIERS; t++) ws[i].newest_final[t] = INT64_MIN;
+    }
+    w->ws = ws;
+    w->ws_cap = cap;
+  }
+  return &w->ws[id];
+}
+
+static int stage_point(wseries *ws, int64_t ts, double v) {
+  if (ws->nstage == ws->stage_cap) {
+    size_t cap = ws->stage_cap ? ws->stage_cap * 2 : 16;
+    int64_t *t = realloc(ws->stage_ts, cap * sizeof *t);
+    if (!t) return TSDB_ENOMEM;
+    ws->stage_ts = t;
+    double *vv = realloc(ws->stage_v, cap * sizeof *vv);
+    if (!vv) return TSDB_ENOMEM;
+    ws->stage_v = vv;
+    ws->stage_cap = cap;
+  }
+  ws->stage_ts[ws->nstage] = ts;
+  ws->stage_v[ws->nstage] = v;
+  ws->nstage++;
+  return 0;
+}
+
+static int64_t acc_due(const tsdb_writer *w, const acc *a) {
+  int64_t grace = w->db->opts.grace_ms;
+  int64_t due = a->start + a->tier_ms + grace;
+  if (!a->superseded && a->last_touch + grace > due) due = a->last_touch + grace;
+  return due;
+}
+
+static int mark_refresh(tsdb_writer *w, acc *a) {
+  a->refresh = true;
+  if (a->queued_refresh) return 0;
+  a->queued_refresh = true;
+  return VEC_PUSH(w->refresh, a);
+}
+
+/* ---- sources: topic -> series ids of the message's class ---- */
+
+static source *source_get(tsdb_writer *w, const char *topic, size_t len,
+                          tsdb_series_class *cls) {
+  source *src = tsdb_map__get(&w->sources, topic, len);
+  if (src && src->cls == cls) return src;
+  if (src) {
+    /* The schema set was reloaded: re-resolve the fields by name on demand. */
+    uint32_t *ids = calloc(cls->nfields, sizeof *ids);
+    if (!ids) return NULL;
+    free(src->ids);
+    src->ids = ids;
+    tsdb_series_class_release(src->cls);
+    tsdb_series_class_retain(cls);
+    src->cls = cls;
+    return src;
+  }
+  src = calloc(1, sizeof *src);
+  if (!src) return NULL;
+  src->topic = malloc(len + 1);
+  src->ids = calloc(cls->nfields, sizeof *src->ids);
+  if (!src->topic || !src->ids || tsdb_map__put(&w->sources, src->topic, len, src)) {
+    free(src->topic);
+    free(src->ids);
+    free(src);
+    return NULL;
+  }
+  memcpy(src->topic, topic, len);
+  src->topic[len] = '\0';
+  src->topic_len = len;
+  tsdb_series_class_retain(cls);
+  src->cls = cls;
+  return src;
+}
+
+/* ---- one point ---- */
+
+static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_series *s,
+                        int64_t ts, double v, int64_t now) {
+  bool is_new = ts > ws->max_ts;
+  if (!is_new) atomic_fetch_add(&w->db->counters.late_points, 1);
+  for (uint8_t t = 0; t < s->ntiers; t++) {
+    int64_t tier = s->tiers_ms[t];
+    int64_t b = tsdb_bucket_floor(ts, tier);
+    acc *a = ws->accs;
+    while (a && !(a->tier == t && a->start == b)) a = a->next;
+    if (!a) {
+      a = calloc(1, sizeof *a);
+      if (!a) return TSDB_ENOMEM;
+      a->series = id;
+      a->tier = t;
+      a->start = b;
+      a->tier_ms = tier;
+      a->last_touch = now;
+      tsdb_agg__init(&a->state);
+      /* Older buckets of this tier are done: the series has moved on. */
+      for (acc *o = ws->accs; o; o = o->next) {
+        if (o->tier == t && o->start < b && !o->superseded) {
+          o->superseded = true;
+          if (o->heap_pos != NO_HEAP) heap_update(w, o, acc_due(w, o));
+        }
+      }
+      a->superseded = false;
+      for (acc *o = ws->accs; o; o = o->next)
+        if (o->tier == t && o->start > b) a->superseded = true;
+      a->next = ws->accs;
+      ws->accs = a;
+      tsdb_store__batch_pending_put(w->db->store, w->batch, id, (uint32_t)(tier / 1000), b);
+      if (heap_push(w, a, acc_due(w, a))) return TSDB_ENOMEM;
+      /* Points of this bucket may already be stored: rebuild after commit. */
+      if (ws->max_ts != INT64_MIN && ws->max_ts >= b && mark_refresh(w, a)) return TSDB_ENOMEM;
+    }
+    a->last_touch = now;
+    if (is_new) {
+      if (!a->refresh) tsdb_agg__add(&a->state, ts, v);
+    } else if (mark_refresh(w, a)) {
+      return TSDB_ENOMEM;
+    }
+  }
+  if (is_new) ws->max_ts = ts;
+  return 0;
+}
+
+/* ---- a batch ---- */
+
+static int ensure_enc(tsdb_writer *w, size_t n) {
+  size_t need = tsdb_codec__max_size(n);
+  if (need <= w->enc_cap) return 0;
+  uint8_t *e = realloc(w->enc, need);
+  if (!e) return TSDB_ENOMEM;
+  w->enc = e;
+  w->enc_cap = need;
+  return 0;
+}
+
+/* Sort/dedup one series' staged points and add one merge operand per block. */
+static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
+  const tsdb_series *s = tsdb_catalog__get_unlocked(&w->db->catalog, id);
+  size_t n = tsdb_block__normalize(ws->stage_ts, ws->stage_v, ws->nstage, s->dup_policy);
+  size_t i = 0;
+  while (i < n) {
+    int64_t block = tsdb_bucket_floor(ws->stage_ts[i], s->block_span_ms);
+    size_t j = i + 1;
+    while (j < n && ws->stage_ts[j] < block + s->block_span_ms && j - i < TSDB_CODEC_MAX_POINTS)
+      j++;
+    int rc = ensure_enc(w, j - i);
+    if (rc) return rc;
+    size_t len = 0;
+    rc = tsdb_codec__encode(ws->stage_ts + i, ws->stage_v + i, j - i, (uint8_t)s->dup_policy,
+                            w->enc, w->enc_cap, &len);
+    if (rc) return rc;
+    tsdb_store__batch_raw_merge(w->db->store, w->batch, id, block, w->enc, len);
+    i = j;
+  }
+  atomic_fetch_add(&w->db->counters.points_written, n);
+  return 0;
+}
+
+static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now) {
+  tsdb_db *db = w->db;
+  size_t off = 0;
+  int rc = 0;
+  while (off < len) {
+    tsdb_qrec *r = (tsdb_qrec *)(data + off);
+    off += tsdb_qrec__size(r->topic_len, r->npoints);
+    if (rc) { /* out of memory earlier in this batch: release, count as errors */
+      tsdb_series_class_release(r->cls);
+      continue;
+    }
+    const char *topic = tsdb_qrec__topic(r);
+    const tsdb_point *pts = tsdb_qrec__points(r);
+    source *src = source_get(w, topic, r->topic_len, r->cls);
+    if (!src) rc = TSDB_ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < r->npoints; i++) {
+      uint32_t f = pts[i].field;
+      uint32_t id = src->ids[f];
+      if (!id) {
+        tsdb_series *s;
+        bool changed;
+        rc = tsdb_catalog__ensure(&db->catalog, db->store, w->batch, r->cls, topic,
+                                  r->topic_len, f, &s, &changed);
+        if (rc) break;
+        id = src->ids[f] = s->id;
+        if (changed && (rc = VEC_PUSH(w->changed, id))) break;
+      }
+      wseries *ws = ws_get(w, id);
+      if (!ws) {
+        rc = TSDB_ENOMEM;
+        break;
+      }
+      if (ws->max_ts == TS_UNKNOWN) {
+        int64_t max_ts;
+        if (tsdb_store__raw_max_ts(db->store, id, &max_ts) != 0) max_ts = INT64_MAX - 1;
+        /* On a read error assume "anything may be stored": every point then
+         * takes the exact (refresh) path. */
+        ws->max_ts = max_ts;
+      }
+      if (!ws->touched) {
+        ws->touched = true;
+        if ((rc = VEC_PUSH(w->touched, id))) break;
+      }
+      if ((rc = stage_point(ws, pts[i].ts_ms, pts[i].value))) break;
+      const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
+      rc = rollup_point(w, id, ws, s, pts[i].ts_ms, pts[i].value, now);
+    }
+    tsdb_series_class_release(r->cls);
+  }
+  return rc;
+}
+
+/* Rebuilds marked accumulators from the committed raw data. */
+static void refresh_accs(tsdb_writer *w) {
+  tsdb_db *db = w->db;
+  for (size_t i = 0; i < w->refresh.n; i++) {
+    acc *a = w->refresh.v[i];
+    a->queued_refresh = false;
+    tsdb_series_params sp;
+    if (tsdb_catalog__params(&db->catalog, a->series, &sp) != 0) continue;
+    tsdb_agg state;
+    if (tsdb_read__agg_from_raw(db->store, NULL, &sp, a->start, a->start + a->tier_ms, &w->scan,
+                                &state) != 0) {
+      /* Keep it marked; the next pass tries again. */
+      a->queued_refresh = true;
+      continue;
+    }
+    if (!a->existed) {
+      tsdb_agg stored;
+      bool found = false;
+      tsdb_store__agg_get(db->store, NULL, a->series, (uint32_t)(a->tier_ms / 1000), a->start,
+                          &stored, &found);
+      a->existed = found;
+    }
+    a->state = state;
+    a->refresh = false;
+  }
+  /* Keep only those that failed. */
+  size_t keep = 0;
+  for (size_t i = 0; i < w->refresh.n; i++)
+    if (w->refresh.v[i]->queued_refresh) w->refresh.v[keep++] = w->refresh.v[i];
+  w->refresh.n = keep;
+}
+
+static void json_field_aggs(tsdb_strbuf *sb, const char *field, const tsdb_agg *agg) {
+  tsdb_aggregate view;
+  tsdb_agg__view(agg, 0, &view);
+  static const char *const names[] = {"count", "min", "max", "mean", "sum", "first", "last",
+                                      "stddev"};
+  double values[] = {(double)view.count, view.min, view.max, view.mean, view.sum,
+                     view.first, view.last, view.stddev};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    tsdb_strbuf__putc(sb, ',');
+    size_t flen = strlen(field), nlen = strlen(names[i]);
+    char key[320];
+    if (flen + 1 + nlen >= sizeof key) continue;
+    memcpy(key, field, flen);
+    key[flen] = '_';
+    memcpy(key + flen + 1, names[i], nlen);
+    tsdb_strbuf__json_string(sb, key, flen + 1 + nlen);
+    tsdb_strbuf__putc(sb, ':');
+    if (i == 0)
+      tsdb_strbuf__json_int(sb, (int64_t)view.count);
+    else
+      tsdb_strbuf__json_double(sb, values[i]);
+  }
+}
+
+bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topic,
+                        size_t topic_len) {
+  char tier[24];
+  tsdb_duration_format(tier_ms, tier, sizeof tier);
+  int n = snprintf(buf, len, "$tsdb/agg/%s/%.*s", tier, (int)topic_len, topic);
+  return n > 0 && (size_t)n < len;
+}
+
+/* One retained publication per (topic, tier, bucket) with every field. */
+static void publish_group(tsdb_writer *w, const final_entry *g, size_t n) {
+  tsdb_db *db = w->db;
+  const final_entry *e0 = &g[0];
+  char tier[24], start_text[64];
+  tsdb_duration_format(e0->tier_ms, tier, sizeof tier);
+  tsdb_time__format_rfc3339(e0->start, start_text);
+  bool correction = false;
+  for (size_t i = 0; i < n; i++) correction |= g[i].correction;
+
+  tsdb_strbuf sb;
+  tsdb_strbuf__init(&sb);
+  tsdb_strbuf__printf(&sb, "{\"tier\":\"%s\",\"start\":\"%s\",\"start_ms\":%" PRId64
+                           ",\"end_ms\":%" PRId64 ",\"state\":\"%s\"",
+                      tier, start_text, e0->start, e0->start + e0->tier_ms,
+                      correction ? "correction" : "final");
+  uint32_t ids[TSDB_MAX_FIELDS];
+  size_t nids = tsdb_catalog__topic_series(&db->catalog, e0->topic, e0->topic_len, ids,
+                                           TSDB_MAX_FIELDS);
+  for (size_t k = 0; k < nids; k++) {
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, ids[k]);
+    if (!s) continue;
+    const tsdb_agg *agg = NULL;
+    tsdb_agg stored;
+    for (size_t i = 0; i < n; i++)
+      if (g[i].series == ids[k]) agg = &g[i].a->state;
+    if (!agg) {
+      /* A field not finalized in this pass (e.g. only another field got a
+       * late point): its stored bucket completes the retained message. */
+      bool found = false;
+      if (tsdb_store__agg_get(db->store, NULL, ids[k], (uint32_t)(e0->tier_ms / 1000),
+                              e0->start, &stored, &found) != 0 || !found)
+        continue;
+      agg = &stored;
+    }
+    if (agg->count == 0) continue;
+    json_field_aggs(&sb, s->field, agg);
+  }
+  tsdb_strbuf__putc(&sb, '}');
+
+  /* Retain only the newest bucket of a topic and tier, so that a correction
+   * of an old bucket never hides the latest one from new subscribers. */
+  wseries *ws = ws_get(w, e0->series);
+  uint8_t t = e0->a->tier;
+  bool retain = ws && e0->start >= ws->newest_final[t];
+  if (retain) ws->newest_final[t] = e0->start;
+  char topic[1024];
+  if (!tsdb_strbuf__failed(&sb) &&
+      tsdb_db__agg_topic(topic, sizeof topic, e0->tier_ms, e0->topic, e0->topic_len))
+    tsdb_results__publish(&db->results, topic, sb.data, sb.len, 0, retain, false);
+  tsdb_strbuf__free(&sb);
+}
+
+static int cmp_final(const void *x, const void *y) {
+  const final_entry *a = x, *b = y;
+  size_t n = a->topic_len < b->topic_len ? a->topic_len : b->topic_len;
+  int c = memcmp(a->topic, b->topic, n);
+  if (c) return c;
+  if (a->topic_len != b->topic_len) return a->topic_len < b->topic_len ? -1 : 1;
+  if (a->tier_ms != b->tier_ms) return a->tier_ms < b->tier_ms ? -1 : 1;
+  if (a->start != b->start) return a->start < b->start ? -1 : 1;
+  return 0;
+}
+
+static void unlink_acc(tsdb_writer *w, acc *a) {
+  wseries *ws = &w->ws[a->series];
+  acc **pp = &ws->accs;
+  while (*pp && *pp != a) pp = &(*pp)->next;
+  if (*pp) *pp = a->next;
+}
+
+/* Finalizes every accumulator that is due at `now`. */
+static void finalize_due(tsdb_writer *w, int64_t now) {
+  tsdb_db *db = w->db;
+  w->finals.n = 0;
+  tsdb_store__batch_clear(w->batch);
+  while (w->heap_n && w->heap[0]->heap_due <= now) {
+    acc *a = w->heap[0];
+    int64_t due = acc_due(w, a);
+    if (a->refresh) due = now + 1000; /* its rebuild failed; retry later */
+    if (due > now) {
+      heap_update(w, a, due);
+      continue;
+    }
+    heap_pop(w);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
+    uint32_t tier_s = (uint32_t)(a->tier_ms / 1000);
+    if (a->state.count > 0)
+      tsdb_store__batch_agg_put(db->store, w->batch, a->series, tier_s, a->start, &a->state);
+    else
+      tsdb_store__batch_agg_delete(db->store, w->batch, a->series, tier_s, a->start);
+    tsdb_store__batch_pending_delete(db->store, w->batch, a->series, tier_s, a->start);
+    final_entry e = {a->series, s ? s->topic : "", s ? s->topic_len : 0, a->tier_ms,
+                     a->start, a->existed, a};
+    if (VEC_PUSH(w->finals, e)) {
+      heap_push(w, a, now + 1000); /* out of memory: try again later */
+      break;
+    }
+  }
+  if (w->finals.n == 0) return;
+  if (tsdb_store__write(db->store, w->batch, false) != 0) {
+    atomic_fetch_add(&db->counters.write_errors, 1);
+    for (size_t i = 0; i < w->finals.n; i++) heap_push(w, w->finals.v[i].a, now + 1000);
+    w->finals.n = 0;
+    return;
+  }
+  atomic_fetch_add(&db->counters.buckets_finalized, w->finals.n);
+  if (db->opts.publish_aggregates) {
+    qsort(w->finals.v, w->finals.n, sizeof *w->finals.v, cmp_final);
+    for (size_t i = 0; i < w->finals.n;) {
+      size_t j = i + 1;
+      while (j < w->finals.n && cmp_final(&w->finals.v[i], &w->finals.v[j]) == 0) j++;
+      publish_group(w, w->finals.v + i, j - i);
+      for (size_t k = i; k < j; k++)
+        if (w->finals.v[k].correction) atomic_fetch_add(&db->counters.corrections, 1);
+      i = j;
+    }
+  }
+  for (size_t i = 0; i < w->finals.n; i++) {
+    unlink_acc(w, w->finals.v[i].a);
+    free(w->finals.v[i].a);
+  }
+  w->finals.n = 0;
+}
+
+static void process(tsdb_writer *w, uint8_t *data, size_t len) {
+  tsdb_db *db = w->db;
+  int64_t now = tsdb_db__now(db);
+  if (len > 0) {
+    tsdb_store__batch_clear(w->batch);
+    w->touched.n = 0;
+    w->changed.n = 0;
+    int rc = stage_records(w, data, len, now);
+    for (size_t i = 0; rc == 0 && i < w->touched.n; i++)
+      rc = flush_series(w, w->touched.v[i], &w->ws[w->touched.v[i]]);
+    if (rc == 0) rc = tsdb_store__write(db->store, w->batch, false);
+    if (rc == 0) {
+      for (size_t i = 0; i < w->changed.n; i++) {
+        tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, w->changed.v[i]);
+        if (s) s->persisted = true;
+      }
+    } else {
+      atomic_fetch_add(&db->counters.write_errors, 1);
+      tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
+                       "write failed error=%s points_lost=0 (none were acknowledged as stored "
+                       "beyond the WAL) action=rebuilding rollups from stored data",
+                       tsdb_err_name(rc));
+      /* Nothing of the batch is stored: forget what we believed, including
+       * the topic -> series cache, so new series write their descriptors
+       * again with their next points. */
+      size_t pos = 0;
+      source *src;
+      while ((src = tsdb_map__next(&w->sources, &pos)) != NULL)
+        memset(src->ids, 0, src->cls->nfields * sizeof *src->ids);
+      for (size_t i = 0; i < w->touched.n; i++) {
+        wseries *ws = &w->ws[w->touched.v[i]];
+        ws->max_ts = TS_UNKNOWN;
+        for (acc *a = ws->accs; a; a = a->next) mark_refresh(w, a);
+      }
+    }
+    for (size_t i = 0; i < w->touched.n; i++) {
+      wseries *ws = &w->ws[w->touched.v[i]];
+      ws->touched = false;
+      ws->nstage = 0;
+      if (ws->stage_cap > 4096) { /* a bulk import passed: give the memory back */
+        free(ws->stage_ts);
+        free(ws->stage_v);
+        ws->stage_ts = NULL;
+        ws->stage_v = NULL;
+        ws->stage_cap = 0;
+      }
+    }
+    atomic_fetch_add(&db->counters.batches, 1);
+    if (rc == 0 && w->refresh.n) refresh_accs(w);
+  } else if (w->refresh.n) {
+    refresh_accs(w);
+  }
+  finalize_due(w, now);
+}
+
+/* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
+static void recover(tsdb_writer *w) {
+  tsdb_db *db = w->db;
+  int64_t now = tsdb_db__now(db);
+  tsdb_store_iter *it;
+  if (tsdb_store__iter_open(db->store, NULL, TSDB_CF_PENDING, NULL, 0, NULL, 0, &it) != 0) return;
+  tsdb_store__batch_clear(w->batch);
+  size_t recovered = 0, dropped = 0;
+  for (; tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
+    size_t klen;
+    const uint8_t *k = tsdb_store__iter_key(it, &klen);
+    if (klen != TSDB_AGG_KEY_LEN) continue;
+    uint32_t id = tsdb_key__get_u32(k), tier_s = tsdb_key__get_u32(k + 4);
+    int64_t start = tsdb_key__get_ts(k + 8);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
+    int t = -1;
+    for (size_t i = 0; s && i < s->ntiers; i++)
+      if (s->tiers_ms[i] == (int64_t)tier_s * 1000) t = (int)i;
+    wseries *ws = t >= 0 ? ws_get(w, id) : NULL;
+    acc *a = ws ? calloc(1, sizeof *a) : NULL;
+    if (!a) { /* the series or tier is gone: its marker means nothing now */
+      tsdb_store__batch_pending_delete(db->store, w->batch, id, tier_s, start);
+      dropped++;
+      continue;
+    }
+    a->series = id;
+    a->tier = (uint8_t)t;
+    a->start = start;
+    a->tier_ms = (int64_t)tier_s * 1000;
+    a->last_touch = now;
+    a->superseded = true; /* nothing will extend it but late points */
+    tsdb_agg__init(&a->state);
+    a->next = ws->accs;
+    ws->accs = a;
+    heap_push(w, a, acc_due(w, a));
+    mark_refresh(w, a);
+    recovered++;
+  }
+  tsdb_store__iter_status(it);
+  tsdb_store__iter_close(it);
+  if (dropped) tsdb_store__write(db->store, w->batch, false);
+  if (recovered)
+    refresh_accs(w);
+  if (recovered || dropped)
+    tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
+                     "recovered open buckets count=%zu dropped_markers=%zu", recovered, dropped);
+}
+
+static void *writer_main(void *arg) {
+  tsdb_writer *w = arg;
+  tsdb_db *db = w->db;
+  /* Signals belong to the host's threads (the broker handles SIGHUP etc.). */
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+  recover(w);
+  for (;;) {
+    int64_t deadline = -1;
+    if (w->heap_n) {
+      /* Due times are wall clock; waits are monotonic. Re-check at least
+       * every second so that a wall-clock step cannot strand a bucket. */
+      int64_t wait = w->heap[0]->heap_due - tsdb_db__now(db);
+      if (wait < 0) wait = 0;
+      if (wait > 1000) wait = 1000;
+      deadline = tsdb_time__monotonic_ms() + wait;
+    }
+    uint8_t *data;
+    size_t len;
+    uint64_t seq;
+    bool alive = tsdb_queue__take(&db->queue, deadline, db->opts.flush_interval_ms, &data, &len,
+                                  &seq);
+    process(w, data, len);
+    tsdb_queue__processed(&db->queue, seq);
+    if (!alive) break;
+  }
+  tsdb_queue__writer_exited(&db->queue);
+  return NULL;
+}
+
+int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
+  *out = NULL;
+  tsdb_writer *w = calloc(1, sizeof *w);
+  if (!w) return TSDB_ENOMEM;
+  w->db = db;
+  tsdb_map__init(&w->sources);
+  w->batch = tsdb_store__batch_new();
+  if (!w->batch) {
+    free(w);
+    return TSDB_ENOMEM;
+  }
+  if (pthread_create(&w->thread, NULL, writer_main, w)) {
+    tsdb_store__batch_free(w->batch);
+    free(w);
+    return TSDB_ETHREAD;
+  }
+  w->started = true;
+  *out = w;
+  return 0;
+}
+
+void tsdb_writer__join(tsdb_writer *w) {
+  if (!w) return;
+  if (w->started) pthread_join(w->thread, NULL);
+  for (size_t i = 0; i < w->ws_cap; i++) {
+    acc *a = w->ws[i].accs;
+    while (a) {
+      acc *next = a->next;
+      free(a);
+      a = next;
+    }
+    free(w->ws[i].stage_ts);
+    free(w->ws[i].stage_v);
+  }
+  free(w->ws);
+  size_t pos = 0;
+  source *src;
+  while ((src = tsdb_map__next(&w->sources, &pos)) != NULL) {
+    tsdb_series_class_release(src->cls);
+    free(src->topic);
+    free(src->ids);
+    free(src);
+  }
+  tsdb_map__free(&w->sources);
+  free(w->heap);
+  free(w->touched.v);
+  free(w->changed.v);
+  free(w->refresh.v);
+  free(w->finals.v);
+  free(w->enc);
+  tsdb_scan_buf__free(&w->scan);
+  tsdb_store__batch_free(w->batch);
+  free(w);
+}

@@ -1,0 +1,166 @@
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsdb/tsdb.h"
+
+#define QUEUE_SIZE_MIN (64ull << 10)
+#define QUEUE_SIZE_MAX (16ull << 30)
+#define FLUSH_INTERVAL_MAX 1000
+#define GRACE_MAX_MS (24ll * 3600 * 1000)
+#define CACHE_MB_MIN 8
+#define CACHE_MB_MAX 65536
+#define CONTROL_THREADS_MAX 16
+#define ANSWER_ROWS_MAX 1000000
+#define TICK_RESULTS_MAX 100000
+
+const plugin_option_doc plugin_option_docs[] = {
+    {"data_dir", "/var/lib/mosquitto/tsdb",
+     "Directory of the embedded RocksDB database. Created if missing; must be writable by the "
+     "user the broker runs as."},
+    {"schema_dir", "/etc/mosquitto/tsdb/schemas",
+     "Directory of schema files: `<name>/schema.json` and `*.schema.json`. Re-read on SIGHUP."},
+    {"unmatched", "pass",
+     "What to do with a publish whose topic no schema matches: `pass` (deliver untouched) or "
+     "`refuse` (drop with reason 0x87)."},
+    {"queue_size", "64M",
+     "Memory for messages waiting to be written (`K`, `M`, `G` suffixes). When it is full, "
+     "messages are refused with 0x87 and counted, never blocked."},
+    {"flush_interval_ms", "5",
+     "How long the writer gathers messages into one RocksDB batch (0-1000). A crash of the "
+     "whole machine can lose at most this window plus one write; a broker crash loses nothing "
+     "already written to the WAL."},
+    {"grace", "5s",
+     "How long after a bucket ends its aggregate waits for late points before it is published "
+     "as final."},
+    {"cache_mb", "64", "RocksDB block cache in MiB."},
+    {"control_threads", "1", "Threads that answer `$CONTROL/tsdb/v1` commands (1-16)."},
+    {"max_answer_rows", "10000", "Rows per query answer; longer answers are paged with `next`."},
+    {"tick_max_results", "256",
+     "Publications made per broker loop pass, so a large answer never stalls the broker."},
+    {"refusal_log_interval", "60s",
+     "Refused messages are summed up in one log line per interval, so a faulty device cannot "
+     "flood the log."},
+};
+const size_t plugin_option_count = sizeof plugin_option_docs / sizeof plugin_option_docs[0];
+
+void plugin_config__defaults(plugin_config *c) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->data_dir, sizeof c->data_dir, "/var/lib/mosquitto/tsdb");
+  snprintf(c->schema_dir, sizeof c->schema_dir, "/etc/mosquitto/tsdb/schemas");
+  c->unmatched = UNMATCHED_PASS;
+  c->queue_size = 64ull << 20;
+  c->flush_interval_ms = 5;
+  c->grace_ms = 5000;
+  c->cache_mb = 64;
+  c->control_threads = 1;
+  c->max_answer_rows = 10000;
+  c->tick_max_results = 256;
+  c->refusal_log_interval_ms = 60000;
+}
+
+static int fail(char *err, size_t errlen, const char *key, const char *value, const char *want) {
+  snprintf(err, errlen, "plugin_opt_%s: invalid value '%s': expected %s", key, value, want);
+  return -1;
+}
+
+static int parse_u64(const char *value, uint64_t min, uint64_t max, uint64_t *out) {
+  if (*value < '0' || *value > '9') return -1;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(value, &end, 10);
+  if (errno || *end || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_size(const char *value, uint64_t min, uint64_t max, uint64_t *out) {
+  if (*value < '0' || *value > '9') return -1;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(value, &end, 10);
+  if (errno) return -1;
+  unsigned shift = 0;
+  if (*end == 'K' || *end == 'k') shift = 10, end++;
+  else if (*end == 'M' || *end == 'm') shift = 20, end++;
+  else if (*end == 'G' || *end == 'g') shift = 30, end++;
+  if (*end || v > (UINT64_MAX >> shift)) return -1;
+  v <<= shift;
+  if (v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_path(const char *value, char *out, size_t len) {
+  if (!*value || strlen(value) >= len) return -1;
+  snprintf(out, len, "%s", value);
+  return 0;
+}
+
+int plugin_config__set(plugin_config *c, const char *key, const char *value, char *err,
+                       size_t errlen) {
+  uint64_t u;
+  int64_t ms;
+  if (!value) value = "";
+  if (!strcmp(key, "data_dir")) {
+    if (parse_path(value, c->data_dir, sizeof c->data_dir))
+      return fail(err, errlen, key, value, "a directory path");
+  } else if (!strcmp(key, "schema_dir")) {
+    if (parse_path(value, c->schema_dir, sizeof c->schema_dir))
+      return fail(err, errlen, key, value, "a directory path");
+  } else if (!strcmp(key, "unmatched")) {
+    if (!strcmp(value, "pass"))
+      c->unmatched = UNMATCHED_PASS;
+    else if (!strcmp(value, "refuse"))
+      c->unmatched = UNMATCHED_REFUSE;
+    else
+      return fail(err, errlen, key, value, "'pass' or 'refuse'");
+  } else if (!strcmp(key, "queue_size")) {
+    if (parse_size(value, QUEUE_SIZE_MIN, QUEUE_SIZE_MAX, &u))
+      return fail(err, errlen, key, value, "a size from 64K to 16G, e.g. 64M");
+    c->queue_size = u;
+  } else if (!strcmp(key, "flush_interval_ms")) {
+    if (parse_u64(value, 0, FLUSH_INTERVAL_MAX, &u))
+      return fail(err, errlen, key, value, "an integer from 0 to 1000");
+    c->flush_interval_ms = (uint32_t)u;
+  } else if (!strcmp(key, "grace")) {
+    if (!strcmp(value, "0")) {
+      c->grace_ms = 0;
+    } else if (tsdb_duration_parse(value, &ms) || ms > GRACE_MAX_MS) {
+      return fail(err, errlen, key, value, "a duration up to 1d, e.g. 5s (or 0)");
+    } else {
+      c->grace_ms = ms;
+    }
+  } else if (!strcmp(key, "cache_mb")) {
+    if (parse_u64(value, CACHE_MB_MIN, CACHE_MB_MAX, &u))
+      return fail(err, errlen, key, value, "an integer from 8 to 65536");
+    c->cache_mb = (uint32_t)u;
+  } else if (!strcmp(key, "control_threads")) {
+    if (parse_u64(value, 1, CONTROL_THREADS_MAX, &u))
+      return fail(err, errlen, key, value, "an integer from 1 to 16");
+    c->control_threads = (uint32_t)u;
+  } else if (!strcmp(key, "max_answer_rows")) {
+    if (parse_u64(value, 1, ANSWER_ROWS_MAX, &u))
+      return fail(err, errlen, key, value, "an integer from 1 to 1000000");
+    c->max_answer_rows = (uint32_t)u;
+  } else if (!strcmp(key, "tick_max_results")) {
+    if (parse_u64(value, 1, TICK_RESULTS_MAX, &u))
+      return fail(err, errlen, key, value, "an integer from 1 to 100000");
+    c->tick_max_results = (uint32_t)u;
+  } else if (!strcmp(key, "refusal_log_interval")) {
+    if (tsdb_duration_parse(value, &ms) || ms < 1000)
+      return fail(err, errlen, key, value, "a duration of at least 1s, e.g. 60s");
+    c->refusal_log_interval_ms = ms;
+  } else {
+    snprintf(err, errlen, "plugin_opt_%s: unknown option (known: data_dir, schema_dir, unmatched, "
+                          "queue_size, flush_interval_ms, grace, cache_mb, control_threads, "
+                          "max_answer_rows, tick_max_results, refusal_log_interval)",
+             key);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * MOSQ_EVT_CONTROL for $CONTROL/tsdb/v1, and MOSQ_EVT_RELOAD (SIGHUP).
+ *
+ * A command request is copied to the engine's control queue and answered
+ * later from a control thread through the tick; this callback never parses
+ * or reads storage. It always returns success: a non-zero return would
+ * disconnect the client (MOSQUITTO-2.0-FACTS.md); errors become answers.
+ */
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "plugin.h"
+
+int plugin__on_control(int event, void *event_data, void *userdata) {
+  (void)event;
+  struct mosquitto_evt_control *ev = event_data;
+  plugin_state *st = userdata;
+  const char *client = mosquitto_client_id(ev->client);
+  tsdb_control_submit(st->db, client ? client : "", ev->payload, ev->payloadlen);
+  return MOSQ_ERR_SUCCESS;
+}
+
+int plugin__schemas_load(plugin_state *st, ingest_schema_set **out) {
+  char err[512] = "";
+  if (ingest_schema_set_load_dir(st->cfg.schema_dir, out, err, sizeof err) != 0) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": schema error: %s", err);
+    return -1;
+  }
+  for (size_t i = 0; i < ingest_schema_set_count(*out); i++) {
+    const ingest_schema *s = ingest_schema_set_at(*out, i);
+    mosquitto_log_printf(MOSQ_LOG_INFO, PLUGIN_NAME ": schema id=%s version=%u topic=%s fields=%zu",
+                         ingest_schema_id(s), ingest_schema_version(s), ingest_schema_topic(s),
+                         ingest_schema_nfields(s));
+  }
+  return 0;
+}
+
+int plugin__on_reload(int event, void *event_data, void *userdata) {
+  (void)event;
+  (void)event_data;
+  plugin_state *st = userdata;
+  ingest_schema_set *fresh;
+  if (plugin__schemas_load(st, &fresh) != 0) {
+    /* All or nothing: the schemas in force stay in force. */
+    mosquitto_log_printf(MOSQ_LOG_ERR,
+                         PLUGIN_NAME ": reload failed, keeping the %zu schemas in force",
+                         ingest_schema_set_count(st->schemas));
+    return MOSQ_ERR_SUCCESS;
+  }
+  /* Messages already queued hold their own class references, so the old set
+   * can go at once. Both callbacks run on the broker thread: no race. */
+  ingest_schema_set_release(st->schemas);
+  st->schemas = fresh;
+  mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": reloaded schemas=%zu",
+                       ingest_schema_set_count(fresh));
+  return MOSQ_ERR_SUCCESS;
+}

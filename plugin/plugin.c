@@ -1,0 +1,125 @@
+/*
+ * mosquitto-tsdb: the Mosquitto 2.0 plugin (API v5) entry points.
+ *
+ * This file holds only the three exported functions and callback
+ * registration; the work is in on_message.c, on_tick.c and on_control.c,
+ * and in the broker-free engine (engine/) and ingest (ingest/) libraries.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "plugin.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions);
+EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                                 struct mosquitto_opt *options, int option_count);
+EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
+                                    int option_count);
+
+EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions) {
+  for (int i = 0; i < supported_version_count; i++)
+    if (supported_versions[i] == 5) return 5;
+  return -1;
+}
+
+static void engine_open_fail(plugin_state *st) {
+  ingest_schema_set_release(st->schemas);
+  free(st);
+}
+
+EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                                 struct mosquitto_opt *options, int option_count) {
+  plugin_state *st = calloc(1, sizeof *st);
+  if (!st) return MOSQ_ERR_NOMEM;
+  st->id = identifier;
+  plugin_config__defaults(&st->cfg);
+  for (int i = 0; i < option_count; i++) {
+    char err[512];
+    if (plugin_config__set(&st->cfg, options[i].key, options[i].value, err, sizeof err) != 0) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": configuration error: %s", err);
+      free(st);
+      return MOSQ_ERR_INVAL;
+    }
+  }
+  if (plugin__schemas_load(st, &st->schemas) != 0) {
+    free(st);
+    return MOSQ_ERR_INVAL;
+  }
+
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = st->cfg.data_dir;
+  o.queue_bytes = (size_t)(st->cfg.queue_size / 2);
+  o.flush_interval_ms = st->cfg.flush_interval_ms;
+  o.grace_ms = (uint32_t)st->cfg.grace_ms;
+  o.cache_mb = st->cfg.cache_mb;
+  o.control_threads = st->cfg.control_threads;
+  o.max_answer_rows = st->cfg.max_answer_rows;
+  o.log_fn = NULL; /* engine logs come back through the result queue to on_tick */
+  char err[512] = "";
+  int rc = tsdb_open(&o, &st->db, err, sizeof err);
+  if (rc) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": cannot open the database in '%s': %s",
+                         st->cfg.data_dir, err);
+    engine_open_fail(st);
+    return MOSQ_ERR_UNKNOWN;
+  }
+  st->next_refusal_log_ms = plugin__now_ms() + st->cfg.refusal_log_interval_ms;
+
+  int reg = mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, plugin__on_message, NULL, st);
+  reg |= mosquitto_callback_register(identifier, MOSQ_EVT_TICK, plugin__on_tick, NULL, st);
+  reg |= mosquitto_callback_register(identifier, MOSQ_EVT_CONTROL, plugin__on_control,
+                                     PLUGIN_CONTROL_TOPIC, st);
+  reg |= mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, plugin__on_reload, NULL, st);
+  if (reg != MOSQ_ERR_SUCCESS) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": cannot register callbacks");
+    mosquitto_callback_unregister(identifier, MOSQ_EVT_MESSAGE, plugin__on_message, NULL);
+    mosquitto_callback_unregister(identifier, MOSQ_EVT_TICK, plugin__on_tick, NULL);
+    mosquitto_callback_unregister(identifier, MOSQ_EVT_CONTROL, plugin__on_control,
+                                  PLUGIN_CONTROL_TOPIC);
+    mosquitto_callback_unregister(identifier, MOSQ_EVT_RELOAD, plugin__on_reload, NULL);
+    tsdb_close(st->db);
+    engine_open_fail(st);
+    return MOSQ_ERR_UNKNOWN;
+  }
+  mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                       PLUGIN_NAME ": started data_dir=%s schema_dir=%s schemas=%zu unmatched=%s",
+                       st->cfg.data_dir, st->cfg.schema_dir, ingest_schema_set_count(st->schemas),
+                       st->cfg.unmatched == UNMATCHED_PASS ? "pass" : "refuse");
+  *userdata = st;
+  return MOSQ_ERR_SUCCESS;
+}
+
+EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
+                                    int option_count) {
+  (void)options;
+  (void)option_count;
+  plugin_state *st = userdata;
+  if (!st) return MOSQ_ERR_SUCCESS;
+  /* Order: stop new work reaching the engine, close it (drains the ingest
+   * queue into RocksDB and joins its threads), then log what it said. */
+  mosquitto_callback_unregister(st->id, MOSQ_EVT_MESSAGE, plugin__on_message, NULL);
+  mosquitto_callback_unregister(st->id, MOSQ_EVT_CONTROL, plugin__on_control,
+                                PLUGIN_CONTROL_TOPIC);
+  mosquitto_callback_unregister(st->id, MOSQ_EVT_RELOAD, plugin__on_reload, NULL);
+  mosquitto_callback_unregister(st->id, MOSQ_EVT_TICK, plugin__on_tick, NULL);
+  tsdb_stats stats;
+  tsdb_stats_get(st->db, &stats);
+  plugin__drain_results(st, SIZE_MAX, true);
+  tsdb_close(st->db);
+  mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                       PLUGIN_NAME ": stopped accepted=%llu points_written=%llu series=%llu",
+                       (unsigned long long)st->accepted,
+                       (unsigned long long)stats.points_written,
+                       (unsigned long long)stats.series);
+  ingest_schema_set_release(st->schemas);
+  free(st);
+  return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,67 @@
+/*
+ * The plugin's state: one struct, passed as userdata to every callback. All
+ * callbacks run on the broker thread, so nothing here needs a lock; the
+ * engine's own threads never see this struct.
+ */
+#ifndef PLUGIN_PLUGIN_H
+#define PLUGIN_PLUGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mosquitto_broker.h>
+
+#include "config.h"
+#include "ingest/schema.h"
+#include "tsdb/tsdb.h"
+
+#define PLUGIN_NAME "tsdb"
+#define PLUGIN_CONTROL_TOPIC "$CONTROL/tsdb/v1"
+
+/* Why a message was refused (MQTT reason 0x87 to v5 QoS >= 1 publishers). */
+#define PLUGIN_REFUSAL_MAP(XX)                                                 \
+  XX(DECODE, "decode")                                                         \
+  XX(VALIDATE, "validate")                                                     \
+  XX(TIMESTAMP, "timestamp")                                                   \
+  XX(UNMATCHED, "unmatched")                                                   \
+  XX(QUEUE_FULL, "queue_full")                                                 \
+  XX(RESERVED_TOPIC, "reserved_topic")                                         \
+  XX(INTERNAL, "internal")
+
+typedef enum plugin_refusal {
+#define PLUGIN_REFUSAL_ENUM_(name, text) REFUSAL_##name,
+  PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_ENUM_)
+#undef PLUGIN_REFUSAL_ENUM_
+  REFUSAL_COUNT
+} plugin_refusal;
+
+extern const char *const plugin_refusal_names[REFUSAL_COUNT];
+
+typedef struct plugin_state {
+  mosquitto_plugin_id_t *id;
+  plugin_config cfg;
+  tsdb_db *db;
+  ingest_schema_set *schemas;
+  tsdb_point points[INGEST_MAX_MEASUREMENTS]; /* scratch for the message callback */
+  uint64_t accepted;
+  uint64_t passed_unmatched;
+  uint64_t refused[REFUSAL_COUNT];
+  uint64_t refused_logged[REFUSAL_COUNT]; /* totals at the last summary line */
+  int64_t next_refusal_log_ms;
+} plugin_state;
+
+/* Callbacks (each in its own file). */
+int plugin__on_message(int event, void *event_data, void *userdata);
+int plugin__on_tick(int event, void *event_data, void *userdata);
+int plugin__on_control(int event, void *event_data, void *userdata);
+int plugin__on_reload(int event, void *event_data, void *userdata);
+
+/* Loads the schema directory; on failure logs and returns non-zero. */
+int plugin__schemas_load(plugin_state *st, ingest_schema_set **out);
+/* Hands results of the engine to the broker: publications (unless
+ * logs_only, as during shutdown) and log lines. */
+void plugin__drain_results(plugin_state *st, size_t max, bool logs_only);
+
+int64_t plugin__now_ms(void);
+
+#endif /* PLUGIN_PLUGIN_H */

@@ -1,0 +1,208 @@
+"""Integration-test harness: a real Mosquitto broker with the built plugin on
+a free 127.0.0.1 port, real MQTT clients, and cleanup of every process.
+
+Environment (set by CTest): TSDB_PLUGIN (the built module), TSDB_PUB5 (the
+Paho C v5 publisher), TSDB_SOURCE_DIR, MOSQUITTO (the broker binary).
+"""
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+SOURCE_DIR = os.environ.get("TSDB_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+PLUGIN = os.environ.get("TSDB_PLUGIN", os.path.join(SOURCE_DIR, "build", "plugin", "mosquitto_tsdb.so"))
+PUB5 = os.environ.get("TSDB_PUB5", "")
+MOSQUITTO = os.environ.get("MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+TEST_SCHEMAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_schema_dir(workdir, include_shipped=("air-quality",)):
+    """A schema directory with the test schemas and some shipped ones."""
+    d = os.path.join(workdir, "schemas")
+    shutil.copytree(TEST_SCHEMAS, d)
+    for name in include_shipped:
+        shutil.copytree(os.path.join(SOURCE_DIR, "schemas", name), os.path.join(d, name))
+    return d
+
+
+class Broker:
+    """One mosquitto process. start() waits until it listens (or has exited)."""
+
+    def __init__(self, workdir, options=None, port=None, extra_conf=""):
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.data_dir = os.path.join(workdir, "data")
+        self.options = {
+            "data_dir": self.data_dir,
+            "schema_dir": os.path.join(workdir, "schemas"),
+            "grace": "1s",
+            "flush_interval_ms": "5",
+        }
+        self.options.update(options or {})
+        self.extra_conf = extra_conf
+        self.proc = None
+        self.logs = []  # logs of previous runs of this broker
+        self.log_path = None
+        self.runs = 0
+
+    def config_text(self):
+        lines = [
+            "listener %d 127.0.0.1" % self.port,
+            "allow_anonymous true",
+            "persistence false",
+            "log_dest stderr",
+            "log_type all",
+            "set_tcp_nodelay true",
+        ]
+        if os.geteuid() == 0:
+            # The broker would drop to user 'mosquitto', which may not reach
+            # the build tree of an arbitrary checkout; tests stay root.
+            lines.append("user root")
+        lines.append("plugin %s" % PLUGIN)
+        for k, v in self.options.items():
+            if v is not None:
+                lines.append("plugin_opt_%s %s" % (k, v))
+        lines.append(self.extra_conf)
+        return "\n".join(lines) + "\n"
+
+    def start(self, expect_exit=False, timeout=20.0):
+        self.runs += 1
+        conf = os.path.join(self.workdir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(self.config_text())
+        self.log_path = os.path.join(self.workdir, "broker-%d.log" % self.runs)
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                if expect_exit:
+                    return self.proc.returncode
+                raise RuntimeError("broker exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            if not expect_exit:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        return 0
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        if expect_exit:
+            raise RuntimeError("broker did not exit:\n" + self.log())
+        raise RuntimeError("broker did not start listening:\n" + self.log())
+
+    def stop(self, sig=signal.SIGTERM, timeout=30.0):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def log(self):
+        text = ""
+        if self.log_path and os.path.exists(self.log_path):
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        return text
+
+
+class Client:
+    """A python-paho MQTT v5 client with a queue of received messages."""
+
+    def __init__(self, port, client_id=None, protocol=mqtt.MQTTv5):
+        self.client_id = client_id or "t-" + uuid.uuid4().hex[:10]
+        self.messages = queue.Queue()
+        self.c = mqtt.Client(client_id=self.client_id, protocol=protocol)
+        self.c.on_message = lambda c, u, m: self.messages.put(m)
+        self.connected = queue.Queue()
+        if protocol == mqtt.MQTTv5:
+            self.c.on_connect = lambda c, u, f, rc, p=None: self.connected.put(rc)
+        else:
+            self.c.on_connect = lambda c, u, f, rc: self.connected.put(rc)
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
+        rc = self.connected.get(timeout=10)
+        assert rc == 0, "connect failed: %s" % rc
+
+    def subscribe(self, topic, qos=1):
+        done = queue.Queue()
+        self.c.on_subscribe = lambda *a: done.put(True)
+        self.c.subscribe(topic, qos)
+        done.get(timeout=10)
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        if not isinstance(payload, (bytes, str)):
+            payload = json.dumps(payload)
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(timeout=10)
+        return info
+
+    def wait_message(self, timeout=10.0, predicate=None):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no matching message within %.1f s" % timeout)
+            try:
+                m = self.messages.get(timeout=left)
+            except queue.Empty:
+                raise AssertionError("no matching message within %.1f s" % timeout)
+            if predicate is None or predicate(m):
+                return m
+
+    def command(self, commands, timeout=10.0):
+        """Sends $CONTROL/tsdb/v1 commands; returns the response objects in order."""
+        for i, cmd in enumerate(commands):
+            cmd.setdefault("correlationData", "c%d-%s" % (i, uuid.uuid4().hex[:6]))
+        self.subscribe("$tsdb/reply/%s/#" % self.client_id)
+        self.publish("$CONTROL/tsdb/v1", {"commands": commands})
+        wanted = {c["correlationData"]: None for c in commands}
+        deadline = time.monotonic() + timeout
+        while any(v is None for v in wanted.values()):
+            m = self.wait_message(max(0.1, deadline - time.monotonic()))
+            for r in json.loads(m.payload)["responses"]:
+                if r.get("correlationData") in wanted:
+                    r["_topic"] = m.topic
+                    wanted[r["correlationData"]] = r
+        return [wanted[c["correlationData"]] for c in commands]
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def pub5(port, messages, client_id="pub5"):
+    """Publishes (topic, payload) pairs with the Paho C v5 tool; returns
+    ([reason codes], still_connected)."""
+    args = [PUB5, "-p", str(port), "-i", client_id]
+    for topic, payload in messages:
+        if not isinstance(payload, str):
+            payload = json.dumps(payload)
+        args += ["-t", topic, "-m", payload]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    reasons = [int(line.split("reason=")[1]) for line in out.stdout.splitlines() if line.startswith("puback")]
+    connected = "connected=1" in out.stdout
+    return reasons, connected, out.stdout + out.stderr
