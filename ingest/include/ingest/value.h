@@ -25,7 +25,7 @@ typedef enum ingest_type {
   INGEST_T_INVALID = 0, /* the "absent" view (a missing member) */
   INGEST_T_NULL,
   INGEST_T_BOOL,
-  INGEST_T_NUMBER, /* any number; see ingest_value_int64() for exact integers */
+  INGEST_T_NUMBER, /* any number; see the int64 op for exact integers */
   INGEST_T_STRING,
   INGEST_T_ARRAY,
   INGEST_T_OBJECT,
