@@ -174,6 +174,7 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->late_points = atomic_load(&c->late_points);
   s->buckets_finalized = atomic_load(&c->buckets_finalized);
   s->corrections = atomic_load(&c->corrections);
+  s->open_buckets = atomic_load(&c->open_buckets);
   s->series = tsdb_catalog__count(&db->catalog);
   s->commands = atomic_load(&c->commands);
   s->results_dropped = atomic_load(&db->results.dropped);

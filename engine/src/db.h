@@ -25,6 +25,7 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t corrections;
   atomic_uint_fast64_t commands;
   atomic_uint_fast64_t write_errors;
+  atomic_uint_fast64_t open_buckets; /* a gauge, set by the writer after each pass */
 } tsdb_counters;
 
 struct tsdb_db {

@@ -751,6 +751,7 @@ static void *writer_main(void *arg) {
     bool alive = tsdb_queue__take(&db->queue, deadline, db->opts.flush_interval_ms, &data, &len,
                                   &seq);
     process(w, data, len);
+    atomic_store(&db->counters.open_buckets, w->heap_n);
     tsdb_queue__processed(&db->queue, seq);
     if (!alive) break;
   }

@@ -1,0 +1,728 @@
+/* Engine tests: no broker, a real RocksDB in a fresh temporary directory. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "agg.h"
+#include "block.h"
+#include "codec.h"
+#include "hashmap.h"
+#include "timeutil.h"
+#include "tsdb/topic.h"
+#include "tsdb/tsdb.h"
+#include "unit.h"
+
+/* ---- helpers ---- */
+
+static _Atomic int64_t fake_now;
+static int64_t fake_clock(void *ud) {
+  (void)ud;
+  return atomic_load(&fake_now);
+}
+
+static tsdb_db *open_db(const char *path, bool fake_time, uint32_t grace_ms) {
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = path;
+  o.queue_bytes = 1 << 20;
+  o.flush_interval_ms = 1;
+  o.grace_ms = grace_ms;
+  o.publish_aggregates = true;
+  if (fake_time) o.clock_fn = fake_clock;
+  tsdb_db *db = NULL;
+  char err[256];
+  int rc = tsdb_open(&o, &db, err, sizeof err);
+  CHECK_MSG(rc == 0, "tsdb_open: %s", err);
+  return db;
+}
+
+static tsdb_series_class *make_class(const char *const *fields, size_t nfields,
+                                     const int64_t *tiers, size_t ntiers, int dup) {
+  static const char *const units[] = {"ug/m3", "Cel", "%RH", "hPa"};
+  tsdb_series_class_desc d = {
+      .schema_id = "test",
+      .schema_version = 1,
+      .topic_template = "city/{district}/{station}/air",
+      .nfields = nfields,
+      .field_names = fields,
+      .units = units,
+      .ntiers = ntiers,
+      .tiers_ms = tiers,
+      .dup_policy = dup,
+      .block_span_ms = 3600000, /* one hour: blocks get crossed in the tests */
+  };
+  tsdb_series_class *cls = NULL;
+  CHECK_OK(tsdb_series_class_create(&d, &cls));
+  return cls;
+}
+
+static void ingest1(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t field,
+                    int64_t ts, double v) {
+  tsdb_point p = {ts, v, field};
+  tsdb_ingest_msg m = {cls, topic, strlen(topic), &p, 1};
+  int rc;
+  while ((rc = tsdb_ingest(db, &m)) == TSDB_EFULL) usleep(1000);
+  CHECK_OK(rc);
+}
+
+typedef struct collected {
+  size_t n, cap;
+  int64_t *ts;
+  double *v;
+} collected;
+
+static int collect_point(void *ud, int64_t ts, double v) {
+  collected *c = ud;
+  if (c->n == c->cap) {
+    c->cap = c->cap ? c->cap * 2 : 64;
+    c->ts = realloc(c->ts, c->cap * sizeof *c->ts);
+    c->v = realloc(c->v, c->cap * sizeof *c->v);
+  }
+  c->ts[c->n] = ts;
+  c->v[c->n] = v;
+  c->n++;
+  return 0;
+}
+
+static void collected_free(collected *c) {
+  free(c->ts);
+  free(c->v);
+  memset(c, 0, sizeof *c);
+}
+
+typedef struct buckets {
+  size_t n;
+  tsdb_aggregate b[4096];
+} buckets;
+
+static int collect_bucket(void *ud, const tsdb_aggregate *a) {
+  buckets *bs = ud;
+  CHECK(bs->n < 4096);
+  bs->b[bs->n++] = *a;
+  return 0;
+}
+
+/* Naive aggregate of points (ascending, unique timestamps) in [from, to). */
+static tsdb_aggregate naive(const collected *c, int64_t from, int64_t to) {
+  tsdb_aggregate a;
+  memset(&a, 0, sizeof a);
+  a.start_ms = from;
+  double sum = 0, sumsq = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->ts[i] < from || c->ts[i] >= to) continue;
+    double v = c->v[i];
+    if (a.count == 0) {
+      a.min = a.max = a.first = v;
+      a.first_ts = c->ts[i];
+    }
+    a.count++;
+    sum += v;
+    sumsq += v * v;
+    if (v < a.min) a.min = v;
+    if (v > a.max) a.max = v;
+    a.last = v;
+    a.last_ts = c->ts[i];
+  }
+  if (a.count) {
+    a.sum = sum;
+    a.mean = sum / (double)a.count;
+    double var = sumsq / (double)a.count - a.mean * a.mean;
+    a.stddev = var > 0 ? sqrt(var) : 0;
+  }
+  return a;
+}
+
+static void check_same_aggregate(const tsdb_aggregate *got, const tsdb_aggregate *want) {
+  CHECK_INT(got->start_ms, ==, want->start_ms);
+  CHECK_INT(got->count, ==, want->count);
+  CHECK_BITS(got->min, want->min);
+  CHECK_BITS(got->max, want->max);
+  CHECK_BITS(got->first, want->first);
+  CHECK_BITS(got->last, want->last);
+  CHECK_INT(got->first_ts, ==, want->first_ts);
+  CHECK_INT(got->last_ts, ==, want->last_ts);
+  CHECK_NEAR(got->sum, want->sum, 1e-12);
+  CHECK_NEAR(got->mean, want->mean, 1e-12);
+  CHECK_NEAR(got->stddev, want->stddev, 1e-6);
+}
+
+/* ---- pure modules ---- */
+
+TEST(duration_parse_and_format) {
+  int64_t ms;
+  CHECK_OK(tsdb_duration_parse("10s", &ms));
+  CHECK_INT(ms, ==, 10000);
+  CHECK_OK(tsdb_duration_parse("15m", &ms));
+  CHECK_INT(ms, ==, 900000);
+  CHECK_OK(tsdb_duration_parse("1d", &ms));
+  CHECK_INT(ms, ==, 86400000);
+  CHECK_OK(tsdb_duration_parse("250ms", &ms));
+  CHECK_INT(ms, ==, 250);
+  const char *bad[] = {"", "0s", "-1s", "1", "1x", "s", "1s ", " 1s", "99999999999999999999d", "1.5h"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK_MSG(tsdb_duration_parse(bad[i], &ms) != 0, "'%s' should not parse", bad[i]);
+  char buf[32];
+  CHECK_STR(tsdb_duration_format(60000, buf, sizeof buf), "1m");
+  CHECK_STR(tsdb_duration_format(90000, buf, sizeof buf), "90s");
+  CHECK_STR(tsdb_duration_format(86400000, buf, sizeof buf), "1d");
+  CHECK_STR(tsdb_duration_format(1500, buf, sizeof buf), "1500ms");
+}
+
+TEST(bucket_floor_handles_negative_times) {
+  CHECK_INT(tsdb_bucket_floor(125, 60), ==, 120);
+  CHECK_INT(tsdb_bucket_floor(120, 60), ==, 120);
+  CHECK_INT(tsdb_bucket_floor(-1, 60), ==, -60);
+  CHECK_INT(tsdb_bucket_floor(-60, 60), ==, -60);
+  CHECK_INT(tsdb_bucket_floor(-61, 60), ==, -120);
+}
+
+TEST(rfc3339_format) {
+  char buf[64];
+  tsdb_time__format_rfc3339(1795684546014, buf);
+  CHECK_STR(buf, "2026-11-26T09:15:46.014Z");
+  tsdb_time__format_rfc3339(0, buf);
+  CHECK_STR(buf, "1970-01-01T00:00:00.000Z");
+  tsdb_time__format_rfc3339(-1, buf);
+  CHECK_STR(buf, "1969-12-31T23:59:59.999Z");
+  tsdb_time__format_rfc3339(951782400000, buf); /* leap day 2000 */
+  CHECK_STR(buf, "2000-02-29T00:00:00.000Z");
+}
+
+TEST(topic_template_matching) {
+  tsdb_topic_template *t;
+  char err[128];
+  CHECK_OK(tsdb_topic_template_compile("city/{district}/{station}/air", &t, err, sizeof err));
+  tsdb_topic_capture caps[TSDB_TOPIC_MAX_CAPTURES];
+  const char *topic = "city/mitte/s17/air";
+  CHECK(tsdb_topic_template_match(t, topic, strlen(topic), caps));
+  CHECK_INT(tsdb_topic_template_ncaptures(t), ==, 2);
+  CHECK_STR(tsdb_topic_template_capture_name(t, 0), "district");
+  CHECK(caps[0].len == 5 && !memcmp(topic + caps[0].offset, "mitte", 5));
+  CHECK(caps[1].len == 3 && !memcmp(topic + caps[1].offset, "s17", 3));
+  const char *no[] = {"city/mitte/s17", "city/mitte/s17/air/x", "city//s17/air", "town/a/b/air",
+                      "city/a/b/water"};
+  for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+    CHECK_MSG(!tsdb_topic_template_match(t, no[i], strlen(no[i]), NULL), "%s matched", no[i]);
+  tsdb_topic_template_free(t);
+
+  CHECK_OK(tsdb_topic_template_compile("v3/{app}@{tenant}/devices/{device}/up", &t, err, sizeof err));
+  topic = "v3/city-air@ttn/devices/aq-0042/up";
+  CHECK(tsdb_topic_template_match(t, topic, strlen(topic), caps));
+  CHECK(caps[0].len == 8 && !memcmp(topic + caps[0].offset, "city-air", 8));
+  CHECK(caps[1].len == 3 && !memcmp(topic + caps[1].offset, "ttn", 3));
+  CHECK(caps[2].len == 7 && !memcmp(topic + caps[2].offset, "aq-0042", 7));
+  topic = "v3/city-air/devices/aq-0042/up"; /* no tenant */
+  CHECK(!tsdb_topic_template_match(t, topic, strlen(topic), caps));
+  tsdb_topic_template_free(t);
+
+  CHECK_OK(tsdb_topic_template_compile("senml/+/#", &t, err, sizeof err));
+  CHECK(tsdb_topic_template_match(t, "senml/a", 7, NULL));
+  CHECK(tsdb_topic_template_match(t, "senml/a/b/c", 11, NULL));
+  CHECK(!tsdb_topic_template_match(t, "senml", 5, NULL));
+  tsdb_topic_template_free(t);
+
+  const char *bad[] = {"", "a/{x", "a/{1x}", "a/{x}/{x}", "a/#/b", "a/{x}{y}", "a/b+c"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    err[0] = 0;
+    CHECK_MSG(tsdb_topic_template_compile(bad[i], &t, err, sizeof err) == TSDB_EINVAL,
+              "'%s' compiled", bad[i]);
+    CHECK(err[0] != 0);
+  }
+}
+
+TEST(topic_filter_matching) {
+  CHECK(tsdb_topic_filter_match("city/+/s17/air", "city/mitte/s17/air"));
+  CHECK(tsdb_topic_filter_match("city/#", "city/mitte/s17/air"));
+  CHECK(tsdb_topic_filter_match("city/#", "city"));
+  CHECK(tsdb_topic_filter_match("#", "city/x"));
+  CHECK(!tsdb_topic_filter_match("#", "$SYS/x"));
+  CHECK(!tsdb_topic_filter_match("+/x", "$tsdb/x"));
+  CHECK(tsdb_topic_filter_match("$tsdb/#", "$tsdb/agg/1m/a"));
+  CHECK(tsdb_topic_filter_match("a/+", "a/"));
+  CHECK(!tsdb_topic_filter_match("a/+", "a/b/c"));
+  CHECK(!tsdb_topic_filter_match("a/b", "a/bc"));
+  CHECK(!tsdb_topic_filter_match("a/bc", "a/b"));
+  CHECK(tsdb_topic_filter_valid("a/+/#"));
+  CHECK(!tsdb_topic_filter_valid("a/b#"));
+  CHECK(!tsdb_topic_filter_valid("a/#/b"));
+  CHECK(!tsdb_topic_filter_valid("a+/b"));
+}
+
+TEST(hashmap_random_operations) {
+  tsdb_map m;
+  tsdb_map__init(&m);
+  enum { N = 5000 };
+  static char keys[N][16];
+  static bool present[N];
+  uint64_t seed = 42;
+  for (int round = 0; round < 40000; round++) {
+    int k = (int)(unit_rand(&seed) % N);
+    if (!keys[k][0]) snprintf(keys[k], sizeof keys[k], "key-%d", k);
+    size_t len = strlen(keys[k]);
+    if (unit_rand(&seed) % 3) {
+      CHECK_OK(tsdb_map__put(&m, keys[k], len, keys[k]));
+      present[k] = true;
+    } else {
+      void *v = tsdb_map__remove(&m, keys[k], len);
+      CHECK((v != NULL) == present[k]);
+      present[k] = false;
+    }
+  }
+  size_t count = 0;
+  for (int k = 0; k < N; k++) {
+    if (!keys[k][0]) continue;
+    void *v = tsdb_map__get(&m, keys[k], strlen(keys[k]));
+    CHECK((v != NULL) == present[k]);
+    count += present[k];
+  }
+  CHECK_INT(m.count, ==, count);
+  tsdb_map__free(&m);
+}
+
+TEST(agg_merge_equals_sequential) {
+  uint64_t seed = 7;
+  for (int round = 0; round < 200; round++) {
+    size_t n = 1 + unit_rand(&seed) % 200;
+    tsdb_agg all, parts[4];
+    tsdb_agg__init(&all);
+    for (int p = 0; p < 4; p++) tsdb_agg__init(&parts[p]);
+    for (size_t i = 0; i < n; i++) {
+      double v = (double)(int64_t)(unit_rand(&seed) % 20001 - 10000) / 10.0;
+      int64_t ts = (int64_t)i * 1000;
+      tsdb_agg__add(&all, ts, v);
+      tsdb_agg__add(&parts[unit_rand(&seed) % 4], ts, v);
+    }
+    tsdb_agg merged;
+    tsdb_agg__init(&merged);
+    int order[4] = {2, 0, 3, 1};
+    for (int p = 0; p < 4; p++) tsdb_agg__merge(&merged, &parts[order[p]]);
+    tsdb_aggregate a, b;
+    tsdb_agg__view(&all, 0, &a);
+    tsdb_agg__view(&merged, 0, &b);
+    check_same_aggregate(&b, &a);
+    /* Encoding round-trips exactly. */
+    uint8_t buf[TSDB_AGG_MAX_ENCODED];
+    tsdb_agg dec;
+    CHECK_OK(tsdb_agg__decode(buf, tsdb_agg__encode(&merged, buf), &dec));
+    CHECK(memcmp(&dec, &merged, sizeof dec) == 0 || merged.count == 1);
+  }
+  tsdb_agg a;
+  tsdb_agg__init(&a);
+  tsdb_agg__add(&a, 1, NAN);
+  tsdb_agg__add(&a, 2, INFINITY);
+  CHECK_INT(a.count, ==, 0); /* non-finite values never enter aggregates */
+}
+
+TEST(block_merge_policies) {
+  int64_t ts1[] = {10, 20, 30}, ts2[] = {20, 40};
+  double v1[] = {1, 2, 3}, v2[] = {22, 4};
+  uint8_t b1[256], b2[256];
+  size_t l1, l2;
+  for (int policy = 0; policy < 2; policy++) {
+    CHECK_OK(tsdb_codec__encode(ts1, v1, 3, (uint8_t)policy, b1, sizeof b1, &l1));
+    CHECK_OK(tsdb_codec__encode(ts2, v2, 2, (uint8_t)policy, b2, sizeof b2, &l2));
+    const char *blocks[] = {(const char *)b1, (const char *)b2};
+    size_t lens[] = {l1, l2};
+    uint8_t *out;
+    size_t out_len;
+    CHECK_OK(tsdb_block__merge(blocks, lens, 2, &out, &out_len, NULL));
+    int64_t ts[8];
+    double v[8];
+    size_t n;
+    CHECK_OK(tsdb_codec__decode(out, out_len, ts, v, 8, &n));
+    free(out);
+    CHECK_INT(n, ==, 4);
+    CHECK(ts[0] == 10 && ts[1] == 20 && ts[2] == 30 && ts[3] == 40);
+    CHECK_BITS(v[1], policy == TSDB_DUP_LAST ? 22.0 : 2.0);
+  }
+  /* A corrupt operand is skipped, not fatal. */
+  const char *blocks[] = {(const char *)b1, "garbage"};
+  size_t lens[] = {l1, 7};
+  uint8_t *out;
+  size_t out_len;
+  tsdb_block_merge_stats stats = {0, 0};
+  CHECK_OK(tsdb_block__merge(blocks, lens, 2, &out, &out_len, &stats));
+  CHECK_INT(stats.corrupt_inputs, ==, 1);
+  free(out);
+  /* Normalize: stable sort, duplicates by policy. */
+  int64_t t3[] = {5, 3, 5, 1, 3};
+  double v3[] = {50, 30, 51, 10, 31};
+  size_t n = tsdb_block__normalize(t3, v3, 5, TSDB_DUP_LAST);
+  CHECK_INT(n, ==, 3);
+  CHECK(t3[0] == 1 && t3[1] == 3 && t3[2] == 5);
+  CHECK_BITS(v3[1], 31.0);
+  CHECK_BITS(v3[2], 51.0);
+}
+
+/* ---- the engine with RocksDB ---- */
+
+TEST(ingest_query_reopen) {
+  const char *path = unit_path("db");
+  static const char *const fields[] = {"pm10", "temp"};
+  static const int64_t tiers[] = {60000, 3600000};
+  atomic_store(&fake_now, 1795680000000);
+  tsdb_db *db = open_db(path, true, 1000);
+  tsdb_series_class *cls = make_class(fields, 2, tiers, 2, TSDB_DUP_LAST);
+  int64_t t0 = 1795680000000 - 7200000;
+  for (int i = 0; i < 1000; i++) {
+    ingest1(db, cls, "city/mitte/s17/air", 0, t0 + i * 1000, i * 0.1);
+    ingest1(db, cls, "city/mitte/s17/air", 1, t0 + i * 1000, 20.0 - i * 0.01);
+  }
+  CHECK_OK(tsdb_sync(db));
+  uint32_t id;
+  CHECK_OK(tsdb_series_find(db, "city/mitte/s17/air", "pm10", &id));
+  CHECK_INT(tsdb_series_find(db, "city/mitte/s17/air", "nope", &id), ==, TSDB_ENOTFOUND);
+  CHECK_OK(tsdb_series_find(db, "city/mitte/s17/air", "pm10", &id));
+  collected c = {0};
+  CHECK_OK(tsdb_read_raw(db, id, t0, t0 + 1000000, collect_point, &c));
+  CHECK_INT(c.n, ==, 1000);
+  for (int i = 0; i < 1000; i++) {
+    CHECK_INT(c.ts[i], ==, t0 + i * 1000);
+    CHECK_BITS(c.v[i], i * 0.1);
+  }
+  buckets bs = {0};
+  CHECK_OK(tsdb_read_tier(db, id, 60000, t0, t0 + 1000000, collect_bucket, &bs));
+  CHECK_INT(bs.n, ==, 17); /* 1000 s = 16 full minutes and a part */
+  for (size_t i = 0; i < bs.n; i++) {
+    tsdb_aggregate want = naive(&c, bs.b[i].start_ms, bs.b[i].start_ms + 60000);
+    check_same_aggregate(&bs.b[i], &want);
+  }
+  CHECK_INT(tsdb_read_tier(db, id, 300000, t0, t0 + 1, collect_bucket, &bs), ==, TSDB_ENOTFOUND);
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.points_written, ==, 2000);
+  CHECK_INT(st.series, ==, 2);
+  tsdb_close(db);
+
+  db = open_db(path, true, 1000);
+  collected c2 = {0};
+  CHECK_OK(tsdb_series_find(db, "city/mitte/s17/air", "pm10", &id));
+  CHECK_OK(tsdb_read_raw(db, id, t0, t0 + 1000000, collect_point, &c2));
+  CHECK_INT(c2.n, ==, 1000);
+  CHECK(memcmp(c.ts, c2.ts, 1000 * sizeof *c.ts) == 0);
+  CHECK(memcmp(c.v, c2.v, 1000 * sizeof *c.v) == 0);
+  /* Writing more after a reopen continues the same series. */
+  ingest1(db, cls, "city/mitte/s17/air", 0, t0 + 2000000, 99);
+  CHECK_OK(tsdb_sync(db));
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.series, ==, 2);
+  collected_free(&c);
+  collected_free(&c2);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+TEST(ingest_rejects_bad_input) {
+  atomic_store(&fake_now, 1795680000000);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  tsdb_point p = {1, 1.0, 1}; /* field 1 does not exist */
+  tsdb_ingest_msg m = {cls, "city/a/b/air", 12, &p, 1};
+  CHECK_INT(tsdb_ingest(db, &m), ==, TSDB_EINVAL);
+  m.topic_len = 0;
+  p.field = 0;
+  CHECK_INT(tsdb_ingest(db, &m), ==, TSDB_EINVAL);
+  static tsdb_point many[100000];
+  tsdb_ingest_msg big = {cls, "city/a/b/air", 12, many, 100000}; /* 2.4 MB > 1 MiB queue */
+  CHECK_INT(tsdb_ingest(db, &big), ==, TSDB_ETOOBIG);
+  /* Bad class descriptions. */
+  tsdb_series_class *bad;
+  static const int64_t not_multiple[] = {60000, 90000};
+  tsdb_series_class_desc d = {.schema_id = "x", .topic_template = "a/{b}", .nfields = 1,
+                              .field_names = fields, .ntiers = 2, .tiers_ms = not_multiple};
+  CHECK_INT(tsdb_series_class_create(&d, &bad), ==, TSDB_EINVAL);
+  static const int64_t sub_second[] = {500};
+  d.ntiers = 1;
+  d.tiers_ms = sub_second;
+  CHECK_INT(tsdb_series_class_create(&d, &bad), ==, TSDB_EINVAL);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+typedef struct model_point {
+  int64_t ts;
+  double v;
+  bool set;
+} model_point;
+
+/*
+ * The property: random points (out of order, duplicates, late after their
+ * bucket was finalized) written in random batches under both duplicate
+ * policies; afterwards raw data equals the model and every bucket of every
+ * tier equals a naive recomputation from the stored raw points, both while
+ * buckets are open (computed from raw) and after they are final (stored).
+ */
+static void rollup_property(uint64_t seed, int policy) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "db-%d-%llu", policy, (unsigned long long)seed);
+  const int64_t base = 1795680000000; /* 2026-11-26T07:20:00Z */
+  atomic_store(&fake_now, base);
+  tsdb_db *db = open_db(unit_path(dir), true, 2000);
+  static const char *const fields[] = {"a", "b"};
+  static const int64_t tiers[] = {10000, 60000, 900000};
+  tsdb_series_class *cls = make_class(fields, 2, tiers, 3, policy);
+  const char *topics[] = {"city/x/s1/air", "city/x/s2/air", "city/y/s3/air"};
+  enum { SPAN = 1800, NT = 3, NF = 2 }; /* half an hour of 1 s slots */
+  static model_point model[NT][NF][SPAN];
+  memset(model, 0, sizeof model);
+  int64_t t0 = base - 3600000; /* an hour ago: every bucket already closed */
+
+  for (int round = 0; round < 6000; round++) {
+    int t = (int)(unit_rand(&seed) % NT), f = (int)(unit_rand(&seed) % NF);
+    int slot;
+    uint64_t r = unit_rand(&seed) % 100;
+    if (r < 70)
+      slot = (round / 4) % SPAN; /* roughly in order */
+    else
+      slot = (int)(unit_rand(&seed) % SPAN); /* anywhere: late, out of order, duplicates */
+    double v = (double)(int64_t)(unit_rand(&seed) % 2001 - 1000) / 10.0;
+    ingest1(db, cls, topics[t], (uint32_t)f, t0 + slot * 1000, v);
+    model_point *mp = &model[t][f][slot];
+    if (!mp->set || policy == TSDB_DUP_LAST) mp->v = v;
+    mp->ts = t0 + slot * 1000;
+    mp->set = true;
+    if (unit_rand(&seed) % 50 == 0) {
+      CHECK_OK(tsdb_sync(db)); /* a batch boundary */
+      /* Sometimes let time pass so buckets get finalized in between. */
+      if (unit_rand(&seed) % 2) atomic_fetch_add(&fake_now, 3000);
+    }
+  }
+  CHECK_OK(tsdb_sync(db));
+
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      /* Let every bucket become due, then give the writer a pass to
+       * finalize: all aggregates now come from the agg column family. */
+      atomic_fetch_add(&fake_now, 3600000);
+      ingest1(db, cls, "city/z/tick/air", 0, base, 0);
+      CHECK_OK(tsdb_sync(db));
+      ingest1(db, cls, "city/z/tick/air", 0, base + 1, 0);
+      CHECK_OK(tsdb_sync(db));
+      tsdb_stats st;
+      tsdb_stats_get(db, &st);
+      /* Only the tick series' current buckets (one per tier) are still open:
+       * everything checked below was finalized into stored aggregates. */
+      CHECK_INT(st.open_buckets, <=, 3);
+      CHECK(st.buckets_finalized > 0);
+    }
+    for (int t = 0; t < NT; t++) {
+      for (int f = 0; f < NF; f++) {
+        uint32_t id;
+        CHECK_OK(tsdb_series_find(db, topics[t], fields[f], &id));
+        collected c = {0};
+        CHECK_OK(tsdb_read_raw(db, id, t0, t0 + SPAN * 1000, collect_point, &c));
+        size_t k = 0;
+        for (int s = 0; s < SPAN; s++) {
+          if (!model[t][f][s].set) continue;
+          CHECK_MSG(k < c.n, "missing point slot %d", s);
+          CHECK_INT(c.ts[k], ==, model[t][f][s].ts);
+          CHECK_BITS(c.v[k], model[t][f][s].v);
+          k++;
+        }
+        CHECK_INT(c.n, ==, k);
+        for (size_t ti = 0; ti < 3; ti++) {
+          static buckets bs;
+          bs.n = 0;
+          CHECK_OK(tsdb_read_tier(db, id, tiers[ti], t0 - tiers[ti], t0 + SPAN * 1000 + tiers[ti],
+                                  collect_bucket, &bs));
+          size_t expected_buckets = 0;
+          for (int64_t b = tsdb_bucket_floor(t0, tiers[ti]); b < t0 + SPAN * 1000; b += tiers[ti]) {
+            tsdb_aggregate want = naive(&c, b, b + tiers[ti]);
+            if (want.count == 0) continue;
+            CHECK_MSG(expected_buckets < bs.n, "missing bucket %lld tier %lld", (long long)b,
+                      (long long)tiers[ti]);
+            check_same_aggregate(&bs.b[expected_buckets], &want);
+            expected_buckets++;
+          }
+          CHECK_INT(bs.n, ==, expected_buckets);
+        }
+        collected_free(&c);
+      }
+    }
+  }
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  CHECK(st.late_points > 0);
+  CHECK(st.corrections > 0); /* some late points hit finalized buckets */
+  /* Drain the aggregate publications: each is JSON on $tsdb/agg/<tier>/<topic>. */
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+TEST(rollups_exact_under_any_arrival_order_last) {
+  rollup_property(1, TSDB_DUP_LAST);
+  rollup_property(2, TSDB_DUP_LAST);
+}
+
+TEST(rollups_exact_under_any_arrival_order_first) { rollup_property(3, TSDB_DUP_FIRST); }
+
+typedef struct pubs {
+  int n;
+  char topics[64][128];
+  char payloads[64][1024];
+  bool retain[64];
+} pubs;
+
+static void collect_pub(void *ud, const tsdb_result *r) {
+  pubs *p = ud;
+  if (r->kind != TSDB_RESULT_PUBLISH || p->n == 64) return;
+  snprintf(p->topics[p->n], sizeof p->topics[0], "%s", r->topic);
+  snprintf(p->payloads[p->n], sizeof p->payloads[0], "%.*s", (int)r->payload_len, r->payload);
+  p->retain[p->n] = r->retain;
+  p->n++;
+}
+
+TEST(final_and_correction_publications) {
+  const int64_t base = 1795680000000;
+  atomic_store(&fake_now, base);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"pm10", "temp"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 2, tiers, 1, TSDB_DUP_LAST);
+  int64_t b = tsdb_bucket_floor(base, 60000);
+  ingest1(db, cls, "city/a/s1/air", 0, b + 1000, 5);
+  ingest1(db, cls, "city/a/s1/air", 1, b + 1000, 20);
+  ingest1(db, cls, "city/a/s1/air", 0, b + 2000, 7);
+  CHECK_OK(tsdb_sync(db));
+  pubs p = {0};
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  CHECK_INT(p.n, ==, 0); /* still open */
+  atomic_store(&fake_now, b + 60000 + 1000 + 1);
+  ingest1(db, cls, "city/a/s2/air", 0, b + 60000 + 1000, 1); /* another topic; wakes the writer */
+  CHECK_OK(tsdb_sync(db));
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  CHECK_INT(p.n, ==, 1);
+  CHECK_STR(p.topics[0], "$tsdb/agg/1m/city/a/s1/air");
+  CHECK(p.retain[0]);
+  CHECK_MSG(strstr(p.payloads[0], "\"state\":\"final\"") &&
+                strstr(p.payloads[0], "\"pm10_count\":2,\"pm10_min\":5,\"pm10_max\":7,\"pm10_mean\":6") &&
+                strstr(p.payloads[0], "\"temp_count\":1,\"temp_min\":20"),
+            "payload %s", p.payloads[0]);
+  /* A late point for the finalized bucket: a correction with every field. */
+  ingest1(db, cls, "city/a/s1/air", 0, b + 3000, 9);
+  CHECK_OK(tsdb_sync(db));
+  atomic_fetch_add(&fake_now, 1500);
+  ingest1(db, cls, "city/a/s2/air", 0, b + 60000 + 2000, 1);
+  CHECK_OK(tsdb_sync(db));
+  p.n = 0;
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  int found = 0;
+  for (int i = 0; i < p.n; i++) {
+    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
+    found++;
+    CHECK_MSG(strstr(p.payloads[i], "\"state\":\"correction\"") &&
+                  strstr(p.payloads[i], "\"pm10_count\":3") &&
+                  strstr(p.payloads[i], "\"temp_count\":1"),
+              "payload %s", p.payloads[i]);
+  }
+  CHECK_INT(found, ==, 1);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+TEST(open_buckets_recovered_after_reopen) {
+  const char *path = unit_path("db");
+  const int64_t base = 1795680030000;
+  atomic_store(&fake_now, base);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  int64_t b = tsdb_bucket_floor(base, 60000);
+  tsdb_db *db = open_db(path, true, 1000);
+  ingest1(db, cls, "city/a/s1/air", 0, b + 1000, 1);
+  ingest1(db, cls, "city/a/s1/air", 0, b + 2000, 2);
+  CHECK_OK(tsdb_sync(db));
+  tsdb_close(db); /* the bucket is open: only a pending marker is on disk */
+
+  db = open_db(path, true, 1000);
+  ingest1(db, cls, "city/a/s1/air", 0, b + 3000, 3); /* continues the open bucket */
+  CHECK_OK(tsdb_sync(db));
+  atomic_store(&fake_now, b + 60000 + 1001);
+  ingest1(db, cls, "city/a/s9/air", 0, b + 61000, 0);
+  CHECK_OK(tsdb_sync(db));
+  pubs p = {0};
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  int found = 0;
+  for (int i = 0; i < p.n; i++) {
+    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
+    found++;
+    CHECK_MSG(strstr(p.payloads[i], "\"v_count\":3,\"v_min\":1,\"v_max\":3"), "%s", p.payloads[i]);
+  }
+  CHECK_INT(found, ==, 1);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+typedef struct answer {
+  char topic[256];
+  char payload[8192];
+  int n;
+} answer;
+
+static void collect_answer(void *ud, const tsdb_result *r) {
+  answer *a = ud;
+  if (r->kind != TSDB_RESULT_PUBLISH || strncmp(r->topic, "$tsdb/reply/", 12)) return;
+  snprintf(a->topic, sizeof a->topic, "%s", r->topic);
+  snprintf(a->payload, sizeof a->payload, "%.*s", (int)r->payload_len, r->payload);
+  a->n++;
+}
+
+static void control(tsdb_db *db, const char *client, const char *json, answer *a) {
+  memset(a, 0, sizeof *a);
+  CHECK_OK(tsdb_control_submit(db, client, json, strlen(json)));
+  for (int i = 0; i < 1000 && a->n == 0; i++) {
+    tsdb_results_drain(db, 100, collect_answer, a);
+    if (!a->n) usleep(2000);
+  }
+  CHECK_MSG(a->n == 1, "no answer to %s", json);
+}
+
+TEST(control_commands) {
+  atomic_store(&fake_now, 1795680000000);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  for (int i = 0; i < 5; i++) ingest1(db, cls, "city/a/s1/air", 0, 1795679000000 + i, i * 1.5);
+  answer a;
+  /* No sync here: the command must see the points anyway (read your writes). */
+  control(db, "me",
+          "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"v\","
+          "\"from\":1795679000000,\"to\":1795679000010,\"limit\":3,\"correlationData\":\"x1\"}]}",
+          &a);
+  CHECK_STR(a.topic, "$tsdb/reply/me/city/a/s1/air");
+  CHECK_MSG(strstr(a.payload, "\"correlationData\":\"x1\"") &&
+                strstr(a.payload, "\"rows\":[[1795679000000,0],[1795679000001,1.5],[1795679000002,3]]") &&
+                strstr(a.payload, "\"next\":1795679000003"),
+            "%s", a.payload);
+  control(db, "me", "[1,2]", &a);
+  CHECK_STR(a.topic, "$tsdb/reply/me");
+  CHECK(strstr(a.payload, "must be an object with a \\\"commands\\\" array") != NULL);
+  control(db, "me", "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"v\",\"limit\":0}]}", &a);
+  CHECK(strstr(a.payload, "'limit' must be a positive integer") != NULL);
+  CHECK_INT(tsdb_control_submit(db, "a/b", "{}", 2), ==, TSDB_EINVAL);
+  CHECK_INT(tsdb_control_submit(db, "a+", "{}", 2), ==, TSDB_EINVAL);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+TEST(open_reports_an_unreadable_store) {
+  const char *path = unit_path("db");
+  tsdb_db *db = open_db(path, false, 1000);
+  tsdb_close(db);
+  /* Unreadable directory content is an error, not a crash. */
+  char file[4200];
+  snprintf(file, sizeof file, "%s/CURRENT", path);
+  FILE *f = fopen(file, "w");
+  CHECK(f != NULL);
+  fputs("MANIFEST-999999\n", f);
+  fclose(f);
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = path;
+  char err[512] = "";
+  CHECK(tsdb_open(&o, &db, err, sizeof err) != 0);
+  CHECK(strstr(err, "cannot open RocksDB") != NULL);
+}
