@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mosquitto-tsdb: install what is missing, build, and start Mosquitto with the
-# plugin on 127.0.0.1:1883 (TSDB_PORT=NNNN to change), data in ./data,
+# plugin on 127.0.0.1:1883 (TSDB_PORT and TSDB_BIND change that), data in ./data,
 # schemas from ./schemas. Stop it with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,10 +10,11 @@ scripts/deps.sh run
 scripts/build.sh build
 
 port=${TSDB_PORT:-1883}
+bind=${TSDB_BIND:-127.0.0.1}
 conf=config/mosquitto-tsdb.conf
 mkdir -p data
 run_conf=build/run.conf
-sed -e "s/^listener 1883 127.0.0.1$/listener ${port} 127.0.0.1/" "$conf" > "$run_conf"
+sed -e "s/^listener 1883 127.0.0.1$/listener ${port} ${bind}/" "$conf" > "$run_conf"
 if [ "$(id -u)" -eq 0 ]; then
   # Debian's broker drops to the 'mosquitto' user before it loads plugins:
   # the data directory must be writable by it, and the plugin and schemas
@@ -31,7 +32,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
 fi
 
 cat <<MSG
-mosquitto-tsdb: starting on 127.0.0.1:${port} (config: $run_conf, data: $root/data)
+mosquitto-tsdb: starting on ${bind}:${port} (config: $run_conf, data: $root/data)
 
 Try it from another terminal:
   # watch the 1-minute aggregates (published after each minute closes)
