@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mosquitto-tsdb: install what is missing, build with warnings as errors, and
 # run every test: unit tests, engine tests, integration tests against a real
-# broker (all under CTest), then the unit tests again under ASan/UBSan.
+# broker (all under CTest), then the unit tests again under ASan/UBSan, and
+# the threaded engine tests under TSan.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,4 +18,8 @@ echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 scripts/build.sh build-asan -DTSDB_WERROR=ON -DTSDB_SANITIZE=ON -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit --timeout 900
+echo "== engine tests under ThreadSanitizer (queues, writer, control threads)"
+scripts/build.sh build-tsan -DTSDB_WERROR=ON -DTSDB_TSAN=ON -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^test_engine\.' --timeout 900
 echo "== all tests passed"
