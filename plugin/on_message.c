@@ -79,7 +79,8 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
                                  st->points, &npoints, &err);
   if (rc) return refuse(st, refusal_of(rc), mosquitto_client_id(ev->client), topic, &err);
   if (npoints > 0) {
-    tsdb_ingest_msg msg = {ingest_schema_class(schema), topic, topic_len, st->points, npoints};
+    tsdb_ingest_msg msg = {.cls = ingest_schema_class(schema), .topic = topic,
+                           .topic_len = topic_len, .points = st->points, .npoints = npoints};
     rc = tsdb_ingest(st->db, &msg);
     if (rc == TSDB_EFULL)
       return refuse(st, REFUSAL_QUEUE_FULL, mosquitto_client_id(ev->client), topic, NULL);

@@ -209,8 +209,8 @@ int tsdb_catalog__load(tsdb_catalog *cat, tsdb_store *st) {
 
 /* ---- creation and update (writer thread) ---- */
 
-static bool series_matches_class(const tsdb_series *s, const tsdb_series_class *cls, uint32_t field) {
-  const char *unit = cls->units[field];
+static bool series_matches_class(const tsdb_series *s, const tsdb_series_class *cls,
+                                 const char *unit) {
   if ((unit == NULL) != (s->unit == NULL) || (unit && strcmp(unit, s->unit))) return false;
   if (!s->schema_id || strcmp(s->schema_id, cls->schema_id) ||
       s->schema_version != cls->schema_version)
@@ -222,22 +222,22 @@ static bool series_matches_class(const tsdb_series *s, const tsdb_series_class *
 }
 
 static tsdb_series *series_from_class(uint32_t id, const tsdb_series_class *cls, const char *topic,
-                                      size_t tlen, uint32_t field, int64_t block_span_ms) {
+                                      size_t tlen, const char *fname, size_t flen,
+                                      const char *unit, int64_t block_span_ms) {
   tsdb_series *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  const char *fname = cls->fields[field];
-  size_t flen = strlen(fname);
   s->id = id;
   s->key_len = tlen + 1 + flen;
   s->key = malloc(s->key_len + 1);
   if (!s->key) goto fail;
   memcpy(s->key, topic, tlen);
   s->key[tlen] = '\0';
-  memcpy(s->key + tlen + 1, fname, flen + 1);
+  memcpy(s->key + tlen + 1, fname, flen);
+  s->key[tlen + 1 + flen] = '\0';
   s->topic = s->key;
   s->topic_len = tlen;
   s->field = s->key + tlen + 1;
-  if (cls->units[field] && !(s->unit = strdup(cls->units[field]))) goto fail;
+  if (unit && !(s->unit = strdup(unit))) goto fail;
   if (!(s->schema_id = strdup(cls->schema_id))) goto fail;
   s->schema_version = cls->schema_version;
   s->ntiers = cls->ntiers;
@@ -297,12 +297,11 @@ static void put_descriptor(tsdb_store *st, tsdb_wbatch *batch, const tsdb_series
 
 int tsdb_catalog__ensure(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
                          const tsdb_series_class *cls, const char *topic, size_t topic_len,
-                         uint32_t field, tsdb_series **out, bool *changed) {
+                         const char *fname, size_t flen, const char *unit, tsdb_series **out,
+                         bool *changed) {
   *out = NULL;
   *changed = false;
-  if (field >= cls->nfields) return TSDB_EINVAL;
-  const char *fname = cls->fields[field];
-  size_t flen = strlen(fname);
+  if (flen == 0 || memchr(fname, '\0', flen)) return TSDB_EINVAL;
   char stack_key[512];
   size_t klen = topic_len + 1 + flen;
   char *key = klen <= sizeof stack_key ? stack_key : malloc(klen);
@@ -314,7 +313,7 @@ int tsdb_catalog__ensure(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
   if (key != stack_key) free(key);
 
   int rc = 0;
-  if (s && series_matches_class(s, cls, field)) {
+  if (s && series_matches_class(s, cls, unit)) {
     if (!s->persisted) { /* an earlier batch with its descriptor failed */
       put_descriptor(st, batch, s, &rc);
       *changed = rc == 0;
@@ -326,7 +325,7 @@ int tsdb_catalog__ensure(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
    * new descriptor. The id and the block span stay what they were. */
   uint32_t id = s ? s->id : cat->next_id;
   if (!s && id == UINT32_MAX) return TSDB_ERANGE;
-  tsdb_series *ns = series_from_class(id, cls, topic, topic_len, field,
+  tsdb_series *ns = series_from_class(id, cls, topic, topic_len, fname, flen, unit,
                                       s ? s->block_span_ms : cls->block_span_ms);
   if (!ns) return TSDB_ENOMEM;
   put_descriptor(st, batch, ns, &rc);

@@ -75,14 +75,15 @@ void tsdb_catalog__destroy(tsdb_catalog *cat);
 int tsdb_catalog__load(tsdb_catalog *cat, tsdb_store *st);
 
 /*
- * Writer thread only. Returns the series of (topic, class field) creating or
- * updating it as needed; catalog puts go into `batch`. *changed is set when
- * the descriptor was written (so the caller can mark it persisted after the
- * batch commits).
+ * Writer thread only. Returns the series of (topic, field name) creating or
+ * updating it as needed from the class and the field's unit; catalog puts go
+ * into `batch`. *changed is set when the descriptor was written (so the
+ * caller can mark it persisted after the batch commits).
  */
 int tsdb_catalog__ensure(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
                          const tsdb_series_class *cls, const char *topic, size_t topic_len,
-                         uint32_t field, tsdb_series **out, bool *changed);
+                         const char *field, size_t field_len, const char *unit,
+                         tsdb_series **out, bool *changed);
 /* Writer thread only: the series by id without locking (the writer is the
  * only mutator, so its own reads need no lock). NULL if unknown. */
 tsdb_series *tsdb_catalog__get_unlocked(tsdb_catalog *cat, uint32_t id);

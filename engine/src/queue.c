@@ -35,8 +35,22 @@ static void release_records(uint8_t *data, size_t len) {
   while (off < len) {
     tsdb_qrec *r = (tsdb_qrec *)(data + off);
     tsdb_series_class_release(r->cls);
-    off += tsdb_qrec__size(r->topic_len, r->npoints);
+    off += tsdb_qrec__size_of(r);
   }
+}
+
+/* Bytes of the name table of a message, or 0 when a name or unit is bad. */
+static size_t names_table_size(const tsdb_ingest_msg *m, bool *ok) {
+  *ok = true;
+  if (!m->names) return 0;
+  size_t n = 0;
+  for (size_t i = 0; i < m->nnames; i++) {
+    size_t nl = m->names[i] ? strlen(m->names[i]) : 0;
+    size_t ul = m->units && m->units[i] ? strlen(m->units[i]) : 0;
+    if (nl == 0 || nl > TSDB_MAX_NAME_LEN || ul >= TSDB_QREC_NO_UNIT) *ok = false;
+    n += 2 + nl + ul;
+  }
+  return (n + 7) & ~(size_t)7;
 }
 
 void tsdb_queue__destroy(tsdb_queue *q) {
@@ -50,11 +64,17 @@ void tsdb_queue__destroy(tsdb_queue *q) {
 
 int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *m) {
   if (!m->cls || !m->topic || m->topic_len == 0 || m->topic_len > UINT32_MAX ||
-      m->npoints > UINT32_MAX)
+      m->npoints > UINT32_MAX || (m->names && (m->nnames == 0 || m->nnames > UINT32_MAX)))
     return TSDB_EINVAL;
+  size_t nfields = m->names ? m->nnames : m->cls->nfields;
   for (size_t i = 0; i < m->npoints; i++)
-    if (m->points[i].field >= m->cls->nfields) return TSDB_EINVAL;
-  size_t need = tsdb_qrec__size(m->topic_len, m->npoints);
+    if (m->points[i].field >= nfields) return TSDB_EINVAL;
+  bool names_ok;
+  size_t names_bytes = names_table_size(m, &names_ok);
+  if (!names_ok) return TSDB_EINVAL;
+  tsdb_qrec rec = {m->cls, (uint32_t)m->topic_len, (uint32_t)m->npoints,
+                   m->names ? (uint32_t)m->nnames : 0, (uint32_t)names_bytes};
+  size_t need = tsdb_qrec__size_of(&rec);
   if (need > q->cap) return TSDB_ETOOBIG;
 
   pthread_mutex_lock(&q->lock);
@@ -68,12 +88,31 @@ int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *m) {
     return TSDB_EFULL;
   }
   uint8_t *p = q->buf[q->fill] + q->used;
-  tsdb_qrec rec = {m->cls, (uint32_t)m->topic_len, (uint32_t)m->npoints};
   memcpy(p, &rec, sizeof rec);
   char *topic = (char *)(p + sizeof rec);
   memcpy(topic, m->topic, m->topic_len);
   memset(topic + m->topic_len, 0, tsdb_qrec__topic_pad(m->topic_len) - m->topic_len);
-  memcpy(topic + tsdb_qrec__topic_pad(m->topic_len), m->points, m->npoints * sizeof(tsdb_point));
+  uint8_t *pts = (uint8_t *)topic + tsdb_qrec__topic_pad(m->topic_len);
+  memcpy(pts, m->points, m->npoints * sizeof(tsdb_point));
+  if (names_bytes) {
+    uint8_t *t = pts + m->npoints * sizeof(tsdb_point), *end = t + names_bytes;
+    for (size_t i = 0; i < m->nnames; i++) {
+      size_t nl = strlen(m->names[i]);
+      const char *unit = m->units ? m->units[i] : NULL;
+      *t++ = (uint8_t)nl;
+      memcpy(t, m->names[i], nl);
+      t += nl;
+      if (unit) {
+        size_t ul = strlen(unit);
+        *t++ = (uint8_t)ul;
+        memcpy(t, unit, ul);
+        t += ul;
+      } else {
+        *t++ = TSDB_QREC_NO_UNIT;
+      }
+    }
+    memset(t, 0, (size_t)(end - t));
+  }
   tsdb_series_class_retain(m->cls);
   size_t before = q->used;
   q->used += need;

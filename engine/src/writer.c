@@ -95,8 +95,22 @@ typedef struct source {
   char *topic;
   size_t topic_len;
   tsdb_series_class *cls;
-  uint32_t *ids; /* per class field; 0 until resolved */
+  uint32_t *ids;  /* per class field; 0 until resolved */
+  tsdb_map named; /* fields named by the messages themselves -> named_field */
 } source;
+
+typedef struct named_field {
+  char *name; /* the map key */
+  uint32_t id;
+} named_field;
+
+/* One entry of a record's name table (queue.h), not NUL-terminated. */
+typedef struct msg_name {
+  const char *name;
+  size_t len;
+  const char *unit; /* NULL: none */
+  size_t unit_len;
+} msg_name;
 
 typedef struct final_entry {
   uint32_t series;
@@ -266,6 +280,19 @@ static int mark_refresh(tsdb_writer *w, acc *a) {
 
 /* ---- sources: topic -> series ids of the message's class ---- */
 
+/* Forgets the source's resolved series ids (they are looked up again). */
+static void source_forget(source *src) {
+  memset(src->ids, 0, src->cls->nfields * sizeof *src->ids);
+  size_t pos = 0;
+  named_field *nf;
+  while ((nf = tsdb_map__next(&src->named, &pos)) != NULL) {
+    free(nf->name);
+    free(nf);
+  }
+  tsdb_map__free(&src->named);
+  tsdb_map__init(&src->named);
+}
+
 static source *source_get(tsdb_writer *w, const char *topic, size_t len,
                           tsdb_series_class *cls) {
   source *src = tsdb_map__get(&w->sources, topic, len);
@@ -274,6 +301,7 @@ static source *source_get(tsdb_writer *w, const char *topic, size_t len,
     /* The schema set was reloaded: re-resolve the fields by name on demand. */
     uint32_t *ids = calloc(cls->nfields, sizeof *ids);
     if (!ids) return NULL;
+    source_forget(src);
     free(src->ids);
     src->ids = ids;
     tsdb_series_class_release(src->cls);
@@ -283,6 +311,7 @@ static source *source_get(tsdb_writer *w, const char *topic, size_t len,
   }
   src = calloc(1, sizeof *src);
   if (!src) return NULL;
+  tsdb_map__init(&src->named);
   src->topic = malloc(len + 1);
   src->ids = calloc(cls->nfields, sizeof *src->ids);
   if (!src->topic || !src->ids || tsdb_map__put(&w->sources, src->topic, len, src)) {
@@ -382,13 +411,88 @@ static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
   return 0;
 }
 
+/* Decodes a record's name table (queue.h) into names[0..r->nnames). */
+static int decode_names(const tsdb_qrec *r, msg_name *names) {
+  const uint8_t *t = tsdb_qrec__names(r), *end = t + r->names_bytes;
+  for (uint32_t i = 0; i < r->nnames; i++) {
+    if (t >= end) return TSDB_ECORRUPT;
+    names[i].len = *t++;
+    names[i].name = (const char *)t;
+    t += names[i].len;
+    if (t >= end) return TSDB_ECORRUPT;
+    uint8_t ul = *t++;
+    names[i].unit = ul == TSDB_QREC_NO_UNIT ? NULL : (const char *)t;
+    names[i].unit_len = ul == TSDB_QREC_NO_UNIT ? 0 : ul;
+    t += names[i].unit_len;
+    if (t > end) return TSDB_ECORRUPT;
+  }
+  return 0;
+}
+
+/* The series id of a point's field, creating the series when it is new. */
+static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const char *topic,
+                          const msg_name *names, uint32_t f, uint32_t *out) {
+  tsdb_db *db = w->db;
+  named_field *nf = NULL;
+  if (names) {
+    nf = tsdb_map__get(&src->named, names[f].name, names[f].len);
+    if (nf) {
+      *out = nf->id;
+      return 0;
+    }
+  } else if (src->ids[f]) {
+    *out = src->ids[f];
+    return 0;
+  }
+  const char *fname;
+  size_t flen;
+  const char *unit;
+  char unit_buf[TSDB_QREC_NO_UNIT + 1];
+  if (names) {
+    fname = names[f].name;
+    flen = names[f].len;
+    unit = NULL;
+    if (names[f].unit) {
+      memcpy(unit_buf, names[f].unit, names[f].unit_len);
+      unit_buf[names[f].unit_len] = '\0';
+      unit = unit_buf;
+    }
+  } else {
+    fname = r->cls->fields[f];
+    flen = strlen(fname);
+    unit = r->cls->units[f];
+  }
+  tsdb_series *s;
+  bool changed;
+  int rc = tsdb_catalog__ensure(&db->catalog, db->store, w->batch, r->cls, topic, r->topic_len,
+                                fname, flen, unit, &s, &changed);
+  if (rc) return rc;
+  if (changed && (rc = VEC_PUSH(w->changed, s->id))) return rc;
+  if (names) {
+    nf = calloc(1, sizeof *nf);
+    if (!nf || !(nf->name = strndup(fname, flen)) ||
+        tsdb_map__put(&src->named, nf->name, flen, nf)) {
+      if (nf) free(nf->name);
+      free(nf);
+      return TSDB_ENOMEM;
+    }
+    nf->id = s->id;
+  } else {
+    src->ids[f] = s->id;
+  }
+  *out = s->id;
+  return 0;
+}
+
 static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now) {
   tsdb_db *db = w->db;
   size_t off = 0;
   int rc = 0;
+  msg_name *names = NULL;
+  size_t names_cap = 0;
   while (off < len) {
     tsdb_qrec *r = (tsdb_qrec *)(data + off);
-    off += tsdb_qrec__size(r->topic_len, r->npoints);
+    off += tsdb_qrec__size_of(r);
     if (rc) { /* out of memory earlier in this batch: release, count as errors */
       tsdb_series_class_release(r->cls);
       continue;
@@ -397,18 +501,18 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
     const tsdb_point *pts = tsdb_qrec__points(r);
     source *src = source_get(w, topic, r->topic_len, r->cls);
     if (!src) rc = TSDB_ENOMEM;
+    if (rc == 0 && r->nnames > names_cap) {
+      msg_name *n = realloc(names, r->nnames * sizeof *n);
+      if (!n)
+        rc = TSDB_ENOMEM;
+      else
+        names = n, names_cap = r->nnames;
+    }
+    if (rc == 0 && r->nnames) rc = decode_names(r, names);
     for (uint32_t i = 0; rc == 0 && i < r->npoints; i++) {
-      uint32_t f = pts[i].field;
-      uint32_t id = src->ids[f];
-      if (!id) {
-        tsdb_series *s;
-        bool changed;
-        rc = tsdb_catalog__ensure(&db->catalog, db->store, w->batch, r->cls, topic,
-                                  r->topic_len, f, &s, &changed);
-        if (rc) break;
-        id = src->ids[f] = s->id;
-        if (changed && (rc = VEC_PUSH(w->changed, id))) break;
-      }
+      uint32_t id;
+      rc = resolve_series(w, src, r, topic, r->nnames ? names : NULL, pts[i].field, &id);
+      if (rc) break;
       wseries *ws = ws_get(w, id);
       if (!ws) {
         rc = TSDB_ENOMEM;
@@ -431,6 +535,7 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
     }
     tsdb_series_class_release(r->cls);
   }
+  free(names);
   return rc;
 }
 
@@ -650,8 +755,7 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len) {
        * again with their next points. */
       size_t pos = 0;
       source *src;
-      while ((src = tsdb_map__next(&w->sources, &pos)) != NULL)
-        memset(src->ids, 0, src->cls->nfields * sizeof *src->ids);
+      while ((src = tsdb_map__next(&w->sources, &pos)) != NULL) source_forget(src);
       for (size_t i = 0; i < w->touched.n; i++) {
         wseries *ws = &w->ws[w->touched.v[i]];
         ws->max_ts = TS_UNKNOWN;
@@ -797,6 +901,8 @@ void tsdb_writer__join(tsdb_writer *w) {
   size_t pos = 0;
   source *src;
   while ((src = tsdb_map__next(&w->sources, &pos)) != NULL) {
+    source_forget(src);
+    tsdb_map__free(&src->named);
     tsdb_series_class_release(src->cls);
     free(src->topic);
     free(src->ids);

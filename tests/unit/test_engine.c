@@ -59,7 +59,7 @@ static tsdb_series_class *make_class(const char *const *fields, size_t nfields,
 static void ingest1(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t field,
                     int64_t ts, double v) {
   tsdb_point p = {ts, v, field};
-  tsdb_ingest_msg m = {cls, topic, strlen(topic), &p, 1};
+  tsdb_ingest_msg m = {.cls = cls, .topic = topic, .topic_len = strlen(topic), .points = &p, .npoints = 1};
   int rc;
   while ((rc = tsdb_ingest(db, &m)) == TSDB_EFULL) usleep(1000);
   CHECK_OK(rc);
@@ -419,13 +419,13 @@ TEST(ingest_rejects_bad_input) {
   static const int64_t tiers[] = {60000};
   tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
   tsdb_point p = {1, 1.0, 1}; /* field 1 does not exist */
-  tsdb_ingest_msg m = {cls, "city/a/b/air", 12, &p, 1};
+  tsdb_ingest_msg m = {.cls = cls, .topic = "city/a/b/air", .topic_len = 12, .points = &p, .npoints = 1};
   CHECK_INT(tsdb_ingest(db, &m), ==, TSDB_EINVAL);
   m.topic_len = 0;
   p.field = 0;
   CHECK_INT(tsdb_ingest(db, &m), ==, TSDB_EINVAL);
   static tsdb_point many[100000];
-  tsdb_ingest_msg big = {cls, "city/a/b/air", 12, many, 100000}; /* 2.4 MB > 1 MiB queue */
+  tsdb_ingest_msg big = {.cls = cls, .topic = "city/a/b/air", .topic_len = 12, .points = many, .npoints = 100000}; /* 2.4 MB > 1 MiB queue */
   CHECK_INT(tsdb_ingest(db, &big), ==, TSDB_ETOOBIG);
   /* Bad class descriptions. */
   tsdb_series_class *bad;
@@ -704,6 +704,42 @@ TEST(control_commands) {
   CHECK(strstr(a.payload, "'limit' must be a positive integer") != NULL);
   CHECK_INT(tsdb_control_submit(db, "a/b", "{}", 2), ==, TSDB_EINVAL);
   CHECK_INT(tsdb_control_submit(db, "a+", "{}", 2), ==, TSDB_EINVAL);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+TEST(fields_named_by_the_message) {
+  atomic_store(&fake_now, 1795680000000);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"unused"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  const char *names[] = {"urn:dev:ow:10e2073a01080063:temp", "urn:dev:ow:10e2073a01080063:hum"};
+  const char *units[] = {"Cel", NULL};
+  tsdb_point p[3] = {{1795679000000, 23.1, 0}, {1795679000000, 41.0, 1}, {1795679001000, 23.2, 0}};
+  tsdb_ingest_msg m = {.cls = cls, .topic = "senml/dev1", .topic_len = 10, .points = p,
+                       .npoints = 3, .names = names, .units = units, .nnames = 2};
+  CHECK_OK(tsdb_ingest(db, &m));
+  CHECK_OK(tsdb_ingest(db, &m)); /* the same message again: duplicates, last wins */
+  CHECK_OK(tsdb_sync(db));
+  uint32_t id;
+  CHECK_OK(tsdb_series_find(db, "senml/dev1", names[0], &id));
+  collected c = {0};
+  CHECK_OK(tsdb_read_raw(db, id, 0, INT64_MAX, collect_point, &c));
+  CHECK_INT(c.n, ==, 2);
+  CHECK_BITS(c.v[1], 23.2);
+  collected_free(&c);
+  CHECK_OK(tsdb_series_find(db, "senml/dev1", names[1], &id));
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.series, ==, 2);
+  /* Bad name tables are refused. */
+  m.nnames = 1; /* point 1 names field 1 */
+  CHECK_INT(tsdb_ingest(db, &m), ==, TSDB_EINVAL);
+  const char *empty[] = {""};
+  tsdb_ingest_msg e = {.cls = cls, .topic = "senml/dev1", .topic_len = 10, .points = p,
+                       .npoints = 1, .names = empty, .nnames = 1};
+  CHECK_INT(tsdb_ingest(db, &e), ==, TSDB_EINVAL);
   tsdb_close(db);
   tsdb_series_class_release(cls);
 }

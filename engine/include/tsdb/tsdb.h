@@ -144,8 +144,10 @@ void tsdb_series_class_release(tsdb_series_class *cls);  /* thread-safe; NULL ok
 typedef struct tsdb_point {
   int64_t ts_ms;
   double value;
-  uint32_t field; /* index into the class's field_names */
+  uint32_t field; /* index into the class's field_names, or into msg->names */
 } tsdb_point;
+
+#define TSDB_MAX_NAME_LEN 255
 
 typedef struct tsdb_ingest_msg {
   tsdb_series_class *cls;  /* retained by the queue until written */
@@ -153,6 +155,16 @@ typedef struct tsdb_ingest_msg {
   size_t topic_len;
   const tsdb_point *points;
   size_t npoints;
+  /*
+   * Optional: field names carried by the message itself, for formats whose
+   * series are named in the payload (SenML "bn"+"n", sensor.community
+   * "value_type"). When names is set, point.field indexes names[] (and
+   * units[], which may be NULL or hold NULLs) instead of the class's fields.
+   * Names are 1..TSDB_MAX_NAME_LEN bytes without NUL; copied.
+   */
+  const char *const *names;
+  const char *const *units;
+  size_t nnames;
 } tsdb_ingest_msg;
 
 /*
