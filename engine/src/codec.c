@@ -31,9 +31,9 @@ enum { P_FOR, P_DELTA, P_DOD, P_AVG2, P_AVG4, P_AVG8, P_COUNT };
 
 #define DEC_KMAX 15 /* largest decimal scale tried (4 bits in the section byte) */
 
-/* rANS: 32-bit state, byte-wise renormalisation, 12-bit probabilities. */
-#define RANS_BITS 12u
-#define RANS_M (1u << RANS_BITS)
+/* rANS: 32-bit state, byte-wise renormalisation, probabilities in 1/2^11 or
+ * 1/2^12 (rans_bits()). */
+#define RANS_MAXBITS 12u
 #define RANS_L (1u << 23)
 #define RAW_CHUNK 16u /* raw bits pushed through the rANS state at a time */
 
@@ -44,7 +44,7 @@ enum { P_FOR, P_DELTA, P_DOD, P_AVG2, P_AVG4, P_AVG8, P_COUNT };
 #define HIST_HALF 128
 #define HIST_BINS 256
 #define CHUNK 256
-#define SMALL_N 32 /* fewer residuals than this: no modelling, varints */
+#define SMALL_N 128 /* fewer residuals than this: no modelling, varints */
 
 /* ------------------------------------------------------------------------ */
 /* Small integer helpers (all arithmetic on stored data is modulo 2^64, so    */
@@ -231,10 +231,10 @@ static inline void renc_emit(renc *e, uint32_t xmax) {
   }
 }
 
-static inline void renc_put(renc *e, uint32_t start, uint32_t freq) {
-  renc_emit(e, freq << (31u - RANS_BITS));
+static inline void renc_put(renc *e, uint32_t start, uint32_t freq, unsigned sb) {
+  renc_emit(e, freq << (31u - sb));
   uint32_t q = e->x / freq;
-  e->x = (q << RANS_BITS) + (e->x - q * freq) + start;
+  e->x = (q << sb) + (e->x - q * freq) + start;
 }
 
 /* nb <= RAW_CHUNK raw bits, coded as a symbol of probability 2^-nb. */
@@ -283,9 +283,9 @@ static void rdec_init(rdec *d, const uint8_t *p, size_t len) {
 }
 
 /* Decoding table: one entry per slot, sym | (freq-1) << 8 | (slot-cum) << 20. */
-static inline unsigned rdec_sym(rdec *d, const uint32_t *tab) {
-  uint32_t e = tab[d->x & (RANS_M - 1)];
-  d->x = (((e >> 8) & 0xfffu) + 1u) * (d->x >> RANS_BITS) + (e >> 20);
+static inline unsigned rdec_sym(rdec *d, const uint32_t *tab, unsigned sb) {
+  uint32_t e = tab[d->x & ((1u << sb) - 1u)];
+  d->x = (((e >> 8) & 0xfffu) + 1u) * (d->x >> sb) + (e >> 20);
   rdec_fill(d);
   return e & 0xffu;
 }
@@ -318,7 +318,13 @@ typedef struct rtable {
   uint16_t cum[MAX_TOKENS];
   uint8_t tok_of_cls[ESC_CLASSES]; /* encoder: class -> token (0xff none) */
   bool flat;
+  unsigned sb; /* probabilities in 1/2^sb */
 } rtable;
+
+/* Probability precision from the number of residuals: short blocks use 2^11
+ * slots, which halves the decoder's table building and costs them next to
+ * nothing; both sides derive it, so it is not stored. */
+static inline unsigned rans_bits(size_t nres) { return nres < 256 ? 11u : RANS_MAXBITS; }
 
 static inline unsigned esc_class(int64_t r, int64_t lo, uint32_t K, uint64_t *d) {
   if (r < lo) {
@@ -659,15 +665,15 @@ static void choose(const src *s, unsigned mask, choice *best) {
 /* rANS tables                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Scales counts (summing to n) to frequencies summing to RANS_M, every used
- * token keeping at least 1. */
-static void normalize(const uint64_t *cnt, unsigned ntok, uint64_t n, uint16_t *freq) {
+/* Scales counts (summing to n) to frequencies summing to M, every used token
+ * keeping at least 1. */
+static void normalize(const uint64_t *cnt, unsigned ntok, uint64_t n, uint16_t *freq, uint32_t M) {
   uint32_t sum = 0;
   unsigned big = 0;
   for (unsigned t = 0; t < ntok; t++) {
     uint32_t f = 0;
     if (cnt[t]) {
-      f = (uint32_t)((cnt[t] * RANS_M + n / 2) / n);
+      f = (uint32_t)((cnt[t] * M + n / 2) / n);
       if (f == 0) f = 1;
     }
     freq[t] = (uint16_t)f;
@@ -677,16 +683,16 @@ static void normalize(const uint64_t *cnt, unsigned ntok, uint64_t n, uint16_t *
   /* rounding up rare tokens may overshoot: take it back from the largest
    * frequencies, where it costs least (there are at most 256 tokens, so a
    * frequency above 1 always exists) */
-  while (sum > RANS_M) {
+  while (sum > M) {
     unsigned m = 0;
     for (unsigned t = 1; t < ntok; t++)
       if (freq[t] > freq[m]) m = t;
-    uint32_t take = sum - RANS_M;
+    uint32_t take = sum - M;
     if (take > freq[m] / 2u) take = freq[m] / 2u;
     freq[m] = (uint16_t)(freq[m] - take);
     sum -= take;
   }
-  freq[big] = (uint16_t)(freq[big] + (RANS_M - sum));
+  freq[big] = (uint16_t)(freq[big] + (M - sum));
 }
 
 static void table_cum(rtable *t) {
@@ -705,7 +711,7 @@ static inline uint32_t wdec(uint8_t b) {
   return b < 16 ? b : (16u + (b & 15u)) << ((b >> 4) - 1);
 }
 
-static uint8_t wenc(uint32_t f) { /* f <= RANS_M */
+static uint8_t wenc(uint32_t f) { /* f <= 2^RANS_MAXBITS */
   if (f < 16) return (uint8_t)f;
   unsigned e = bitlen(f) - 5; /* f in [16 << e, 32 << e) */
   uint32_t m = (f + ((1u << e) >> 1)) >> e;
@@ -724,8 +730,9 @@ static bool flat_freqs(rtable *t, const uint8_t *wesc) {
     t->freq[t->K + e] = (uint16_t)wdec(wesc[e]);
     esc += t->freq[t->K + e];
   }
-  if (t->K == 0 || esc > RANS_M - t->K) return false;
-  uint32_t rem = RANS_M - esc;
+  const uint32_t M = 1u << t->sb;
+  if (t->K == 0 || esc > M - t->K) return false;
+  uint32_t rem = M - esc;
   for (uint32_t i = 0; i < t->K; i++) t->freq[i] = (uint16_t)(rem / t->K + (i < rem % t->K));
   return true;
 }
@@ -734,7 +741,7 @@ static bool explicit_freqs(rtable *t, const uint8_t *w) {
   uint64_t wt[MAX_TOKENS], sum = 0;
   for (uint32_t i = 0; i < t->K + t->E; i++) sum += wt[i] = wdec(w[i]);
   if (sum == 0) return false;
-  normalize(wt, t->K + t->E, sum, t->freq);
+  normalize(wt, t->K + t->E, sum, t->freq, 1u << t->sb);
   return true;
 }
 
@@ -765,6 +772,7 @@ static bool build_table(const src *s, const choice *c, rtable *t, uint8_t *w) {
   t->K = K;
   t->E = 0;
   t->flat = c->flat;
+  t->sb = rans_bits(s->n - 1);
   memset(t->tok_of_cls, 0xff, sizeof t->tok_of_cls);
   for (unsigned k = 0; k < ESC_CLASSES; k++) {
     if (!ccls[k]) continue;
@@ -776,7 +784,7 @@ static bool build_table(const src *s, const choice *c, rtable *t, uint8_t *w) {
   }
   const uint32_t ntok = K + t->E;
   uint16_t f[MAX_TOKENS];
-  normalize(cnt, ntok, s->n - 1, f);
+  normalize(cnt, ntok, s->n - 1, f, 1u << t->sb);
   for (uint32_t i = 0; i < ntok; i++) w[i] = wenc(f[i]);
   bool ok = t->flat ? flat_freqs(t, w + K) : explicit_freqs(t, w);
   if (!ok) { /* escapes too heavy for a flat window: give every token its own */
@@ -798,8 +806,9 @@ static void write_table(wbuf *w, const rtable *t, const uint8_t *wt) {
   }
 }
 
-static bool read_table(rbuf *r, rtable *t, uint32_t K, bool flat) {
+static bool read_table(rbuf *r, rtable *t, uint32_t K, bool flat, unsigned sb) {
   uint8_t wt[MAX_TOKENS];
+  t->sb = sb;
   t->lo = (uint64_t)get_svarint(r);
   t->K = K;
   t->flat = flat;
@@ -853,7 +862,7 @@ static uint8_t *rans_encode(const src *s, const choice *c, const rtable *t, uint
       int64_t r = res[j];
       uint64_t u = (uint64_t)r - (uint64_t)lo;
       if (u < K) {
-        renc_put(&e, t->cum[u], t->freq[u]);
+        renc_put(&e, t->cum[u], t->freq[u], t->sb);
         continue;
       }
       uint64_t d;
@@ -869,7 +878,7 @@ static uint8_t *rans_encode(const src *s, const choice *c, const rtable *t, uint
         }
       }
       unsigned tok = t->tok_of_cls[cl];
-      renc_put(&e, t->cum[tok], t->freq[tok]);
+      renc_put(&e, t->cum[tok], t->freq[tok], t->sb);
     }
   }
   renc_flush(&e);
@@ -984,7 +993,7 @@ static inline __attribute__((always_inline)) uint64_t next_resid(int coder, rsrc
   case CODER_RAW:
     return get_u64le(rs->r);
   default: {
-    unsigned sym = rdec_sym(&rs->d, rs->slots);
+    unsigned sym = rdec_sym(&rs->d, rs->slots, rs->t->sb);
     const rtable *t = rs->t;
     if (sym < t->K) return t->lo + sym;
     if (sym >= t->K + t->E) {
@@ -1067,7 +1076,7 @@ static bool read_coder(rbuf *r, const seqout *o, int out, int pred, size_t n, ui
                        uint64_t g, bool last) {
   rsrc rs;
   rtable t;
-  uint32_t slots[RANS_M];
+  uint32_t slots[1u << RANS_MAXBITS];
   memset(&rs, 0, sizeof rs);
   if (n == 1) {
     emit(out, o, 0, x0);
@@ -1093,7 +1102,7 @@ static bool read_coder(rbuf *r, const seqout *o, int out, int pred, size_t n, ui
   } else {
     uint64_t K = hdr >> 3;
     if (K > WINDOW_MAX) return false;
-    if (!read_table(r, &t, (uint32_t)K, (hdr >> 2) & 1)) return false;
+    if (!read_table(r, &t, (uint32_t)K, (hdr >> 2) & 1, rans_bits(n - 1))) return false;
     size_t slen = r->len - r->pos;
     if (!last) {
       uint64_t l = get_varint(r);

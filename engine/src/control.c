@@ -268,8 +268,8 @@ static void cmd_query(cmd_ctx *c) {
   tsdb_strbuf__puts(sb, ",\"rows\":[");
   rows_ctx rows = {sb, limit, 0, 0, false};
   tsdb_snap *snap = tsdb_store__snapshot(db->store);
-  int rc = tier_ms ? tsdb_read__tier(db->store, snap, &sp, tier_ms, from, to, &c->scan,
-                                     bucket_row, &rows)
+  int rc = tier_ms ? tsdb_read__tier(db->store, snap, &sp, tsdb_read__tier_index(&sp, tier_ms),
+                                     from, to, &c->scan, bucket_row, &rows)
                    : tsdb_read__raw(db->store, snap, &sp, from, to, &c->scan, raw_row, &rows);
   tsdb_store__snapshot_release(db->store, snap);
   if (rc != 0 && rc != ROWS_FULL) {

@@ -151,13 +151,12 @@ int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, 
   tsdb_series_params sp;
   int rc = tsdb_catalog__params(&db->catalog, series, &sp);
   if (rc) return rc;
-  bool known = false;
-  for (size_t i = 0; i < sp.ntiers; i++) known |= sp.tiers_ms[i] == tier_ms;
-  if (!known) return TSDB_ENOTFOUND;
+  int tier = tsdb_read__tier_index(&sp, tier_ms);
+  if (tier < 0) return TSDB_ENOTFOUND;
   tsdb_scan_buf buf = {0};
   tier_adapter ta = {fn, ud};
   tsdb_snap *snap = tsdb_store__snapshot(db->store);
-  rc = tsdb_read__tier(db->store, snap, &sp, tier_ms, from, to, &buf, tier_adapt, &ta);
+  rc = tsdb_read__tier(db->store, snap, &sp, tier, from, to, &buf, tier_adapt, &ta);
   tsdb_store__snapshot_release(db->store, snap);
   tsdb_scan_buf__free(&buf);
   return rc;

@@ -63,16 +63,31 @@ static int add_to_agg(void *ud, int64_t ts, double v) {
   return 0;
 }
 
-int tsdb_read__agg_from_raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
-                            int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg *out) {
-  tsdb_agg__init(out);
-  return tsdb_read__raw(st, snap, sp, from, to, buf, add_to_agg, out);
+static int merge_bucket(void *ud, int64_t start, const tsdb_agg *agg) {
+  (void)start;
+  tsdb_agg__merge(ud, agg);
+  return 0;
 }
 
-int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
-                    int64_t tier_ms, int64_t from, int64_t to, tsdb_scan_buf *buf,
-                    tsdb_agg_bucket_fn fn, void *ud) {
+int tsdb_read__tier_index(const tsdb_series_params *sp, int64_t tier_ms) {
+  for (size_t i = 0; i < sp->ntiers; i++)
+    if (sp->tiers_ms[i] == tier_ms) return (int)i;
+  return -2;
+}
+
+int tsdb_read__agg_range(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                         int source, int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg *out) {
+  tsdb_agg__init(out);
+  if (source == TSDB_TIER_RAW) return tsdb_read__raw(st, snap, sp, from, to, buf, add_to_agg, out);
+  return tsdb_read__tier(st, snap, sp, source, from, to, buf, merge_bucket, out);
+}
+
+int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp, int tier,
+                    int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg_bucket_fn fn,
+                    void *ud) {
+  if (tier < 0 || (size_t)tier >= sp->ntiers) return TSDB_EINVAL;
   if (from >= to) return 0;
+  int64_t tier_ms = sp->tiers_ms[tier];
   uint32_t tier_s = (uint32_t)(tier_ms / 1000);
   from = tsdb_bucket_floor(from, tier_ms);
   tsdb_store_iter *agg_it = NULL, *pend_it = NULL;
@@ -90,8 +105,9 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
     tsdb_agg agg;
     int64_t start;
     if (p_start <= a_start) {
+      /* Not authoritative on disk: compute it from the finer source. */
       start = p_start;
-      rc = tsdb_read__agg_from_raw(st, snap, sp, start, start + tier_ms, buf, &agg);
+      rc = tsdb_read__agg_range(st, snap, sp, tier - 1, start, start + tier_ms, buf, &agg);
       tsdb_store__iter_next(pend_it);
       if (a_start == p_start) tsdb_store__iter_next(agg_it);
     } else {

@@ -539,7 +539,7 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
   return rc;
 }
 
-/* Rebuilds marked accumulators from the committed raw data. */
+/* Rebuilds marked accumulators from the committed data. */
 static void refresh_accs(tsdb_writer *w) {
   tsdb_db *db = w->db;
   for (size_t i = 0; i < w->refresh.n; i++) {
@@ -548,8 +548,11 @@ static void refresh_accs(tsdb_writer *w) {
     tsdb_series_params sp;
     if (tsdb_catalog__params(&db->catalog, a->series, &sp) != 0) continue;
     tsdb_agg state;
-    if (tsdb_read__agg_from_raw(db->store, NULL, &sp, a->start, a->start + a->tier_ms, &w->scan,
-                                &state) != 0) {
+    /* From the next finer tier (or raw points for the finest). That read
+     * recomputes every finer bucket that is still pending from committed
+     * data, so it never depends on another accumulator's memory. */
+    if (tsdb_read__agg_range(db->store, NULL, &sp, (int)a->tier - 1, a->start,
+                             a->start + a->tier_ms, &w->scan, &state) != 0) {
       /* Keep it marked; the next pass tries again. */
       a->queued_refresh = true;
       continue;
