@@ -7,10 +7,18 @@
 
 #include "tsdb/error.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+/* The encoder computes each decimal mantissa in several passes and relies on
+ * getting the same integer every time, and detect_scale() on IEEE division
+ * being exact-rounded: plain IEEE double arithmetic is required. */
+#if defined(__FAST_MATH__) || !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "codec.c needs IEEE double arithmetic without -ffast-math or excess precision"
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Format constants                                                          */
@@ -494,8 +502,9 @@ static inline void stat_add(pstat *st, int64_t r) {
  * priced both with a table (empirical entropy + 8 bits a table entry) and
  * flat (log2 K a residual); residuals outside pay an escape. */
 static double choose_window(const pstat *st, uint64_t n, choice *c) {
-  double C[HIST_BINS + 1], CL[HIST_BINS + 1], B[HIST_BINS + 1];
-  double ccnt[ESC_CLASSES];
+  uint32_t C[HIST_BINS + 1]; /* prefix sums: count, */
+  double CL[HIST_BINS + 1];  /* count * log2(count), */
+  uint32_t B[HIST_BINS + 1]; /* escape payload bits */
   int jlo = 0, jhi = HIST_BINS - 1;
   while (jlo < HIST_BINS && !st->hist[jlo]) jlo++;
   while (jhi > jlo && !st->hist[jhi]) jhi--;
@@ -506,24 +515,41 @@ static double choose_window(const pstat *st, uint64_t n, choice *c) {
   c->flat = false;
   if (jlo == HIST_BINS) return oor;
 
-  /* prefix sums over the occupied bins: count, count * log2(count), escape
-   * payload bits; and the classes of the no-window model */
-  memset(ccnt, 0, sizeof ccnt);
-  C[jlo] = CL[jlo] = B[jlo] = 0;
+  for (int j = 0; j <= jlo; j++) {
+    C[j] = B[j] = 0;
+    CL[j] = 0;
+  }
   for (int j = jlo; j <= jhi; j++) {
     uint32_t h = st->hist[j];
     unsigned nb = bitlen((uint64_t)(j < HIST_HALF ? HIST_HALF - j : j - HIST_HALF));
     C[j + 1] = C[j] + h;
-    CL[j + 1] = CL[j] + (h > 1 ? h * lg2(h) : 0);
-    B[j + 1] = B[j] + (double)h * (nb > 1 ? nb - 1 : 0);
-    if (h) ccnt[j < HIST_HALF ? bitlen((uint64_t)(HIST_HALF - 1 - j)) : 65u + nb] += h;
+    B[j + 1] = B[j] + h * (nb > 1 ? nb - 1 : 0);
+    CL[j + 1] = CL[j];
+    if (h > 1) CL[j + 1] += h * lg2(h);
   }
-  const double NH = C[jhi + 1], lgN = lg2(N), BT = B[jhi + 1] + st->oor_bits;
+  for (int j = jhi + 1; j < HIST_BINS; j++) {
+    C[j + 1] = C[j];
+    B[j + 1] = B[j];
+    CL[j + 1] = CL[j];
+  }
+  const double NH = C[HIST_BINS], lgN = lg2(N), BT = B[HIST_BINS] + st->oor_bits;
 
-  /* no window at all: every residual is an escape */
-  double best = oor + B[jhi + 1];
-  for (unsigned cl = 0; cl < ESC_CLASSES; cl++)
-    if (ccnt[cl] > 0) best += ccnt[cl] * lg2(N / ccnt[cl]) + 16;
+  /* no window at all: every residual is an escape, classed by the bit
+   * length of its distance from the centre (bins [HALF + 2^(b-1), HALF + 2^b)
+   * above, mirrored below) */
+  double best = oor + B[HIST_BINS];
+  for (int side = 0; side < 2; side++) {
+    for (int nb = 0; nb <= 8; nb++) {
+      int from = nb ? 1 << (nb - 1) : 0, to = 1 << nb; /* distances [from, to) */
+      int lo = side ? HIST_HALF + from : HIST_HALF - to;
+      int hi = side ? HIST_HALF + to : HIST_HALF - from; /* bins [lo, hi) */
+      if (lo < 0) lo = 0;
+      if (hi > HIST_BINS) hi = HIST_BINS;
+      if (hi <= lo) continue;
+      double cnt = (double)(C[hi] - C[lo]);
+      if (cnt > 0) best += cnt * lg2(N / cnt) + 16;
+    }
+  }
 
   static const double q[] = {0, 0.0005, 0.002, 0.01, 0.03};
   int lc[5], hc[5];
@@ -532,7 +558,7 @@ static double choose_window(const pstat *st, uint64_t n, choice *c) {
     lc[t] = j;
   }
   for (int t = 0, j = jhi; t < 5; t++) {
-    while (j > jlo && C[jhi + 1] - C[j] <= q[t] * NH) j--;
+    while (j > jlo && (double)(C[jhi + 1] - C[j]) <= q[t] * NH) j--;
     hc[t] = j;
   }
   for (int a = 0; a < 5; a++) {
@@ -542,21 +568,21 @@ static double choose_window(const pstat *st, uint64_t n, choice *c) {
       int lo = lc[a], hi = hc[b];
       if (hi < lo || (unsigned)(hi - lo + 1) > WINDOW_MAX) continue;
       double K = (double)(hi - lo + 1);
-      double nin = C[hi + 1] - C[lo], nout = N - nin;
+      double nin = (double)(C[hi + 1] - C[lo]), nout = N - nin;
       if (nin <= 0) continue;
       double esc = 0;
-      if (nout > 0) esc = nout * (lg2(N / nout) + 1.5) + (BT - (B[hi + 1] - B[lo])) + 24;
+      if (nout > 0) esc = nout * (lg2(N / nout) + 1.5) + (BT - (double)(B[hi + 1] - B[lo])) + 24;
       double ex = nin * lgN - (CL[hi + 1] - CL[lo]) + 8 * K + 16 + esc;
       double fl = nin * (lg2(N / nin) + lg2(K)) + 8 + esc;
       if (ex < best) {
         best = ex;
-        c->lo = st->center + (lo - HIST_HALF);
+        c->lo = u2i((uint64_t)st->center + (uint64_t)(int64_t)(lo - HIST_HALF));
         c->K = (uint32_t)K;
         c->flat = false;
       }
       if (fl < best) {
         best = fl;
-        c->lo = st->center + (lo - HIST_HALF);
+        c->lo = u2i((uint64_t)st->center + (uint64_t)(int64_t)(lo - HIST_HALF));
         c->K = (uint32_t)K;
         c->flat = true;
       }
@@ -1046,29 +1072,31 @@ decode_loop(int out, int pred, int coder, rsrc *rs, const seqout *o, size_t n, u
   }
 }
 
+/* The rANS loops are specialised per predictor (the hot path: whole blocks
+ * after compaction); the short varint/raw/constant sequences share one
+ * generic loop per output. */
 static void decode_dispatch(int out, int pred, int coder, rsrc *rs, const seqout *o, size_t n,
                             uint64_t x0, uint64_t g) {
-#define DL(O, P, C)                                                            \
-  if (out == O && pred == P && coder == C) {                                   \
-    decode_loop(O, P, C, rs, o, n, x0, g);                                     \
+#define DL(O, P)                                                               \
+  if (out == O && pred == P) {                                                 \
+    decode_loop(O, P, CODER_RANS, rs, o, n, x0, g);                            \
     return;                                                                    \
   }
-#define DLC(O, P) DL(O, P, CODER_RANS) DL(O, P, CODER_VARINT) DL(O, P, CODER_RAW) DL(O, P, CODER_CONST)
-  DLC(OUT_TS, P_DELTA)
-  DLC(OUT_TS, P_DOD)
-  DLC(OUT_VAL, P_FOR)
-  DLC(OUT_VAL, P_DELTA)
-  DLC(OUT_VAL, P_DOD)
-  DLC(OUT_VAL, P_AVG2)
-  DLC(OUT_VAL, P_AVG4)
-  DLC(OUT_VAL, P_AVG8)
-  /* timestamp predictors outside the encoder's set: rare, generic */
-  DLC(OUT_TS, P_FOR)
-  DLC(OUT_TS, P_AVG2)
-  DLC(OUT_TS, P_AVG4)
-  DLC(OUT_TS, P_AVG8)
-#undef DLC
+  if (coder == CODER_RANS) {
+    DL(OUT_TS, P_DELTA)
+    DL(OUT_TS, P_DOD)
+    DL(OUT_VAL, P_FOR)
+    DL(OUT_VAL, P_DELTA)
+    DL(OUT_VAL, P_DOD)
+    DL(OUT_VAL, P_AVG2)
+    DL(OUT_VAL, P_AVG4)
+    DL(OUT_VAL, P_AVG8)
+  }
 #undef DL
+  if (out == OUT_TS)
+    decode_loop(OUT_TS, pred, coder, rs, o, n, x0, g);
+  else
+    decode_loop(OUT_VAL, pred, coder, rs, o, n, x0, g);
 }
 
 /* Reads the coder part of a sequence section and produces x_0..x_{n-1}. */

@@ -30,6 +30,8 @@ static int scan_buf_reserve(tsdb_scan_buf *b, size_t n) {
 
 int tsdb_read__raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
                    int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_point_fn fn, void *ud) {
+  from = tsdb_ts_clamp(from);
+  to = tsdb_ts_clamp(to);
   if (from >= to) return 0;
   tsdb_store_iter *it;
   int rc = tsdb_store__iter_raw(st, snap, sp->id, tsdb_bucket_floor(from, sp->block_span_ms), to,
@@ -86,6 +88,8 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
                     int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg_bucket_fn fn,
                     void *ud) {
   if (tier < 0 || (size_t)tier >= sp->ntiers) return TSDB_EINVAL;
+  from = tsdb_ts_clamp(from);
+  to = tsdb_ts_clamp(to);
   if (from >= to) return 0;
   int64_t tier_ms = sp->tiers_ms[tier];
   uint32_t tier_s = (uint32_t)(tier_ms / 1000);

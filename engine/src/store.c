@@ -400,6 +400,8 @@ nomem:
 
 bool tsdb_store__iter_valid(const tsdb_store_iter *it) { return rocksdb_iter_valid(it->it) != 0; }
 void tsdb_store__iter_next(tsdb_store_iter *it) { rocksdb_iter_next(it->it); }
+void tsdb_store__iter_seek_last(tsdb_store_iter *it) { rocksdb_iter_seek_to_last(it->it); }
+void tsdb_store__iter_prev(tsdb_store_iter *it) { rocksdb_iter_prev(it->it); }
 
 const uint8_t *tsdb_store__iter_key(const tsdb_store_iter *it, size_t *len) {
   return (const uint8_t *)rocksdb_iter_key(it->it, len);

@@ -84,6 +84,9 @@ int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf,
                           size_t upper_len, tsdb_store_iter **out);
 bool tsdb_store__iter_valid(const tsdb_store_iter *it);
 void tsdb_store__iter_next(tsdb_store_iter *it);
+/* Backward iteration: position on the last key within the bounds, step back. */
+void tsdb_store__iter_seek_last(tsdb_store_iter *it);
+void tsdb_store__iter_prev(tsdb_store_iter *it);
 const uint8_t *tsdb_store__iter_key(const tsdb_store_iter *it, size_t *len);
 const uint8_t *tsdb_store__iter_value(const tsdb_store_iter *it, size_t *len);
 /* 0, or TSDB_EIO when the iteration stopped on an error (logged). */

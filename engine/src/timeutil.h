@@ -15,6 +15,15 @@ static inline int64_t tsdb_bucket_floor(int64_t t, int64_t width) {
   return t - r;
 }
 
+/* Timestamps the read paths work in: wide enough for any real data, narrow
+ * enough that bucket arithmetic near the ends cannot overflow. Range
+ * arguments are clamped into it. */
+#define TSDB_TS_MIN (-(INT64_C(1) << 62))
+#define TSDB_TS_MAX (INT64_C(1) << 62)
+static inline int64_t tsdb_ts_clamp(int64_t t) {
+  return t < TSDB_TS_MIN ? TSDB_TS_MIN : t > TSDB_TS_MAX ? TSDB_TS_MAX : t;
+}
+
 int64_t tsdb_time__realtime_ms(void);
 int64_t tsdb_time__monotonic_ms(void);
 /* "2026-11-26T09:15:00.000Z" (24 chars + NUL for years 0-9999) from ms since epoch. */

@@ -231,6 +231,7 @@ typedef struct tsdb_aggregate {
   double sum, min, max, mean, stddev; /* stddev: population, 0 for count 1 */
   int64_t first_ts, last_ts;
   double first, last;
+  bool filled; /* an empty bucket given values by a fill mode (count is 0) */
 } tsdb_aggregate;
 
 typedef int (*tsdb_point_fn)(void *ud, int64_t ts_ms, double value);
@@ -249,6 +250,44 @@ int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to,
  * buckets that are still open. Empty buckets are not reported. */
 int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from,
                    int64_t to, tsdb_bucket_fn fn, void *ud);
+
+/* How a step query reports buckets without points. */
+typedef enum tsdb_fill {
+  TSDB_FILL_NONE = 0,     /* omit them */
+  TSDB_FILL_NULL = 1,     /* report them with count 0 and NaN values */
+  TSDB_FILL_PREVIOUS = 2, /* repeat the values of the previous non-empty bucket */
+  TSDB_FILL_LINEAR = 3    /* interpolate each value between its non-empty neighbours */
+} tsdb_fill;
+
+typedef struct tsdb_step_query {
+  uint32_t series;
+  int64_t from, to; /* the range [from, to) */
+  int64_t step_ms;  /* > 0; buckets are aligned to multiples of it since the epoch */
+  int fill;         /* tsdb_fill */
+  uint32_t limit;   /* buckets to report at most; 0: no limit */
+} tsdb_step_query;
+
+/*
+ * Aggregates of a series at any step. Bucket k covers [k*step, (k+1)*step)
+ * clipped to [from, to); start_ms is k*step. The planner reads the coarsest
+ * rollup tier that divides the step for the aligned middle of the range (one
+ * sequential scan) and covers the partial edges from finer tiers or raw
+ * points, so the cost grows with the buckets returned, not with the points in
+ * the range. When the limit stops the answer early, *next (if given) is the
+ * `from` of the next page; otherwise it is set to `to`.
+ */
+int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, void *ud,
+                    int64_t *next);
+
+/* The last raw point of a series with ts < before: TSDB_ENOTFOUND if none. */
+int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, double *value);
+
+/* Series whose topic matches an MQTT filter, whose field equals `field`
+ * (NULL: any) and which carry every given label. fn gets each id, topic and
+ * field, in id order; a non-zero return stops (and is returned). */
+typedef int (*tsdb_series_fn)(void *ud, uint32_t id, const char *topic, const char *field);
+int tsdb_series_match(tsdb_db *db, const char *filter, const char *field,
+                      const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn, void *ud);
 
 /* Engine counters, for the stats command, metrics and tests. */
 typedef struct tsdb_stats {
