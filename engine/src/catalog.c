@@ -65,6 +65,13 @@ static char *descriptor_json(const tsdb_series *s) {
     cJSON_AddItemToArray(tiers, cJSON_CreateNumber((double)s->tiers_ms[i]));
   cJSON_AddStringToObject(o, "duplicates", s->dup_policy == TSDB_DUP_FIRST ? "first" : "last");
   cJSON_AddNumberToObject(o, "block_span_ms", (double)s->block_span_ms);
+  cJSON *ret = cJSON_AddObjectToObject(o, "retention_ms");
+  if (ret) {
+    cJSON_AddNumberToObject(ret, "raw", (double)s->raw_retention_ms);
+    cJSON *rt = cJSON_AddArrayToObject(ret, "tiers");
+    for (size_t i = 0; rt && i < s->ntiers; i++)
+      cJSON_AddItemToArray(rt, cJSON_CreateNumber((double)s->tier_retention_ms[i]));
+  }
   char *text = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   return text;
@@ -122,6 +129,16 @@ static tsdb_series *series_from_json(uint32_t id, const char *text, size_t len) 
   s->block_span_ms = cJSON_IsNumber(span) && span->valuedouble >= 1000
                          ? (int64_t)span->valuedouble
                          : TSDB_DEFAULT_BLOCK_SPAN_MS;
+  const cJSON *ret = cJSON_GetObjectItemCaseSensitive(o, "retention_ms");
+  const cJSON *rr = cJSON_GetObjectItemCaseSensitive(ret, "raw");
+  s->raw_retention_ms = cJSON_IsNumber(rr) && rr->valuedouble > 0 ? (int64_t)rr->valuedouble : 0;
+  const cJSON *rt = cJSON_GetObjectItemCaseSensitive(ret, "tiers");
+  size_t ri = 0;
+  cJSON_ArrayForEach(t, rt) {
+    if (ri < s->ntiers && cJSON_IsNumber(t) && t->valuedouble > 0)
+      s->tier_retention_ms[ri] = (int64_t)t->valuedouble;
+    ri++;
+  }
   s->persisted = true;
   cJSON_Delete(o);
   return s;
@@ -215,9 +232,12 @@ static bool series_matches_class(const tsdb_series *s, const tsdb_series_class *
   if (!s->schema_id || strcmp(s->schema_id, cls->schema_id) ||
       s->schema_version != cls->schema_version)
     return false;
-  if (s->ntiers != cls->ntiers || s->dup_policy != cls->dup_policy) return false;
+  if (s->ntiers != cls->ntiers || s->dup_policy != cls->dup_policy ||
+      s->raw_retention_ms != cls->raw_retention_ms)
+    return false;
   for (size_t i = 0; i < s->ntiers; i++)
-    if (s->tiers_ms[i] != cls->tiers_ms[i]) return false;
+    if (s->tiers_ms[i] != cls->tiers_ms[i] || s->tier_retention_ms[i] != cls->tier_retention_ms[i])
+      return false;
   return true;
 }
 
@@ -243,6 +263,8 @@ static tsdb_series *series_from_class(uint32_t id, const tsdb_series_class *cls,
   s->ntiers = cls->ntiers;
   memcpy(s->tiers_ms, cls->tiers_ms, sizeof s->tiers_ms);
   s->dup_policy = cls->dup_policy;
+  s->raw_retention_ms = cls->raw_retention_ms;
+  memcpy(s->tier_retention_ms, cls->tier_retention_ms, sizeof s->tier_retention_ms);
   /* The block span is fixed for the life of a series: its keys depend on it. */
   s->block_span_ms = block_span_ms;
 
@@ -377,6 +399,9 @@ int tsdb_catalog__params(tsdb_catalog *cat, uint32_t id, tsdb_series_params *out
     memcpy(out->tiers_ms, s->tiers_ms, sizeof out->tiers_ms);
     out->dup_policy = s->dup_policy;
     out->block_span_ms = s->block_span_ms;
+    out->raw_retention_ms = s->raw_retention_ms;
+    memcpy(out->tier_retention_ms, s->tier_retention_ms, sizeof out->tier_retention_ms);
+    out->now = INT64_MIN;
     rc = 0;
   }
   pthread_rwlock_unlock(&cat->lock);

@@ -39,6 +39,8 @@ typedef struct tsdb_series {
   int64_t tiers_ms[TSDB_MAX_TIERS];
   int dup_policy;
   int64_t block_span_ms;
+  int64_t raw_retention_ms;                   /* 0: forever */
+  int64_t tier_retention_ms[TSDB_MAX_TIERS]; /* 0: forever */
   bool persisted; /* its descriptor is known to be on disk */
 } tsdb_series;
 
@@ -49,6 +51,11 @@ typedef struct tsdb_series_params {
   int64_t tiers_ms[TSDB_MAX_TIERS];
   int dup_policy;
   int64_t block_span_ms;
+  int64_t raw_retention_ms;                   /* 0: forever */
+  int64_t tier_retention_ms[TSDB_MAX_TIERS]; /* 0: forever */
+  /* Read paths hide what retention has passed, as of this time. The caller
+   * sets it (tsdb_catalog__params sets INT64_MIN: nothing hidden). */
+  int64_t now;
 } tsdb_series_params;
 
 typedef struct tsdb_topic_entry {

@@ -47,6 +47,16 @@ int tsdb_series_class_create(const tsdb_series_class_desc *d, tsdb_series_class 
   }
   for (size_t i = 0; i < d->nfields; i++)
     if (!d->field_names[i] || !d->field_names[i][0]) return TSDB_EINVAL;
+  if (d->raw_retention_ms < 0) return TSDB_EINVAL;
+  for (size_t i = 0; d->tier_retention_ms && i < d->ntiers; i++) {
+    int64_t r = d->tier_retention_ms[i];
+    if (r < 0) return TSDB_EINVAL;
+    /* 0 is forever; otherwise a tier outlives raw points and covers a bucket. */
+    if (r && (d->raw_retention_ms == 0 || r < d->raw_retention_ms || r < d->tiers_ms[i]))
+      return TSDB_EINVAL;
+  }
+  if (d->raw_retention_ms && d->ntiers && d->raw_retention_ms <= d->tiers_ms[d->ntiers - 1])
+    return TSDB_EINVAL; /* raw points must outlive the coarsest bucket they feed */
 
   tsdb_series_class *c = calloc(1, sizeof *c);
   if (!c) return TSDB_ENOMEM;
@@ -66,6 +76,9 @@ int tsdb_series_class_create(const tsdb_series_class_desc *d, tsdb_series_class 
   for (size_t i = 0; i < d->ntiers; i++) c->tiers_ms[i] = d->tiers_ms[i];
   c->dup_policy = d->dup_policy;
   c->block_span_ms = d->block_span_ms ? d->block_span_ms : TSDB_DEFAULT_BLOCK_SPAN_MS;
+  c->raw_retention_ms = d->raw_retention_ms;
+  for (size_t i = 0; d->tier_retention_ms && i < d->ntiers; i++)
+    c->tier_retention_ms[i] = d->tier_retention_ms[i];
   if (rc == 0 && d->nlabels) {
     c->labels = calloc(d->nlabels, sizeof *c->labels);
     if (!c->labels) rc = TSDB_ENOMEM;
@@ -91,4 +104,10 @@ void tsdb_series_class_retain(tsdb_series_class *c) {
 
 void tsdb_series_class_release(tsdb_series_class *c) {
   if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) class_free(c);
+}
+
+int64_t tsdb_class__write_cutoff(int64_t now, int64_t raw_retention_ms, size_t ntiers,
+                                 const int64_t *tiers_ms) {
+  if (raw_retention_ms == 0) return INT64_MIN;
+  return now - raw_retention_ms + (ntiers ? tiers_ms[ntiers - 1] : 0);
 }

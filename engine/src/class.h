@@ -29,6 +29,14 @@ struct tsdb_series_class {
   int64_t block_span_ms;
   size_t nlabels;
   tsdb_label *labels; /* owned copies */
+  int64_t raw_retention_ms;                   /* 0: forever */
+  int64_t tier_retention_ms[TSDB_MAX_TIERS]; /* 0: forever */
 };
+
+/* The time a point must be newer than to be stored, or INT64_MIN: raw
+ * retention minus the coarsest tier, so that every bucket a late point can
+ * touch is still complete in its source tier. */
+int64_t tsdb_class__write_cutoff(int64_t now, int64_t raw_retention_ms, size_t ntiers,
+                                 const int64_t *tiers_ms);
 
 #endif /* TSDB_CLASS_H */

@@ -23,6 +23,10 @@
  *   returns TSDB_ECORRUPT (or TSDB_EVERSION for an unknown format version).
  *
  * Thread-safety: every function is reentrant; no global state.
+ *
+ * Resources: no heap allocation; encode and decode use about 40 KiB of stack
+ * (histograms, the rANS decoding table). The format is described at the top
+ * of codec.c.
  */
 #ifndef TSDB_CODEC_H
 #define TSDB_CODEC_H
@@ -39,14 +43,20 @@ typedef struct tsdb_block_info {
   uint8_t user_flags; /* the byte given to tsdb_codec__encode() */
 } tsdb_block_info;
 
-/* Upper bound of the encoded size of n points; encode never writes more. */
+/*
+ * Upper bound of the encoded size of n points (16 n + 128 bytes); encode never
+ * writes more, and never more than out_cap. Typical blocks are far smaller
+ * (0.1 to 1 byte a point), but encode uses the space up to this bound as
+ * scratch, so give it max_size(n) and shrink afterwards if memory matters.
+ */
 size_t tsdb_codec__max_size(size_t n);
 
 /*
  * Encodes n points into out[0..out_cap). On success stores the size in
  * *out_len and returns 0. Returns TSDB_EINVAL for n == 0 or
  * n > TSDB_CODEC_MAX_POINTS, TSDB_ETOOBIG if out_cap is too small (never when
- * out_cap >= tsdb_codec__max_size(n)).
+ * out_cap >= tsdb_codec__max_size(n)). With out_cap >= max_size(n) the
+ * output depends only on the points and flags (equal input, equal bytes).
  */
 int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n,
                        uint8_t user_flags, uint8_t *out, size_t out_cap,
@@ -57,7 +67,11 @@ int tsdb_codec__info(const uint8_t *in, size_t len, tsdb_block_info *info);
 
 /*
  * Decodes a block into ts[0..cap) and values[0..cap) in stored order; *n gets
- * the count. Returns TSDB_ETOOBIG when cap < count (nothing useful written).
+ * the count. Returns TSDB_ETOOBIG when cap < count (nothing useful written;
+ * *n still gets the count, so the caller can size its arrays and retry).
+ * Returns TSDB_ECORRUPT for a damaged block (the whole block is checked: every
+ * read is bounded, the entropy coder's final state and the header's time
+ * bounds must match, no trailing bytes), TSDB_EVERSION for an unknown format.
  */
 int tsdb_codec__decode(const uint8_t *in, size_t len, int64_t *ts,
                        double *values, size_t cap, size_t *n);

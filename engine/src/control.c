@@ -228,6 +228,7 @@ static void cmd_query(cmd_ctx *c) {
     CMD_ERROR(c, "no series for topic '%s' field '%s'", topic, field);
     return;
   }
+  sp.now = now;
   int64_t tier_ms = 0;
   if (tier_text && strcmp(tier_text, "raw")) {
     if (tsdb_duration_parse(tier_text, &tier_ms) != 0) {

@@ -17,6 +17,7 @@ void tsdb_options_init(tsdb_options *o) {
   o->control_threads = 1;
   o->max_answer_rows = 10000;
   o->max_pending_commands = 256;
+  o->retention_sweep_ms = 3600000;
   o->max_results = 100000;
   o->publish_aggregates = true;
   o->log_level = TSDB_LOG_INFO;
@@ -50,7 +51,7 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   if (rc == 0 && (rc = tsdb_catalog__init(&db->catalog, &db->log)) == 0) catalog_ok = true;
   if (rc == 0 && (rc = tsdb_queue__init(&db->queue, opts->queue_bytes)) == 0) queue_ok = true;
   if (rc == 0) {
-    tsdb_store_options so = {opts->cache_mb, &db->log};
+    tsdb_store_options so = {opts->cache_mb, &db->log, tsdb_db__key_expired, db};
     rc = tsdb_store__open(db->path, &so, &db->store, err, sizeof err);
   }
   if (rc == 0 && (rc = tsdb_catalog__load(&db->catalog, db->store)) != 0)
@@ -59,8 +60,11 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
     snprintf(err, sizeof err, "cannot start the writer thread: %s", tsdb_strerror(rc));
   if (rc == 0 && (rc = tsdb_control__start(db, &db->control)) != 0)
     snprintf(err, sizeof err, "cannot start the control threads: %s", tsdb_strerror(rc));
+  if (rc == 0 && opts->retention_sweep_ms && (rc = tsdb_maint__start(db, &db->maint)) != 0)
+    snprintf(err, sizeof err, "cannot start the maintenance thread: %s", tsdb_strerror(rc));
   if (rc) {
     set_err(errbuf, errlen, err[0] ? err : tsdb_strerror(rc));
+    tsdb_control__stop(db->control);
     if (db->writer) {
       tsdb_queue__stop(&db->queue);
       tsdb_writer__join(db->writer);
@@ -81,8 +85,9 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
 
 void tsdb_close(tsdb_db *db) {
   if (!db) return;
-  /* Order: stop the producers of work (control, then ingest), let the writer
-   * drain and exit, then close storage and free what is left. */
+  /* Order: stop the producers of work (maintenance, control, then ingest),
+   * let the writer drain and exit, then close storage and free the rest. */
+  tsdb_maint__stop(db->maint);
   tsdb_control__stop(db->control);
   tsdb_queue__stop(&db->queue);
   tsdb_writer__join(db->writer);
@@ -126,6 +131,7 @@ int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to, tsdb_p
   tsdb_series_params sp;
   int rc = tsdb_catalog__params(&db->catalog, series, &sp);
   if (rc) return rc;
+  sp.now = tsdb_db__now(db);
   tsdb_scan_buf buf = {0};
   tsdb_snap *snap = tsdb_store__snapshot(db->store);
   rc = tsdb_read__raw(db->store, snap, &sp, from, to, &buf, fn, ud);
@@ -153,6 +159,7 @@ int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, 
   if (rc) return rc;
   int tier = tsdb_read__tier_index(&sp, tier_ms);
   if (tier < 0) return TSDB_ENOTFOUND;
+  sp.now = tsdb_db__now(db);
   tsdb_scan_buf buf = {0};
   tier_adapter ta = {fn, ud};
   tsdb_snap *snap = tsdb_store__snapshot(db->store);
@@ -161,6 +168,8 @@ int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, 
   tsdb_scan_buf__free(&buf);
   return rc;
 }
+
+void tsdb_retention_sweep(tsdb_db *db) { tsdb_maint__sweep(db); }
 
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   memset(s, 0, sizeof *s);
@@ -171,6 +180,8 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->queue_full = atomic_load(&db->queue.full);
   s->batches = atomic_load(&c->batches);
   s->late_points = atomic_load(&c->late_points);
+  s->expired_points = atomic_load(&c->expired_points);
+  s->retention_sweeps = atomic_load(&c->retention_sweeps);
   s->buckets_finalized = atomic_load(&c->buckets_finalized);
   s->corrections = atomic_load(&c->corrections);
   s->open_buckets = atomic_load(&c->open_buckets);

@@ -14,6 +14,7 @@
 
 typedef struct tsdb_writer tsdb_writer;
 typedef struct tsdb_control tsdb_control;
+typedef struct tsdb_maint tsdb_maint;
 
 typedef struct tsdb_counters {
   atomic_uint_fast64_t messages_ingested;
@@ -21,6 +22,8 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t points_written;
   atomic_uint_fast64_t batches;
   atomic_uint_fast64_t late_points;
+  atomic_uint_fast64_t expired_points;
+  atomic_uint_fast64_t retention_sweeps;
   atomic_uint_fast64_t buckets_finalized;
   atomic_uint_fast64_t corrections;
   atomic_uint_fast64_t commands;
@@ -38,6 +41,7 @@ struct tsdb_db {
   tsdb_queue queue;
   tsdb_writer *writer;
   tsdb_control *control;
+  tsdb_maint *maint;
   tsdb_counters counters;
 };
 
@@ -52,6 +56,13 @@ void tsdb_writer__join(tsdb_writer *w);
 int tsdb_control__start(tsdb_db *db, tsdb_control **out);
 void tsdb_control__stop(tsdb_control *c);
 int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *payload, size_t len);
+
+int tsdb_maint__start(tsdb_db *db, tsdb_maint **out);
+void tsdb_maint__stop(tsdb_maint *m);
+/* One retention sweep (maint.c), on the calling thread. */
+void tsdb_maint__sweep(tsdb_db *db);
+/* The compaction filter's question (maint.c): has retention passed this key? */
+bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen);
 
 /* "$tsdb/agg/<tier>/<topic>" into buf; returns false if it does not fit. */
 bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topic,

@@ -174,6 +174,7 @@ int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, vo
   tsdb_series_params sp;
   int rc = tsdb_catalog__params(&db->catalog, q->series, &sp);
   if (rc) return rc;
+  sp.now = tsdb_db__now(db);
   if (next) *next = q->to;
   tsdb_step_query clamped = *q;
   clamped.from = tsdb_ts_clamp(q->from);
@@ -240,6 +241,10 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
   tsdb_series_params sp;
   int rc = tsdb_catalog__params(&db->catalog, series, &sp);
   if (rc) return rc;
+  if (sp.raw_retention_ms) {
+    int64_t cutoff = tsdb_db__now(db) - sp.raw_retention_ms;
+    if (before <= cutoff) return TSDB_ENOTFOUND;
+  }
   tsdb_store_iter *it;
   /* Blocks that start before `before`, newest first. */
   rc = tsdb_store__iter_raw(db->store, NULL, series, INT64_MIN, before, &it);
@@ -269,7 +274,8 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
       rc = TSDB_ECORRUPT;
       break;
     }
-    for (size_t i = n; i-- > 0;) {
+    int64_t cutoff = sp.raw_retention_ms ? tsdb_db__now(db) - sp.raw_retention_ms : INT64_MIN;
+    for (size_t i = n; i-- > 0 && buf.ts[i] >= cutoff;) {
       if (buf.ts[i] < before) {
         *ts = buf.ts[i];
         *value = buf.values[i];

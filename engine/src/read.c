@@ -32,6 +32,10 @@ int tsdb_read__raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_para
                    int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_point_fn fn, void *ud) {
   from = tsdb_ts_clamp(from);
   to = tsdb_ts_clamp(to);
+  /* Retention is exact for readers: a point older than the cutoff is gone,
+   * whether or not compaction has removed its block yet. */
+  if (sp->raw_retention_ms && sp->now != INT64_MIN && from < sp->now - sp->raw_retention_ms)
+    from = sp->now - sp->raw_retention_ms;
   if (from >= to) return 0;
   tsdb_store_iter *it;
   int rc = tsdb_store__iter_raw(st, snap, sp->id, tsdb_bucket_floor(from, sp->block_span_ms), to,
@@ -93,6 +97,12 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
   if (from >= to) return 0;
   int64_t tier_ms = sp->tiers_ms[tier];
   uint32_t tier_s = (uint32_t)(tier_ms / 1000);
+  /* A bucket expires when its end is at or before now - retention: the first
+   * visible bucket is the one holding that cutoff. */
+  if (sp->tier_retention_ms[tier] && sp->now != INT64_MIN) {
+    int64_t first = tsdb_bucket_floor(sp->now - sp->tier_retention_ms[tier], tier_ms);
+    if (from < first) from = first;
+  }
   from = tsdb_bucket_floor(from, tier_ms);
   tsdb_store_iter *agg_it = NULL, *pend_it = NULL;
   int rc = tsdb_store__iter_tier(st, snap, TSDB_CF_AGG, sp->id, tier_s, from, to, &agg_it);

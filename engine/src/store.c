@@ -20,8 +20,17 @@
 static const char *const cf_names[TSDB_CF_COUNT] = {"default", "catalog", "raw", "agg",
                                                     "pending"};
 
+typedef struct filter_ctx {
+  struct tsdb_store *st;
+  tsdb_cf_id cf;
+} filter_ctx;
+
 struct tsdb_store {
   rocksdb_t *db;
+  tsdb_expired_fn expired;
+  void *expired_ud;
+  filter_ctx filter_ctx[TSDB_CF_COUNT];
+  rocksdb_compactionfilter_t *filters[TSDB_CF_COUNT];
   char *path;
   rocksdb_options_t *db_opts;
   rocksdb_options_t *cf_opts[TSDB_CF_COUNT];
@@ -140,6 +149,27 @@ static const char *raw_merge_name(void *state) {
   return "tsdb.raw_block_merge.v1";
 }
 
+/* ---- retention: the compaction filter of the raw and agg families ---- */
+
+static unsigned char retention_filter(void *state, int level, const char *key, size_t klen,
+                                      const char *value, size_t vlen, char **new_value,
+                                      size_t *new_vlen, unsigned char *changed) {
+  (void)level;
+  (void)value;
+  (void)vlen;
+  (void)new_value;
+  (void)new_vlen;
+  *changed = 0;
+  filter_ctx *fc = state;
+  return fc->st->expired(fc->st->expired_ud, fc->cf, (const uint8_t *)key, klen) ? 1 : 0;
+}
+
+static void filter_destroy(void *state) { (void)state; }
+static const char *filter_name(void *state) {
+  (void)state;
+  return "tsdb.retention.v1";
+}
+
 /* ---- open / close ---- */
 
 static int mkdir_p(const char *path, char *err, size_t errlen) {
@@ -181,6 +211,14 @@ static rocksdb_options_t *make_cf_options(tsdb_store *st, tsdb_cf_id cf) {
     /* Bound how many operands a read folds before a memtable merge. */
     rocksdb_options_set_max_successive_merges(o, 64);
   }
+  if (st->expired && (cf == TSDB_CF_RAW || cf == TSDB_CF_AGG)) {
+    /* Retention runs inside compactions, never on the write path. The
+     * filter is not owned by the options: freed after the DB closes. */
+    st->filter_ctx[cf] = (filter_ctx){st, cf};
+    st->filters[cf] = rocksdb_compactionfilter_create(&st->filter_ctx[cf], filter_destroy,
+                                                      retention_filter, filter_name);
+    rocksdb_options_set_compaction_filter(o, st->filters[cf]);
+  }
   return o;
 }
 
@@ -192,6 +230,8 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
   tsdb_store *st = calloc(1, sizeof *st);
   if (!st) return TSDB_ENOMEM;
   st->log = opts->log;
+  st->expired = opts->expired;
+  st->expired_ud = opts->expired_ud;
   st->path = strdup(path);
   st->cache = rocksdb_cache_create_lru((size_t)(opts->cache_mb ? opts->cache_mb : 64) << 20);
   st->table_opts = rocksdb_block_based_options_create();
@@ -270,6 +310,8 @@ void tsdb_store__close(tsdb_store *st) {
   }
   for (int i = 0; i < TSDB_CF_COUNT; i++)
     if (st->cf_opts[i]) rocksdb_options_destroy(st->cf_opts[i]);
+  for (int i = 0; i < TSDB_CF_COUNT; i++)
+    if (st->filters[i]) rocksdb_compactionfilter_destroy(st->filters[i]);
   if (st->db_opts) rocksdb_options_destroy(st->db_opts);
   if (st->table_opts) rocksdb_block_based_options_destroy(st->table_opts);
   if (st->cache) rocksdb_cache_destroy(st->cache);
@@ -527,4 +569,9 @@ uint64_t tsdb_store__disk_bytes(tsdb_store *st) { return dir_bytes(st->path); }
 void tsdb_store__compact(tsdb_store *st) {
   for (int i = 0; i < TSDB_CF_COUNT; i++)
     rocksdb_compact_range_cf(st->db, st->cf[i], NULL, 0, NULL, 0);
+}
+
+void tsdb_store__compact_range(tsdb_store *st, tsdb_cf_id cf, const void *lower, size_t lower_len,
+                               const void *upper, size_t upper_len) {
+  rocksdb_compact_range_cf(st->db, st->cf[cf], lower, lower_len, upper, upper_len);
 }

@@ -28,13 +28,28 @@
 #include "agg.h"
 #include "log.h"
 
+typedef enum tsdb_cf_id {
+  TSDB_CF_DEFAULT = 0,
+  TSDB_CF_CATALOG,
+  TSDB_CF_RAW,
+  TSDB_CF_AGG,
+  TSDB_CF_PENDING,
+  TSDB_CF_COUNT
+} tsdb_cf_id;
+
 typedef struct tsdb_store tsdb_store;
 typedef struct tsdb_wbatch tsdb_wbatch;
 typedef struct tsdb_snap tsdb_snap;
 
+/* Asked by RocksDB's compaction threads for every raw block and aggregate
+ * bucket it rewrites: true drops the key (retention). Must be thread-safe. */
+typedef bool (*tsdb_expired_fn)(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen);
+
 typedef struct tsdb_store_options {
   uint32_t cache_mb;
   const tsdb_logger *log;
+  tsdb_expired_fn expired; /* NULL: nothing expires */
+  void *expired_ud;
 } tsdb_store_options;
 
 int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out,
@@ -66,14 +81,6 @@ int tsdb_store__write(tsdb_store *st, tsdb_wbatch *b, bool sync);
 tsdb_snap *tsdb_store__snapshot(tsdb_store *st);
 void tsdb_store__snapshot_release(tsdb_store *st, tsdb_snap *snap);
 
-typedef enum tsdb_cf_id {
-  TSDB_CF_DEFAULT = 0,
-  TSDB_CF_CATALOG,
-  TSDB_CF_RAW,
-  TSDB_CF_AGG,
-  TSDB_CF_PENDING,
-  TSDB_CF_COUNT
-} tsdb_cf_id;
 
 typedef struct tsdb_store_iter tsdb_store_iter;
 
@@ -114,5 +121,9 @@ uint64_t tsdb_store__merge_corrupt_inputs(const tsdb_store *st);
 uint64_t tsdb_store__disk_bytes(tsdb_store *st);
 /* Full compaction of every column family (benchmarks, tools). */
 void tsdb_store__compact(tsdb_store *st);
+/* Compaction of the keys in [lower, upper) of one column family: how the
+ * retention sweep makes the compaction filter see expired keys. Blocks. */
+void tsdb_store__compact_range(tsdb_store *st, tsdb_cf_id cf, const void *lower, size_t lower_len,
+                               const void *upper, size_t upper_len);
 
 #endif /* TSDB_STORE_H */

@@ -513,6 +513,14 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
       uint32_t id;
       rc = resolve_series(w, src, r, topic, r->nnames ? names : NULL, pts[i].field, &id);
       if (rc) break;
+      const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
+      if (pts[i].ts_ms <
+          tsdb_class__write_cutoff(now, s->raw_retention_ms, s->ntiers, s->tiers_ms)) {
+        /* Retention has already passed it: storing it would resurrect data
+         * and leave its coarse buckets incomplete. */
+        atomic_fetch_add(&db->counters.expired_points, 1);
+        continue;
+      }
       wseries *ws = ws_get(w, id);
       if (!ws) {
         rc = TSDB_ENOMEM;
@@ -530,7 +538,6 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
         if ((rc = VEC_PUSH(w->touched, id))) break;
       }
       if ((rc = stage_point(ws, pts[i].ts_ms, pts[i].value))) break;
-      const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
       rc = rollup_point(w, id, ws, s, pts[i].ts_ms, pts[i].value, now);
     }
     tsdb_series_class_release(r->cls);

@@ -76,6 +76,7 @@ typedef struct tsdb_options {
   uint32_t control_threads;    /* threads running $CONTROL commands; default 1 */
   uint32_t max_answer_rows;    /* rows per query answer page; default 10000 */
   uint32_t max_pending_commands; /* queued $CONTROL requests before "busy"; default 256 */
+  uint32_t retention_sweep_ms; /* how often expired data is compacted away; default 1 h */
   size_t max_results;          /* undrained results before aggregates are dropped; default 100000 */
   bool publish_aggregates;     /* emit $tsdb/agg/... results; default true */
   tsdb_log_fn log_fn;          /* NULL: log records go to the result queue (TSDB_RESULT_LOG) */
@@ -130,6 +131,12 @@ typedef struct tsdb_series_class_desc {
   int64_t block_span_ms;        /* raw block span; 0: default (1 day) */
   size_t nlabels;
   const tsdb_label *labels;     /* static labels added to every series */
+  /* Retention, 0 = forever. Raw points older than raw_retention_ms, and
+   * buckets of tier i that ended more than tier_retention_ms[i] ago, are
+   * invisible at once and removed in the background. Each tier must keep at
+   * least as long as raw points (coarse tiers are rebuilt from finer ones). */
+  int64_t raw_retention_ms;
+  const int64_t *tier_retention_ms; /* ntiers entries, or NULL: forever */
 } tsdb_series_class_desc;
 
 /* Creates an immutable, reference-counted class (count 1). Strings are copied. */
@@ -289,6 +296,10 @@ typedef int (*tsdb_series_fn)(void *ud, uint32_t id, const char *topic, const ch
 int tsdb_series_match(tsdb_db *db, const char *filter, const char *field,
                       const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn, void *ud);
 
+/* Runs one retention sweep now on the calling thread (the maintenance thread
+ * does this every retention_sweep_ms): compacts away expired data. Blocks. */
+void tsdb_retention_sweep(tsdb_db *db);
+
 /* Engine counters, for the stats command, metrics and tests. */
 typedef struct tsdb_stats {
   uint64_t messages_ingested;
@@ -297,6 +308,8 @@ typedef struct tsdb_stats {
   uint64_t queue_full;
   uint64_t batches;
   uint64_t late_points;       /* points that needed a rollup recompute */
+  uint64_t expired_points;    /* points dropped because retention had already passed them */
+  uint64_t retention_sweeps;  /* background passes that compacted expired data away */
   uint64_t buckets_finalized;
   uint64_t corrections;
   uint64_t open_buckets;      /* rollup buckets held open by the writer */

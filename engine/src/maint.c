@@ -1,0 +1,205 @@
+/*
+ * The maintenance thread: retention in the background.
+ *
+ * DESIGN
+ * How retention works
+ *   - Readers never see expired data: read paths hide raw points older than
+ *     now - raw retention and buckets that ended before now - tier retention
+ *     (read.c), so retention is exact the moment it passes.
+ *   - Disk space comes back through RocksDB's compaction filter on the raw and
+ *     agg column families (tsdb_db__key_expired), which drops expired keys in
+ *     every compaction that happens to rewrite them.
+ *   - Keys are series-major, so the oldest blocks of a quiet series may sit in
+ *     files no compaction touches. This thread therefore sweeps every
+ *     `retention_sweep_ms`: per series with retention it seeks the oldest raw
+ *     block and bucket of each tier, and when one has expired it asks RocksDB
+ *     to compact just the key range of those series (adjacent series are
+ *     merged into one range). It never writes and never holds a lock while
+ *     compacting.
+ * Ownership: it reads the catalog under its read lock (copying what it needs)
+ *   and calls RocksDB's thread-safe compaction API. Nothing else is shared.
+ * Ordering: none needed; a sweep is idempotent.
+ * Shutdown order: stop() sets the flag and signals; the thread finishes the
+ *   compaction in progress (RocksDB offers no cancel in its C API) and exits;
+ *   then join. It stops before the store closes.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "keys.h"
+#include "timeutil.h"
+
+struct tsdb_maint {
+  tsdb_db *db;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cv;
+  bool stop;
+  bool started;
+};
+
+bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen) {
+  tsdb_db *db = ud;
+  if (klen < 4) return false;
+  tsdb_series_params sp;
+  if (tsdb_catalog__params(&db->catalog, tsdb_key__get_u32(key), &sp) != 0) return false;
+  int64_t now = tsdb_db__now(db);
+  if (cf == TSDB_CF_RAW && klen == TSDB_RAW_KEY_LEN) {
+    if (!sp.raw_retention_ms) return false;
+    return tsdb_key__get_ts(key + 4) + sp.block_span_ms <= now - sp.raw_retention_ms;
+  }
+  if (cf == TSDB_CF_AGG && klen == TSDB_AGG_KEY_LEN) {
+    int64_t tier_ms = (int64_t)tsdb_key__get_u32(key + 4) * 1000;
+    for (size_t i = 0; i < sp.ntiers; i++) {
+      if (sp.tiers_ms[i] != tier_ms) continue;
+      int64_t ret = sp.tier_retention_ms[i];
+      return ret && tsdb_key__get_ts(key + 8) + tier_ms <= now - ret;
+    }
+  }
+  return false; /* unknown series or a tier the schema dropped: keep */
+}
+
+/* true when the series has an expired raw block or bucket on disk. */
+static bool has_expired(tsdb_db *db, const tsdb_series_params *sp, int64_t now) {
+  tsdb_store_iter *it;
+  bool found = false;
+  if (sp->raw_retention_ms) {
+    int64_t cutoff = now - sp->raw_retention_ms - sp->block_span_ms;
+    if (tsdb_store__iter_raw(db->store, NULL, sp->id, TSDB_TS_MIN, cutoff + 1, &it) == 0) {
+      found = tsdb_store__iter_valid(it);
+      tsdb_store__iter_close(it);
+    }
+  }
+  for (size_t i = 0; !found && i < sp->ntiers; i++) {
+    if (!sp->tier_retention_ms[i]) continue;
+    int64_t cutoff = now - sp->tier_retention_ms[i] - sp->tiers_ms[i];
+    if (tsdb_store__iter_tier(db->store, NULL, TSDB_CF_AGG, sp->id,
+                              (uint32_t)(sp->tiers_ms[i] / 1000), TSDB_TS_MIN, cutoff + 1,
+                              &it) == 0) {
+      found = tsdb_store__iter_valid(it);
+      tsdb_store__iter_close(it);
+    }
+  }
+  return found;
+}
+
+static void compact_series_run(tsdb_db *db, uint32_t lo, uint32_t hi) {
+  uint8_t lower[4], upper[4];
+  tsdb_key__put_u32(lower, lo);
+  tsdb_key__put_u32(upper, hi + 1);
+  tsdb_store__compact_range(db->store, TSDB_CF_RAW, lower, 4, upper, hi == UINT32_MAX ? 0 : 4);
+  tsdb_store__compact_range(db->store, TSDB_CF_AGG, lower, 4, upper, hi == UINT32_MAX ? 0 : 4);
+}
+
+/* Compacts a run of series; once more where expired keys survived. The
+ * compaction filter sees plain values only (RocksDB's C API has no
+ * FilterMergeOperand), and a raw block that was still a stack of merge
+ * operands becomes a plain value in the first pass: the second pass, over
+ * the files that pass wrote, then drops it. */
+static void compact_run_until_clean(tsdb_db *db, uint32_t lo, uint32_t hi, int64_t now) {
+  compact_series_run(db, lo, hi);
+  bool again = false;
+  for (uint32_t id = lo; !again && id <= hi; id++) {
+    tsdb_series_params sp;
+    again = tsdb_catalog__params(&db->catalog, id, &sp) == 0 && has_expired(db, &sp, now);
+    if (id == UINT32_MAX) break;
+  }
+  if (again) compact_series_run(db, lo, hi);
+}
+
+void tsdb_maint__sweep(tsdb_db *db) {
+  int64_t now = tsdb_db__now(db);
+  size_t ids = 0;
+  pthread_rwlock_rdlock(&db->catalog.lock);
+  ids = db->catalog.id_cap;
+  pthread_rwlock_unlock(&db->catalog.lock);
+  uint32_t run_lo = 0, run_hi = 0;
+  bool in_run = false;
+  size_t compacted = 0;
+  for (uint32_t id = 1; id < ids; id++) {
+    tsdb_series_params sp;
+    bool expired = tsdb_catalog__params(&db->catalog, id, &sp) == 0 && has_expired(db, &sp, now);
+    if (expired) {
+      if (!in_run) run_lo = id;
+      run_hi = id;
+      in_run = true;
+      compacted++;
+    } else if (in_run) {
+      compact_run_until_clean(db, run_lo, run_hi, now);
+      in_run = false;
+    }
+  }
+  if (in_run) compact_run_until_clean(db, run_lo, run_hi, now);
+  atomic_fetch_add(&db->counters.retention_sweeps, 1);
+  if (compacted)
+    tsdb_log__printf(&db->log, TSDB_LOG_INFO, "retention sweep series_with_expired_data=%zu",
+                     compacted);
+}
+
+static void *maint_main(void *arg) {
+  tsdb_maint *m = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  pthread_mutex_lock(&m->lock);
+  while (!m->stop) {
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    int64_t ms = m->db->opts.retention_sweep_ms;
+    at.tv_sec += (time_t)(ms / 1000);
+    at.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (at.tv_nsec >= 1000000000L) {
+      at.tv_sec++;
+      at.tv_nsec -= 1000000000L;
+    }
+    while (!m->stop && pthread_cond_timedwait(&m->cv, &m->lock, &at) == 0) {
+    }
+    if (m->stop) break;
+    pthread_mutex_unlock(&m->lock);
+    tsdb_maint__sweep(m->db);
+    pthread_mutex_lock(&m->lock);
+  }
+  pthread_mutex_unlock(&m->lock);
+  return NULL;
+}
+
+int tsdb_maint__start(tsdb_db *db, tsdb_maint **out) {
+  *out = NULL;
+  tsdb_maint *m = calloc(1, sizeof *m);
+  if (!m) return TSDB_ENOMEM;
+  m->db = db;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  int rc = pthread_mutex_init(&m->lock, NULL) | pthread_cond_init(&m->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (rc) {
+    free(m);
+    return TSDB_ENOMEM;
+  }
+  if (pthread_create(&m->thread, NULL, maint_main, m)) {
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->cv);
+    free(m);
+    return TSDB_ETHREAD;
+  }
+  m->started = true;
+  *out = m;
+  return 0;
+}
+
+void tsdb_maint__stop(tsdb_maint *m) {
+  if (!m) return;
+  pthread_mutex_lock(&m->lock);
+  m->stop = true;
+  pthread_mutex_unlock(&m->lock);
+  pthread_cond_broadcast(&m->cv);
+  if (m->started) pthread_join(m->thread, NULL);
+  pthread_mutex_destroy(&m->lock);
+  pthread_cond_destroy(&m->cv);
+  free(m);
+}
