@@ -41,20 +41,25 @@
  * Compression", ICDE 2006). The table is either explicit (one byte a symbol,
  * a 4-bit-mantissa float of its frequency) or "flat" (all window symbols
  * equally likely: uniform data such as dataset b needs no per-symbol table).
- * Blocks with fewer than 129 points skip the modelling (merge operands must be
- * cheap): delta and zigzag varints.
+ * Blocks of up to 128 points skip the modelling (merge operands must be
+ * cheap): delta and zigzag varints. For longer ones only the three predictors
+ * with the smallest variance get the full size estimate.
  *
- * Measured (codec_bench --quick: 2 days of each dataset; bytes a point on disk
- * after RocksDB zstd + full compaction, 86400 s blocks / 14400 s blocks):
+ * Measured with codec_bench --quick (2 days of each dataset), bytes a point on
+ * disk after RocksDB zstd and full compaction, blocks of 86400 s | 14400 s:
  *
- *   variant                                    a        b        c        d
- *   this codec                           MEASURE_FINAL
- *   values: Gorilla XOR instead of decimal  MEASURE_XOR
- *   byte-aligned residuals, zstd codes them MEASURE_BYTE
- *   zigzag varint residuals, zstd codes them MEASURE_VARINT
- *   delta predictor only                  MEASURE_DELTA
- *   no averaging predictors               MEASURE_NOAVG
- *   explicit tables only (no flat model)   MEASURE_NOFLAT
+ *                                   a              b              c              d
+ *   this codec               0.1061 0.1295  0.8414 0.9895  0.5896 0.6232  0.2664 0.2911
+ *   values as Gorilla XOR    0.3826 0.4420  1.9407 1.9819  1.4989 1.5972  1.3061 1.4571
+ *   a byte a residual (lo +
+ *     0..254, else escape),
+ *     zstd does the coding   0.1809 0.1876  0.8529 0.8956  0.6084 0.6699  0.3475 0.3801
+ *   zigzag varints, zstd     0.1749 0.1877  0.9494 0.9960  0.6107 0.6717  0.3466 0.3750
+ *   delta predictor only     0.1061 0.1295  0.9738 1.1447  0.5896 0.6232  0.2985 0.3257
+ *   no averaging predictors  0.1061 0.1295  0.8420 0.9895  0.5896 0.6232  0.2985 0.3257
+ *   no flat tables           0.1061 0.1295  0.8855 1.1150  0.6033 0.8033  0.2664 0.2911
+ * (Gorilla XOR on d costs 4.86 B/point before zstd.) Targets, 0.8 x
+ * VictoriaMetrics 1.79.5: a 0.135, b 0.820, c 0.566, d 0.282.
  *
  * Byte-aligned layouts lose because a block's payload is then left to zstd's
  * Huffman coder (81 equiprobable values: 6.42 bits instead of log2 81 = 6.34;
@@ -64,10 +69,12 @@
  *
  * Floors the format does not cross: b carries 6.44 bits a point of randomness
  * (log2 81 for 99 %, 1 % spikes of 350 values) = 0.805 B/point before any
- * header; RocksDB adds about 18-20 bytes an entry (key, index; measured with
- * random payloads), 0.013 B/point for 1440-point blocks; the block header and
- * tables are about 30 bytes. c similarly: log2 21 = 4.39 bits a point plus
- * the gaps.
+ * header; RocksDB adds about 18.5 bytes an entry (key, index; measured with
+ * incompressible 1000-1200 byte values), 0.013 B/point for 1440-point blocks;
+ * the block header, table and rANS state take 30 bytes (0.021 B/point). c
+ * similarly: log2 21 = 4.39 bits a point, plus the gaps. So b and c stay
+ * about 2.5 % and 4 % above the 0.8 x VictoriaMetrics targets; at 14400 s,
+ * where fixed costs per block are 6 times larger, the gap widens.
  *
  * Format (version 1); varint = LEB128, svarint = zigzag LEB128:
  *   u8 version | u8 user_flags | u8 kinds (bits 0-1 ts kind, 2-3 value kind)
@@ -562,6 +569,20 @@ static void stat_init(pstat *st, int64_t center) {
   memset(st->hist, 0, sizeof st->hist);
 }
 
+/* A cheap size proxy to rank predictors before the exact-ish estimate: bits
+ * of a Gaussian with the residuals' variance, plus the escapes. */
+static double stat_proxy(const pstat *st, uint64_t n) {
+  int64_t s1 = 0, s2 = 0; /* at most 2^20 x 2^14: no overflow */
+  for (int j = 0; j < HIST_BINS; j++) {
+    int64_t x = j - HIST_HALF, c = st->hist[j];
+    s1 += c * x;
+    s2 += c * x * x;
+  }
+  double nin = (double)(n - st->oor_n), m1 = nin > 0 ? (double)s1 / nin : 0;
+  double var = nin > 0 ? (double)s2 / nin - m1 * m1 : 0;
+  return nin * 0.5 * lg2(1.0 + 17.08 * var) + st->oor_bits + 2.0 * (double)st->oor_n;
+}
+
 typedef struct choice {
   int pred;
   uint64_t g;
@@ -753,6 +774,20 @@ static void choose(const src *s, unsigned mask, choice *best) {
     }
   }
 
+  /* the full estimate only for the three best by the proxy */
+  double proxy[P_COUNT];
+  unsigned keep = 0;
+  for (int p = 0; p < P_COUNT; p++)
+    proxy[p] = (mask & (1u << p)) ? (st[p].allsame ? -1.0 : stat_proxy(&st[p], nres)) : HUGE_VAL;
+  for (int kept = 0; kept < 3; kept++) {
+    int m = -1;
+    for (int p = 0; p < P_COUNT; p++)
+      if (proxy[p] < HUGE_VAL && (m < 0 || proxy[p] < proxy[m])) m = p;
+    if (m < 0) break;
+    keep |= 1u << m;
+    proxy[m] = HUGE_VAL;
+  }
+  mask = keep;
   best->bits = HUGE_VAL;
   for (int p = 0; p < P_COUNT; p++) {
     if (!(mask & (1u << p))) continue;

@@ -24,9 +24,9 @@
  *
  * Thread-safety: every function is reentrant; no global state.
  *
- * Resources: no heap allocation; encode and decode use about 40 KiB of stack
- * (histograms, the rANS decoding table). The format is described at the top
- * of codec.c.
+ * Resources: no heap allocation; encode and decode use at most about 21 KiB
+ * of stack (gcc 12 -O2 -fstack-usage: histograms, the rANS decoding table).
+ * The format is described at the top of codec.c.
  */
 #ifndef TSDB_CODEC_H
 #define TSDB_CODEC_H
