@@ -171,6 +171,17 @@ int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, 
 
 void tsdb_retention_sweep(tsdb_db *db) { tsdb_maint__sweep(db); }
 
+void tsdb_compact(tsdb_db *db) { tsdb_store__compact(db->store); }
+
+void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out) {
+  out->raw = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_RAW);
+  out->agg = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_AGG);
+  out->other = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_DEFAULT) +
+               tsdb_store__cf_sst_bytes(db->store, TSDB_CF_CATALOG) +
+               tsdb_store__cf_sst_bytes(db->store, TSDB_CF_PENDING);
+  out->wal = tsdb_store__wal_bytes(db->store);
+}
+
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   memset(s, 0, sizeof *s);
   tsdb_counters *c = &db->counters;

@@ -545,6 +545,33 @@ uint64_t tsdb_store__merge_corrupt_inputs(const tsdb_store *st) {
   return atomic_load(&((tsdb_store *)st)->merge_corrupt_inputs);
 }
 
+uint64_t tsdb_store__cf_sst_bytes(tsdb_store *st, tsdb_cf_id cf) {
+  char *v = rocksdb_property_value_cf(st->db, st->cf[cf], "rocksdb.total-sst-files-size");
+  uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+  rocksdb_free(v);
+  return n;
+}
+
+static uint64_t dir_bytes_ext(const char *path, const char *ext) {
+  uint64_t total = 0;
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *e;
+  size_t elen = strlen(ext);
+  while ((e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (n <= elen || strcmp(e->d_name + n - elen, ext)) continue;
+    char file[PATH_MAX];
+    struct stat stt;
+    snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+    if (stat(file, &stt) == 0) total += (uint64_t)stt.st_size;
+  }
+  closedir(d);
+  return total;
+}
+
+uint64_t tsdb_store__wal_bytes(tsdb_store *st) { return dir_bytes_ext(st->path, ".log"); }
+
 static uint64_t dir_bytes(const char *path) {
   uint64_t total = 0;
   DIR *d = opendir(path);
@@ -567,8 +594,15 @@ static uint64_t dir_bytes(const char *path) {
 uint64_t tsdb_store__disk_bytes(tsdb_store *st) { return dir_bytes(st->path); }
 
 void tsdb_store__compact(tsdb_store *st) {
-  for (int i = 0; i < TSDB_CF_COUNT; i++)
+  rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+  rocksdb_flushoptions_set_wait(fo, 1);
+  for (int i = 0; i < TSDB_CF_COUNT; i++) {
+    char *errptr = NULL;
+    rocksdb_flush_cf(st->db, fo, st->cf[i], &errptr);
+    take_error(st->log, errptr, "flush");
     rocksdb_compact_range_cf(st->db, st->cf[i], NULL, 0, NULL, 0);
+  }
+  rocksdb_flushoptions_destroy(fo);
 }
 
 void tsdb_store__compact_range(tsdb_store *st, tsdb_cf_id cf, const void *lower, size_t lower_len,

@@ -119,6 +119,11 @@ int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, 
 uint64_t tsdb_store__merge_corrupt_inputs(const tsdb_store *st);
 /* Total size of the SST and WAL files (bytes on disk). */
 uint64_t tsdb_store__disk_bytes(tsdb_store *st);
+/* Live SST bytes of one column family (RocksDB's total-sst-files-size). */
+uint64_t tsdb_store__cf_sst_bytes(tsdb_store *st, tsdb_cf_id cf);
+/* Bytes of the write-ahead log files. */
+uint64_t tsdb_store__wal_bytes(tsdb_store *st);
+
 /* Full compaction of every column family (benchmarks, tools). */
 void tsdb_store__compact(tsdb_store *st);
 /* Compaction of the keys in [lower, upper) of one column family: how the

@@ -13,19 +13,23 @@
  *      per batch window).
  *   2. For each point: resolve its series (creating catalog entries in the
  *      same WriteBatch), stage it for its raw block, and feed each rollup tier:
- *      the accumulator of the point's bucket is created if missing (with a
- *      pending marker in the batch). A point newer than everything stored for
+ *      the accumulator of the point's bucket is created if missing. A point
+ *      newer than everything stored for
  *      its series cannot be a duplicate, so it is added incrementally; any
  *      other point (late, out of order, duplicate) marks the accumulator for a
  *      refresh from raw data instead. That is the whole exactness argument:
  *      an accumulator is either "stored points of the bucket + points added"
  *      (each new and unique), or rebuilt from the stored points after commit.
- *   3. Encode each series' staged points as one operand per raw block and
- *      write everything in ONE WriteBatch with the WAL on. A point is stored
- *      once this write returns.
+ *   3. Encode each series' staged points as one operand per raw block. Put
+ *      the aggregates of buckets that are already due (a backfill moving on)
+ *      and a pending marker for every bucket that stays open, then write
+ *      everything in ONE WriteBatch with the WAL on. A point is stored once
+ *      this write returns, and its buckets are then either final on disk or
+ *      marked pending in the same atomic write.
  *   4. Refresh marked accumulators from the committed raw data.
- *   5. Finalize accumulators that are due: write the aggregate and delete the
- *      pending marker in one batch, then queue "$tsdb/agg/..." publications.
+ *   5. Finalize accumulators that became due: write the aggregate and delete
+ *      the pending marker in one batch. Queue "$tsdb/agg/..." publications
+ *      for everything finalized once its batch is written.
  * When a bucket is due
  *   At end + grace, unless points for it are still arriving (a backfill or a
  *   late device): then `grace` after its last point, or as soon as the series
@@ -48,6 +52,7 @@
  *   caller joins and frees.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,14 +70,23 @@
 #define TS_UNKNOWN INT64_MAX /* wseries.max_ts not loaded yet */
 #define NO_HEAP SIZE_MAX
 
+typedef enum marker_state {
+  MARKER_NONE = 0, /* no pending marker anywhere */
+  MARKER_QUEUED,   /* its put is in the batch being written */
+  MARKER_ON_DISK   /* committed */
+} marker_state;
+
 typedef struct acc {
-  struct acc *next; /* in the series' list */
+  struct acc *next, *prev; /* in the series' list for its tier, newest first */
   uint32_t series;
   uint8_t tier;     /* index into the series' tiers */
   bool refresh;     /* rebuild from raw after the next commit */
   bool queued_refresh;
   bool existed;     /* an aggregate was stored before: updates are corrections */
   bool superseded;  /* the series has a later bucket in this tier */
+  bool finalizing;  /* its aggregate is in the batch being written */
+  bool in_unmarked; /* listed in w->unmarked */
+  uint8_t marker;   /* marker_state */
   int64_t start;
   int64_t tier_ms;
   int64_t last_touch; /* wall clock of the last point added */
@@ -83,7 +97,9 @@ typedef struct acc {
 
 typedef struct wseries {
   int64_t max_ts; /* greatest stored timestamp, INT64_MIN none, TS_UNKNOWN not loaded */
-  acc *accs;
+  /* Open accumulators per tier, newest bucket first, so in-order data finds
+   * its bucket at the head. Allocated with the series' first accumulator. */
+  acc **accs;
   int64_t *stage_ts;
   double *stage_v;
   size_t nstage, stage_cap;
@@ -141,6 +157,7 @@ struct tsdb_writer {
   VEC(uint32_t) touched;
   VEC(uint32_t) changed; /* series whose descriptor is in the current batch */
   VEC(acc *) refresh;
+  VEC(acc *) unmarked; /* open accumulators whose pending marker is not written yet */
   VEC(final_entry) finals;
   uint8_t *enc;
   size_t enc_cap;
@@ -334,11 +351,14 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
                         int64_t ts, double v, int64_t now) {
   bool is_new = ts > ws->max_ts;
   if (!is_new) atomic_fetch_add(&w->db->counters.late_points, 1);
+  if (s->ntiers && !ws->accs && !(ws->accs = calloc(TSDB_MAX_TIERS, sizeof *ws->accs)))
+    return TSDB_ENOMEM;
   for (uint8_t t = 0; t < s->ntiers; t++) {
     int64_t tier = s->tiers_ms[t];
     int64_t b = tsdb_bucket_floor(ts, tier);
-    acc *a = ws->accs;
-    while (a && !(a->tier == t && a->start == b)) a = a->next;
+    acc **pp = &ws->accs[t];
+    while (*pp && (*pp)->start > b) pp = &(*pp)->next;
+    acc *a = *pp && (*pp)->start == b ? *pp : NULL;
     if (!a) {
       a = calloc(1, sizeof *a);
       if (!a) return TSDB_ENOMEM;
@@ -348,19 +368,22 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
       a->tier_ms = tier;
       a->last_touch = now;
       tsdb_agg__init(&a->state);
-      /* Older buckets of this tier are done: the series has moved on. */
-      for (acc *o = ws->accs; o; o = o->next) {
-        if (o->tier == t && o->start < b && !o->superseded) {
-          o->superseded = true;
-          if (o->heap_pos != NO_HEAP) heap_update(w, o, acc_due(w, o));
-        }
+      /* A newer bucket of this tier exists: the series has moved past this
+       * one. Or this one is the newest: the previous newest is done. */
+      a->superseded = pp != &ws->accs[t];
+      acc *older = *pp;
+      if (!a->superseded && older && !older->superseded) {
+        older->superseded = true;
+        if (older->heap_pos != NO_HEAP) heap_update(w, older, acc_due(w, older));
       }
-      a->superseded = false;
-      for (acc *o = ws->accs; o; o = o->next)
-        if (o->tier == t && o->start > b) a->superseded = true;
-      a->next = ws->accs;
-      ws->accs = a;
-      tsdb_store__batch_pending_put(w->db->store, w->batch, id, (uint32_t)(tier / 1000), b);
+      a->next = older;
+      a->prev = pp == &ws->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
+      if (older) older->prev = a;
+      *pp = a;
+      /* Its pending marker is written with the batch only if it is still
+       * open then; a bucket already due goes straight to the agg family. */
+      a->in_unmarked = true;
+      if (VEC_PUSH(w->unmarked, a)) return TSDB_ENOMEM;
       if (heap_push(w, a, acc_due(w, a))) return TSDB_ENOMEM;
       /* Points of this bucket may already be stored: rebuild after commit. */
       if (ws->max_ts != INT64_MIN && ws->max_ts >= b && mark_refresh(w, a)) return TSDB_ENOMEM;
@@ -679,46 +702,51 @@ static int cmp_final(const void *x, const void *y) {
 
 static void unlink_acc(tsdb_writer *w, acc *a) {
   wseries *ws = &w->ws[a->series];
-  acc **pp = &ws->accs;
-  while (*pp && *pp != a) pp = &(*pp)->next;
-  if (*pp) *pp = a->next;
+  if (a->prev)
+    a->prev->next = a->next;
+  else
+    ws->accs[a->tier] = a->next;
+  if (a->next) a->next->prev = a->prev;
 }
 
-/* Finalizes every accumulator that is due at `now`. */
-static void finalize_due(tsdb_writer *w, int64_t now) {
+/*
+ * Moves every accumulator that is due at `now` (and needs no rebuild) into
+ * w->batch: its aggregate, and the deletion of its marker if one was
+ * written. The caller writes the batch, then commits or restores them.
+ */
+static void collect_due(tsdb_writer *w, int64_t now) {
   tsdb_db *db = w->db;
-  w->finals.n = 0;
-  tsdb_store__batch_clear(w->batch);
   while (w->heap_n && w->heap[0]->heap_due <= now) {
     acc *a = w->heap[0];
     int64_t due = acc_due(w, a);
-    if (a->refresh) due = now + 1000; /* its rebuild failed; retry later */
+    if (a->refresh) due = now + 1000; /* its rebuild is pending or failed */
     if (due > now) {
       heap_update(w, a, due);
       continue;
     }
     heap_pop(w);
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
-    uint32_t tier_s = (uint32_t)(a->tier_ms / 1000);
-    if (a->state.count > 0)
-      tsdb_store__batch_agg_put(db->store, w->batch, a->series, tier_s, a->start, &a->state);
-    else
-      tsdb_store__batch_agg_delete(db->store, w->batch, a->series, tier_s, a->start);
-    tsdb_store__batch_pending_delete(db->store, w->batch, a->series, tier_s, a->start);
     final_entry e = {a->series, s ? s->topic : "", s ? s->topic_len : 0, a->tier_ms,
                      a->start, a->existed, a};
     if (VEC_PUSH(w->finals, e)) {
       heap_push(w, a, now + 1000); /* out of memory: try again later */
       break;
     }
+    uint32_t tier_s = (uint32_t)(a->tier_ms / 1000);
+    if (a->state.count > 0)
+      tsdb_store__batch_agg_put(db->store, w->batch, a->series, tier_s, a->start, &a->state);
+    else
+      tsdb_store__batch_agg_delete(db->store, w->batch, a->series, tier_s, a->start);
+    if (a->marker == MARKER_ON_DISK)
+      tsdb_store__batch_pending_delete(db->store, w->batch, a->series, tier_s, a->start);
+    a->finalizing = true;
   }
+}
+
+/* The batch holding the collected aggregates is written: publish, free. */
+static void commit_finals(tsdb_writer *w) {
+  tsdb_db *db = w->db;
   if (w->finals.n == 0) return;
-  if (tsdb_store__write(db->store, w->batch, false) != 0) {
-    atomic_fetch_add(&db->counters.write_errors, 1);
-    for (size_t i = 0; i < w->finals.n; i++) heap_push(w, w->finals.v[i].a, now + 1000);
-    w->finals.n = 0;
-    return;
-  }
   atomic_fetch_add(&db->counters.buckets_finalized, w->finals.n);
   if (db->opts.publish_aggregates) {
     qsort(w->finals.v, w->finals.n, sizeof *w->finals.v, cmp_final);
@@ -731,11 +759,56 @@ static void finalize_due(tsdb_writer *w, int64_t now) {
       i = j;
     }
   }
+  bool compact_unmarked = false;
   for (size_t i = 0; i < w->finals.n; i++) {
-    unlink_acc(w, w->finals.v[i].a);
-    free(w->finals.v[i].a);
+    acc *a = w->finals.v[i].a;
+    if (a->in_unmarked) {
+      a->series = UINT32_MAX; /* dropped from w->unmarked below, before free */
+      compact_unmarked = true;
+      continue;
+    }
+    unlink_acc(w, a);
+    free(a);
+  }
+  if (compact_unmarked) {
+    size_t keep = 0;
+    for (size_t i = 0; i < w->unmarked.n; i++) {
+      acc *a = w->unmarked.v[i];
+      if (a->series != UINT32_MAX) w->unmarked.v[keep++] = a;
+    }
+    w->unmarked.n = keep;
+    for (size_t i = 0; i < w->finals.n; i++) {
+      acc *a = w->finals.v[i].a;
+      if (a->series != UINT32_MAX) continue;
+      a->series = w->finals.v[i].series;
+      unlink_acc(w, a);
+      free(a);
+    }
   }
   w->finals.n = 0;
+}
+
+/* The batch failed: the collected accumulators stay open and retry later. */
+static void restore_finals(tsdb_writer *w, int64_t now) {
+  for (size_t i = 0; i < w->finals.n; i++) {
+    w->finals.v[i].a->finalizing = false;
+    heap_push(w, w->finals.v[i].a, now + 1000);
+  }
+  w->finals.n = 0;
+}
+
+/* Finalizes, in a batch of their own, accumulators due at `now`. */
+static void finalize_due(tsdb_writer *w, int64_t now) {
+  tsdb_store__batch_clear(w->batch);
+  w->finals.n = 0;
+  collect_due(w, now);
+  if (w->finals.n == 0) return;
+  if (tsdb_store__write(w->db->store, w->batch, false) != 0) {
+    atomic_fetch_add(&w->db->counters.write_errors, 1);
+    restore_finals(w, now);
+    return;
+  }
+  commit_finals(w);
 }
 
 static void process(tsdb_writer *w, uint8_t *data, size_t len) {
@@ -745,16 +818,39 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len) {
     tsdb_store__batch_clear(w->batch);
     w->touched.n = 0;
     w->changed.n = 0;
+    w->finals.n = 0;
     int rc = stage_records(w, data, len, now);
     for (size_t i = 0; rc == 0 && i < w->touched.n; i++)
       rc = flush_series(w, w->touched.v[i], &w->ws[w->touched.v[i]]);
-    if (rc == 0) rc = tsdb_store__write(db->store, w->batch, false);
+    if (rc == 0) {
+      /* Buckets already due (a backfill moving on, a late point) go into this
+       * same batch; only those still open get a pending marker. */
+      collect_due(w, now);
+      for (size_t i = 0; i < w->unmarked.n; i++) {
+        acc *a = w->unmarked.v[i];
+        if (a->finalizing) continue;
+        tsdb_store__batch_pending_put(db->store, w->batch, a->series,
+                                      (uint32_t)(a->tier_ms / 1000), a->start);
+        a->marker = MARKER_QUEUED;
+      }
+      rc = tsdb_store__write(db->store, w->batch, false);
+    }
     if (rc == 0) {
       for (size_t i = 0; i < w->changed.n; i++) {
         tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, w->changed.v[i]);
         if (s) s->persisted = true;
       }
+      for (size_t i = 0; i < w->unmarked.n; i++) {
+        if (w->unmarked.v[i]->marker == MARKER_QUEUED) w->unmarked.v[i]->marker = MARKER_ON_DISK;
+        w->unmarked.v[i]->in_unmarked = false;
+      }
+      w->unmarked.n = 0;
+      commit_finals(w);
     } else {
+      restore_finals(w, now);
+      /* Nothing was written: markers stay owed, tried again next pass. */
+      for (size_t i = 0; i < w->unmarked.n; i++)
+        if (w->unmarked.v[i]->marker == MARKER_QUEUED) w->unmarked.v[i]->marker = MARKER_NONE;
       atomic_fetch_add(&db->counters.write_errors, 1);
       tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
                        "write failed error=%s points_lost=0 (none were acknowledged as stored "
@@ -769,7 +865,8 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len) {
       for (size_t i = 0; i < w->touched.n; i++) {
         wseries *ws = &w->ws[w->touched.v[i]];
         ws->max_ts = TS_UNKNOWN;
-        for (acc *a = ws->accs; a; a = a->next) mark_refresh(w, a);
+        for (int t = 0; ws->accs && t < TSDB_MAX_TIERS; t++)
+          for (acc *a = ws->accs[t]; a; a = a->next) mark_refresh(w, a);
       }
     }
     for (size_t i = 0; i < w->touched.n; i++) {
@@ -811,7 +908,8 @@ static void recover(tsdb_writer *w) {
     for (size_t i = 0; s && i < s->ntiers; i++)
       if (s->tiers_ms[i] == (int64_t)tier_s * 1000) t = (int)i;
     wseries *ws = t >= 0 ? ws_get(w, id) : NULL;
-    acc *a = ws ? calloc(1, sizeof *a) : NULL;
+    if (ws && !ws->accs) ws->accs = calloc(TSDB_MAX_TIERS, sizeof *ws->accs);
+    acc *a = ws && ws->accs ? calloc(1, sizeof *a) : NULL;
     if (!a) { /* the series or tier is gone: its marker means nothing now */
       tsdb_store__batch_pending_delete(db->store, w->batch, id, tier_s, start);
       dropped++;
@@ -824,8 +922,13 @@ static void recover(tsdb_writer *w) {
     a->last_touch = now;
     a->superseded = true; /* nothing will extend it but late points */
     tsdb_agg__init(&a->state);
-    a->next = ws->accs;
-    ws->accs = a;
+    acc **pp = &ws->accs[t];
+    while (*pp && (*pp)->start > start) pp = &(*pp)->next;
+    a->next = *pp;
+    a->prev = pp == &ws->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
+    if (*pp) (*pp)->prev = a;
+    *pp = a;
+    a->marker = MARKER_ON_DISK;
     heap_push(w, a, acc_due(w, a));
     mark_refresh(w, a);
     recovered++;
@@ -898,12 +1001,15 @@ void tsdb_writer__join(tsdb_writer *w) {
   if (!w) return;
   if (w->started) pthread_join(w->thread, NULL);
   for (size_t i = 0; i < w->ws_cap; i++) {
-    acc *a = w->ws[i].accs;
-    while (a) {
-      acc *next = a->next;
-      free(a);
-      a = next;
+    for (int t = 0; w->ws[i].accs && t < TSDB_MAX_TIERS; t++) {
+      acc *a = w->ws[i].accs[t];
+      while (a) {
+        acc *next = a->next;
+        free(a);
+        a = next;
+      }
     }
+    free(w->ws[i].accs);
     free(w->ws[i].stage_ts);
     free(w->ws[i].stage_v);
   }
@@ -923,6 +1029,7 @@ void tsdb_writer__join(tsdb_writer *w) {
   free(w->touched.v);
   free(w->changed.v);
   free(w->refresh.v);
+  free(w->unmarked.v);
   free(w->finals.v);
   free(w->enc);
   tsdb_scan_buf__free(&w->scan);

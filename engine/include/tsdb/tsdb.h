@@ -300,6 +300,20 @@ int tsdb_series_match(tsdb_db *db, const char *filter, const char *field,
  * does this every retention_sweep_ms): compacts away expired data. Blocks. */
 void tsdb_retention_sweep(tsdb_db *db);
 
+/* Bytes on disk (SST files after compaction, per column family; and the WAL). */
+typedef struct tsdb_disk_usage {
+  uint64_t raw;     /* compressed point blocks */
+  uint64_t agg;     /* rollup buckets */
+  uint64_t other;   /* catalog, pending markers, format */
+  uint64_t wal;     /* write-ahead log files */
+} tsdb_disk_usage;
+
+void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out);
+
+/* Flushes memtables and compacts every column family fully (tools,
+ * benchmarks). Blocks; never call it on a broker thread. */
+void tsdb_compact(tsdb_db *db);
+
 /* Engine counters, for the stats command, metrics and tests. */
 typedef struct tsdb_stats {
   uint64_t messages_ingested;

@@ -1,0 +1,456 @@
+/*
+ * engine_bench: the time-series engine on its own (no broker), on the team's
+ * reference datasets (bench/datasets/gen.c, the generator VictoriaMetrics and
+ * InfluxDB were measured with).
+ *
+ *   engine_bench [--quick] [--json FILE] [--gen PATH] [--dir DIR]
+ *                [--datasets abcd] [--only ingest|query|idle]
+ *
+ * Reports, with the machine it ran on:
+ *   - bulk ingest: points/s and CPU-seconds per million points (all threads
+ *     of the process, RocksDB's included) with the default tiers 1m/15m/1h/1d
+ *     maintained, until every point is durable, and again including a full
+ *     compaction;
+ *   - bytes/point on disk after full compaction: raw points alone (the figure
+ *     comparable to VictoriaMetrics and InfluxDB, which keep no rollups) and
+ *     with the rollup tiers;
+ *   - step-query latency (1 h step, warm cache, median of repetitions) over
+ *     1, 30 and 365 days of one series;
+ *   - resident memory per idle series with 100 k series.
+ * --quick stays within two minutes: 2 days of each dataset, and the 365-day
+ * query series at a 10 s interval instead of 1 s (the query reads the 1 h
+ * tier, so its cost does not depend on the raw interval).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tsdb/tsdb.h"
+
+#define CHUNK 1000 /* points per bulk message */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  long kb = 0;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmRSS:", 6)) kb = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return kb;
+}
+
+static void rmtree(const char *path) {
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char child[4096];
+      snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+      struct stat st;
+      if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+        rmtree(child);
+      else
+        unlink(child);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+static void machine(FILE *out) {
+  char model[256] = "unknown";
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f) {
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+      if (!strncmp(line, "model name", 10)) {
+        char *c = strchr(line, ':');
+        if (c) {
+          snprintf(model, sizeof model, "%s", c + 2);
+          model[strcspn(model, "\n")] = 0;
+        }
+        break;
+      }
+    }
+    fclose(f);
+  }
+  fprintf(out, "machine: %ld cores, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
+}
+
+static tsdb_db *open_db(const char *path, uint32_t grace_ms) {
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = path;
+  o.queue_bytes = 64u << 20;
+  o.flush_interval_ms = 1;
+  o.grace_ms = grace_ms;
+  o.publish_aggregates = false;
+  o.log_level = TSDB_LOG_WARNING;
+  o.retention_sweep_ms = 0;
+  tsdb_db *db;
+  char err[512];
+  if (tsdb_open(&o, &db, err, sizeof err)) {
+    fprintf(stderr, "engine_bench: %s\n", err);
+    exit(1);
+  }
+  return db;
+}
+
+static tsdb_series_class *default_class(void) {
+  static const char *const fields[] = {"value"};
+  static const int64_t tiers[] = {60000, 900000, 3600000, 86400000};
+  tsdb_series_class_desc d = {.schema_id = "bench", .schema_version = 1,
+                              .topic_template = "bench/{dataset}/{series}", .nfields = 1,
+                              .field_names = fields, .ntiers = 4, .tiers_ms = tiers};
+  tsdb_series_class *cls;
+  if (tsdb_series_class_create(&d, &cls)) exit(1);
+  return cls;
+}
+
+static void push(tsdb_db *db, tsdb_series_class *cls, const char *topic, const tsdb_point *p,
+                 size_t n) {
+  tsdb_ingest_msg m = {.cls = cls, .topic = topic, .topic_len = strlen(topic), .points = p,
+                       .npoints = n};
+  int rc;
+  while ((rc = tsdb_ingest(db, &m)) == TSDB_EFULL) usleep(200);
+  if (rc) {
+    fprintf(stderr, "engine_bench: ingest: %s\n", tsdb_strerror(rc));
+    exit(1);
+  }
+}
+
+/* ---- datasets ---- */
+
+typedef struct dataset_result {
+  char name;
+  int days;
+  uint64_t points;
+  double ingest_wall, ingest_cpu, compact_cpu;
+  double raw_bpp, total_bpp;
+} dataset_result;
+
+typedef struct series_buf {
+  tsdb_point p[CHUNK];
+  size_t n;
+} series_buf;
+
+/* The dataset in memory, in the generator's order (time-major), so that
+ * only the engine is timed, not the parsing. */
+typedef struct loaded {
+  uint16_t *series;
+  tsdb_point *points;
+  size_t n, cap;
+} loaded;
+
+static void load_dataset(const char *gen, char name, int days, loaded *d) {
+  char cmd[8400];
+  snprintf(cmd, sizeof cmd, "'%s' %c %d", gen, name, days);
+  FILE *in = popen(cmd, "r");
+  if (!in) {
+    perror("popen");
+    exit(1);
+  }
+  char line[256];
+  memset(d, 0, sizeof *d);
+  while (fgets(line, sizeof line, in)) {
+    /* name,series=sN value=V[i] T  (timestamps in seconds) */
+    char *s = strstr(line, "series=s");
+    char *v = s ? strstr(s, "value=") : NULL;
+    if (!v) continue;
+    int series = atoi(s + 8);
+    char *end;
+    double value = strtod(v + 6, &end);
+    if (*end == 'i') end++;
+    if (series < 1 || series > 1000) continue;
+    if (d->n == d->cap) {
+      d->cap = d->cap ? d->cap * 2 : 1 << 20;
+      d->series = realloc(d->series, d->cap * sizeof *d->series);
+      d->points = realloc(d->points, d->cap * sizeof *d->points);
+      if (!d->series || !d->points) exit(1);
+    }
+    d->series[d->n] = (uint16_t)series;
+    d->points[d->n] = (tsdb_point){strtoll(end, NULL, 10) * 1000, value, 0};
+    d->n++;
+  }
+  pclose(in);
+}
+
+static void run_dataset(const char *gen, const char *dir, char name, int days,
+                        dataset_result *r) {
+  char path[8400], topic[64];
+  loaded d;
+  load_dataset(gen, name, days, &d);
+  snprintf(path, sizeof path, "%s/ds-%c", dir, name);
+  rmtree(path);
+  tsdb_db *db = open_db(path, 5000);
+  tsdb_series_class *cls = default_class();
+  static series_buf bufs[1001];
+  memset(bufs, 0, sizeof bufs);
+  double w0 = now_s(), c0 = cpu_s();
+  /* Streaming bulk import: each series' points go out in messages of CHUNK
+   * points as they fill, in the data's time order. */
+  for (size_t i = 0; i < d.n; i++) {
+    series_buf *b = &bufs[d.series[i]];
+    b->p[b->n++] = d.points[i];
+    if (b->n == CHUNK) {
+      snprintf(topic, sizeof topic, "bench/%c/s%d", name, (int)d.series[i]);
+      push(db, cls, topic, b->p, b->n);
+      b->n = 0;
+    }
+  }
+  for (int i = 1; i <= 1000; i++) {
+    if (!bufs[i].n) continue;
+    snprintf(topic, sizeof topic, "bench/%c/s%d", name, i);
+    push(db, cls, topic, bufs[i].p, bufs[i].n);
+  }
+  tsdb_sync(db);
+  double w1 = now_s(), c1 = cpu_s();
+  tsdb_compact(db);
+  double c2 = cpu_s();
+  tsdb_disk_usage du;
+  tsdb_disk_usage_get(db, &du);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+  rmtree(path);
+  r->name = name;
+  r->days = days;
+  r->points = d.n;
+  r->ingest_wall = w1 - w0;
+  r->ingest_cpu = c1 - c0;
+  r->compact_cpu = c2 - c1;
+  r->raw_bpp = (double)du.raw / (double)d.n;
+  r->total_bpp = (double)(du.raw + du.agg + du.other) / (double)d.n;
+  free(d.series);
+  free(d.points);
+}
+
+/* ---- queries ---- */
+
+typedef struct query_result {
+  int days;
+  int64_t interval_s;
+  double p50_ms, p99_ms;
+  size_t buckets;
+} query_result;
+
+static int count_bucket(void *ud, const tsdb_aggregate *a) {
+  (void)a;
+  (*(size_t *)ud)++;
+  return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void run_queries(const char *dir, bool quick, query_result out[3]) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/query", dir);
+  rmtree(path);
+  tsdb_db *db = open_db(path, 5000);
+  tsdb_series_class *cls = default_class();
+  const int64_t day = 86400000, interval = quick ? 10000 : 1000;
+  const int64_t end = 1790812800000 + 365 * day; /* a year from 2026-10-01 */
+  const int64_t start = end - 365 * day;
+  static tsdb_point chunk[3600];
+  size_t n = 0;
+  uint64_t seed = 12345;
+  double walk = 0;
+  /* Smooth temperature at 0.1 °C, like dataset a, one point per interval. */
+  for (int64_t t = start; t < end; t += interval) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    walk += ((double)(seed >> 11) / 9007199254740992.0 - 0.5) * 0.02;
+    double v = round((10 + 6 * sin(2 * M_PI * (double)(t - start) / (double)day) + walk) * 10) / 10;
+    chunk[n++] = (tsdb_point){t, v, 0};
+    if (n == 3600) {
+      push(db, cls, "bench/query/s1", chunk, n);
+      n = 0;
+    }
+  }
+  if (n) push(db, cls, "bench/query/s1", chunk, n);
+  tsdb_sync(db);
+  tsdb_compact(db);
+  uint32_t id;
+  tsdb_series_find(db, "bench/query/s1", "value", &id);
+  static const int spans[3] = {1, 30, 365};
+  for (int k = 0; k < 3; k++) {
+    enum { REPS = 41 };
+    double lat[REPS];
+    size_t buckets = 0;
+    for (int rep = 0; rep < REPS; rep++) {
+      tsdb_step_query q = {.series = id, .from = end - spans[k] * day, .to = end,
+                           .step_ms = 3600000, .fill = TSDB_FILL_NONE};
+      size_t nb = 0;
+      double t0 = now_s();
+      tsdb_query_step(db, &q, count_bucket, &nb, NULL);
+      lat[rep] = (now_s() - t0) * 1000;
+      buckets = nb;
+    }
+    qsort(lat, REPS, sizeof lat[0], cmp_double);
+    out[k] = (query_result){spans[k], interval / 1000, lat[REPS / 2], lat[REPS - 1], buckets};
+  }
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+  rmtree(path);
+}
+
+/* ---- memory per idle series ---- */
+
+static double run_idle_series(const char *dir, int nseries) {
+  char path[4200], topic[64];
+  snprintf(path, sizeof path, "%s/idle", dir);
+  rmtree(path);
+  tsdb_db *db = open_db(path, 0); /* grace 0: buckets are final at once */
+  tsdb_series_class *cls = default_class();
+  /* Warm the engine (threads, caches) with one series before the baseline. */
+  tsdb_point p = {1790812800000, 1.0, 0};
+  push(db, cls, "bench/idle/warm", &p, 1);
+  tsdb_sync(db);
+  tsdb_compact(db);
+  long before = rss_kb();
+  for (int i = 0; i < nseries; i++) {
+    snprintf(topic, sizeof topic, "bench/idle/s%d", i);
+    p.value = i;
+    push(db, cls, topic, &p, 1);
+  }
+  tsdb_sync(db);
+  /* Idle: their buckets are final (grace 0) and memtables flushed. */
+  p.ts_ms += 1;
+  push(db, cls, "bench/idle/warm", &p, 1);
+  tsdb_sync(db);
+  tsdb_compact(db);
+  long after = rss_kb();
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+  rmtree(path);
+  return (double)(after - before) * 1024.0 / nseries;
+}
+
+int main(int argc, char **argv) {
+  bool quick = false;
+  const char *json = NULL, *gen = NULL, *dir = NULL, *datasets = "abcd", *only = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--quick"))
+      quick = true;
+    else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+      json = argv[++i];
+    else if (!strcmp(argv[i], "--gen") && i + 1 < argc)
+      gen = argv[++i];
+    else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+      dir = argv[++i];
+    else if (!strcmp(argv[i], "--datasets") && i + 1 < argc)
+      datasets = argv[++i];
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
+    else {
+      fprintf(stderr,
+              "usage: %s [--quick] [--json FILE] [--gen PATH] [--dir DIR] [--datasets abcd] "
+              "[--only ingest|query|idle]\n",
+              argv[0]);
+      return 2;
+    }
+  }
+  char genpath[4200];
+  if (!gen) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0) return 1;
+    self[n] = 0;
+    *strrchr(self, '/') = 0;
+    snprintf(genpath, sizeof genpath, "%s/dataset_gen", self);
+    gen = genpath;
+  }
+  char tmp[] = "/tmp/engine-bench-XXXXXX";
+  if (!dir) {
+    if (!mkdtemp(tmp)) return 1;
+    dir = tmp;
+  }
+  machine(stdout);
+  printf("mode: %s\n\n", quick ? "quick" : "full");
+  fflush(stdout);
+
+  const struct {
+    char name;
+    int days_full, days_quick;
+    double vm_bpp; /* VictoriaMetrics 1.79.5, datasets/README.md */
+  } sets[] = {{'a', 30, 2, 0.169}, {'b', 30, 2, 1.025}, {'c', 7, 2, 0.708}, {'d', 30, 2, 0.353}};
+  dataset_result dr[4];
+  memset(dr, 0, sizeof dr);
+  bool do_ingest = !only || !strcmp(only, "ingest"), do_query = !only || !strcmp(only, "query"),
+       do_idle = !only || !strcmp(only, "idle");
+  if (do_ingest) printf("| dataset | days | points | ingest Mpts/s | CPU-s per Mpts | incl. compaction | raw B/pt | "
+         "VM B/pt | ours/VM | with tiers B/pt |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  for (int i = 0; i < 4 && do_ingest; i++) {
+    if (!strchr(datasets, sets[i].name)) continue;
+    run_dataset(gen, dir, sets[i].name, quick ? sets[i].days_quick : sets[i].days_full, &dr[i]);
+    double mp = (double)dr[i].points / 1e6;
+    printf("| %c | %d | %" PRIu64 " | %.2f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f |\n",
+           dr[i].name, dr[i].days, dr[i].points, mp / dr[i].ingest_wall, dr[i].ingest_cpu / mp,
+           (dr[i].ingest_cpu + dr[i].compact_cpu) / mp, dr[i].raw_bpp, sets[i].vm_bpp,
+           dr[i].raw_bpp / sets[i].vm_bpp, dr[i].total_bpp);
+    fflush(stdout);
+  }
+
+  query_result qr[3];
+  memset(qr, 0, sizeof qr);
+  if (do_query) run_queries(dir, quick, qr);
+  if (do_query) printf("\n| query (1 h step) | interval | buckets | p50 ms | p99 ms |\n|---|---|---|---|---|\n");
+  for (int k = 0; k < 3 && do_query; k++)
+    printf("| %d days | %" PRId64 " s | %zu | %.3f | %.3f |\n", qr[k].days, qr[k].interval_s,
+           qr[k].buckets, qr[k].p50_ms, qr[k].p99_ms);
+  if (do_query) printf("365 days / 1 day p50 ratio: %.2f\n", qr[2].p50_ms / qr[0].p50_ms);
+
+  int nidle = 100000;
+  double bps = do_idle ? run_idle_series(dir, nidle) : 0;
+  if (do_idle) printf("\nRSS per idle series (%d series): %.0f bytes\n", nidle, bps);
+
+  if (json) {
+    FILE *f = fopen(json, "w");
+    if (f) {
+      fprintf(f, "{\"mode\":\"%s\",\"datasets\":[", quick ? "quick" : "full");
+      for (int i = 0; i < 4; i++) {
+        if (!dr[i].points) continue;
+        double mp = (double)dr[i].points / 1e6;
+        fprintf(f,
+                "%s{\"dataset\":\"%c\",\"days\":%d,\"points\":%" PRIu64
+                ",\"ingest_mpts_per_s\":%.4f,\"cpu_s_per_mpts\":%.4f,\"cpu_s_per_mpts_incl_compaction\":%.4f,"
+                "\"raw_bytes_per_point\":%.4f,\"vm_bytes_per_point\":%.3f,\"bytes_per_point_with_tiers\":%.4f}",
+                i ? "," : "", dr[i].name, dr[i].days, dr[i].points, mp / dr[i].ingest_wall,
+                dr[i].ingest_cpu / mp, (dr[i].ingest_cpu + dr[i].compact_cpu) / mp, dr[i].raw_bpp,
+                sets[i].vm_bpp, dr[i].total_bpp);
+      }
+      fprintf(f, "],\"queries\":[");
+      for (int k = 0; k < 3; k++)
+        fprintf(f, "%s{\"days\":%d,\"interval_s\":%" PRId64 ",\"buckets\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f}",
+                k ? "," : "", qr[k].days, qr[k].interval_s, qr[k].buckets, qr[k].p50_ms, qr[k].p99_ms);
+      fprintf(f, "],\"idle_series\":%d,\"rss_bytes_per_idle_series\":%.1f}\n", nidle, bps);
+      fclose(f);
+    }
+  }
+  if (dir == tmp) rmtree(tmp);
+  return 0;
+}
