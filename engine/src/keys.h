@@ -4,7 +4,7 @@
  * sort before positive ones.
  *
  *   raw      [series u32][block_start i64]                12 bytes -> point block (codec.h)
- *   agg      [series u32][tier_s u32][bucket_start i64]   16 bytes -> tsdb_agg (agg.h)
+ *   agg      [series u32][tier_s u32][block_start i64]    16 bytes -> bucket block (aggblock.h)
  *   pending  [series u32][tier_s u32][bucket_start i64]   16 bytes -> 1 byte reason
  *   catalog  'S' [series u32]                              -> series descriptor (JSON)
  *            'N' topic 0x00 field                          -> series u32

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aggblock.h"
 #include "db.h"
 #include "keys.h"
 #include "timeutil.h"
@@ -57,7 +58,8 @@ bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t kl
     for (size_t i = 0; i < sp.ntiers; i++) {
       if (sp.tiers_ms[i] != tier_ms) continue;
       int64_t ret = sp.tier_retention_ms[i];
-      return ret && tsdb_key__get_ts(key + 8) + tier_ms <= now - ret;
+      /* A whole block goes once its last bucket has expired. */
+      return ret && tsdb_key__get_ts(key + 8) + tsdb_aggblock__span(tier_ms) <= now - ret;
     }
   }
   return false; /* unknown series or a tier the schema dropped: keep */
@@ -76,7 +78,7 @@ static bool has_expired(tsdb_db *db, const tsdb_series_params *sp, int64_t now) 
   }
   for (size_t i = 0; !found && i < sp->ntiers; i++) {
     if (!sp->tier_retention_ms[i]) continue;
-    int64_t cutoff = now - sp->tier_retention_ms[i] - sp->tiers_ms[i];
+    int64_t cutoff = now - sp->tier_retention_ms[i] - tsdb_aggblock__span(sp->tiers_ms[i]);
     if (tsdb_store__iter_tier(db->store, NULL, TSDB_CF_AGG, sp->id,
                               (uint32_t)(sp->tiers_ms[i] / 1000), TSDB_TS_MIN, cutoff + 1,
                               &it) == 0) {

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "aggblock.h"
 #include "codec.h"
 #include "keys.h"
 #include "timeutil.h"
@@ -88,13 +89,48 @@ int tsdb_read__agg_range(tsdb_store *st, const tsdb_snap *snap, const tsdb_serie
   return tsdb_read__tier(st, snap, sp, source, from, to, buf, merge_bucket, out);
 }
 
+/* The stored buckets of one tier, block by block, in start order. */
+typedef struct block_cursor {
+  tsdb_store_iter *it;
+  int64_t *starts;
+  tsdb_agg *aggs;
+  size_t cap, n, i;
+  int rc;
+} block_cursor;
+
+/* Positions on the next stored bucket; false at the end (or on error). */
+static bool cursor_valid(block_cursor *c) {
+  while (c->i >= c->n) {
+    if (c->rc || !tsdb_store__iter_valid(c->it)) return false;
+    size_t vlen, count = 0;
+    const uint8_t *v = tsdb_store__iter_value(c->it, &vlen);
+    if ((c->rc = tsdb_aggblock__count(v, vlen, &count)) != 0) return false;
+    if (count > c->cap) {
+      free(c->starts);
+      free(c->aggs);
+      c->cap = count;
+      c->starts = malloc(count * sizeof *c->starts);
+      c->aggs = malloc(count * sizeof *c->aggs);
+      if (!c->starts || !c->aggs) {
+        c->rc = TSDB_ENOMEM;
+        c->cap = 0;
+        return false;
+      }
+    }
+    if ((c->rc = tsdb_aggblock__decode(v, vlen, c->starts, c->aggs, c->cap, &c->n)) != 0)
+      return false;
+    c->i = 0;
+    tsdb_store__iter_next(c->it);
+  }
+  return true;
+}
+
 int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp, int tier,
                     int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg_bucket_fn fn,
                     void *ud) {
   if (tier < 0 || (size_t)tier >= sp->ntiers) return TSDB_EINVAL;
   from = tsdb_ts_clamp(from);
   to = tsdb_ts_clamp(to);
-  if (from >= to) return 0;
   int64_t tier_ms = sp->tiers_ms[tier];
   uint32_t tier_s = (uint32_t)(tier_ms / 1000);
   /* A bucket expires when its end is at or before now - retention: the first
@@ -104,17 +140,28 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
     if (from < first) from = first;
   }
   from = tsdb_bucket_floor(from, tier_ms);
-  tsdb_store_iter *agg_it = NULL, *pend_it = NULL;
-  int rc = tsdb_store__iter_tier(st, snap, TSDB_CF_AGG, sp->id, tier_s, from, to, &agg_it);
+  if (from >= to) return 0;
+  block_cursor cur = {0};
+  tsdb_store_iter *pend_it = NULL;
+  int rc = tsdb_store__iter_tier(st, snap, TSDB_CF_AGG, sp->id, tier_s,
+                                 tsdb_bucket_floor(from, tsdb_aggblock__span(tier_ms)), to,
+                                 &cur.it);
   if (rc == 0)
     rc = tsdb_store__iter_tier(st, snap, TSDB_CF_PENDING, sp->id, tier_s, from, to, &pend_it);
   /* Merge-join the stored buckets with the pending markers by start time. */
   while (rc == 0) {
-    bool have_a = tsdb_store__iter_valid(agg_it), have_p = tsdb_store__iter_valid(pend_it);
+    bool have_a = cursor_valid(&cur), have_p = tsdb_store__iter_valid(pend_it);
+    if (cur.rc) {
+      rc = cur.rc;
+      break;
+    }
+    if (have_a && (cur.starts[cur.i] < from || cur.starts[cur.i] >= to)) {
+      cur.i++; /* the block's buckets outside the range */
+      continue;
+    }
     if (!have_a && !have_p) break;
     size_t klen;
-    int64_t a_start = INT64_MAX, p_start = INT64_MAX;
-    if (have_a) a_start = tsdb_key__get_ts(tsdb_store__iter_key(agg_it, &klen) + 8);
+    int64_t a_start = have_a ? cur.starts[cur.i] : INT64_MAX, p_start = INT64_MAX;
     if (have_p) p_start = tsdb_key__get_ts(tsdb_store__iter_key(pend_it, &klen) + 8);
     tsdb_agg agg;
     int64_t start;
@@ -123,19 +170,18 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
       start = p_start;
       rc = tsdb_read__agg_range(st, snap, sp, tier - 1, start, start + tier_ms, buf, &agg);
       tsdb_store__iter_next(pend_it);
-      if (a_start == p_start) tsdb_store__iter_next(agg_it);
+      if (a_start == p_start) cur.i++;
     } else {
       start = a_start;
-      size_t vlen;
-      const uint8_t *v = tsdb_store__iter_value(agg_it, &vlen);
-      rc = tsdb_agg__decode(v, vlen, &agg);
-      tsdb_store__iter_next(agg_it);
+      agg = cur.aggs[cur.i++];
     }
     if (rc == 0 && agg.count > 0) rc = fn(ud, start, &agg);
   }
-  int rc_a = agg_it ? tsdb_store__iter_status(agg_it) : 0;
+  int rc_a = cur.it ? tsdb_store__iter_status(cur.it) : 0;
   int rc_p = pend_it ? tsdb_store__iter_status(pend_it) : 0;
-  tsdb_store__iter_close(agg_it);
+  tsdb_store__iter_close(cur.it);
   tsdb_store__iter_close(pend_it);
+  free(cur.starts);
+  free(cur.aggs);
   return rc ? rc : rc_a ? rc_a : rc_p;
 }

@@ -11,6 +11,7 @@
 
 #include <rocksdb/c.h>
 
+#include "aggblock.h"
 #include "block.h"
 #include "codec.h"
 #include "keys.h"
@@ -155,12 +156,15 @@ static unsigned char retention_filter(void *state, int level, const char *key, s
                                       const char *value, size_t vlen, char **new_value,
                                       size_t *new_vlen, unsigned char *changed) {
   (void)level;
-  (void)value;
-  (void)vlen;
   (void)new_value;
   (void)new_vlen;
   *changed = 0;
   filter_ctx *fc = state;
+  /* A block every bucket of which was deleted holds nothing: drop it. */
+  size_t buckets;
+  if (fc->cf == TSDB_CF_AGG && tsdb_aggblock__count((const uint8_t *)value, vlen, &buckets) == 0 &&
+      buckets == 0)
+    return 1;
   return fc->st->expired(fc->st->expired_ud, fc->cf, (const uint8_t *)key, klen) ? 1 : 0;
 }
 
@@ -168,6 +172,72 @@ static void filter_destroy(void *state) { (void)state; }
 static const char *filter_name(void *state) {
   (void)state;
   return "tsdb.retention.v1";
+}
+
+/* ---- the agg column family's merge operator (semantics in aggblock.h) ---- */
+
+static char *agg_merge(tsdb_store *st, const char *existing, size_t existing_len,
+                       const char *const *operands, const size_t *operand_lens, int num_operands,
+                       bool full, unsigned char *success, size_t *new_len) {
+  size_t n = (size_t)num_operands + (existing ? 1 : 0);
+  const char *stack_blocks[16];
+  size_t stack_lens[16];
+  const char **blocks = n <= 16 ? stack_blocks : malloc(n * sizeof *blocks);
+  size_t *lens = n <= 16 ? stack_lens : malloc(n * sizeof *lens);
+  uint8_t *out = NULL;
+  *success = 0;
+  if (blocks && lens) {
+    size_t k = 0;
+    if (existing) {
+      blocks[k] = existing;
+      lens[k++] = existing_len;
+    }
+    for (int i = 0; i < num_operands; i++) {
+      blocks[k] = operands[i];
+      lens[k++] = operand_lens[i];
+    }
+    uint64_t corrupt = 0;
+    /* Tombstones must survive a partial merge: they may still have to
+     * delete a bucket of an older base value. */
+    int rc = tsdb_aggblock__merge(blocks, lens, k, !full, &out, new_len, &corrupt);
+    if (corrupt) atomic_fetch_add(&st->merge_corrupt_inputs, corrupt);
+    if (rc == TSDB_ECORRUPT) {
+      /* Nothing readable: keep the newest input rather than stop compaction. */
+      out = malloc(lens[k - 1] ? lens[k - 1] : 1);
+      if (out) {
+        memcpy(out, blocks[k - 1], lens[k - 1]);
+        *new_len = lens[k - 1];
+        rc = 0;
+      }
+    }
+    *success = rc == 0 && out;
+  }
+  if (blocks != stack_blocks) free((void *)blocks);
+  if (lens != stack_lens) free(lens);
+  return (char *)out;
+}
+
+static char *agg_full_merge(void *state, const char *key, size_t key_length, const char *existing,
+                            size_t existing_len, const char *const *operands,
+                            const size_t *operand_lens, int num_operands, unsigned char *success,
+                            size_t *new_len) {
+  (void)key;
+  (void)key_length;
+  return agg_merge(state, existing, existing_len, operands, operand_lens, num_operands, true,
+                   success, new_len);
+}
+
+static char *agg_partial_merge(void *state, const char *key, size_t key_length,
+                               const char *const *operands, const size_t *operand_lens,
+                               int num_operands, unsigned char *success, size_t *new_len) {
+  (void)key;
+  (void)key_length;
+  return agg_merge(state, NULL, 0, operands, operand_lens, num_operands, false, success, new_len);
+}
+
+static const char *agg_merge_name(void *state) {
+  (void)state;
+  return "tsdb.agg_block_merge.v1";
 }
 
 /* ---- open / close ---- */
@@ -209,6 +279,13 @@ static rocksdb_options_t *make_cf_options(tsdb_store *st, tsdb_cf_id cf) {
     /* The options take ownership (a shared_ptr inside RocksDB). */
     rocksdb_options_set_merge_operator(o, m);
     /* Bound how many operands a read folds before a memtable merge. */
+    rocksdb_options_set_max_successive_merges(o, 64);
+  }
+  if (cf == TSDB_CF_AGG) {
+    rocksdb_mergeoperator_t *m =
+        rocksdb_mergeoperator_create(st, raw_merge_destroy, agg_full_merge, agg_partial_merge,
+                                     raw_delete_value, agg_merge_name);
+    rocksdb_options_set_merge_operator(o, m);
     rocksdb_options_set_max_successive_merges(o, 64);
   }
   if (st->expired && (cf == TSDB_CF_RAW || cf == TSDB_CF_AGG)) {
@@ -350,20 +427,12 @@ void tsdb_store__batch_raw_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series
                               (const char *)block, len);
 }
 
-void tsdb_store__batch_agg_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
-                               int64_t bucket, const tsdb_agg *agg) {
-  uint8_t key[TSDB_AGG_KEY_LEN], val[TSDB_AGG_MAX_ENCODED];
-  tsdb_key__agg(key, series, tier_s, bucket);
-  size_t vlen = tsdb_agg__encode(agg, val);
-  rocksdb_writebatch_put_cf(b->wb, st->cf[TSDB_CF_AGG], (const char *)key, sizeof key,
-                            (const char *)val, vlen);
-}
-
-void tsdb_store__batch_agg_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
-                                  uint32_t tier_s, int64_t bucket) {
+void tsdb_store__batch_agg_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
+                                 int64_t block_start, const uint8_t *block, size_t len) {
   uint8_t key[TSDB_AGG_KEY_LEN];
-  tsdb_key__agg(key, series, tier_s, bucket);
-  rocksdb_writebatch_delete_cf(b->wb, st->cf[TSDB_CF_AGG], (const char *)key, sizeof key);
+  tsdb_key__agg(key, series, tier_s, block_start);
+  rocksdb_writebatch_merge_cf(b->wb, st->cf[TSDB_CF_AGG], (const char *)key, sizeof key,
+                              (const char *)block, len);
 }
 
 void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
@@ -518,7 +587,9 @@ int tsdb_store__raw_max_ts(tsdb_store *st, uint32_t series, int64_t *max_ts) {
 int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, uint32_t tier_s,
                         int64_t bucket, tsdb_agg *agg, bool *found) {
   uint8_t key[TSDB_AGG_KEY_LEN];
-  tsdb_key__agg(key, series, tier_s, bucket);
+  int64_t span = tsdb_aggblock__span((int64_t)tier_s * 1000);
+  int64_t block = bucket - ((bucket % span) + span) % span;
+  tsdb_key__agg(key, series, tier_s, block);
   tsdb_agg__init(agg);
   *found = false;
   rocksdb_readoptions_t *ro = st->ro_latest;
@@ -535,9 +606,21 @@ int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, 
   if (own) rocksdb_readoptions_destroy(own);
   if (errptr) return take_error(st->log, errptr, "agg_get");
   if (!v) return 0;
-  int rc = tsdb_agg__decode((const uint8_t *)v, vlen, agg);
+  size_t n = 0;
+  int rc = tsdb_aggblock__count((const uint8_t *)v, vlen, &n);
+  int64_t *starts = rc == 0 ? malloc((n ? n : 1) * sizeof *starts) : NULL;
+  tsdb_agg *aggs = rc == 0 ? malloc((n ? n : 1) * sizeof *aggs) : NULL;
+  if (rc == 0 && (!starts || !aggs)) rc = TSDB_ENOMEM;
+  if (rc == 0) rc = tsdb_aggblock__decode((const uint8_t *)v, vlen, starts, aggs, n, &n);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (starts[i] == bucket && aggs[i].count > 0) {
+      *agg = aggs[i];
+      *found = true;
+    }
+  }
+  free(starts);
+  free(aggs);
   rocksdb_free(v);
-  *found = rc == 0;
   return rc;
 }
 

@@ -5,7 +5,8 @@
  *   default  format version
  *   catalog  series descriptors and the (topic, field) -> id index
  *   raw      compressed point blocks, maintained by the merge operator (block.h)
- *   agg      rollup buckets (agg.h), one key per (series, tier, bucket)
+ *   agg      rollup buckets in blocks (aggblock.h), one key per (series, tier,
+ *            block span), maintained by a second merge operator
  *   pending  markers of buckets whose stored aggregate is not authoritative:
  *            open buckets held in the writer's memory and closed buckets
  *            waiting for a recompute. Written in the same WriteBatch as the
@@ -63,10 +64,9 @@ void tsdb_store__batch_clear(tsdb_wbatch *b);
 int tsdb_store__batch_count(const tsdb_wbatch *b);
 void tsdb_store__batch_raw_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
                                  int64_t block_start, const uint8_t *block, size_t len);
-void tsdb_store__batch_agg_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
-                               int64_t bucket, const tsdb_agg *agg);
-void tsdb_store__batch_agg_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
-                                  uint32_t tier_s, int64_t bucket);
+/* Adds an aggregate block (aggblock.h) as a merge operand of the block key. */
+void tsdb_store__batch_agg_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
+                                 int64_t block_start, const uint8_t *block, size_t len);
 void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
                                    uint32_t tier_s, int64_t bucket);
 void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
@@ -111,7 +111,7 @@ int tsdb_store__iter_tier(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf, 
  * (INT64_MIN when the series has no points). */
 int tsdb_store__raw_max_ts(tsdb_store *st, uint32_t series, int64_t *max_ts);
 
-/* One stored bucket; *found false (and agg empty) when absent. */
+/* One stored bucket (from its block); *found false (and agg empty) when absent. */
 int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, uint32_t tier_s,
                         int64_t bucket, tsdb_agg *agg, bool *found);
 

@@ -59,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggblock.h"
 #include "block.h"
 #include "codec.h"
 #include "db.h"
@@ -382,9 +383,12 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
       *pp = a;
       /* Its pending marker is written with the batch only if it is still
        * open then; a bucket already due goes straight to the agg family. */
+      /* Not in the due-time heap yet: at the end of this pass it is either
+       * finalized at once (a backfill moving on) or pushed there. A bulk
+       * import thus never pays heap operations for buckets that close. */
+      a->heap_pos = NO_HEAP;
       a->in_unmarked = true;
       if (VEC_PUSH(w->unmarked, a)) return TSDB_ENOMEM;
-      if (heap_push(w, a, acc_due(w, a))) return TSDB_ENOMEM;
       /* Points of this bucket may already be stored: rebuild after commit. */
       if (ws->max_ts != INT64_MIN && ws->max_ts >= b && mark_refresh(w, a)) return TSDB_ENOMEM;
     }
@@ -709,6 +713,68 @@ static void unlink_acc(tsdb_writer *w, acc *a) {
   if (a->next) a->next->prev = a->prev;
 }
 
+static int cmp_final_block(const void *x, const void *y) {
+  const final_entry *a = x, *b = y;
+  if (a->series != b->series) return a->series < b->series ? -1 : 1;
+  if (a->tier_ms != b->tier_ms) return a->tier_ms < b->tier_ms ? -1 : 1;
+  return (a->start > b->start) - (a->start < b->start);
+}
+
+/*
+ * Adds the collected buckets to w->batch: one aggregate-block operand per
+ * (series, tier, block span), with the deletion of their pending markers. A
+ * bucket with count 0 deletes the stored bucket. A group that cannot be
+ * encoded (out of memory) is given back: it stays open and tries again.
+ */
+static void stage_finals(tsdb_writer *w, int64_t now) {
+  if (w->finals.n == 0) return;
+  qsort(w->finals.v, w->finals.n, sizeof *w->finals.v, cmp_final_block);
+  int64_t starts[TSDB_AGGBLOCK_MAX_BUCKETS];
+  static _Thread_local tsdb_agg aggs[TSDB_AGGBLOCK_MAX_BUCKETS];
+  size_t keep = 0;
+  for (size_t i = 0; i < w->finals.n;) {
+    const final_entry e = w->finals.v[i];
+    int64_t span = tsdb_aggblock__span(e.tier_ms);
+    int64_t block = tsdb_bucket_floor(e.start, span);
+    size_t first = i, n = 0;
+    while (i < w->finals.n && w->finals.v[i].series == e.series &&
+           w->finals.v[i].tier_ms == e.tier_ms && w->finals.v[i].start < block + span) {
+      starts[n] = w->finals.v[i].start;
+      aggs[n] = w->finals.v[i].a->state;
+      n++;
+      i++;
+    }
+    size_t need = tsdb_aggblock__max_size(n), len = 0;
+    int rc = 0;
+    if (need > w->enc_cap) {
+      uint8_t *enc = realloc(w->enc, need);
+      if (enc) {
+        w->enc = enc;
+        w->enc_cap = need;
+      } else {
+        rc = TSDB_ENOMEM;
+      }
+    }
+    if (rc == 0) rc = tsdb_aggblock__encode(starts, aggs, n, w->enc, w->enc_cap, &len);
+    if (rc) {
+      for (size_t k = first; k < i; k++) {
+        w->finals.v[k].a->finalizing = false;
+        heap_push(w, w->finals.v[k].a, now + 1000);
+      }
+      continue;
+    }
+    uint32_t tier_s = (uint32_t)(e.tier_ms / 1000);
+    tsdb_store__batch_agg_merge(w->db->store, w->batch, e.series, tier_s, block, w->enc, len);
+    for (size_t k = first; k < i; k++) {
+      acc *a = w->finals.v[k].a;
+      if (a->marker == MARKER_ON_DISK)
+        tsdb_store__batch_pending_delete(w->db->store, w->batch, a->series, tier_s, a->start);
+      w->finals.v[keep++] = w->finals.v[k];
+    }
+  }
+  w->finals.n = keep;
+}
+
 /*
  * Moves every accumulator that is due at `now` (and needs no rebuild) into
  * w->batch: its aggregate, and the deletion of its marker if one was
@@ -716,6 +782,16 @@ static void unlink_acc(tsdb_writer *w, acc *a) {
  */
 static void collect_due(tsdb_writer *w, int64_t now) {
   tsdb_db *db = w->db;
+  /* Accumulators opened in this pass that are due already. */
+  for (size_t i = 0; i < w->unmarked.n; i++) {
+    acc *a = w->unmarked.v[i];
+    if (a->heap_pos != NO_HEAP || a->finalizing || a->refresh || acc_due(w, a) > now) continue;
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
+    final_entry e = {a->series, s ? s->topic : "", s ? s->topic_len : 0, a->tier_ms,
+                     a->start, a->existed, a};
+    if (VEC_PUSH(w->finals, e)) break;
+    a->finalizing = true;
+  }
   while (w->heap_n && w->heap[0]->heap_due <= now) {
     acc *a = w->heap[0];
     int64_t due = acc_due(w, a);
@@ -732,14 +808,16 @@ static void collect_due(tsdb_writer *w, int64_t now) {
       heap_push(w, a, now + 1000); /* out of memory: try again later */
       break;
     }
-    uint32_t tier_s = (uint32_t)(a->tier_ms / 1000);
-    if (a->state.count > 0)
-      tsdb_store__batch_agg_put(db->store, w->batch, a->series, tier_s, a->start, &a->state);
-    else
-      tsdb_store__batch_agg_delete(db->store, w->batch, a->series, tier_s, a->start);
-    if (a->marker == MARKER_ON_DISK)
-      tsdb_store__batch_pending_delete(db->store, w->batch, a->series, tier_s, a->start);
     a->finalizing = true;
+  }
+  stage_finals(w, now);
+}
+
+/* Accumulators opened in this pass that stay open go into the heap. */
+static void schedule_unmarked(tsdb_writer *w) {
+  for (size_t i = 0; i < w->unmarked.n; i++) {
+    acc *a = w->unmarked.v[i];
+    if (!a->finalizing && a->heap_pos == NO_HEAP) heap_push(w, a, acc_due(w, a));
   }
 }
 
@@ -840,14 +918,16 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len) {
         tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, w->changed.v[i]);
         if (s) s->persisted = true;
       }
+      commit_finals(w);
+      schedule_unmarked(w);
       for (size_t i = 0; i < w->unmarked.n; i++) {
         if (w->unmarked.v[i]->marker == MARKER_QUEUED) w->unmarked.v[i]->marker = MARKER_ON_DISK;
         w->unmarked.v[i]->in_unmarked = false;
       }
       w->unmarked.n = 0;
-      commit_finals(w);
     } else {
       restore_finals(w, now);
+      schedule_unmarked(w);
       /* Nothing was written: markers stay owed, tried again next pass. */
       for (size_t i = 0; i < w->unmarked.n; i++)
         if (w->unmarked.v[i]->marker == MARKER_QUEUED) w->unmarked.v[i]->marker = MARKER_NONE;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "aggblock.h"
 #include "block.h"
 #include "codec.h"
 #include "db.h"
@@ -354,6 +355,70 @@ TEST(block_merge_policies) {
   CHECK(t3[0] == 1 && t3[1] == 3 && t3[2] == 5);
   CHECK_BITS(v3[1], 31.0);
   CHECK_BITS(v3[2], 51.0);
+}
+
+TEST(aggblock_round_trip_and_merge) {
+  uint64_t seed = 5;
+  enum { N = 300 };
+  static int64_t starts[N], got_starts[N];
+  static tsdb_agg aggs[N], got[N];
+  for (int i = 0; i < N; i++) {
+    starts[i] = 1795680000000 + i * 60000 + (i > 100 ? 60000 : 0); /* a gap */
+    tsdb_agg__init(&aggs[i]);
+    int k = 1 + (int)(unit_rand(&seed) % 7);
+    for (int j = 0; j < k; j++)
+      tsdb_agg__add(&aggs[i], starts[i] + j * 5000, (double)(int64_t)(unit_rand(&seed) % 999) / 10.0);
+  }
+  size_t cap = tsdb_aggblock__max_size(N), len, n;
+  uint8_t *buf = malloc(cap);
+  CHECK_OK(tsdb_aggblock__encode(starts, aggs, N, buf, cap, &len));
+  /* Random values and M2s: far from the best case, still under half of the
+   * ~100 bytes one key per bucket took. */
+  CHECK_MSG(len < N * 40, "%zu bytes for %d buckets", len, N);
+  CHECK_OK(tsdb_aggblock__decode(buf, len, got_starts, got, N, &n));
+  CHECK_INT(n, ==, N);
+  for (int i = 0; i < N; i++) {
+    tsdb_aggregate a, b;
+    tsdb_agg__view(&aggs[i], starts[i], &a);
+    tsdb_agg__view(&got[i], got_starts[i], &b);
+    check_same_aggregate(&b, &a);
+  }
+  /* Truncation and garbage are errors, never crashes. */
+  for (size_t cut = 0; cut < len; cut += 7)
+    CHECK(tsdb_aggblock__decode(buf, cut, got_starts, got, N, &n) != 0);
+  /* Merge: the newest state of a bucket wins; a count-0 entry deletes. */
+  int64_t s2[2] = {starts[0], starts[5]};
+  tsdb_agg a2[2];
+  tsdb_agg__init(&a2[0]);
+  tsdb_agg__add(&a2[0], starts[0], 42.0);
+  tsdb_agg__init(&a2[1]); /* tombstone for starts[5] */
+  uint8_t op[4096];
+  size_t oplen;
+  CHECK_OK(tsdb_aggblock__encode(s2, a2, 2, op, sizeof op, &oplen));
+  const char *blocks[] = {(const char *)buf, (const char *)op};
+  size_t lens[] = {len, oplen};
+  uint8_t *merged;
+  size_t mlen;
+  uint64_t corrupt = 0;
+  CHECK_OK(tsdb_aggblock__merge(blocks, lens, 2, false, &merged, &mlen, &corrupt));
+  CHECK_OK(tsdb_aggblock__decode(merged, mlen, got_starts, got, N, &n));
+  CHECK_INT(n, ==, N - 1);
+  CHECK_INT(got[0].count, ==, 1);
+  CHECK_BITS(got[0].first, 42.0);
+  CHECK_INT(got_starts[5], ==, starts[6]);
+  free(merged);
+  /* A partial merge keeps the tombstone for an older base. */
+  const char *ops[] = {(const char *)op};
+  CHECK_OK(tsdb_aggblock__merge(ops, &oplen, 1, true, &merged, &mlen, &corrupt));
+  CHECK_OK(tsdb_aggblock__decode(merged, mlen, got_starts, got, N, &n));
+  CHECK_INT(n, ==, 2);
+  CHECK_INT(got[1].count, ==, 0);
+  free(merged);
+  free(buf);
+  CHECK_INT(tsdb_aggblock__span(60000), ==, 86400000);
+  CHECK_INT(tsdb_aggblock__span(3600000), ==, 30LL * 86400000);
+  CHECK_INT(tsdb_aggblock__span(86400000), ==, 30LL * 86400000);
+  CHECK_INT(tsdb_aggblock__span(90LL * 86400000), ==, 90LL * 86400000);
 }
 
 /* ---- the engine with RocksDB ---- */
@@ -1004,15 +1069,24 @@ TEST(retention_drops_exactly_what_expired) {
   for (size_t i = 0; i < bs.n; i++) total += bs.b[i].count;
   CHECK_INT(total, ==, 50);
 
-  /* On disk the expired keys are still there until a sweep compacts them. */
+  /* On disk the expired keys are still there until a sweep compacts them:
+   * raw blocks (10-minute spans here) and aggregate blocks (a day of 1m
+   * buckets, ten days of 10m buckets) go once everything in them expired. */
   CHECK(count_keys(db, TSDB_CF_RAW, id) > 0);
-  size_t agg_before = count_keys(db, TSDB_CF_AGG, id);
-  CHECK_INT(agg_before, ==, 55); /* 50 one-minute + 5 ten-minute buckets */
+  CHECK_INT(count_keys(db, TSDB_CF_AGG, id), ==, 2);
   tsdb_retention_sweep(db);
   CHECK_INT(count_keys(db, TSDB_CF_RAW, id), ==, 0);
-  CHECK_INT(count_keys(db, TSDB_CF_AGG, id), ==, 5);
+  CHECK_INT(count_keys(db, TSDB_CF_AGG, id), ==, 2); /* the 1m block's day is not over */
+  atomic_store(&fake_now, tsdb_bucket_floor(base, 86400000) + 86400000 + 2 * hour);
+  tsdb_retention_sweep(db);
+  /* The 10m block (ten days of buckets) stays on disk, but its buckets are
+   * past their six hours and invisible. */
+  CHECK_INT(count_keys(db, TSDB_CF_AGG, id), ==, 1);
+  bs.n = 0;
+  CHECK_OK(tsdb_read_tier(db, id, 600000, INT64_MIN, INT64_MAX, collect_bucket, &bs));
+  CHECK_INT(bs.n, ==, 0);
   tsdb_stats_get(db, &st);
-  CHECK_INT(st.retention_sweeps, ==, 1);
+  CHECK_INT(st.retention_sweeps, ==, 2);
   tsdb_close(db);
   tsdb_series_class_release(cls);
   /* Bad retention: a tier shorter than raw, raw shorter than the coarsest tier. */
