@@ -1,6 +1,8 @@
 /* Engine tests: no broker, a real RocksDB in a fresh temporary directory. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agg.h"
@@ -1096,6 +1098,87 @@ TEST(retention_drops_exactly_what_expired) {
   d.tier_retention_ms = tier_ret;
   d.raw_retention_ms = 600000;
   CHECK_INT(tsdb_series_class_create(&d, &cls), ==, TSDB_EINVAL);
+}
+
+/*
+ * A writer process is killed with SIGKILL while it ingests. Before each
+ * batch it tells the parent nothing; after tsdb_sync() returns it writes the
+ * batch number to a pipe. After the kill the parent opens the store: it must
+ * open, hold every acknowledged batch exactly, and its rollups must equal a
+ * naive recomputation of whatever raw points survived.
+ */
+TEST(sigkill_mid_batch_loses_no_acknowledged_batch) {
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {10000, 60000};
+  for (int trial = 0; trial < 5; trial++) {
+    char name[32];
+    snprintf(name, sizeof name, "db%d", trial);
+    char path[4200];
+    snprintf(path, sizeof path, "%s", unit_path(name));
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    const int64_t t0 = 1795600000000;
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+      close(fds[0]);
+      tsdb_db *db = open_db(path, false, 1000);
+      tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+      static tsdb_point pts[500];
+      for (int batch = 0;; batch++) {
+        for (int i = 0; i < 500; i++)
+          pts[i] = (tsdb_point){t0 + (int64_t)batch * 500000 + i * 1000, batch + i * 0.5, 0};
+        tsdb_ingest_msg m = {.cls = cls, .topic = "city/k/s1/air", .topic_len = 13,
+                             .points = pts, .npoints = 500};
+        while (tsdb_ingest(db, &m) == TSDB_EFULL) usleep(100);
+        if (batch % 3 == 0) {
+          tsdb_sync(db);
+          int b = batch;
+          if (write(fds[1], &b, sizeof b) != sizeof b) _exit(3);
+        }
+      }
+    }
+    close(fds[1]);
+    uint64_t seed = 1000 + (uint64_t)trial;
+    int wanted = 3 + (int)(unit_rand(&seed) % 40), acked = -1, b;
+    while (acked < wanted && read(fds[0], &b, sizeof b) == sizeof b) acked = b;
+    usleep((useconds_t)(unit_rand(&seed) % 3000)); /* somewhere inside a later batch */
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    while (read(fds[0], &b, sizeof b) == sizeof b) acked = b;
+    close(fds[0]);
+    CHECK(acked >= 0);
+
+    tsdb_db *db = open_db(path, false, 1000);
+    uint32_t id;
+    CHECK_OK(tsdb_series_find(db, "city/k/s1/air", "v", &id));
+    collected c = {0};
+    CHECK_OK(tsdb_read_raw(db, id, INT64_MIN, INT64_MAX, collect_point, &c));
+    CHECK_MSG(c.n >= (size_t)(acked + 1) * 500, "trial %d: %zu points, %d batches acknowledged",
+              trial, c.n, acked + 1);
+    for (size_t i = 0; i < c.n; i++) {
+      int64_t k = (c.ts[i] - t0) / 1000;
+      CHECK_INT(c.ts[i], ==, t0 + (int64_t)i * 1000); /* a prefix, no holes */
+      CHECK_BITS(c.v[i], (double)(k / 500) + (double)(k % 500) * 0.5);
+    }
+    for (int ti = 0; ti < 2; ti++) {
+      static buckets bs;
+      bs.n = 0;
+      CHECK_OK(tsdb_read_tier(db, id, tiers[ti], INT64_MIN, INT64_MAX, collect_bucket, &bs));
+      size_t k = 0;
+      for (int64_t bk = tsdb_bucket_floor(t0, tiers[ti]); bk <= c.ts[c.n - 1]; bk += tiers[ti]) {
+        tsdb_aggregate want = naive(&c, bk, bk + tiers[ti]);
+        if (!want.count) continue;
+        CHECK(k < bs.n);
+        check_same_aggregate(&bs.b[k], &want);
+        k++;
+      }
+      CHECK_INT(bs.n, ==, k);
+    }
+    collected_free(&c);
+    tsdb_close(db);
+  }
 }
 
 TEST(open_reports_an_unreadable_store) {
