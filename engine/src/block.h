@@ -13,7 +13,8 @@
  * Merge semantics: inputs are ordered oldest first (the base, then operands in
  * write order). The result holds each timestamp once, ascending. For a
  * timestamp present in several inputs the policy of the NEWEST input decides:
- * TSDB_DUP_LAST keeps the newest write, TSDB_DUP_FIRST the oldest.
+ * TSDB_DUP_LAST keeps the newest write, TSDB_DUP_FIRST and TSDB_DUP_REJECT
+ * the oldest (for REJECT the writer has normally refused the later ones).
  */
 #ifndef TSDB_BLOCK_H
 #define TSDB_BLOCK_H

@@ -63,7 +63,8 @@ static char *descriptor_json(const tsdb_series *s) {
   cJSON *tiers = cJSON_AddArrayToObject(o, "tiers_ms");
   for (size_t i = 0; tiers && i < s->ntiers; i++)
     cJSON_AddItemToArray(tiers, cJSON_CreateNumber((double)s->tiers_ms[i]));
-  cJSON_AddStringToObject(o, "duplicates", s->dup_policy == TSDB_DUP_FIRST ? "first" : "last");
+  static const char *const policies[] = {"last", "first", "reject"};
+  cJSON_AddStringToObject(o, "duplicates", policies[s->dup_policy]);
   cJSON_AddNumberToObject(o, "block_span_ms", (double)s->block_span_ms);
   cJSON *ret = cJSON_AddObjectToObject(o, "retention_ms");
   if (ret) {
@@ -123,8 +124,9 @@ static tsdb_series *series_from_json(uint32_t id, const char *text, size_t len) 
       s->tiers_ms[s->ntiers++] = (int64_t)t->valuedouble;
   }
   const cJSON *dup = cJSON_GetObjectItemCaseSensitive(o, "duplicates");
-  s->dup_policy = cJSON_IsString(dup) && !strcmp(dup->valuestring, "first") ? TSDB_DUP_FIRST
-                                                                            : TSDB_DUP_LAST;
+  s->dup_policy = TSDB_DUP_LAST;
+  if (cJSON_IsString(dup) && !strcmp(dup->valuestring, "first")) s->dup_policy = TSDB_DUP_FIRST;
+  if (cJSON_IsString(dup) && !strcmp(dup->valuestring, "reject")) s->dup_policy = TSDB_DUP_REJECT;
   const cJSON *span = cJSON_GetObjectItemCaseSensitive(o, "block_span_ms");
   s->block_span_ms = cJSON_IsNumber(span) && span->valuedouble >= 1000
                          ? (int64_t)span->valuedouble

@@ -30,10 +30,11 @@ static char *dup_or_null(const char *s, int *rc) {
 
 int tsdb_series_class_create(const tsdb_series_class_desc *d, tsdb_series_class **out) {
   *out = NULL;
-  if (!d || !d->schema_id || !d->topic_template || d->nfields == 0 ||
-      d->nfields > TSDB_MAX_FIELDS || !d->field_names || d->ntiers > TSDB_MAX_TIERS ||
+  /* nfields may be 0 for formats whose messages name every field. */
+  if (!d || !d->schema_id || !d->topic_template || d->nfields > TSDB_MAX_FIELDS ||
+      (d->nfields && !d->field_names) || d->ntiers > TSDB_MAX_TIERS ||
       (d->ntiers && !d->tiers_ms) || (d->nlabels && !d->labels) ||
-      (d->dup_policy != TSDB_DUP_LAST && d->dup_policy != TSDB_DUP_FIRST) ||
+      (d->dup_policy < TSDB_DUP_LAST || d->dup_policy > TSDB_DUP_REJECT) ||
       d->block_span_ms < 0 || d->block_span_ms % 1000)
     return TSDB_EINVAL;
   for (size_t i = 0; i < d->ntiers; i++) {
@@ -65,8 +66,8 @@ int tsdb_series_class_create(const tsdb_series_class_desc *d, tsdb_series_class 
   c->schema_id = dup_or_null(d->schema_id, &rc);
   c->schema_version = d->schema_version;
   c->nfields = d->nfields;
-  c->fields = calloc(d->nfields, sizeof *c->fields);
-  c->units = calloc(d->nfields, sizeof *c->units);
+  c->fields = calloc(d->nfields ? d->nfields : 1, sizeof *c->fields);
+  c->units = calloc(d->nfields ? d->nfields : 1, sizeof *c->units);
   if (!c->fields || !c->units) rc = TSDB_ENOMEM;
   for (size_t i = 0; rc == 0 && i < d->nfields; i++) {
     c->fields[i] = dup_or_null(d->field_names[i], &rc);

@@ -192,6 +192,7 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->batches = atomic_load(&c->batches);
   s->late_points = atomic_load(&c->late_points);
   s->expired_points = atomic_load(&c->expired_points);
+  s->duplicates_rejected = atomic_load(&c->duplicates_rejected);
   s->retention_sweeps = atomic_load(&c->retention_sweeps);
   s->buckets_finalized = atomic_load(&c->buckets_finalized);
   s->corrections = atomic_load(&c->corrections);

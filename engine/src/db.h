@@ -23,6 +23,7 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t batches;
   atomic_uint_fast64_t late_points;
   atomic_uint_fast64_t expired_points;
+  atomic_uint_fast64_t duplicates_rejected;
   atomic_uint_fast64_t retention_sweeps;
   atomic_uint_fast64_t buckets_finalized;
   atomic_uint_fast64_t corrections;

@@ -317,7 +317,7 @@ static source *source_get(tsdb_writer *w, const char *topic, size_t len,
   if (src && src->cls == cls) return src;
   if (src) {
     /* The schema set was reloaded: re-resolve the fields by name on demand. */
-    uint32_t *ids = calloc(cls->nfields, sizeof *ids);
+    uint32_t *ids = calloc(cls->nfields ? cls->nfields : 1, sizeof *ids);
     if (!ids) return NULL;
     source_forget(src);
     free(src->ids);
@@ -331,7 +331,7 @@ static source *source_get(tsdb_writer *w, const char *topic, size_t len,
   if (!src) return NULL;
   tsdb_map__init(&src->named);
   src->topic = malloc(len + 1);
-  src->ids = calloc(cls->nfields, sizeof *src->ids);
+  src->ids = calloc(cls->nfields ? cls->nfields : 1, sizeof *src->ids);
   if (!src->topic || !src->ids || tsdb_map__put(&w->sources, src->topic, len, src)) {
     free(src->topic);
     free(src->ids);
@@ -511,6 +511,25 @@ static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const
   return 0;
 }
 
+static int found_point(void *ud, int64_t ts, double v) {
+  (void)ts;
+  (void)v;
+  *(bool *)ud = true;
+  return 1;
+}
+
+/* Reject policy: is (series, ts) stored already, or staged in this batch?
+ * Only asked for points not newer than everything stored (late ones). */
+static bool is_duplicate(tsdb_writer *w, uint32_t id, const wseries *ws, int64_t ts) {
+  for (size_t k = 0; k < ws->nstage; k++)
+    if (ws->stage_ts[k] == ts) return true;
+  tsdb_series_params sp;
+  if (tsdb_catalog__params(&w->db->catalog, id, &sp) != 0) return false;
+  bool found = false;
+  tsdb_read__raw(w->db->store, NULL, &sp, ts, ts + 1, &w->scan, found_point, &found);
+  return found;
+}
+
 static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now) {
   tsdb_db *db = w->db;
   size_t off = 0;
@@ -559,6 +578,11 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
         /* On a read error assume "anything may be stored": every point then
          * takes the exact (refresh) path. */
         ws->max_ts = max_ts;
+      }
+      if (s->dup_policy == TSDB_DUP_REJECT && pts[i].ts_ms <= ws->max_ts &&
+          is_duplicate(w, id, ws, pts[i].ts_ms)) {
+        atomic_fetch_add(&db->counters.duplicates_rejected, 1);
+        continue;
       }
       if (!ws->touched) {
         ws->touched = true;

@@ -537,6 +537,7 @@ static void rollup_property(uint64_t seed, int policy) {
   static model_point model[NT][NF][SPAN];
   memset(model, 0, sizeof model);
   int64_t t0 = base - 3600000; /* an hour ago: every bucket already closed */
+  uint64_t dups = 0;
 
   for (int round = 0; round < 6000; round++) {
     int t = (int)(unit_rand(&seed) % NT), f = (int)(unit_rand(&seed) % NF);
@@ -549,6 +550,7 @@ static void rollup_property(uint64_t seed, int policy) {
     double v = (double)(int64_t)(unit_rand(&seed) % 2001 - 1000) / 10.0;
     ingest1(db, cls, topics[t], (uint32_t)f, t0 + slot * 1000, v);
     model_point *mp = &model[t][f][slot];
+    if (mp->set) dups++;
     if (!mp->set || policy == TSDB_DUP_LAST) mp->v = v;
     mp->ts = t0 + slot * 1000;
     mp->set = true;
@@ -615,6 +617,8 @@ static void rollup_property(uint64_t seed, int policy) {
   tsdb_stats_get(db, &st);
   CHECK(st.late_points > 0);
   CHECK(st.corrections > 0); /* some late points hit finalized buckets */
+  CHECK(dups > 0);
+  CHECK_INT(st.duplicates_rejected, ==, policy == TSDB_DUP_REJECT ? dups : 0);
   /* Drain the aggregate publications: each is JSON on $tsdb/agg/<tier>/<topic>. */
   tsdb_close(db);
   tsdb_series_class_release(cls);
@@ -626,6 +630,8 @@ TEST(rollups_exact_under_any_arrival_order_last) {
 }
 
 TEST(rollups_exact_under_any_arrival_order_first) { rollup_property(3, TSDB_DUP_FIRST); }
+
+TEST(rollups_exact_under_any_arrival_order_reject) { rollup_property(4, TSDB_DUP_REJECT); }
 
 typedef struct pubs {
   int n;

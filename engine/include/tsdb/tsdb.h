@@ -62,7 +62,9 @@ char *tsdb_duration_format(int64_t ms, char *buf, size_t len);
 
 typedef enum tsdb_dup_policy {
   TSDB_DUP_LAST = 0,  /* the same (series, timestamp) again: the newest write wins */
-  TSDB_DUP_FIRST = 1  /* the first write wins; later ones are dropped */
+  TSDB_DUP_FIRST = 1, /* the first write wins; later ones are dropped silently */
+  TSDB_DUP_REJECT = 2 /* the first write wins; later ones are refused and counted
+                         (tsdb_stats.duplicates_rejected) */
 } tsdb_dup_policy;
 
 typedef int64_t (*tsdb_clock_fn)(void *ud); /* wall clock, ms since epoch */
@@ -122,7 +124,7 @@ typedef struct tsdb_series_class_desc {
   const char *schema_id;        /* e.g. "air-quality" */
   uint32_t schema_version;
   const char *topic_template;   /* "city/{district}/{station}/air": named levels become labels */
-  size_t nfields;
+  size_t nfields;                 /* 0 when every message names its fields */
   const char *const *field_names; /* measurement names, e.g. "pm25" */
   const char *const *units;     /* per field, may be NULL or contain NULL */
   size_t ntiers;
@@ -323,6 +325,7 @@ typedef struct tsdb_stats {
   uint64_t batches;
   uint64_t late_points;       /* points that needed a rollup recompute */
   uint64_t expired_points;    /* points dropped because retention had already passed them */
+  uint64_t duplicates_rejected; /* points refused by the reject duplicate policy */
   uint64_t retention_sweeps;  /* background passes that compacted expired data away */
   uint64_t buckets_finalized;
   uint64_t corrections;
