@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # mosquitto-tsdb: install what is missing, build with warnings as errors, and
 # run every test: unit tests, engine tests, integration tests against a real
-# broker (all under CTest), then the unit tests again under ASan/UBSan, and
-# the threaded engine tests under TSan.
+# broker (all under CTest), then the unit tests again under ASan/UBSan, the
+# threaded engine tests under TSan, and a short libFuzzer run of every payload
+# decoder and the validator (TSDB_FUZZ_SECONDS per target, default 10).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,4 +23,9 @@ echo "== engine tests under ThreadSanitizer (queues, writer, control threads)"
 scripts/build.sh build-tsan -DTSDB_WERROR=ON -DTSDB_TSAN=ON -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^test_engine\.' --timeout 900
+echo "== libFuzzer: every payload decoder and the JSON Schema validator, a bounded run each"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSDB_FUZZ=ON \
+  -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" --target tsdb_fuzzers
+tests/fuzz/run.sh build-fuzz "${TSDB_FUZZ_SECONDS:-10}"
 echo "== all tests passed"

@@ -74,13 +74,22 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
   if (ev->payloadlen == 0) return MOSQ_ERR_SUCCESS;
 
   ingest_error err;
-  size_t npoints = 0;
-  int rc = ingest_schema_process(schema, ev->payload, ev->payloadlen, plugin__now_ms(),
-                                 st->points, &npoints, &err);
+  /* Names and units of message-named formats (SenML, sensor.community) live
+   * here only until tsdb_ingest() has copied them. */
+  const char *names[INGEST_OUTPUT_NAMES];
+  const char *units[INGEST_OUTPUT_NAMES];
+  char name_text[INGEST_OUTPUT_TEXT];
+  ingest_output out;
+  ingest_output_init(&out, st->points, sizeof st->points / sizeof st->points[0], names, units,
+                     INGEST_OUTPUT_NAMES, name_text, sizeof name_text);
+  int rc = ingest_schema_process(schema, topic, topic_len, ev->payload, ev->payloadlen,
+                                 plugin__now_ms(), &out, &err);
   if (rc) return refuse(st, refusal_of(rc), mosquitto_client_id(ev->client), topic, &err);
-  if (npoints > 0) {
+  if (out.npoints > 0) {
     tsdb_ingest_msg msg = {.cls = ingest_schema_class(schema), .topic = topic,
-                           .topic_len = topic_len, .points = st->points, .npoints = npoints};
+                           .topic_len = topic_len, .points = out.points, .npoints = out.npoints,
+                           .names = out.nnames ? out.names : NULL,
+                           .units = out.nnames ? out.units : NULL, .nnames = out.nnames};
     rc = tsdb_ingest(st->db, &msg);
     if (rc == TSDB_EFULL)
       return refuse(st, REFUSAL_QUEUE_FULL, mosquitto_client_id(ev->client), topic, NULL);

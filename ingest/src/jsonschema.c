@@ -20,6 +20,7 @@
  * formats anything.
  */
 #include "ingest/jsonschema.h"
+#include "jsonschema_internal.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>
@@ -206,6 +207,41 @@ static void sb_text(sbuf *b, const char *str, size_t n, bool json) {
   }
 }
 
+/* The shortest fixed-notation text of a non-integral d with at most 9
+ * fractional digits, as "%.*g" would print it, without printf: the refused
+ * path renders the offending number, and printf's float conversion plus
+ * strtod cost more than validating a whole message. k is the smallest count
+ * of fractional digits whose decimal reads back as d: r / 10^k with r below
+ * 2^53 and 10^k exact is the correctly rounded quotient, so it is the double
+ * strtod would give for the text. Returns false when %g would choose an
+ * exponent (|d| < 1e-4) or d needs more digits; the slow path decides then. */
+static bool format_fixed(char *buf, size_t cap, double d) {
+  static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+  double a = fabs(d);
+  if (!(a >= 1e-4 && a < 1e6) || cap < 32) return false;
+  for (int k = 1; k <= 9; k++) {
+    double scaled = a * pow10[k];
+    if (scaled >= 9007199254740992.0) return false;
+    double r = nearbyint(scaled);
+    if (r / pow10[k] != a) continue;
+    uint64_t digits = (uint64_t)r;
+    char tmp[32]; /* reversed: fraction, point, integer part ("0.25") */
+    int n = 0;
+    for (int i = 0; i < k; i++, digits /= 10) tmp[n++] = (char)('0' + digits % 10);
+    tmp[n++] = '.';
+    do {
+      tmp[n++] = (char)('0' + digits % 10);
+      digits /= 10;
+    } while (digits);
+    size_t o = 0;
+    if (d < 0) buf[o++] = '-';
+    while (n > 0) buf[o++] = tmp[--n];
+    buf[o] = '\0';
+    return true;
+  }
+  return false;
+}
+
 /* Shortest "%.*g" text that reads back as the same double (at most 17
  * digits). Both directions use the C library in the current locale, so they
  * agree with each other; a locale decimal comma is then turned into '.'. */
@@ -218,6 +254,7 @@ static void format_double(char *buf, size_t cap, double d) {
     snprintf(buf, cap, d < 0 ? "-Infinity" : "Infinity");
     return;
   }
+  if (d != floor(d) && format_fixed(buf, cap, d)) return;
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, cap, "%.*g", prec, d);
     if (strtod(buf, NULL) == d) break;
@@ -1765,12 +1802,52 @@ static void render_pointer(sbuf *b, const vpath *at) {
 
 static void sb_vformat(sbuf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* The messages use "%s", "%zu" and "%d" almost only: those are appended
+ * directly (printf costs more than validating a message, and refusing must
+ * not cost more than accepting); anything else goes to vsnprintf. */
 static void sb_vformat(sbuf *b, const char *fmt, va_list ap) {
-  char tmp[512];
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  if (n < 0) return;
-  sb_str(b, tmp);
-  if ((size_t)n >= sizeof tmp) b->over = true;
+  va_list again;
+  va_copy(again, ap);
+  size_t start = b->len;
+  bool over = b->over;
+  const char *p = fmt;
+  while (*p) {
+    const char *pct = strchr(p, '%');
+    if (!pct) {
+      sb_str(b, p);
+      break;
+    }
+    sb_put(b, p, (size_t)(pct - p));
+    char num[24];
+    if (pct[1] == 's') {
+      sb_str(b, va_arg(ap, const char *));
+      p = pct + 2;
+    } else if (pct[1] == 'z' && pct[2] == 'u') {
+      snprintf(num, sizeof num, "%zu", va_arg(ap, size_t));
+      sb_str(b, num);
+      p = pct + 3;
+    } else if (pct[1] == 'd') {
+      snprintf(num, sizeof num, "%d", va_arg(ap, int));
+      sb_str(b, num);
+      p = pct + 2;
+    } else if (pct[1] == '%') {
+      sb_chr(b, '%');
+      p = pct + 2;
+    } else {
+      /* Something else: start over with the C library. */
+      b->len = start;
+      b->over = over;
+      b->p[start] = '\0';
+      char tmp[512];
+      int n = vsnprintf(tmp, sizeof tmp, fmt, again);
+      if (n >= 0) {
+        sb_str(b, tmp);
+        if ((size_t)n >= sizeof tmp) b->over = true;
+      }
+      break;
+    }
+  }
+  va_end(again);
 }
 
 __attribute__((format(printf, 3, 4))) static void
@@ -1803,11 +1880,17 @@ set_message(ingest_error *e, const char *fmt, ...) {
 static ingest_error *begin(const vctx *c, const vpath *at, const char *keyword,
                            const char *schema_path, ingest_value v) {
   ingest_error *e = c->err;
-  ingest_error_clear(e);
+  /* Every field is rewritten below or by the caller; emptying them one byte
+   * each is all a full clear would add (and a refusal is a hot path). */
   e->code = INGEST_EVALIDATE;
-  set_field(e->keyword, sizeof e->keyword, "%s", keyword);
-  set_field(e->schema_path, sizeof e->schema_path, "%s", schema_path);
+  e->expected[0] = e->message[0] = '\0';
   sbuf b;
+  sb_init(&b, e->keyword, sizeof e->keyword);
+  sb_str(&b, keyword);
+  sb_finish(&b);
+  sb_init(&b, e->schema_path, sizeof e->schema_path);
+  sb_str(&b, schema_path);
+  sb_finish(&b);
   sb_init(&b, e->pointer, sizeof e->pointer);
   render_pointer(&b, at);
   sb_finish(&b);
@@ -2032,8 +2115,12 @@ static bool fail_member_false(const vctx *c, const node *n, const node *sub,
   return false;
 }
 
+/* finish_seen: after a failure, keep going through the remaining members
+ * for their names only, so that "seen" is complete ("required" still has to
+ * be judged then; see validate_at). */
 static bool object_pass(const vctx *c, const node *n, const ingest_value_ops *ops,
-                        const void *obj, const vpath *at, unsigned ed, uint64_t *seen) {
+                        const void *obj, const vpath *at, unsigned ed, uint64_t *seen,
+                        bool finish_seen) {
   const ingest_value v = {ops, obj};
   memset(seen, 0, SEEN_WORDS * sizeof *seen);
   ingest_iter it = {0};
@@ -2041,6 +2128,7 @@ static bool object_pass(const vctx *c, const node *n, const ingest_value_ops *op
   size_t klen;
   const void *child;
   size_t expect = 0; /* the name after the last one found */
+  bool ok = true;
   while (v.ops->next(v.node, &it, &key, &klen, &child)) {
     const node *sub = NULL;
     const char *kw = "additionalProperties";
@@ -2063,15 +2151,20 @@ static bool object_pass(const vctx *c, const node *n, const ingest_value_ops *op
         }
       }
     }
+    if (!ok) continue; /* only names now */
     if (sub == NULL) sub = n->additional;
     if (sub == NULL || (sub->fast && fast_valid(sub, ops, child))) continue;
     vpath p = {at, key, klen, at->depth + 1, key ? PK_KEY : PK_NONSTR};
     ingest_value cv = {v.ops, child};
-    if (sub->is_false) return fail_member_false(c, n, sub, kw, cv, &p);
-    if (p.depth > MAX_INSTANCE_DEPTH) return fail_deep(c, kw, sub->path, cv, &p);
-    if (!validate_at(c, sub, ops, child, &p, ed + 1)) return false;
+    if (sub->is_false)
+      ok = fail_member_false(c, n, sub, kw, cv, &p);
+    else if (p.depth > MAX_INSTANCE_DEPTH)
+      ok = fail_deep(c, kw, sub->path, cv, &p);
+    else
+      ok = validate_at(c, sub, ops, child, &p, ed + 1);
+    if (!ok && !finish_seen) return false;
   }
-  return true;
+  return ok;
 }
 
 /* Only the names, for "required" when no properties pass ran before it. */
@@ -2081,11 +2174,42 @@ static void seen_pass(const node *n, ingest_value v, uint64_t *seen) {
   const char *key;
   size_t klen;
   const void *child;
+  size_t expect = 0; /* the same order hint as object_pass */
   while (v.ops->next(v.node, &it, &key, &klen, &child)) {
-    const name *nm = key ? lookup(n, key, klen) : NULL;
+    const name *nm = NULL;
+    if (key && expect < n->nnames && n->names[expect].len == klen &&
+        memcmp(n->names[expect].key, key, klen) == 0)
+      nm = &n->names[expect];
+    else if (key)
+      nm = lookup(n, key, klen);
     size_t idx = nm ? (size_t)(nm - n->names) : SEEN_BITS;
+    if (nm) expect = idx + 1;
     if (idx < SEEN_BITS) seen[idx >> 6] |= 1ull << (idx & 63);
   }
+}
+
+/* "required": every listed name was seen (or, beyond the bitset, is a
+ * member). */
+static bool required_ok(const vctx *c, const node *n, const check *k, ingest_value v,
+                        const vpath *at, const uint64_t *seen) {
+  for (size_t i = 0; i < k->u.req.n; i++) {
+    uint32_t idx = k->u.req.idx[i];
+    const name *nm = &n->names[idx];
+    bool present = idx < SEEN_BITS ? seen_get(seen, idx)
+                                   : v.ops->member(v.node, nm->key, nm->len) != NULL;
+    if (present) continue;
+    if (!c->err) return false;
+    ingest_error *e = begin(c, at, "required", k->path, v);
+    char key[80];
+    sbuf b;
+    sb_init(&b, key, sizeof key);
+    sb_text(&b, nm->key, nm->len, true);
+    sb_finish(&b);
+    set_field(e->expected, sizeof e->expected, "property \"%s\"", key);
+    set_message(e, "required property \"%s\" is missing", key);
+    return false;
+  }
+  return true;
 }
 
 static bool array_pass(const vctx *c, const node *n, const ingest_value_ops *ops,
@@ -2193,7 +2317,7 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
   size_t len = 0, cps = 0;
   bool have_cps = false, utf8_ok = true;
   uint64_t seen[SEEN_WORDS];
-  bool pass_done = false;
+  bool pass_done = false, object_done = false;
 
   for (size_t ci = 0; ci < n->nchecks; ci++) {
     const check *k = &n->checks[ci];
@@ -2338,32 +2462,29 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
     }
     case K_REQUIRED: {
       if (t != INGEST_T_OBJECT) break;
+      if (!pass_done && ci + 1 < n->nchecks && n->checks[ci + 1].kind == K_OBJECT) {
+        /* "required" right before "properties" (the usual order): the
+         * object pass fills the same names while it validates the members,
+         * which saves a pass over them. Should it fail, it still goes
+         * through the remaining names, and "required" is judged first: its
+         * error replaces the object's. Either way the outcome is the
+         * written order's. */
+        if (!object_pass(c, n, ops, inst, at, ed, seen, true)) {
+          required_ok(c, n, k, v, at, seen);
+          return false;
+        }
+        pass_done = object_done = true;
+      }
       if (!pass_done) {
         seen_pass(n, v, seen);
         pass_done = true;
       }
-      for (size_t i = 0; i < k->u.req.n; i++) {
-        uint32_t idx = k->u.req.idx[i];
-        const name *nm = &n->names[idx];
-        bool present = idx < SEEN_BITS ? seen_get(seen, idx)
-                                       : v.ops->member(v.node, nm->key, nm->len) != NULL;
-        if (present) continue;
-        if (!c->err) return false;
-        ingest_error *e = begin(c, at, "required", k->path, v);
-        char key[80];
-        sbuf b;
-        sb_init(&b, key, sizeof key);
-        sb_text(&b, nm->key, nm->len, true);
-        sb_finish(&b);
-        set_field(e->expected, sizeof e->expected, "property \"%s\"", key);
-        set_message(e, "required property \"%s\" is missing", key);
-        return false;
-      }
+      if (!required_ok(c, n, k, v, at, seen)) return false;
       break;
     }
     case K_OBJECT:
-      if (t != INGEST_T_OBJECT) break;
-      if (!object_pass(c, n, ops, inst, at, ed, seen)) return false;
+      if (t != INGEST_T_OBJECT || object_done) break;
+      if (!object_pass(c, n, ops, inst, at, ed, seen, false)) return false;
       pass_done = true;
       break;
     case K_ARRAY:
@@ -2427,4 +2548,29 @@ int ingest_jsonschema_validate(const ingest_jsonschema *schema,
   const vctx c = {err, true};
   const vpath root = {NULL, NULL, 0, 0, PK_ROOT};
   return validate_node(&c, schema->root, instance, &root, 0) ? 0 : INGEST_EVALIDATE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shared with the decoders and the error records (jsonschema_internal.h):   */
+/* every "actual" field of an error is rendered the same way.               */
+
+void ingest_jsonschema__render(ingest_value v, char *buf, size_t cap) {
+  if (cap == 0) return;
+  sbuf b;
+  sb_init(&b, buf, cap);
+  sb_value(&b, v, 0);
+  sb_finish(&b);
+}
+
+void ingest_jsonschema__render_text(const char *text, size_t len, bool json, char *buf,
+                                    size_t cap) {
+  if (cap == 0) return;
+  sbuf b;
+  sb_init(&b, buf, cap);
+  sb_text(&b, text, len, json);
+  sb_finish(&b);
+}
+
+size_t ingest_jsonschema__utf8_seq(const unsigned char *s, size_t n) {
+  return n == 0 ? 0 : utf8_seq(s, n);
 }

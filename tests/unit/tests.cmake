@@ -13,3 +13,14 @@ if(TSDB_BUILD_PLUGIN)
   tsdb_add_unit_test(test_config SOURCES unit/test_config.c LIBS tsdb_plugin_config)
   target_compile_definitions(test_config PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 endif()
+# Ingest: decoders, x-tsdb mapping, error records, hostile payloads.
+foreach(t test_decode_senml test_decode_ttn_v3 test_decode_sensor_community test_mapping
+          test_error_record test_ingest_hostile)
+  tsdb_add_unit_test(${t} SOURCES unit/${t}.c LIBS tsdb_ingest)
+  target_compile_definitions(${t} PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+endforeach()
+set_tests_properties(test_ingest_hostile.mutated_shipped_examples test_ingest_hostile.random_bytes
+                     PROPERTIES TIMEOUT 600)
+if(TSDB_FUZZ)
+  add_subdirectory(fuzz)
+endif()

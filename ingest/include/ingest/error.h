@@ -10,6 +10,7 @@
 #define INGEST_ERROR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,47 @@ void ingest_error_clear(ingest_error *err);
 int ingest_error_set(ingest_error *err, int code, const char *keyword,
                      const char *pointer, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/*
+ * The error record a refused publisher receives on $tsdb/errors/<client id>:
+ * one JSON object (RFC 8259), members always in this order:
+ *
+ *   {"schema":"air-quality","version":1,"topic":"city/mitte/s17/air",
+ *    "client":"s17","reason":"validate","keyword":"minimum","pointer":"/pm10",
+ *    "schema_path":"/properties/pm10/minimum","expected":">= 0","actual":"-3",
+ *    "message":"/pm10: -3 is less than the minimum 0",
+ *    "time":"2026-11-26T09:15:00.123Z","time_ms":1795684500123}
+ *
+ * "schema" and "version" are null when no schema applied (an unmatched or
+ * reserved topic); "client" is left out when unknown. "reason" is the
+ * stable short name of the code ("decode", "validate", "timestamp",
+ * "toobig", ...) unless the context names another one (the plugin's own
+ * reasons, e.g. "queue_full"). Every string is valid UTF-8 (invalid bytes
+ * become U+FFFD) and is cut at a character boundary, ending in "...", when
+ * it is longer than its share of the record (the topic 1024 bytes, the
+ * message 768, the others less), so a record never exceeds
+ * INGEST_ERROR_RECORD_MAX bytes.
+ */
+#define INGEST_ERROR_RECORD_MAX 4096
+
+typedef struct ingest_error_context {
+  const char *schema_id;   /* NULL: no schema applied */
+  uint32_t schema_version;
+  const char *topic;       /* the topic the message was published on; may be NULL */
+  size_t topic_len;
+  const char *client_id;   /* NULL: member left out */
+  const char *reason;      /* NULL: ingest_err_short(err->code) */
+  int64_t time_ms;         /* when the message was refused, ms since the epoch */
+} ingest_error_context;
+
+/*
+ * Writes the record for err (may be NULL when only a reason applies) into
+ * buf, NUL-terminated. Allocates nothing, keeps no state: reentrant.
+ * Returns its length (without the NUL), or INGEST_ETOOBIG (buf holds "" when
+ * len > 0) when it does not fit; len >= INGEST_ERROR_RECORD_MAX always fits.
+ */
+int ingest_error_record_json(const ingest_error *err, const ingest_error_context *ctx,
+                             char *buf, size_t len);
 
 #ifdef __cplusplus
 }
