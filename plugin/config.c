@@ -45,6 +45,12 @@ const plugin_option_doc plugin_option_docs[] = {
     {"refusal_log_interval", "60s",
      "Refused messages are summed up in one log line per interval, so a faulty device cannot "
      "flood the log."},
+    {"error_records", "on",
+     "Publish an error record for every refused message on `$tsdb/errors/<client id>`: schema, "
+     "JSON pointer, keyword, expected and actual value (`on` or `off`)."},
+    {"dead_letter", "off",
+     "Republish the original payload of every refused message on `$tsdb/dead/<topic>` (`on` or "
+     "`off`)."},
 };
 const size_t plugin_option_count = sizeof plugin_option_docs / sizeof plugin_option_docs[0];
 
@@ -61,6 +67,20 @@ void plugin_config__defaults(plugin_config *c) {
   c->max_answer_rows = 10000;
   c->tick_max_results = 256;
   c->refusal_log_interval_ms = 60000;
+  c->error_records = true;
+  c->dead_letter = false;
+}
+
+static int parse_bool(const char *value, bool *out) {
+  if (!strcmp(value, "on") || !strcmp(value, "true")) {
+    *out = true;
+    return 0;
+  }
+  if (!strcmp(value, "off") || !strcmp(value, "false")) {
+    *out = false;
+    return 0;
+  }
+  return -1;
 }
 
 static int fail(char *err, size_t errlen, const char *key, const char *value, const char *want) {
@@ -155,11 +175,19 @@ int plugin_config__set(plugin_config *c, const char *key, const char *value, cha
     if (tsdb_duration_parse(value, &ms) || ms < 1000)
       return fail(err, errlen, key, value, "a duration of at least 1s, e.g. 60s");
     c->refusal_log_interval_ms = ms;
+  } else if (!strcmp(key, "error_records")) {
+    if (parse_bool(value, &c->error_records)) return fail(err, errlen, key, value, "'on' or 'off'");
+  } else if (!strcmp(key, "dead_letter")) {
+    if (parse_bool(value, &c->dead_letter)) return fail(err, errlen, key, value, "'on' or 'off'");
   } else {
-    snprintf(err, errlen, "plugin_opt_%s: unknown option (known: data_dir, schema_dir, unmatched, "
-                          "queue_size, flush_interval_ms, grace, cache_mb, control_threads, "
-                          "max_answer_rows, tick_max_results, refusal_log_interval)",
-             key);
+    char known[512] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < plugin_option_count; i++) {
+      int n = snprintf(known + off, sizeof known - off, "%s%s", i ? ", " : "",
+                       plugin_option_docs[i].name);
+      if (n > 0 && (size_t)n < sizeof known - off) off += (size_t)n;
+    }
+    snprintf(err, errlen, "plugin_opt_%s: unknown option (known: %s)", key, known);
     return -1;
   }
   return 0;

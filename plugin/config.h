@@ -28,6 +28,8 @@ typedef struct plugin_config {
   uint32_t max_answer_rows;
   uint32_t tick_max_results;
   int64_t refusal_log_interval_ms;
+  bool error_records; /* publish an error record to a refused publisher */
+  bool dead_letter;   /* republish refused payloads on $tsdb/dead/<topic> */
 } plugin_config;
 
 /* The option table, for the README and for `--help`-style listings. */

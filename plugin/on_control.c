@@ -6,6 +6,8 @@
  * or reads storage. It always returns success: a non-zero return would
  * disconnect the client (MOSQUITTO-2.0-FACTS.md); errors become answers.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mosquitto.h>
@@ -37,6 +39,25 @@ int plugin__schemas_load(plugin_state *st, ingest_schema_set **out) {
   return 0;
 }
 
+int plugin__schemas_install(plugin_state *st, ingest_schema_set *set) {
+  size_t n = ingest_schema_set_count(set);
+  plugin_schema_stats *stats = calloc(n ? n : 1, sizeof *stats);
+  if (!stats) return -1;
+  size_t old_n = st->schemas ? ingest_schema_set_count(st->schemas) : 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *id = ingest_schema_id(ingest_schema_set_at(set, i));
+    snprintf(stats[i].id, sizeof stats[i].id, "%s", id);
+    /* A schema that stays (by id) keeps counting where it was. */
+    for (size_t k = 0; st->schema_stats && k < old_n; k++)
+      if (!strcmp(st->schema_stats[k].id, id)) stats[i] = st->schema_stats[k];
+  }
+  ingest_schema_set_release(st->schemas);
+  free(st->schema_stats);
+  st->schemas = set;
+  st->schema_stats = stats;
+  return 0;
+}
+
 int plugin__on_reload(int event, void *event_data, void *userdata) {
   (void)event;
   (void)event_data;
@@ -51,8 +72,11 @@ int plugin__on_reload(int event, void *event_data, void *userdata) {
   }
   /* Messages already queued hold their own class references, so the old set
    * can go at once. Both callbacks run on the broker thread: no race. */
-  ingest_schema_set_release(st->schemas);
-  st->schemas = fresh;
+  if (plugin__schemas_install(st, fresh) != 0) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed (out of memory)");
+    ingest_schema_set_release(fresh);
+    return MOSQ_ERR_SUCCESS;
+  }
   mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": reloaded schemas=%zu",
                        ingest_schema_set_count(fresh));
   return MOSQ_ERR_SUCCESS;

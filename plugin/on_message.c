@@ -10,6 +10,7 @@
  * Any other code would disconnect the publisher (MOSQUITTO-2.0-FACTS.md),
  * so internal failures are refusals that are counted and logged.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,15 +31,56 @@ int64_t plugin__now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int refuse(plugin_state *st, plugin_refusal why, const char *client, const char *topic,
-                  const ingest_error *err) {
+/* A client id can scope an ACL pattern ($tsdb/errors/%c) only without
+ * '/', '+' and '#': "a/b" could otherwise read what is meant for "a". */
+static bool scopable(const char *client) {
+  return client && client[0] && !strpbrk(client, "/+#");
+}
+
+/*
+ * Drops the message with MOSQ_ERR_ACL_DENIED, counts it (in total and for
+ * its schema), and tells the publisher why: an error record on
+ * $tsdb/errors/<client id>, published with no target client so that the
+ * broker's read ACL decides who sees it. Optionally the payload goes to the
+ * dead-letter topic $tsdb/dead/<topic>. Per-message log lines are at debug
+ * level; the tick writes a rate-limited summary.
+ */
+static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_evt_message *ev,
+                  const ingest_schema *schema, size_t schema_index, const ingest_error *err) {
+  const char *client = mosquitto_client_id(ev->client);
   st->refused[why]++;
-  /* Per-message detail only at debug level; the tick writes a rate-limited
-   * summary at notice level. */
+  if (schema && st->schema_stats) st->schema_stats[schema_index].refused[why]++;
   mosquitto_log_printf(MOSQ_LOG_DEBUG,
                        PLUGIN_NAME ": refused client=%s topic=%s reason=%s pointer=%s detail=\"%s\"",
-                       client ? client : "", topic, plugin_refusal_names[why],
+                       client ? client : "", ev->topic, plugin_refusal_names[why],
                        err ? err->pointer : "", err ? err->message : "");
+  if (st->cfg.error_records) {
+    if (!scopable(client)) {
+      st->error_records_unscoped++;
+    } else {
+      ingest_error_context ctx = {
+          .schema_id = schema ? ingest_schema_id(schema) : NULL,
+          .schema_version = schema ? ingest_schema_version(schema) : 0,
+          .topic = ev->topic,
+          .topic_len = strlen(ev->topic),
+          .client_id = client,
+          .reason = plugin_refusal_names[why],
+          .time_ms = plugin__now_ms(),
+      };
+      int len = ingest_error_record_json(err, &ctx, st->record, sizeof st->record);
+      int n = snprintf(st->topic_buf, sizeof st->topic_buf, "$tsdb/errors/%s", client);
+      if (len > 0 && n > 0 && (size_t)n < sizeof st->topic_buf &&
+          mosquitto_broker_publish_copy(NULL, st->topic_buf, len, st->record, 0, false, NULL) ==
+              MOSQ_ERR_SUCCESS)
+        st->error_records++;
+    }
+  }
+  if (st->cfg.dead_letter && why != REFUSAL_RESERVED_TOPIC) {
+    int n = snprintf(st->topic_buf, sizeof st->topic_buf, "$tsdb/dead/%s", ev->topic);
+    if (n > 0 && (size_t)n < sizeof st->topic_buf && ev->payloadlen <= INT32_MAX)
+      mosquitto_broker_publish_copy(NULL, st->topic_buf, (int)ev->payloadlen, ev->payload, 0,
+                                    false, NULL);
+  }
   return MOSQ_ERR_ACL_DENIED;
 }
 
@@ -47,6 +89,7 @@ static plugin_refusal refusal_of(int ingest_rc) {
   case INGEST_EDECODE: return REFUSAL_DECODE;
   case INGEST_EVALIDATE: return REFUSAL_VALIDATE;
   case INGEST_ETIMESTAMP: return REFUSAL_TIMESTAMP;
+  case INGEST_ETOOBIG: return REFUSAL_TOOBIG;
   default: return REFUSAL_INTERNAL;
   }
 }
@@ -61,12 +104,14 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
   /* $tsdb/... is ours: a client publishing there could forge aggregates or
    * answers that other clients trust. */
   if (topic_len >= 6 && !memcmp(topic, "$tsdb/", 6))
-    return refuse(st, REFUSAL_RESERVED_TOPIC, mosquitto_client_id(ev->client), topic, NULL);
+    return refuse(st, REFUSAL_RESERVED_TOPIC, ev, NULL, 0, NULL);
 
-  const ingest_schema *schema = ingest_schema_set_route(st->schemas, topic, topic_len);
+  size_t index = 0;
+  const ingest_schema *schema =
+      ingest_schema_set_route_index(st->schemas, topic, topic_len, &index);
   if (!schema) {
     if (st->cfg.unmatched == UNMATCHED_REFUSE)
-      return refuse(st, REFUSAL_UNMATCHED, mosquitto_client_id(ev->client), topic, NULL);
+      return refuse(st, REFUSAL_UNMATCHED, ev, NULL, 0, NULL);
     st->passed_unmatched++;
     return MOSQ_ERR_SUCCESS;
   }
@@ -74,27 +119,23 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
   if (ev->payloadlen == 0) return MOSQ_ERR_SUCCESS;
 
   ingest_error err;
-  /* Names and units of message-named formats (SenML, sensor.community) live
-   * here only until tsdb_ingest() has copied them. */
-  const char *names[INGEST_OUTPUT_NAMES];
-  const char *units[INGEST_OUTPUT_NAMES];
-  char name_text[INGEST_OUTPUT_TEXT];
   ingest_output out;
-  ingest_output_init(&out, st->points, sizeof st->points / sizeof st->points[0], names, units,
-                     INGEST_OUTPUT_NAMES, name_text, sizeof name_text);
+  ingest_output_init(&out, st->points, INGEST_OUTPUT_POINTS, st->names, st->units,
+                     INGEST_OUTPUT_NAMES, st->name_text, sizeof st->name_text);
   int rc = ingest_schema_process(schema, topic, topic_len, ev->payload, ev->payloadlen,
                                  plugin__now_ms(), &out, &err);
-  if (rc) return refuse(st, refusal_of(rc), mosquitto_client_id(ev->client), topic, &err);
+  if (rc) return refuse(st, refusal_of(rc), ev, schema, index, &err);
   if (out.npoints > 0) {
     tsdb_ingest_msg msg = {.cls = ingest_schema_class(schema), .topic = topic,
                            .topic_len = topic_len, .points = out.points, .npoints = out.npoints,
                            .names = out.nnames ? out.names : NULL,
                            .units = out.nnames ? out.units : NULL, .nnames = out.nnames};
     rc = tsdb_ingest(st->db, &msg);
-    if (rc == TSDB_EFULL)
-      return refuse(st, REFUSAL_QUEUE_FULL, mosquitto_client_id(ev->client), topic, NULL);
-    if (rc) return refuse(st, REFUSAL_INTERNAL, mosquitto_client_id(ev->client), topic, NULL);
+    if (rc == TSDB_EFULL) return refuse(st, REFUSAL_QUEUE_FULL, ev, schema, index, NULL);
+    if (rc) return refuse(st, REFUSAL_INTERNAL, ev, schema, index, NULL);
   }
   st->accepted++;
+  st->schema_stats[index].accepted++;
+  st->schema_stats[index].points += out.npoints;
   return MOSQ_ERR_SUCCESS;
 }

@@ -31,6 +31,7 @@ EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supp
 
 static void engine_open_fail(plugin_state *st) {
   ingest_schema_set_release(st->schemas);
+  free(st->schema_stats);
   free(st);
 }
 
@@ -48,9 +49,15 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
       return MOSQ_ERR_INVAL;
     }
   }
-  if (plugin__schemas_load(st, &st->schemas) != 0) {
+  ingest_schema_set *set;
+  if (plugin__schemas_load(st, &set) != 0) {
     free(st);
     return MOSQ_ERR_INVAL;
+  }
+  if (plugin__schemas_install(st, set) != 0) {
+    ingest_schema_set_release(set);
+    free(st);
+    return MOSQ_ERR_NOMEM;
   }
 
   tsdb_options o;
@@ -120,6 +127,7 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *option
                        (unsigned long long)stats.points_written,
                        (unsigned long long)stats.series);
   ingest_schema_set_release(st->schemas);
+  free(st->schema_stats);
   free(st);
   return MOSQ_ERR_SUCCESS;
 }

@@ -24,6 +24,7 @@
   XX(VALIDATE, "validate")                                                     \
   XX(TIMESTAMP, "timestamp")                                                   \
   XX(UNMATCHED, "unmatched")                                                   \
+  XX(TOOBIG, "toobig")                                                         \
   XX(QUEUE_FULL, "queue_full")                                                 \
   XX(RESERVED_TOPIC, "reserved_topic")                                         \
   XX(INTERNAL, "internal")
@@ -37,13 +38,31 @@ typedef enum plugin_refusal {
 
 extern const char *const plugin_refusal_names[REFUSAL_COUNT];
 
+/* Counters of one schema, kept across reloads by schema id. */
+typedef struct plugin_schema_stats {
+  char id[72];
+  uint64_t accepted;
+  uint64_t points;
+  uint64_t refused[REFUSAL_COUNT];
+} plugin_schema_stats;
+
 typedef struct plugin_state {
   mosquitto_plugin_id_t *id;
   plugin_config cfg;
   tsdb_db *db;
   ingest_schema_set *schemas;
-  tsdb_point points[INGEST_MAX_MEASUREMENTS]; /* scratch for the message callback */
+  plugin_schema_stats *schema_stats; /* one per schema of the set, same order */
+  /* Scratch for the message callback (broker thread only): the extracted
+   * points and names, and an error record, without a per-message allocation. */
+  tsdb_point points[INGEST_OUTPUT_POINTS];
+  const char *names[INGEST_OUTPUT_NAMES];
+  const char *units[INGEST_OUTPUT_NAMES];
+  char name_text[INGEST_OUTPUT_TEXT];
+  char record[INGEST_ERROR_RECORD_MAX];
+  char topic_buf[1024];
   uint64_t accepted;
+  uint64_t error_records;
+  uint64_t error_records_unscoped; /* client ids that cannot scope a topic */
   uint64_t passed_unmatched;
   uint64_t refused[REFUSAL_COUNT];
   uint64_t refused_logged[REFUSAL_COUNT]; /* totals at the last summary line */
@@ -58,6 +77,8 @@ int plugin__on_reload(int event, void *event_data, void *userdata);
 
 /* Loads the schema directory; on failure logs and returns non-zero. */
 int plugin__schemas_load(plugin_state *st, ingest_schema_set **out);
+/* Puts a loaded set in force with its counters (carried over by schema id). */
+int plugin__schemas_install(plugin_state *st, ingest_schema_set *set);
 /* Hands results of the engine to the broker: publications (unless
  * logs_only, as during shutdown) and log lines. */
 void plugin__drain_results(plugin_state *st, size_t max, bool logs_only);

@@ -236,12 +236,20 @@ void ingest_schema_set_release(ingest_schema_set *set) {
   if (set && atomic_fetch_sub_explicit(&set->refs, 1, memory_order_acq_rel) == 1) set_free(set);
 }
 
+const ingest_schema *ingest_schema_set_route_index(const ingest_schema_set *set, const char *topic,
+                                                   size_t topic_len, size_t *index) {
+  for (size_t i = 0; i < set->n; i++) {
+    if (tsdb_topic_template_match(set->schemas[i]->tpl, topic, topic_len, NULL)) {
+      if (index) *index = i;
+      return set->schemas[i];
+    }
+  }
+  return NULL;
+}
+
 const ingest_schema *ingest_schema_set_route(const ingest_schema_set *set, const char *topic,
                                              size_t topic_len) {
-  for (size_t i = 0; i < set->n; i++)
-    if (tsdb_topic_template_match(set->schemas[i]->tpl, topic, topic_len, NULL))
-      return set->schemas[i];
-  return NULL;
+  return ingest_schema_set_route_index(set, topic, topic_len, NULL);
 }
 
 /* ---- processing one message ---- */

@@ -20,3 +20,4 @@ function(tsdb_add_integration_test file)
 endfunction()
 
 tsdb_add_integration_test(test_e2e.py)
+tsdb_add_integration_test(test_feedback.py)

@@ -208,6 +208,10 @@ void ingest_schema_set_retain(ingest_schema_set *set);  /* thread-safe */
 void ingest_schema_set_release(ingest_schema_set *set); /* thread-safe; NULL ok */
 
 /* The schema for a topic: the most specific matching template, or NULL. */
+/* The same, giving the schema's index in the set (for per-schema counters)
+ * through *index when a schema matches. */
+const ingest_schema *ingest_schema_set_route_index(const ingest_schema_set *set, const char *topic,
+                                                   size_t topic_len, size_t *index);
 const ingest_schema *ingest_schema_set_route(const ingest_schema_set *set, const char *topic,
                                              size_t topic_len);
 
