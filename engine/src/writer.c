@@ -861,31 +861,19 @@ static void commit_finals(tsdb_writer *w) {
       i = j;
     }
   }
-  bool compact_unmarked = false;
   for (size_t i = 0; i < w->finals.n; i++) {
     acc *a = w->finals.v[i].a;
     if (a->in_unmarked) {
-      a->series = UINT32_MAX; /* dropped from w->unmarked below, before free */
-      compact_unmarked = true;
-      continue;
+      /* Only after a failed write can a finalized accumulator still owe its
+       * marker: take it off that list (rare, so a linear search). */
+      for (size_t k = 0; k < w->unmarked.n; k++) {
+        if (w->unmarked.v[k] != a) continue;
+        w->unmarked.v[k] = w->unmarked.v[--w->unmarked.n];
+        break;
+      }
     }
     unlink_acc(w, a);
     free(a);
-  }
-  if (compact_unmarked) {
-    size_t keep = 0;
-    for (size_t i = 0; i < w->unmarked.n; i++) {
-      acc *a = w->unmarked.v[i];
-      if (a->series != UINT32_MAX) w->unmarked.v[keep++] = a;
-    }
-    w->unmarked.n = keep;
-    for (size_t i = 0; i < w->finals.n; i++) {
-      acc *a = w->finals.v[i].a;
-      if (a->series != UINT32_MAX) continue;
-      a->series = w->finals.v[i].series;
-      unlink_acc(w, a);
-      free(a);
-    }
   }
   w->finals.n = 0;
 }
@@ -942,13 +930,13 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len) {
         tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, w->changed.v[i]);
         if (s) s->persisted = true;
       }
-      commit_finals(w);
-      schedule_unmarked(w);
+      schedule_unmarked(w); /* skips those finalized in this batch */
       for (size_t i = 0; i < w->unmarked.n; i++) {
         if (w->unmarked.v[i]->marker == MARKER_QUEUED) w->unmarked.v[i]->marker = MARKER_ON_DISK;
         w->unmarked.v[i]->in_unmarked = false;
       }
       w->unmarked.n = 0;
+      commit_finals(w);
     } else {
       restore_finals(w, now);
       schedule_unmarked(w);

@@ -1106,16 +1106,45 @@ TEST(retention_drops_exactly_what_expired) {
   CHECK_INT(tsdb_series_class_create(&d, &cls), ==, TSDB_EINVAL);
 }
 
-/*
- * A writer process is killed with SIGKILL while it ingests. Before each
- * batch it tells the parent nothing; after tsdb_sync() returns it writes the
- * batch number to a pipe. After the kill the parent opens the store: it must
- * open, hold every acknowledged batch exactly, and its rollups must equal a
- * naive recomputation of whatever raw points survived.
- */
-TEST(sigkill_mid_batch_loses_no_acknowledged_batch) {
+/* The child of the SIGKILL test, started with exec (a fork alone would
+ * inherit RocksDB's thread pool without its threads): ingests batches of 500
+ * points forever, and after every third it waits for tsdb_sync() and writes
+ * the batch number to the file descriptor it was given. */
+UNIT_HELPER(sigkill_writer) {
+  if (argc != 2) return 2;
+  const char *path = argv[0];
+  int fd = atoi(argv[1]);
   static const char *const fields[] = {"v"};
   static const int64_t tiers[] = {10000, 60000};
+  const int64_t t0 = 1795600000000;
+  tsdb_db *db = open_db(path, false, 1000);
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+  static tsdb_point pts[500];
+  for (int batch = 0;; batch++) {
+    for (int i = 0; i < 500; i++)
+      pts[i] = (tsdb_point){t0 + (int64_t)batch * 500000 + i * 1000, batch + i * 0.5, 0};
+    tsdb_ingest_msg m = {.cls = cls, .topic = "city/k/s1/air", .topic_len = 13, .points = pts,
+                         .npoints = 500};
+    while (tsdb_ingest(db, &m) == TSDB_EFULL) usleep(100);
+    if (batch % 3 == 0) {
+      tsdb_sync(db);
+      if (write(fd, &batch, sizeof batch) != sizeof batch) return 3;
+    }
+  }
+}
+
+/*
+ * A writer process is killed with SIGKILL while it ingests (see the helper
+ * above). After the kill the parent opens the store: it must open, hold
+ * every acknowledged batch exactly, and its rollups must equal a naive
+ * recomputation of whatever raw points survived.
+ */
+TEST(sigkill_mid_batch_loses_no_acknowledged_batch) {
+  static const int64_t tiers[] = {10000, 60000};
+  char self[4096];
+  ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+  CHECK(sl > 0);
+  self[sl] = 0;
   for (int trial = 0; trial < 5; trial++) {
     char name[32];
     snprintf(name, sizeof name, "db%d", trial);
@@ -1128,21 +1157,10 @@ TEST(sigkill_mid_batch_loses_no_acknowledged_batch) {
     CHECK(pid >= 0);
     if (pid == 0) {
       close(fds[0]);
-      tsdb_db *db = open_db(path, false, 1000);
-      tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
-      static tsdb_point pts[500];
-      for (int batch = 0;; batch++) {
-        for (int i = 0; i < 500; i++)
-          pts[i] = (tsdb_point){t0 + (int64_t)batch * 500000 + i * 1000, batch + i * 0.5, 0};
-        tsdb_ingest_msg m = {.cls = cls, .topic = "city/k/s1/air", .topic_len = 13,
-                             .points = pts, .npoints = 500};
-        while (tsdb_ingest(db, &m) == TSDB_EFULL) usleep(100);
-        if (batch % 3 == 0) {
-          tsdb_sync(db);
-          int b = batch;
-          if (write(fds[1], &b, sizeof b) != sizeof b) _exit(3);
-        }
-      }
+      char fd[16];
+      snprintf(fd, sizeof fd, "%d", fds[1]);
+      execl(self, self, "--helper", "sigkill_writer", path, fd, (char *)NULL);
+      _exit(127);
     }
     close(fds[1]);
     uint64_t seed = 1000 + (uint64_t)trial;
@@ -1154,7 +1172,7 @@ TEST(sigkill_mid_batch_loses_no_acknowledged_batch) {
     waitpid(pid, &status, 0);
     while (read(fds[0], &b, sizeof b) == sizeof b) acked = b;
     close(fds[0]);
-    CHECK(acked >= 0);
+    CHECK_MSG(acked >= 0, "the writer acknowledged nothing (status %d)", status);
 
     tsdb_db *db = open_db(path, false, 1000);
     uint32_t id;

@@ -13,6 +13,11 @@ static struct {
   unit_fn fn;
 } unit_tests[UNIT_MAX_TESTS];
 static size_t unit_ntests;
+static struct {
+  const char *name;
+  unit_helper_fn fn;
+} unit_helpers[16];
+static size_t unit_nhelpers;
 static char unit_dir[4096];
 static char unit_pathbuf[4096];
 static const char *unit_current;
@@ -25,6 +30,14 @@ void unit__register(const char *name, unit_fn fn) {
   unit_tests[unit_ntests].name = name;
   unit_tests[unit_ntests].fn = fn;
   unit_ntests++;
+}
+
+void unit__register_helper(const char *name, unit_helper_fn fn) {
+  if (unit_nhelpers < sizeof unit_helpers / sizeof unit_helpers[0]) {
+    unit_helpers[unit_nhelpers].name = name;
+    unit_helpers[unit_nhelpers].fn = fn;
+    unit_nhelpers++;
+  }
 }
 
 void unit__fail(const char *file, int line, const char *fmt, ...) {
@@ -94,6 +107,12 @@ static int unit_run(size_t i) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc > 2 && !strcmp(argv[1], "--helper")) {
+    for (size_t i = 0; i < unit_nhelpers; i++)
+      if (!strcmp(unit_helpers[i].name, argv[2])) return unit_helpers[i].fn(argc - 3, argv + 3);
+    fprintf(stderr, "unit: no helper named '%s'\n", argv[2]);
+    return 2;
+  }
   if (argc > 1 && !strcmp(argv[1], "--list")) {
     for (size_t i = 0; i < unit_ntests; i++) printf("%s\n", unit_tests[i].name);
     return 0;

@@ -33,6 +33,17 @@ const char *unit_path(const char *name);
 /* A deterministic PRNG (splitmix64) so that every property test has a fixed seed. */
 uint64_t unit_rand(uint64_t *state);
 
+/* A helper entry point that is not a test: `exe --helper NAME ARGS...` runs
+ * it (for tests that need a fresh child process, e.g. one to kill). */
+typedef int (*unit_helper_fn)(int argc, char **argv);
+void unit__register_helper(const char *name, unit_helper_fn fn);
+#define UNIT_HELPER(name)                                                      \
+  static int helper_##name(int argc, char **argv);                             \
+  __attribute__((constructor)) static void unit_register_helper_##name(void) { \
+    unit__register_helper(#name, helper_##name);                               \
+  }                                                                            \
+  static int helper_##name(int argc, char **argv)
+
 #define TEST(name)                                                             \
   static void test_##name(void);                                               \
   __attribute__((constructor)) static void unit_register_##name(void) {        \
