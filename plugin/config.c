@@ -27,6 +27,11 @@ const plugin_option_doc plugin_option_docs[] = {
     {"unmatched", "pass",
      "What to do with a publish whose topic no schema matches: `pass` (deliver untouched) or "
      "`refuse` (drop with reason 0x87)."},
+    {"durability", "async",
+     "When a QoS 1/2 message is acknowledged: `async` once queued (a broker crash can lose the "
+     "last `flush_interval_ms`), `sync` once its points are in RocksDB's write-ahead log (a "
+     "broker crash loses nothing acknowledged), `fsync` once the log is also fsynced (power "
+     "loss too). QoS 0 messages are never waited for."},
     {"queue_size", "64M",
      "Memory for messages waiting to be written (`K`, `M`, `G` suffixes). When it is full, "
      "messages are refused with 0x87 and counted, never blocked."},
@@ -139,6 +144,15 @@ int plugin_config__set(plugin_config *c, const char *key, const char *value, cha
       c->unmatched = UNMATCHED_REFUSE;
     else
       return fail(err, errlen, key, value, "'pass' or 'refuse'");
+  } else if (!strcmp(key, "durability")) {
+    if (!strcmp(value, "async"))
+      c->durability = DURABILITY_ASYNC;
+    else if (!strcmp(value, "sync"))
+      c->durability = DURABILITY_SYNC;
+    else if (!strcmp(value, "fsync"))
+      c->durability = DURABILITY_FSYNC;
+    else
+      return fail(err, errlen, key, value, "'async', 'sync' or 'fsync'");
   } else if (!strcmp(key, "queue_size")) {
     if (parse_size(value, QUEUE_SIZE_MIN, QUEUE_SIZE_MAX, &u))
       return fail(err, errlen, key, value, "a size from 64K to 16G, e.g. 64M");

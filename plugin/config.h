@@ -16,10 +16,18 @@
 
 typedef enum plugin_unmatched { UNMATCHED_PASS = 0, UNMATCHED_REFUSE = 1 } plugin_unmatched;
 
+/* When the broker acknowledges a QoS >= 1 message (PUBACK/PUBREC). */
+typedef enum plugin_durability {
+  DURABILITY_ASYNC = 0, /* once queued; written within flush_interval_ms */
+  DURABILITY_SYNC = 1,  /* once in RocksDB's WAL: survives a broker crash */
+  DURABILITY_FSYNC = 2  /* once the WAL is fsynced: survives a power loss */
+} plugin_durability;
+
 typedef struct plugin_config {
   char data_dir[1024];
   char schema_dir[1024];
   plugin_unmatched unmatched;
+  plugin_durability durability;
   uint64_t queue_size;        /* bytes, both halves of the ingest queue together */
   uint32_t flush_interval_ms;
   int64_t grace_ms;

@@ -130,8 +130,15 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
                            .topic_len = topic_len, .points = out.points, .npoints = out.npoints,
                            .names = out.nnames ? out.names : NULL,
                            .units = out.nnames ? out.units : NULL, .nnames = out.nnames};
-    rc = tsdb_ingest(st->db, &msg);
+    /* Sync durability: PUBACK leaves after this callback returns, so waiting
+     * here for the WAL write is exactly "acknowledged means stored". It
+     * blocks the broker thread for one write, only for QoS >= 1. */
+    if (st->cfg.durability != DURABILITY_ASYNC && ev->qos >= 1)
+      rc = tsdb_ingest_durable(st->db, &msg);
+    else
+      rc = tsdb_ingest(st->db, &msg);
     if (rc == TSDB_EFULL) return refuse(st, REFUSAL_QUEUE_FULL, ev, schema, index, NULL);
+    if (rc == TSDB_EIO) return refuse(st, REFUSAL_WRITE_FAILED, ev, schema, index, NULL);
     if (rc) return refuse(st, REFUSAL_INTERNAL, ev, schema, index, NULL);
   }
   st->accepted++;

@@ -69,6 +69,7 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
   o.cache_mb = st->cfg.cache_mb;
   o.control_threads = st->cfg.control_threads;
   o.max_answer_rows = st->cfg.max_answer_rows;
+  o.fsync_wal = st->cfg.durability == DURABILITY_FSYNC;
   o.log_fn = NULL; /* engine logs come back through the result queue to on_tick */
   char err[512] = "";
   int rc = tsdb_open(&o, &st->db, err, sizeof err);
@@ -97,9 +98,13 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
     return MOSQ_ERR_UNKNOWN;
   }
   mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                       PLUGIN_NAME ": started data_dir=%s schema_dir=%s schemas=%zu unmatched=%s",
+                       PLUGIN_NAME
+                       ": started data_dir=%s schema_dir=%s schemas=%zu unmatched=%s durability=%s",
                        st->cfg.data_dir, st->cfg.schema_dir, ingest_schema_set_count(st->schemas),
-                       st->cfg.unmatched == UNMATCHED_PASS ? "pass" : "refuse");
+                       st->cfg.unmatched == UNMATCHED_PASS ? "pass" : "refuse",
+                       st->cfg.durability == DURABILITY_ASYNC  ? "async"
+                       : st->cfg.durability == DURABILITY_SYNC ? "sync"
+                                                                : "fsync");
   *userdata = st;
   return MOSQ_ERR_SUCCESS;
 }

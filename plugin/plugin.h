@@ -26,6 +26,7 @@
   XX(UNMATCHED, "unmatched")                                                   \
   XX(TOOBIG, "toobig")                                                         \
   XX(QUEUE_FULL, "queue_full")                                                 \
+  XX(WRITE_FAILED, "write_failed")                                             \
   XX(RESERVED_TOPIC, "reserved_topic")                                         \
   XX(INTERNAL, "internal")
 

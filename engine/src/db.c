@@ -110,6 +110,15 @@ int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg) {
   return rc;
 }
 
+int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg) {
+  int rc = tsdb_queue__push_durable(&db->queue, msg);
+  if (rc == 0 || rc == TSDB_EIO) {
+    atomic_fetch_add_explicit(&db->counters.messages_ingested, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->counters.points_ingested, msg->npoints, memory_order_relaxed);
+  }
+  return rc;
+}
+
 size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn, void *ud) {
   return tsdb_results__drain(&db->results, max_items, fn, ud);
 }

@@ -62,7 +62,37 @@ void tsdb_queue__destroy(tsdb_queue *q) {
   pthread_cond_destroy(&q->done);
 }
 
-int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *m) {
+static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *seq);
+
+int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *m) { return push(q, m, false, NULL); }
+
+int tsdb_queue__push_durable(tsdb_queue *q, const tsdb_ingest_msg *m) {
+  uint64_t seq;
+  int rc = push(q, m, true, &seq);
+  if (rc) return rc;
+  pthread_mutex_lock(&q->lock);
+  while (q->committed < seq && !(q->stop && q->writer_exited))
+    pthread_cond_wait(&q->done, &q->lock);
+  if (q->committed < seq)
+    rc = TSDB_ECLOSED;
+  else if (seq > q->failed_lo && seq <= q->failed_hi)
+    rc = TSDB_EIO;
+  pthread_mutex_unlock(&q->lock);
+  return rc;
+}
+
+void tsdb_queue__committed(tsdb_queue *q, uint64_t from_seq, uint64_t seq, bool ok) {
+  pthread_mutex_lock(&q->lock);
+  if (!ok) {
+    q->failed_lo = from_seq;
+    q->failed_hi = seq;
+  }
+  if (seq > q->committed) q->committed = seq;
+  pthread_mutex_unlock(&q->lock);
+  pthread_cond_broadcast(&q->done);
+}
+
+static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *seq_out) {
   if (!m->cls || !m->topic || m->topic_len == 0 || m->topic_len > UINT32_MAX ||
       m->npoints > UINT32_MAX || (m->names && (m->nnames == 0 || m->nnames > UINT32_MAX)))
     return TSDB_EINVAL;
@@ -117,8 +147,10 @@ int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *m) {
   size_t before = q->used;
   q->used += need;
   q->pushed++;
+  if (seq_out) *seq_out = q->pushed;
+  if (urgent) q->urgent = true;
   atomic_store_explicit(&q->used_snapshot, q->used, memory_order_relaxed);
-  bool wake = q->writer_sleeping ||
+  bool wake = q->writer_sleeping || (q->writer_gathering && urgent) ||
               (q->writer_gathering && before < q->cap / 2 && q->used >= q->cap / 2);
   if (wake) {
     q->writer_sleeping = false;
@@ -155,7 +187,7 @@ bool tsdb_queue__take(tsdb_queue *q, int64_t deadline_ms, uint32_t window_ms, ui
     }
   }
   q->writer_sleeping = false;
-  if (q->used > 0 && !q->stop && window_ms > 0 && q->used < q->cap / 2) {
+  if (q->used > 0 && !q->stop && !q->urgent && window_ms > 0 && q->used < q->cap / 2) {
     /* Gather a batch: the WAL write and per-batch work are paid once for
      * everything that arrives in the window. */
     q->writer_gathering = true;
@@ -166,6 +198,7 @@ bool tsdb_queue__take(tsdb_queue *q, int64_t deadline_ms, uint32_t window_ms, ui
     q->writer_gathering = false;
   }
   bool alive = !(q->stop && q->used == 0);
+  q->urgent = false;
   if (q->used > 0) {
     *data = q->buf[q->fill];
     *len = q->used;

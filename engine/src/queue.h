@@ -17,7 +17,13 @@
  *   a whole buffer), push fails with TSDB_EFULL at once; it never waits. The
  *   caller refuses the message (MQTT 0x87) and counts it.
  * - Sequence numbers: push counts messages; the writer reports the count it
- *   has fully processed, so tsdb_sync() can wait for "everything before me".
+ *   has written to the WAL (committed) and the count it has fully processed
+ *   (rollups too), so a durable push can wait for its own write and
+ *   tsdb_sync() for "everything before me".
+ * - Durable pushes (the plugin's sync durability: PUBACK only after the WAL
+ *   write) mark the queue urgent: the writer skips its gathering window, and
+ *   the pusher waits until its message is committed. That blocks the pushing
+ *   thread by design, and only for messages that asked for it.
  * - Shutdown: stop() makes further pushes fail with TSDB_ECLOSED and wakes
  *   the writer, which drains what is queued and exits.
  */
@@ -72,9 +78,12 @@ typedef struct tsdb_queue {
   size_t used; /* bytes in buf[fill] */
   bool writer_sleeping;
   bool writer_gathering;
+  bool urgent; /* a durable push waits: no gathering window */
   bool stop;
   bool writer_exited;
   uint64_t pushed;    /* messages accepted */
+  uint64_t committed; /* messages whose write has returned (see failed_*) */
+  uint64_t failed_lo, failed_hi; /* messages (lo, hi] of the last failed write */
   uint64_t processed; /* messages the writer has finished */
   atomic_uint_fast64_t full;
   atomic_size_t used_snapshot; /* for stats, without the lock */
@@ -84,6 +93,12 @@ int tsdb_queue__init(tsdb_queue *q, size_t cap);
 void tsdb_queue__destroy(tsdb_queue *q); /* releases classes of unprocessed records */
 
 int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *msg);
+/* Push, then wait until the message's write to the WAL has returned:
+ * 0 when it is stored, TSDB_EIO when that write failed (nothing of it is
+ * stored). Blocks the caller. */
+int tsdb_queue__push_durable(tsdb_queue *q, const tsdb_ingest_msg *msg);
+/* Writer: the messages up to seq have been written (ok) or not (!ok). */
+void tsdb_queue__committed(tsdb_queue *q, uint64_t from_seq, uint64_t seq, bool ok);
 
 /*
  * Writer: waits until data is queued, `deadline_ms` (CLOCK_MONOTONIC ms, or

@@ -163,7 +163,7 @@ struct tsdb_writer {
   uint8_t *enc;
   size_t enc_cap;
   tsdb_scan_buf scan;
-  bool write_failed_last;
+  uint64_t last_seq; /* messages taken from the queue so far */
 };
 
 #define VEC_PUSH(vec, item)                                                    \
@@ -901,7 +901,7 @@ static void finalize_due(tsdb_writer *w, int64_t now) {
   commit_finals(w);
 }
 
-static void process(tsdb_writer *w, uint8_t *data, size_t len) {
+static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
   tsdb_db *db = w->db;
   int64_t now = tsdb_db__now(db);
   if (len > 0) {
@@ -923,8 +923,11 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len) {
                                       (uint32_t)(a->tier_ms / 1000), a->start);
         a->marker = MARKER_QUEUED;
       }
-      rc = tsdb_store__write(db->store, w->batch, false);
+      rc = tsdb_store__write(db->store, w->batch, db->opts.fsync_wal);
     }
+    /* Durable pushes wait for exactly this: their points are in the WAL (or
+     * their write failed). Rollup work below does not delay their PUBACK. */
+    tsdb_queue__committed(&db->queue, w->last_seq, seq, rc == 0);
     if (rc == 0) {
       for (size_t i = 0; i < w->changed.n; i++) {
         tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, w->changed.v[i]);
@@ -1059,7 +1062,8 @@ static void *writer_main(void *arg) {
     uint64_t seq;
     bool alive = tsdb_queue__take(&db->queue, deadline, db->opts.flush_interval_ms, &data, &len,
                                   &seq);
-    process(w, data, len);
+    process(w, data, len, seq);
+    w->last_seq = seq;
     atomic_store(&db->counters.open_buckets, w->heap_n);
     tsdb_queue__processed(&db->queue, seq);
     if (!alive) break;

@@ -233,3 +233,20 @@ def test_query_paging(broker):
         frm = r["next"]
     assert [row[1] for row in rows] == [float(i) for i in range(25)]
     c.close()
+
+
+def test_sync_durability_kill9_loses_no_acknowledged_message(broker_factory):
+    """durability sync: every QoS 1 message whose PUBACK arrived is stored,
+    even when the broker is killed with SIGKILL right after."""
+    b = broker_factory(options={"durability": "sync", "flush_interval_ms": "200"})
+    b.start()
+    t0 = now_ms() - 100_000
+    msgs = [("test/k9/air", {"ts": t0 + i, "pm10": float(i)}) for i in range(40)]
+    reasons, connected, out = pub5(b.port, msgs, client_id="k9")
+    assert len(reasons) == 40 and all(r in OK_CODES for r in reasons), out
+    b.stop(sig=signal.SIGKILL)  # no clean shutdown, no queue drain
+    b.start()
+    c = Client(b.port)
+    r = query(c, topic="test/k9/air", field="pm10", **{"from": t0, "to": t0 + 100})
+    assert [row[1] for row in r["rows"]] == [float(i) for i in range(40)], r
+    c.close()

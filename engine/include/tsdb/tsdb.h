@@ -84,6 +84,7 @@ typedef struct tsdb_options {
   tsdb_log_fn log_fn;          /* NULL: log records go to the result queue (TSDB_RESULT_LOG) */
   void *log_ud;
   int log_level;               /* records above this level are not produced; default INFO */
+  bool fsync_wal;              /* fsync the WAL with every batch (power-loss safe); default false */
   tsdb_clock_fn clock_fn;      /* NULL: CLOCK_REALTIME. Tests inject a clock. */
   void *clock_ud;
 } tsdb_options;
@@ -184,6 +185,16 @@ typedef struct tsdb_ingest_msg {
  * TSDB_EINVAL for a bad field index or empty topic.
  */
 int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg);
+
+/*
+ * Like tsdb_ingest(), then BLOCKS until the message's points are in
+ * RocksDB's write-ahead log (fsynced when fsync_wal is set): a process crash
+ * after it returns 0 cannot lose them. The writer skips its batching window
+ * for it. Returns TSDB_EIO when that write failed (nothing of the message is
+ * stored), TSDB_EFULL without waiting when the queue is full. For the
+ * plugin's sync durability: the broker sends PUBACK after this returns.
+ */
+int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg);
 
 /* ------------------------------------------------------------------------ */
 /* Results: what the host publishes (or logs) on its own thread              */
