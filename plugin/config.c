@@ -42,6 +42,9 @@ const plugin_option_doc plugin_option_docs[] = {
     {"grace", "5s",
      "How long after a bucket ends its aggregate waits for late points before it is published "
      "as final."},
+    {"partial_interval", "5s",
+     "How often an open bucket's aggregate is published with state `partial` while points "
+     "arrive (per topic and tier), or `0` for finals and corrections only."},
     {"cache_mb", "64", "RocksDB block cache in MiB."},
     {"control_threads", "1", "Threads that answer `$CONTROL/tsdb/v1` commands (1-16)."},
     {"max_answer_rows", "10000", "Rows per query answer; longer answers are paged with `next`."},
@@ -67,6 +70,7 @@ void plugin_config__defaults(plugin_config *c) {
   c->queue_size = 64ull << 20;
   c->flush_interval_ms = 5;
   c->grace_ms = 5000;
+  c->partial_interval_ms = 5000;
   c->cache_mb = 64;
   c->control_threads = 1;
   c->max_answer_rows = 10000;
@@ -168,6 +172,14 @@ int plugin_config__set(plugin_config *c, const char *key, const char *value, cha
       return fail(err, errlen, key, value, "a duration up to 1d, e.g. 5s (or 0)");
     } else {
       c->grace_ms = ms;
+    }
+  } else if (!strcmp(key, "partial_interval")) {
+    if (!strcmp(value, "0")) {
+      c->partial_interval_ms = 0;
+    } else if (tsdb_duration_parse(value, &ms) || ms > GRACE_MAX_MS) {
+      return fail(err, errlen, key, value, "a duration up to 1d, e.g. 5s (or 0)");
+    } else {
+      c->partial_interval_ms = ms;
     }
   } else if (!strcmp(key, "cache_mb")) {
     if (parse_u64(value, CACHE_MB_MIN, CACHE_MB_MAX, &u))

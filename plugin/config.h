@@ -31,6 +31,7 @@ typedef struct plugin_config {
   uint64_t queue_size;        /* bytes, both halves of the ingest queue together */
   uint32_t flush_interval_ms;
   int64_t grace_ms;
+  int64_t partial_interval_ms;
   uint32_t cache_mb;
   uint32_t control_threads;
   uint32_t max_answer_rows;

@@ -66,6 +66,7 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
   o.queue_bytes = (size_t)(st->cfg.queue_size / 2);
   o.flush_interval_ms = st->cfg.flush_interval_ms;
   o.grace_ms = (uint32_t)st->cfg.grace_ms;
+  o.partial_interval_ms = (uint32_t)st->cfg.partial_interval_ms;
   o.cache_mb = st->cfg.cache_mb;
   o.control_threads = st->cfg.control_threads;
   o.max_answer_rows = st->cfg.max_answer_rows;

@@ -20,6 +20,7 @@ void tsdb_options_init(tsdb_options *o) {
   o->retention_sweep_ms = 3600000;
   o->max_results = 100000;
   o->publish_aggregates = true;
+  o->partial_interval_ms = 5000;
   o->log_level = TSDB_LOG_INFO;
 }
 

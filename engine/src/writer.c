@@ -87,6 +87,9 @@ typedef struct acc {
   bool superseded;  /* the series has a later bucket in this tier */
   bool finalizing;  /* its aggregate is in the batch being written */
   bool in_unmarked; /* listed in w->unmarked */
+  bool in_partial;  /* listed in w->partial (changed since its last partial update) */
+  size_t partial_idx;
+  int64_t last_partial; /* wall clock of its last partial publication */
   uint8_t marker;   /* marker_state */
   int64_t start;
   int64_t tier_ms;
@@ -159,6 +162,7 @@ struct tsdb_writer {
   VEC(uint32_t) changed; /* series whose descriptor is in the current batch */
   VEC(acc *) refresh;
   VEC(acc *) unmarked; /* open accumulators whose pending marker is not written yet */
+  VEC(acc *) partial;  /* open accumulators changed since their last partial update (NULL: gone) */
   VEC(final_entry) finals;
   uint8_t *enc;
   size_t enc_cap;
@@ -397,6 +401,11 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
       if (!a->refresh) tsdb_agg__add(&a->state, ts, v);
     } else if (mark_refresh(w, a)) {
       return TSDB_ENOMEM;
+    }
+    if (!a->in_partial && w->db->opts.partial_interval_ms && w->db->opts.publish_aggregates) {
+      a->partial_idx = w->partial.n;
+      if (VEC_PUSH(w->partial, a)) return TSDB_ENOMEM;
+      a->in_partial = true;
     }
   }
   if (is_new) ws->max_ts = ts;
@@ -664,25 +673,38 @@ bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topi
   return n > 0 && (size_t)n < len;
 }
 
-/* One retained publication per (topic, tier, bucket) with every field. */
-static void publish_group(tsdb_writer *w, const final_entry *g, size_t n) {
+/* The open accumulator of a series for a tier width and bucket, or NULL. */
+static acc *open_acc(tsdb_writer *w, uint32_t series, int64_t tier_ms, int64_t start) {
+  if (series >= w->ws_cap || !w->ws[series].accs) return NULL;
+  for (int t = 0; t < TSDB_MAX_TIERS; t++) {
+    acc *a = w->ws[series].accs[t];
+    if (!a || a->tier_ms != tier_ms) continue;
+    while (a && a->start > start) a = a->next;
+    return a && a->start == start ? a : NULL;
+  }
+  return NULL;
+}
+
+/*
+ * One retained publication for a (topic, tier, bucket) with every field of
+ * the topic: from the given accumulators (being finalized), else from an
+ * open accumulator (partial updates), else from the stored bucket.
+ */
+static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, int64_t tier_ms,
+                           int64_t start, const char *state, const final_entry *g, size_t n) {
   tsdb_db *db = w->db;
-  const final_entry *e0 = &g[0];
   char tier[24], start_text[64];
-  tsdb_duration_format(e0->tier_ms, tier, sizeof tier);
-  tsdb_time__format_rfc3339(e0->start, start_text);
-  bool correction = false;
-  for (size_t i = 0; i < n; i++) correction |= g[i].correction;
+  tsdb_duration_format(tier_ms, tier, sizeof tier);
+  tsdb_time__format_rfc3339(start, start_text);
 
   tsdb_strbuf sb;
   tsdb_strbuf__init(&sb);
   tsdb_strbuf__printf(&sb, "{\"tier\":\"%s\",\"start\":\"%s\",\"start_ms\":%" PRId64
                            ",\"end_ms\":%" PRId64 ",\"state\":\"%s\"",
-                      tier, start_text, e0->start, e0->start + e0->tier_ms,
-                      correction ? "correction" : "final");
+                      tier, start_text, start, start + tier_ms, state);
   uint32_t ids[TSDB_MAX_FIELDS];
-  size_t nids = tsdb_catalog__topic_series(&db->catalog, e0->topic, e0->topic_len, ids,
-                                           TSDB_MAX_FIELDS);
+  size_t nids = tsdb_catalog__topic_series(&db->catalog, topic, topic_len, ids, TSDB_MAX_FIELDS);
+  uint32_t first_series = 0;
   for (size_t k = 0; k < nids; k++) {
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, ids[k]);
     if (!s) continue;
@@ -691,30 +713,90 @@ static void publish_group(tsdb_writer *w, const final_entry *g, size_t n) {
     for (size_t i = 0; i < n; i++)
       if (g[i].series == ids[k]) agg = &g[i].a->state;
     if (!agg) {
-      /* A field not finalized in this pass (e.g. only another field got a
-       * late point): its stored bucket completes the retained message. */
+      acc *o = open_acc(w, ids[k], tier_ms, start);
+      if (o && !o->refresh) agg = &o->state;
+    }
+    if (!agg) {
       bool found = false;
-      if (tsdb_store__agg_get(db->store, NULL, ids[k], (uint32_t)(e0->tier_ms / 1000),
-                              e0->start, &stored, &found) != 0 || !found)
+      if (tsdb_store__agg_get(db->store, NULL, ids[k], (uint32_t)(tier_ms / 1000), start, &stored,
+                              &found) != 0 ||
+          !found)
         continue;
       agg = &stored;
     }
     if (agg->count == 0) continue;
+    if (!first_series) first_series = ids[k];
     json_field_aggs(&sb, s->field, agg);
   }
   tsdb_strbuf__putc(&sb, '}');
+  if (!first_series) {
+    tsdb_strbuf__free(&sb);
+    return;
+  }
 
   /* Retain only the newest bucket of a topic and tier, so that a correction
-   * of an old bucket never hides the latest one from new subscribers. */
-  wseries *ws = ws_get(w, e0->series);
-  uint8_t t = e0->a->tier;
-  bool retain = ws && e0->start >= ws->newest_final[t];
-  if (retain) ws->newest_final[t] = e0->start;
-  char topic[1024];
+   * of an old bucket never hides the latest one from new subscribers. The
+   * newest start is tracked on the topic's first series. */
+  wseries *ws = ws_get(w, first_series);
+  const tsdb_series *s0 = tsdb_catalog__get_unlocked(&db->catalog, first_series);
+  int t = -1;
+  for (size_t i = 0; s0 && i < s0->ntiers; i++)
+    if (s0->tiers_ms[i] == tier_ms) t = (int)i;
+  bool retain = ws && t >= 0 && start >= ws->newest_final[t];
+  if (retain) ws->newest_final[t] = start;
+  char pub_topic[1024];
   if (!tsdb_strbuf__failed(&sb) &&
-      tsdb_db__agg_topic(topic, sizeof topic, e0->tier_ms, e0->topic, e0->topic_len))
-    tsdb_results__publish(&db->results, topic, sb.data, sb.len, 0, retain, false);
+      tsdb_db__agg_topic(pub_topic, sizeof pub_topic, tier_ms, topic, topic_len))
+    tsdb_results__publish(&db->results, pub_topic, sb.data, sb.len, 0, retain, false);
   tsdb_strbuf__free(&sb);
+}
+
+static void publish_group(tsdb_writer *w, const final_entry *g, size_t n) {
+  bool correction = false;
+  for (size_t i = 0; i < n; i++) correction |= g[i].correction;
+  publish_bucket(w, g[0].topic, g[0].topic_len, g[0].tier_ms, g[0].start,
+                 correction ? "correction" : "final", g, n);
+}
+
+/*
+ * Partial updates: an open bucket that changed is published with state
+ * "partial" at most every partial_interval_ms, all fields of its topic in
+ * one message, so an hourly panel does not lag an hour. A bucket reopened by
+ * a late point is not: its correction follows when it closes again.
+ */
+static void publish_partials(tsdb_writer *w, int64_t now) {
+  int64_t interval = w->db->opts.partial_interval_ms;
+  for (size_t i = 0; i < w->partial.n; i++) {
+    acc *a = w->partial.v[i];
+    if (!a || a->last_partial == now || a->refresh || a->existed ||
+        now - a->last_partial < interval)
+      continue;
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&w->db->catalog, a->series);
+    if (!s) continue;
+    publish_bucket(w, s->topic, s->topic_len, a->tier_ms, a->start, "partial", NULL, 0);
+    /* Every open field of the topic was in that message. */
+    uint32_t ids[TSDB_MAX_FIELDS];
+    size_t nids = tsdb_catalog__topic_series(&w->db->catalog, s->topic, s->topic_len, ids,
+                                             TSDB_MAX_FIELDS);
+    for (size_t k = 0; k < nids; k++) {
+      acc *o = open_acc(w, ids[k], a->tier_ms, a->start);
+      if (o) o->last_partial = now;
+    }
+  }
+  /* Published ones leave the list until they change again; freed ones (NULL)
+   * leave it too; the rest wait for their interval. */
+  size_t keep = 0;
+  for (size_t i = 0; i < w->partial.n; i++) {
+    acc *a = w->partial.v[i];
+    if (!a) continue;
+    if (a->last_partial == now) {
+      a->in_partial = false;
+      continue;
+    }
+    a->partial_idx = keep;
+    w->partial.v[keep++] = a;
+  }
+  w->partial.n = keep;
 }
 
 static int cmp_final(const void *x, const void *y) {
@@ -872,6 +954,7 @@ static void commit_finals(tsdb_writer *w) {
         break;
       }
     }
+    if (a->in_partial) w->partial.v[a->partial_idx] = NULL;
     unlink_acc(w, a);
     free(a);
   }
@@ -982,6 +1065,7 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
     refresh_accs(w);
   }
   finalize_due(w, now);
+  if (w->partial.n) publish_partials(w, now);
 }
 
 /* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
@@ -1126,6 +1210,7 @@ void tsdb_writer__join(tsdb_writer *w) {
   free(w->changed.v);
   free(w->refresh.v);
   free(w->unmarked.v);
+  free(w->partial.v);
   free(w->finals.v);
   free(w->enc);
   tsdb_scan_buf__free(&w->scan);

@@ -91,7 +91,7 @@ def test_aggregate_published_for_closed_bucket(broker):
     pub = Client(broker.port)
     for ts, v in points:  # out of order on purpose
         pub.publish("test/s4/air", {"ts": ts, "pm10": v, "temp": v / 2})
-    m = sub.wait_message(timeout=20)
+    m = sub.wait_message(timeout=20, predicate=lambda m: b'"state":"final"' in m.payload)
     agg = json.loads(m.payload)
     assert agg["state"] == "final"
     assert agg["tier"] == "10s"
@@ -121,7 +121,8 @@ def test_live_bucket_final_after_it_closes(broker):
     ts = now_ms()
     end = (ts // tier) * tier + tier
     Client(broker.port).publish("test/s5/air", {"ts": ts, "pm10": 42})
-    m = sub.wait_message(timeout=tier / 1000 + 15)
+    m = sub.wait_message(timeout=tier / 1000 + 15,
+                         predicate=lambda m: b'"state":"final"' in m.payload)
     agg = json.loads(m.payload)
     assert now_ms() >= end + 1000 - 50  # grace 1s (50 ms clock slack)
     assert agg["state"] == "final" and agg["pm10_count"] == 1 and agg["pm10_last"] == 42

@@ -21,3 +21,4 @@ endfunction()
 
 tsdb_add_integration_test(test_e2e.py)
 tsdb_add_integration_test(test_feedback.py)
+tsdb_add_integration_test(test_serving.py)

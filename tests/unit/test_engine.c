@@ -25,9 +25,12 @@ static int64_t fake_clock(void *ud) {
   return atomic_load(&fake_now);
 }
 
+static uint32_t partial_interval_ms; /* 0 (off) unless a test sets it */
+
 static tsdb_db *open_db(const char *path, bool fake_time, uint32_t grace_ms) {
   tsdb_options o;
   tsdb_options_init(&o);
+  o.partial_interval_ms = partial_interval_ms;
   o.path = path;
   o.queue_bytes = 1 << 20;
   o.flush_interval_ms = 1;
@@ -691,6 +694,88 @@ TEST(final_and_correction_publications) {
                   strstr(p.payloads[i], "\"pm10_count\":3") &&
                   strstr(p.payloads[i], "\"temp_count\":1"),
               "payload %s", p.payloads[i]);
+  }
+  CHECK_INT(found, ==, 1);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+/* A dashboard sees partial updates while a bucket is open, the final at
+ * end + grace, then a correction when a late point changes it; in that
+ * order, with the right values after out-of-order points. */
+TEST(partial_final_correction_in_order) {
+  const int64_t base = 1795680000000; /* a minute boundary */
+  atomic_store(&fake_now, base + 1000);
+  partial_interval_ms = 5000;
+  tsdb_db *db = open_db(unit_path("db"), true, 2000);
+  static const char *const fields[] = {"pm10"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  pubs p = {0};
+  ingest1(db, cls, "city/a/s1/air", 0, base + 500, 10);
+  CHECK_OK(tsdb_sync(db));
+  tsdb_results_drain(db, 100, collect_pub, &p);
+  CHECK_INT(p.n, ==, 1);
+  CHECK_MSG(strstr(p.payloads[0], "\"state\":\"partial\"") &&
+                strstr(p.payloads[0], "\"pm10_count\":1,"),
+            "%s", p.payloads[0]);
+  CHECK(p.retain[0]);
+  /* Within the interval: changes are held back. */
+  atomic_store(&fake_now, base + 3000);
+  ingest1(db, cls, "city/a/s1/air", 0, base + 20000, 30); /* out of order below */
+  ingest1(db, cls, "city/a/s1/air", 0, base + 10000, 20);
+  CHECK_OK(tsdb_sync(db));
+  p.n = 0;
+  tsdb_results_drain(db, 100, collect_pub, &p);
+  CHECK_INT(p.n, ==, 0);
+  /* After it: one partial with all three points. */
+  atomic_store(&fake_now, base + 7000);
+  ingest1(db, cls, "city/a/s9/air", 0, base + 1, 0);
+  CHECK_OK(tsdb_sync(db));
+  p.n = 0;
+  tsdb_results_drain(db, 100, collect_pub, &p);
+  int found = 0;
+  for (int i = 0; i < p.n; i++) {
+    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
+    found++;
+    CHECK_MSG(strstr(p.payloads[i], "\"state\":\"partial\"") &&
+                  strstr(p.payloads[i], "\"pm10_count\":3,\"pm10_min\":10,\"pm10_max\":30,"
+                                        "\"pm10_mean\":20,\"pm10_sum\":60,\"pm10_first\":10,"
+                                        "\"pm10_last\":30"),
+              "%s", p.payloads[i]);
+  }
+  CHECK_INT(found, ==, 1);
+  /* The bucket ends at +60 s; final at +62 s (grace 2 s). */
+  atomic_store(&fake_now, base + 62001);
+  ingest1(db, cls, "city/a/s9/air", 0, base + 2, 0);
+  CHECK_OK(tsdb_sync(db));
+  p.n = 0;
+  tsdb_results_drain(db, 100, collect_pub, &p);
+  found = 0;
+  for (int i = 0; i < p.n; i++) {
+    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
+    found++;
+    CHECK_MSG(strstr(p.payloads[i], "\"state\":\"final\"") &&
+                  strstr(p.payloads[i], "\"pm10_count\":3,"),
+              "%s", p.payloads[i]);
+  }
+  CHECK_INT(found, ==, 1);
+  /* A late point: no partial for the reopened bucket, a correction when it
+   * closes again (grace after its last point). */
+  ingest1(db, cls, "city/a/s1/air", 0, base + 40000, 70);
+  CHECK_OK(tsdb_sync(db));
+  atomic_store(&fake_now, base + 62001 + 10000);
+  ingest1(db, cls, "city/a/s9/air", 0, base + 3, 0);
+  CHECK_OK(tsdb_sync(db));
+  p.n = 0;
+  tsdb_results_drain(db, 100, collect_pub, &p);
+  found = 0;
+  for (int i = 0; i < p.n; i++) {
+    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
+    found++;
+    CHECK_MSG(strstr(p.payloads[i], "\"state\":\"correction\"") &&
+                  strstr(p.payloads[i], "\"pm10_count\":4,\"pm10_min\":10,\"pm10_max\":70,"),
+              "%s", p.payloads[i]);
   }
   CHECK_INT(found, ==, 1);
   tsdb_close(db);

@@ -81,6 +81,7 @@ typedef struct tsdb_options {
   uint32_t retention_sweep_ms; /* how often expired data is compacted away; default 1 h */
   size_t max_results;          /* undrained results before aggregates are dropped; default 100000 */
   bool publish_aggregates;     /* emit $tsdb/agg/... results; default true */
+  uint32_t partial_interval_ms; /* open buckets publish "partial" this often; 0 off; default 5000 */
   tsdb_log_fn log_fn;          /* NULL: log records go to the result queue (TSDB_RESULT_LOG) */
   void *log_ud;
   int log_level;               /* records above this level are not produced; default INFO */
