@@ -50,6 +50,12 @@ const plugin_option_doc plugin_option_docs[] = {
     {"max_answer_rows", "10000", "Rows per query answer; longer answers are paged with `next`."},
     {"tick_max_results", "256",
      "Publications made per broker loop pass, so a large answer never stalls the broker."},
+    {"tick_max_bytes", "256K",
+     "Payload bytes published per broker loop pass (at least one message goes), the other bound "
+     "on the time the plugin takes from the broker's loop."},
+    {"sys_interval", "10s",
+     "How often the plugin's metrics are published, retained, under `$SYS/broker/tsdb/` (`0`: "
+     "never)."},
     {"refusal_log_interval", "60s",
      "Refused messages are summed up in one log line per interval, so a faulty device cannot "
      "flood the log."},
@@ -75,6 +81,8 @@ void plugin_config__defaults(plugin_config *c) {
   c->control_threads = 1;
   c->max_answer_rows = 10000;
   c->tick_max_results = 256;
+  c->tick_max_bytes = 256u << 10;
+  c->sys_interval_ms = 10000;
   c->refusal_log_interval_ms = 60000;
   c->error_records = true;
   c->dead_letter = false;
@@ -197,6 +205,18 @@ int plugin_config__set(plugin_config *c, const char *key, const char *value, cha
     if (parse_u64(value, 1, TICK_RESULTS_MAX, &u))
       return fail(err, errlen, key, value, "an integer from 1 to 100000");
     c->tick_max_results = (uint32_t)u;
+  } else if (!strcmp(key, "tick_max_bytes")) {
+    if (parse_size(value, 1024, 64ull << 20, &u))
+      return fail(err, errlen, key, value, "a size from 1K to 64M, e.g. 256K");
+    c->tick_max_bytes = u;
+  } else if (!strcmp(key, "sys_interval")) {
+    if (!strcmp(value, "0")) {
+      c->sys_interval_ms = 0;
+    } else if (tsdb_duration_parse(value, &ms) || ms < 1000) {
+      return fail(err, errlen, key, value, "a duration of at least 1s, e.g. 10s (or 0)");
+    } else {
+      c->sys_interval_ms = ms;
+    }
   } else if (!strcmp(key, "refusal_log_interval")) {
     if (tsdb_duration_parse(value, &ms) || ms < 1000)
       return fail(err, errlen, key, value, "a duration of at least 1s, e.g. 60s");

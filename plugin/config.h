@@ -36,6 +36,8 @@ typedef struct plugin_config {
   uint32_t control_threads;
   uint32_t max_answer_rows;
   uint32_t tick_max_results;
+  uint64_t tick_max_bytes;
+  int64_t sys_interval_ms;
   int64_t refusal_log_interval_ms;
   bool error_records; /* publish an error record to a refused publisher */
   bool dead_letter;   /* republish refused payloads on $tsdb/dead/<topic> */

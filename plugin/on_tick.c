@@ -45,7 +45,8 @@ static void deliver(void *ud, const tsdb_result *r) {
 
 void plugin__drain_results(plugin_state *st, size_t max, bool logs_only) {
   drain_ctx ctx = {st, logs_only};
-  tsdb_results_drain(st->db, max, deliver, &ctx);
+  tsdb_results_drain_bounded(st->db, max, logs_only ? SIZE_MAX : st->cfg.tick_max_bytes, deliver,
+                             &ctx);
 }
 
 static void log_refusals(plugin_state *st, int64_t now) {
@@ -72,6 +73,11 @@ int plugin__on_tick(int event, void *event_data, void *userdata) {
   (void)event_data;
   plugin_state *st = userdata;
   plugin__drain_results(st, st->cfg.tick_max_results, false);
-  log_refusals(st, plugin__now_ms());
+  int64_t now = plugin__now_ms();
+  log_refusals(st, now);
+  if (st->cfg.sys_interval_ms && now >= st->next_sys_ms) {
+    st->next_sys_ms = now + st->cfg.sys_interval_ms;
+    plugin__metrics(st);
+  }
   return MOSQ_ERR_SUCCESS;
 }

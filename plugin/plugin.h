@@ -68,6 +68,7 @@ typedef struct plugin_state {
   uint64_t refused[REFUSAL_COUNT];
   uint64_t refused_logged[REFUSAL_COUNT]; /* totals at the last summary line */
   int64_t next_refusal_log_ms;
+  int64_t next_sys_ms;
 } plugin_state;
 
 /* Callbacks (each in its own file). */
@@ -85,5 +86,9 @@ int plugin__schemas_install(plugin_state *st, ingest_schema_set *set);
 void plugin__drain_results(plugin_state *st, size_t max, bool logs_only);
 
 int64_t plugin__now_ms(void);
+
+/* Publishes $SYS/broker/tsdb/... and hands the plugin's counters to the
+ * engine's stats command (metrics.c). Broker thread. */
+void plugin__metrics(plugin_state *st);
 
 #endif /* PLUGIN_PLUGIN_H */

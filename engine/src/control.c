@@ -281,6 +281,49 @@ static void cmd_query(cmd_ctx *c) {
   if (rows.limited) tsdb_strbuf__printf(sb, ",\"next\":%" PRId64, rows.next);
 }
 
+/* ---- stats ---- */
+
+static void cmd_stats(cmd_ctx *c) {
+  tsdb_db *db = c->db;
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  tsdb_strbuf *sb = c->out;
+  tsdb_strbuf__printf(
+      sb,
+      ",\"engine\":{\"messages_ingested\":%llu,\"points_ingested\":%llu,\"points_written\":%llu,"
+      "\"queue_full\":%llu,\"queue_bytes\":%zu,\"queue_capacity\":%zu,\"batches\":%llu,"
+      "\"late_points\":%llu,\"expired_points\":%llu,\"duplicates_rejected\":%llu,"
+      "\"buckets_finalized\":%llu,\"corrections\":%llu,\"open_buckets\":%llu,\"series\":%llu,"
+      "\"commands\":%llu,\"results_dropped\":%llu,\"write_errors\":%llu,"
+      "\"retention_sweeps\":%llu,\"write_latency_p50_us\":%llu,\"write_latency_p99_us\":%llu,"
+      "\"disk_bytes\":{\"raw\":%llu,\"agg\":%llu,\"other\":%llu,\"wal\":%llu}}",
+      (unsigned long long)st.messages_ingested, (unsigned long long)st.points_ingested,
+      (unsigned long long)st.points_written, (unsigned long long)st.queue_full,
+      st.queue_bytes_used, st.queue_bytes_capacity, (unsigned long long)st.batches,
+      (unsigned long long)st.late_points, (unsigned long long)st.expired_points,
+      (unsigned long long)st.duplicates_rejected, (unsigned long long)st.buckets_finalized,
+      (unsigned long long)st.corrections, (unsigned long long)st.open_buckets,
+      (unsigned long long)st.series, (unsigned long long)st.commands,
+      (unsigned long long)st.results_dropped, (unsigned long long)st.write_errors,
+      (unsigned long long)st.retention_sweeps, (unsigned long long)st.write_latency_p50_us,
+      (unsigned long long)st.write_latency_p99_us, (unsigned long long)st.disk.raw,
+      (unsigned long long)st.disk.agg, (unsigned long long)st.disk.other,
+      (unsigned long long)st.disk.wal);
+  char *prom = tsdb_stats_prometheus(&st);
+  pthread_mutex_lock(&db->host_lock);
+  tsdb_strbuf__puts(sb, ",\"host\":");
+  tsdb_strbuf__puts(sb, db->host_json ? db->host_json : "{}");
+  tsdb_strbuf__puts(sb, ",\"prometheus\":");
+  tsdb_strbuf sp;
+  tsdb_strbuf__init(&sp);
+  if (prom) tsdb_strbuf__puts(&sp, prom);
+  if (db->host_prometheus) tsdb_strbuf__puts(&sp, db->host_prometheus);
+  pthread_mutex_unlock(&db->host_lock);
+  tsdb_strbuf__json_string(sb, sp.data ? sp.data : "", sp.len);
+  tsdb_strbuf__free(&sp);
+  free(prom);
+}
+
 /* ---- dispatch ---- */
 
 typedef struct command_def {
@@ -290,6 +333,7 @@ typedef struct command_def {
 
 static const command_def commands[] = {
     {"query", cmd_query},
+    {"stats", cmd_stats},
 };
 
 static bool client_id_scopable(const char *id) {
@@ -380,7 +424,7 @@ static void handle(tsdb_db *db, const job *j) {
       if (!strcmp(commands[i].name, name->valuestring)) def = &commands[i];
     if (!def) {
       error_answer(db, j->client_id, name->valuestring, corr,
-                   "unknown command '%s' (supported: query)", name->valuestring);
+                   "unknown command '%s' (supported: query, stats)", name->valuestring);
       continue;
     }
     tsdb_strbuf members;

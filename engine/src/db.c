@@ -1,10 +1,12 @@
 /* The database handle: wiring of store, catalog, queues and threads. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
 #include "read.h"
+#include "strbuf.h"
 
 #define MIB ((size_t)1 << 20)
 
@@ -40,6 +42,7 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   }
   tsdb_db *db = calloc(1, sizeof *db);
   if (!db) return TSDB_ENOMEM;
+  pthread_mutex_init(&db->host_lock, NULL);
   db->opts = *opts;
   db->path = strdup(opts->path);
   db->opts.path = db->path;
@@ -96,6 +99,9 @@ void tsdb_close(tsdb_db *db) {
   tsdb_queue__destroy(&db->queue);
   tsdb_catalog__destroy(&db->catalog);
   tsdb_results__destroy(&db->results);
+  free(db->host_json);
+  free(db->host_prometheus);
+  pthread_mutex_destroy(&db->host_lock);
   free(db->path);
   free(db);
 }
@@ -121,7 +127,12 @@ int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg) {
 }
 
 size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn, void *ud) {
-  return tsdb_results__drain(&db->results, max_items, fn, ud);
+  return tsdb_results__drain(&db->results, max_items, SIZE_MAX, fn, ud);
+}
+
+size_t tsdb_results_drain_bounded(tsdb_db *db, size_t max_items, size_t max_bytes,
+                                  tsdb_result_fn fn, void *ud) {
+  return tsdb_results__drain(&db->results, max_items, max_bytes, fn, ud);
 }
 
 size_t tsdb_results_pending(const tsdb_db *db) {
@@ -212,4 +223,85 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->results_dropped = atomic_load(&db->results.dropped);
   s->write_errors = atomic_load(&c->write_errors);
   s->queue_bytes_used = atomic_load(&db->queue.used_snapshot);
+  s->queue_bytes_capacity = 2 * db->queue.cap;
+  s->write_latency_p50_us = tsdb_db__latency_quantile(c, 0.50);
+  s->write_latency_p99_us = tsdb_db__latency_quantile(c, 0.99);
+  s->disk.raw = atomic_load(&c->disk_raw);
+  s->disk.agg = atomic_load(&c->disk_agg);
+  s->disk.other = atomic_load(&c->disk_other);
+  s->disk.wal = atomic_load(&c->disk_wal);
+}
+
+uint64_t tsdb_db__latency_quantile(tsdb_counters *c, double q) {
+  uint64_t total = 0;
+  for (int i = 0; i < TSDB_LATENCY_BUCKETS; i++) total += atomic_load(&c->write_latency[i]);
+  if (!total) return 0;
+  uint64_t want = (uint64_t)((double)total * q), seen = 0;
+  for (int i = 0; i < TSDB_LATENCY_BUCKETS; i++) {
+    seen += atomic_load(&c->write_latency[i]);
+    if (seen > want) return (uint64_t)1 << i; /* the bucket's upper bound, in µs */
+  }
+  return (uint64_t)1 << (TSDB_LATENCY_BUCKETS - 1);
+}
+
+void tsdb_host_metrics_set(tsdb_db *db, const char *json, const char *prometheus) {
+  char *j = json ? strdup(json) : NULL, *p = prometheus ? strdup(prometheus) : NULL;
+  pthread_mutex_lock(&db->host_lock);
+  free(db->host_json);
+  free(db->host_prometheus);
+  db->host_json = j;
+  db->host_prometheus = p;
+  pthread_mutex_unlock(&db->host_lock);
+}
+
+char *tsdb_stats_prometheus(const tsdb_stats *s) {
+  tsdb_strbuf sb;
+  tsdb_strbuf__init(&sb);
+  static const struct {
+    const char *name, *type, *help;
+    size_t offset;
+  } metrics[] = {
+#define M(field, type, help) {"tsdb_" #field, type, help, offsetof(tsdb_stats, field)}
+      M(messages_ingested, "counter", "Messages queued for storage."),
+      M(points_ingested, "counter", "Points queued for storage."),
+      M(points_written, "counter", "Points written to RocksDB."),
+      M(queue_full, "counter", "Messages refused because the ingest queue was full."),
+      M(batches, "counter", "Write batches."),
+      M(late_points, "counter", "Points not newer than their series' newest point."),
+      M(expired_points, "counter", "Points dropped because retention had passed them."),
+      M(duplicates_rejected, "counter", "Points refused by the reject duplicate policy."),
+      M(buckets_finalized, "counter", "Rollup buckets finalized."),
+      M(corrections, "counter", "Finalized buckets changed again by late points."),
+      M(open_buckets, "gauge", "Rollup buckets open in memory."),
+      M(series, "gauge", "Series in the catalog."),
+      M(commands, "counter", "$CONTROL command requests run."),
+      M(results_dropped, "counter", "Publications dropped because nobody drained them."),
+      M(write_errors, "counter", "Failed RocksDB writes."),
+      M(retention_sweeps, "counter", "Background retention passes."),
+      M(write_latency_p50_us, "gauge", "Median batch write latency (upper bucket bound)."),
+      M(write_latency_p99_us, "gauge", "99th percentile batch write latency (upper bound)."),
+#undef M
+  };
+  for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
+    uint64_t v;
+    memcpy(&v, (const char *)s + metrics[i].offset, sizeof v);
+    tsdb_strbuf__printf(&sb, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", metrics[i].name,
+                        metrics[i].help, metrics[i].name, metrics[i].type, metrics[i].name,
+                        (unsigned long long)v);
+  }
+  tsdb_strbuf__printf(&sb,
+                      "# HELP tsdb_queue_bytes Bytes waiting in the ingest queue.\n"
+                      "# TYPE tsdb_queue_bytes gauge\ntsdb_queue_bytes %zu\n"
+                      "# HELP tsdb_disk_bytes Bytes on disk by kind.\n"
+                      "# TYPE tsdb_disk_bytes gauge\n"
+                      "tsdb_disk_bytes{kind=\"raw\"} %llu\ntsdb_disk_bytes{kind=\"agg\"} %llu\n"
+                      "tsdb_disk_bytes{kind=\"other\"} %llu\ntsdb_disk_bytes{kind=\"wal\"} %llu\n",
+                      s->queue_bytes_used, (unsigned long long)s->disk.raw,
+                      (unsigned long long)s->disk.agg, (unsigned long long)s->disk.other,
+                      (unsigned long long)s->disk.wal);
+  if (tsdb_strbuf__failed(&sb)) {
+    tsdb_strbuf__free(&sb);
+    return NULL;
+  }
+  return tsdb_strbuf__take(&sb, NULL);
 }

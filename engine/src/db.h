@@ -16,6 +16,8 @@ typedef struct tsdb_writer tsdb_writer;
 typedef struct tsdb_control tsdb_control;
 typedef struct tsdb_maint tsdb_maint;
 
+#define TSDB_LATENCY_BUCKETS 32 /* log2 of microseconds: 1 us .. 2^31 us */
+
 typedef struct tsdb_counters {
   atomic_uint_fast64_t messages_ingested;
   atomic_uint_fast64_t points_ingested;
@@ -30,6 +32,8 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t commands;
   atomic_uint_fast64_t write_errors;
   atomic_uint_fast64_t open_buckets; /* a gauge, set by the writer after each pass */
+  atomic_uint_fast64_t write_latency[TSDB_LATENCY_BUCKETS];
+  atomic_uint_fast64_t disk_raw, disk_agg, disk_other, disk_wal; /* refreshed by the writer */
 } tsdb_counters;
 
 struct tsdb_db {
@@ -44,7 +48,12 @@ struct tsdb_db {
   tsdb_control *control;
   tsdb_maint *maint;
   tsdb_counters counters;
+  pthread_mutex_t host_lock; /* guards the host's metrics below */
+  char *host_json, *host_prometheus;
 };
+
+/* A quantile of the write latency histogram, in microseconds. */
+uint64_t tsdb_db__latency_quantile(tsdb_counters *c, double q);
 
 static inline int64_t tsdb_db__now(const tsdb_db *db) {
   return db->opts.clock_fn ? db->opts.clock_fn(db->opts.clock_ud) : tsdb_time__realtime_ms();

@@ -57,6 +57,12 @@ int64_t tsdb_time__monotonic_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t tsdb_time__monotonic_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * Civil date from days since 1970-01-01, proleptic Gregorian calendar
  * (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms", civil_from_days).

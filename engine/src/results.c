@@ -73,13 +73,16 @@ int tsdb_results__log(tsdb_results *q, int level, const char *text) {
   return 0;
 }
 
-size_t tsdb_results__drain(tsdb_results *q, size_t max_items, tsdb_result_fn fn, void *ud) {
+size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
+                           tsdb_result_fn fn, void *ud) {
   if (max_items == 0 || atomic_load(&q->count) == 0) return 0;
-  /* Detach up to max_items under the lock; hand them over without it. */
+  /* Detach up to max_items (and about max_bytes) under the lock; hand them
+   * over without it. */
   pthread_mutex_lock(&q->lock);
   tsdb_result_item *first = q->head, *last = NULL, *it = q->head;
-  size_t n = 0;
-  while (it && n < max_items) {
+  size_t n = 0, bytes = 0;
+  while (it && n < max_items && (n == 0 || bytes < max_bytes)) {
+    bytes += it->result.payload_len;
     last = it;
     it = it->next;
     n++;

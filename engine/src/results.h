@@ -51,6 +51,7 @@ int tsdb_results__publish(tsdb_results *q, const char *topic, const void *payloa
 /* Queues a log line (copied). */
 int tsdb_results__log(tsdb_results *q, int level, const char *text);
 
-size_t tsdb_results__drain(tsdb_results *q, size_t max_items, tsdb_result_fn fn, void *ud);
+size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
+                           tsdb_result_fn fn, void *ud);
 
 #endif /* TSDB_RESULTS_H */

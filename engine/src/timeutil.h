@@ -26,6 +26,7 @@ static inline int64_t tsdb_ts_clamp(int64_t t) {
 
 int64_t tsdb_time__realtime_ms(void);
 int64_t tsdb_time__monotonic_ms(void);
+int64_t tsdb_time__monotonic_us(void);
 /* "2026-11-26T09:15:00.000Z" (24 chars + NUL for years 0-9999) from ms since epoch. */
 void tsdb_time__format_rfc3339(int64_t ms, char buf[64]);
 

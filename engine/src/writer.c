@@ -168,6 +168,7 @@ struct tsdb_writer {
   size_t enc_cap;
   tsdb_scan_buf scan;
   uint64_t last_seq; /* messages taken from the queue so far */
+  int64_t next_disk_refresh; /* monotonic ms */
 };
 
 #define VEC_PUSH(vec, item)                                                    \
@@ -1006,7 +1007,12 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
                                       (uint32_t)(a->tier_ms / 1000), a->start);
         a->marker = MARKER_QUEUED;
       }
+      int64_t t0 = tsdb_time__monotonic_us();
       rc = tsdb_store__write(db->store, w->batch, db->opts.fsync_wal);
+      int64_t us = tsdb_time__monotonic_us() - t0;
+      int bucket = 0;
+      while (bucket < TSDB_LATENCY_BUCKETS - 1 && ((int64_t)1 << bucket) < us) bucket++;
+      atomic_fetch_add(&db->counters.write_latency[bucket], 1);
     }
     /* Durable pushes wait for exactly this: their points are in the WAL (or
      * their write failed). Rollup work below does not delay their PUBACK. */
@@ -1066,6 +1072,18 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
   }
   finalize_due(w, now);
   if (w->partial.n) publish_partials(w, now);
+  /* Disk usage for stats and metrics, read here because RocksDB's property
+   * reads must stay off the broker thread. */
+  int64_t mono = tsdb_time__monotonic_ms();
+  if (mono >= w->next_disk_refresh) {
+    w->next_disk_refresh = mono + 10000;
+    tsdb_disk_usage du;
+    tsdb_disk_usage_get(db, &du);
+    atomic_store(&db->counters.disk_raw, du.raw);
+    atomic_store(&db->counters.disk_agg, du.agg);
+    atomic_store(&db->counters.disk_other, du.other);
+    atomic_store(&db->counters.disk_wal, du.wal);
+  }
 }
 
 /* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */

@@ -45,3 +45,39 @@ def test_partial_final_correction_for_a_live_bucket(broker_factory):
     assert corr["pm10_count"] == 4 and corr["pm10_last"] == 60.0 and corr["pm10_max"] == 60.0
     for c in (sub, pub):
         c.close()
+
+
+def test_stats_command_and_sys_metrics(broker_factory):
+    b = broker_factory(options={"sys_interval": "1s"})
+    b.start()
+    c = Client(b.port)
+    c.publish("test/st/air", {"ts": now_ms() - 5_000, "pm10": 3.0})
+    c.publish("test/st/air", {"ts": now_ms() - 5_000, "pm10": -3.0})  # refused
+    r = c.command([{"command": "stats"}])[0]
+    assert r["_topic"] == "$tsdb/reply/%s" % c.client_id
+    assert r["engine"]["points_written"] >= 1 and r["engine"]["series"] >= 1
+    prom = r["prometheus"]
+    assert "# TYPE tsdb_points_written counter" in prom
+    # The plugin's counters reach the stats command with its metrics tick.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        r = c.command([{"command": "stats"}])[0]
+        if r["host"].get("accepted", 0) >= 1:
+            break
+        time.sleep(0.3)
+    assert r["host"]["accepted"] >= 1 and r["host"]["refused"]["validate"] >= 1
+    assert r["host"]["schemas"]["test-air"]["accepted"] >= 1
+    assert 'tsdb_plugin_messages{outcome="refused",reason="validate"}' in r["prometheus"]
+    s = Client(b.port)
+    s.subscribe("$SYS/broker/tsdb/#")
+    seen = {}
+    deadline = time.time() + 10
+    wanted = ("$SYS/broker/tsdb/messages/accepted", "$SYS/broker/tsdb/points/written",
+              "$SYS/broker/tsdb/messages/refused/validate", "$SYS/broker/tsdb/schemas/test-air/accepted")
+    while time.time() < deadline and not all(seen.get(t, 0) >= 1 for t in wanted):
+        m = s.wait_message(timeout=max(0.1, deadline - time.time()))
+        seen[m.topic] = int(m.payload)
+    for t in wanted:
+        assert seen.get(t, 0) >= 1, (t, seen)
+    c.close()
+    s.close()

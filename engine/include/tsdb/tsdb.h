@@ -225,6 +225,10 @@ typedef void (*tsdb_result_fn)(void *ud, const tsdb_result *result);
  */
 size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn,
                           void *ud);
+/* The same, also stopping once max_bytes of payload were handed over (at
+ * least one item always goes): the broker's tick bounds its time with it. */
+size_t tsdb_results_drain_bounded(tsdb_db *db, size_t max_items, size_t max_bytes,
+                                  tsdb_result_fn fn, void *ud);
 /* Number of results waiting to be drained (approximate, lock-free read). */
 size_t tsdb_results_pending(const tsdb_db *db);
 
@@ -347,7 +351,20 @@ typedef struct tsdb_stats {
   uint64_t results_dropped;
   uint64_t write_errors;
   size_t queue_bytes_used;
+  size_t queue_bytes_capacity;
+  uint64_t write_latency_p50_us; /* of the writer's batch writes (WAL), log2 buckets */
+  uint64_t write_latency_p99_us;
+  tsdb_disk_usage disk;          /* refreshed by the writer about every 10 s */
 } tsdb_stats;
+
+/* Counters of the host (the plugin: accepted/refused per schema and reason)
+ * for the stats command, as a JSON object text and Prometheus text lines;
+ * copied. Thread-safe. */
+void tsdb_host_metrics_set(tsdb_db *db, const char *json, const char *prometheus);
+
+/* The engine's counters in the Prometheus text exposition format
+ * (metric prefix "tsdb_"), malloc()ed; NULL on out of memory. */
+char *tsdb_stats_prometheus(const tsdb_stats *stats);
 
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *stats);
 
