@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "keys.h"
+#include "strbuf.h"
 
 static void series_free(tsdb_series *s) {
   if (!s) return;
@@ -432,4 +433,51 @@ void tsdb_catalog__field_name(tsdb_catalog *cat, uint32_t id, char *buf, size_t 
   tsdb_series *s = id < cat->id_cap ? cat->by_id[id] : NULL;
   snprintf(buf, len, "%s", s ? s->field : "");
   pthread_rwlock_unlock(&cat->lock);
+}
+
+bool tsdb_catalog__describe(tsdb_catalog *cat, uint32_t id, tsdb_strbuf *sb, bool full) {
+  pthread_rwlock_rdlock(&cat->lock);
+  tsdb_series *s = id < cat->id_cap ? cat->by_id[id] : NULL;
+  if (s) {
+    if (s->unit) {
+      tsdb_strbuf__puts(sb, ",\"unit\":");
+      tsdb_strbuf__json_string(sb, s->unit, strlen(s->unit));
+    }
+    tsdb_strbuf__puts(sb, ",\"labels\":{");
+    for (size_t i = 0; i < s->nlabels; i++) {
+      if (i) tsdb_strbuf__putc(sb, ',');
+      tsdb_strbuf__json_string(sb, s->labels[i].key, strlen(s->labels[i].key));
+      tsdb_strbuf__putc(sb, ':');
+      tsdb_strbuf__json_string(sb, s->labels[i].value, strlen(s->labels[i].value));
+    }
+    tsdb_strbuf__putc(sb, '}');
+    if (full) {
+      char d[24];
+      tsdb_strbuf__puts(sb, ",\"schema\":");
+      tsdb_strbuf__json_string(sb, s->schema_id ? s->schema_id : "",
+                               s->schema_id ? strlen(s->schema_id) : 0);
+      tsdb_strbuf__printf(sb, ",\"version\":%u,\"tiers\":[", (unsigned)s->schema_version);
+      for (size_t i = 0; i < s->ntiers; i++)
+        tsdb_strbuf__printf(sb, "%s\"%s\"", i ? "," : "",
+                            tsdb_duration_format(s->tiers_ms[i], d, sizeof d));
+      tsdb_strbuf__puts(sb, "],\"retention\":{\"raw\":");
+      if (s->raw_retention_ms)
+        tsdb_strbuf__printf(sb, "\"%s\"", tsdb_duration_format(s->raw_retention_ms, d, sizeof d));
+      else
+        tsdb_strbuf__puts(sb, "null");
+      for (size_t i = 0; i < s->ntiers; i++) {
+        char t[24];
+        tsdb_strbuf__printf(sb, ",\"%s\":", tsdb_duration_format(s->tiers_ms[i], t, sizeof t));
+        if (s->tier_retention_ms[i])
+          tsdb_strbuf__printf(sb, "\"%s\"",
+                              tsdb_duration_format(s->tier_retention_ms[i], d, sizeof d));
+        else
+          tsdb_strbuf__puts(sb, "null");
+      }
+      static const char *const policies[] = {"last", "first", "reject"};
+      tsdb_strbuf__printf(sb, "},\"duplicates\":\"%s\"", policies[s->dup_policy]);
+    }
+  }
+  pthread_rwlock_unlock(&cat->lock);
+  return s != NULL;
 }

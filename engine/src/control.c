@@ -73,13 +73,23 @@ typedef struct cmd_ctx {
   tsdb_db *db;
   const char *client_id;
   const cJSON *cmd;
-  tsdb_strbuf *out;      /* the response object's members after "command" */
-  char data_topic[512];  /* where the answer goes ("" = none) */
-  char error[384];       /* set => error response */
+  const char *name;
+  const cJSON *correlation;
+  tsdb_strbuf *out;      /* members of a single answer (after "command") */
+  char data_topic[512];  /* where a single answer goes ("" = none) */
+  char error[384];       /* set => error answer */
   tsdb_scan_buf scan;
+  bool multi;            /* answered per series, then a "done" marker */
+  int64_t now;
 } cmd_ctx;
 
 #define CMD_ERROR(ctx, ...) snprintf((ctx)->error, sizeof (ctx)->error, __VA_ARGS__)
+
+/* Payload bytes waiting for the broker above which a control thread pauses
+ * before producing more answers (results.h: backpressure). */
+#define ANSWER_BACKLOG_BYTES ((size_t)32 << 20)
+/* Series one command may touch. */
+#define MAX_SELECTED_SERIES 100000
 
 /* ---- argument helpers ---- */
 
@@ -104,7 +114,7 @@ static const char *arg_string(cmd_ctx *c, const char *name, bool required) {
  * A time argument: an integer (ms since the epoch), "now", or "-<duration>"
  * relative to now ("-1h"). Returns false (with an error) when malformed.
  */
-static bool arg_time(cmd_ctx *c, const char *name, int64_t dflt, int64_t now, int64_t *out) {
+static bool arg_time(cmd_ctx *c, const char *name, int64_t dflt, int64_t *out) {
   const cJSON *v = arg(c, name);
   if (!v) {
     *out = dflt;
@@ -124,11 +134,11 @@ static bool arg_time(cmd_ctx *c, const char *name, int64_t dflt, int64_t now, in
     const char *s = v->valuestring;
     int64_t ms;
     if (!strcmp(s, "now")) {
-      *out = now;
+      *out = c->now;
       return true;
     }
     if (s[0] == '-' && tsdb_duration_parse(s + 1, &ms) == 0) {
-      *out = now - ms;
+      *out = c->now - ms;
       return true;
     }
   }
@@ -138,7 +148,214 @@ static bool arg_time(cmd_ctx *c, const char *name, int64_t dflt, int64_t now, in
   return false;
 }
 
+static bool arg_duration(cmd_ctx *c, const char *name, int64_t *out) {
+  const cJSON *v = arg(c, name);
+  *out = 0;
+  if (!v) return true;
+  if (!cJSON_IsString(v) || tsdb_duration_parse(v->valuestring, out) != 0) {
+    CMD_ERROR(c, "argument '%s' must be a duration such as \"1m\" or \"1h\"", name);
+    return false;
+  }
+  return true;
+}
+
+/* ---- answers ---- */
+
+static void publish_answer(tsdb_db *db, const char *client_id, const char *data_topic,
+                           const char *body, size_t len) {
+  char topic[1024];
+  int n = data_topic && data_topic[0]
+              ? snprintf(topic, sizeof topic, "$tsdb/reply/%s/%s", client_id, data_topic)
+              : snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
+  if (n < 0 || (size_t)n >= sizeof topic) {
+    n = snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
+    if (n < 0 || (size_t)n >= sizeof topic) return;
+  }
+  tsdb_results__publish(&db->results, topic, body, len, 1, false, true);
+}
+
+/* {"responses":[{"command":..,"correlationData":..,<members or error>}]} to
+ * $tsdb/reply/<client>/<data topic>. */
+static void emit(cmd_ctx *c, const char *data_topic, const tsdb_strbuf *members,
+                 const char *error) {
+  tsdb_results__wait_below(&c->db->results, ANSWER_BACKLOG_BYTES, NULL);
+  tsdb_strbuf sb;
+  tsdb_strbuf__init(&sb);
+  tsdb_strbuf__puts(&sb, "{\"responses\":[{\"command\":");
+  tsdb_strbuf__json_string(&sb, c->name, strlen(c->name));
+  if (c->correlation && cJSON_IsString(c->correlation)) {
+    tsdb_strbuf__puts(&sb, ",\"correlationData\":");
+    tsdb_strbuf__json_string(&sb, c->correlation->valuestring, strlen(c->correlation->valuestring));
+  }
+  if (error) {
+    tsdb_strbuf__puts(&sb, ",\"error\":");
+    tsdb_strbuf__json_string(&sb, error, strlen(error));
+  } else if (members && members->len) {
+    tsdb_strbuf__append(&sb, members->data, members->len);
+  }
+  tsdb_strbuf__puts(&sb, "}]}");
+  if (tsdb_strbuf__failed(&sb) || (members && tsdb_strbuf__failed(members))) {
+    tsdb_strbuf__free(&sb);
+    tsdb_strbuf__init(&sb);
+    tsdb_strbuf__puts(&sb, "{\"responses\":[{\"command\":");
+    tsdb_strbuf__json_string(&sb, c->name, strlen(c->name));
+    tsdb_strbuf__puts(&sb, ",\"error\":\"out of memory building the answer\"}]}");
+  }
+  publish_answer(c->db, c->client_id, data_topic, sb.data ? sb.data : "", sb.len);
+  tsdb_strbuf__free(&sb);
+}
+
+/* ---- selecting series: topic filter, labels, fields ---- */
+
+typedef struct selection {
+  uint32_t *ids;
+  char **topics, **fields;
+  size_t n, cap;
+  const char **want_fields; /* NULL: any */
+  size_t nwant;
+} selection;
+
+static void selection_free(selection *sel) {
+  for (size_t i = 0; i < sel->n; i++) {
+    free(sel->topics[i]);
+    free(sel->fields[i]);
+  }
+  free(sel->ids);
+  free(sel->topics);
+  free(sel->fields);
+  free(sel->want_fields);
+  memset(sel, 0, sizeof *sel);
+}
+
+static int select_one(void *ud, uint32_t id, const char *topic, const char *field) {
+  selection *sel = ud;
+  if (sel->want_fields) {
+    bool ok = false;
+    for (size_t i = 0; i < sel->nwant && !ok; i++) ok = !strcmp(sel->want_fields[i], field);
+    if (!ok) return 0;
+  }
+  if (sel->n == MAX_SELECTED_SERIES) return TSDB_ETOOBIG;
+  if (sel->n == sel->cap) {
+    size_t cap = sel->cap ? sel->cap * 2 : 16;
+    uint32_t *ids = realloc(sel->ids, cap * sizeof *ids);
+    if (ids) sel->ids = ids;
+    char **t = realloc(sel->topics, cap * sizeof *t);
+    if (t) sel->topics = t;
+    char **f = realloc(sel->fields, cap * sizeof *f);
+    if (f) sel->fields = f;
+    if (!ids || !t || !f) return TSDB_ENOMEM;
+    sel->cap = cap;
+  }
+  sel->ids[sel->n] = id;
+  sel->topics[sel->n] = strdup(topic);
+  sel->fields[sel->n] = strdup(field);
+  sel->n++;
+  return sel->topics[sel->n - 1] && sel->fields[sel->n - 1] ? 0 : TSDB_ENOMEM;
+}
+
+/*
+ * "topic" (an MQTT filter; a plain topic matches itself), optional "labels"
+ * (an object of strings, all must match) and optional "field" or "fields".
+ * Answers go per series to $tsdb/reply/<client>/<its topic>, so a client
+ * only receives what its read ACL allows. A filter with wildcards that
+ * matches nothing is therefore not an error (that would tell a client that
+ * series it may not read exist or not); a plain topic without series is one,
+ * answered on that topic's reply topic.
+ */
+static bool select_series(cmd_ctx *c, selection *sel) {
+  memset(sel, 0, sizeof *sel);
+  const char *filter = arg_string(c, "topic", true);
+  if (!filter) return false;
+  if (!tsdb_topic_filter_valid(filter)) {
+    CMD_ERROR(c, "argument 'topic' must be a topic or a topic filter");
+    return false;
+  }
+  bool plain = !strpbrk(filter, "+#");
+  if (plain) snprintf(c->data_topic, sizeof c->data_topic, "%s", filter);
+  const cJSON *field = arg(c, "field"), *fields = arg(c, "fields");
+  if (field && fields) {
+    CMD_ERROR(c, "give 'field' or 'fields', not both");
+    return false;
+  }
+  if (field) {
+    if (!cJSON_IsString(field)) {
+      CMD_ERROR(c, "argument 'field' must be a string");
+      return false;
+    }
+    sel->want_fields = malloc(sizeof *sel->want_fields);
+    if (!sel->want_fields) return false;
+    sel->want_fields[0] = field->valuestring;
+    sel->nwant = 1;
+  } else if (fields) {
+    int n = cJSON_IsArray(fields) ? cJSON_GetArraySize(fields) : -1;
+    if (n < 1) {
+      CMD_ERROR(c, "argument 'fields' must be a non-empty array of strings");
+      return false;
+    }
+    sel->want_fields = malloc((size_t)n * sizeof *sel->want_fields);
+    if (!sel->want_fields) return false;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fields) {
+      if (!cJSON_IsString(f)) {
+        CMD_ERROR(c, "argument 'fields' must be a non-empty array of strings");
+        return false;
+      }
+      sel->want_fields[sel->nwant++] = f->valuestring;
+    }
+  }
+  tsdb_label labels[32];
+  size_t nlabels = 0;
+  const cJSON *lv = arg(c, "labels");
+  if (lv) {
+    if (!cJSON_IsObject(lv) || cJSON_GetArraySize(lv) > 32) {
+      CMD_ERROR(c, "argument 'labels' must be an object of at most 32 string values");
+      return false;
+    }
+    const cJSON *l;
+    cJSON_ArrayForEach(l, lv) {
+      if (!cJSON_IsString(l)) {
+        CMD_ERROR(c, "argument 'labels' must be an object of at most 32 string values");
+        return false;
+      }
+      labels[nlabels++] = (tsdb_label){l->string, l->valuestring};
+    }
+  }
+  int rc = tsdb_series_match(c->db, filter, NULL, labels, nlabels, select_one, sel);
+  if (rc == TSDB_ETOOBIG) {
+    CMD_ERROR(c, "the selection matches more than %d series; narrow 'topic' or 'labels'",
+              MAX_SELECTED_SERIES);
+    return false;
+  }
+  if (rc) {
+    CMD_ERROR(c, "cannot select series: %s", tsdb_strerror(rc));
+    return false;
+  }
+  if (plain && sel->n == 0) {
+    if (sel->nwant == 1)
+      CMD_ERROR(c, "no series for topic '%s' field '%s'", filter, sel->want_fields[0]);
+    else
+      CMD_ERROR(c, "no series for topic '%s'", filter);
+    return false;
+  }
+  c->multi = true;
+  c->data_topic[0] = '\0';
+  return true;
+}
+
+/* The common head of a per-series answer. */
+static void series_head(cmd_ctx *c, tsdb_strbuf *sb, const selection *sel, size_t i) {
+  tsdb_strbuf__puts(sb, ",\"topic\":");
+  tsdb_strbuf__json_string(sb, sel->topics[i], strlen(sel->topics[i]));
+  tsdb_strbuf__puts(sb, ",\"field\":");
+  tsdb_strbuf__json_string(sb, sel->fields[i], strlen(sel->fields[i]));
+  tsdb_catalog__describe(&c->db->catalog, sel->ids[i], sb, false);
+}
+
 /* ---- query ---- */
+
+enum { AGG_COUNT, AGG_MIN, AGG_MAX, AGG_MEAN, AGG_SUM, AGG_FIRST, AGG_LAST, AGG_STDDEV, NAGGS };
+static const char *const agg_names[NAGGS] = {"count", "min",   "max",  "mean",
+                                             "sum",   "first", "last", "stddev"};
 
 typedef struct rows_ctx {
   tsdb_strbuf *sb;
@@ -146,6 +363,7 @@ typedef struct rows_ctx {
   uint32_t n;
   int64_t next; /* the first row not returned, when limited */
   bool limited;
+  bool aggs[NAGGS];
 } rows_ctx;
 
 #define ROWS_FULL 1
@@ -167,24 +385,25 @@ static int raw_row(void *ud, int64_t ts, double v) {
   return 0;
 }
 
-static int bucket_row(void *ud, int64_t start, const tsdb_agg *agg) {
+static int bucket_row(void *ud, const tsdb_aggregate *a) {
   rows_ctx *r = ud;
   if (r->n == r->limit) {
-    r->next = start;
+    r->next = a->start_ms;
     r->limited = true;
     return ROWS_FULL;
   }
-  tsdb_aggregate a;
-  tsdb_agg__view(agg, start, &a);
   if (r->n) tsdb_strbuf__putc(r->sb, ',');
   tsdb_strbuf__putc(r->sb, '[');
-  tsdb_strbuf__json_int(r->sb, start);
-  tsdb_strbuf__putc(r->sb, ',');
-  tsdb_strbuf__json_int(r->sb, (int64_t)a.count);
-  const double vals[] = {a.min, a.max, a.mean, a.sum, a.first, a.last, a.stddev};
-  for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+  tsdb_strbuf__json_int(r->sb, a->start_ms);
+  const double vals[NAGGS] = {(double)a->count, a->min,   a->max,  a->mean,
+                              a->sum,           a->first, a->last, a->stddev};
+  for (int i = 0; i < NAGGS; i++) {
+    if (!r->aggs[i]) continue;
     tsdb_strbuf__putc(r->sb, ',');
-    tsdb_strbuf__json_double(r->sb, vals[i]);
+    if (i == AGG_COUNT)
+      tsdb_strbuf__json_int(r->sb, (int64_t)a->count);
+    else
+      tsdb_strbuf__json_double(r->sb, vals[i]); /* NaN (an empty filled bucket) is null */
   }
   tsdb_strbuf__putc(r->sb, ']');
   r->n++;
@@ -193,23 +412,62 @@ static int bucket_row(void *ud, int64_t start, const tsdb_agg *agg) {
 
 static void cmd_query(cmd_ctx *c) {
   tsdb_db *db = c->db;
-  const char *topic = arg_string(c, "topic", true);
-  if (!topic) return;
-  if (!tsdb_topic_name_valid(topic, strlen(topic))) {
-    CMD_ERROR(c, "argument 'topic' must be a topic name without wildcards");
-    return;
-  }
-  snprintf(c->data_topic, sizeof c->data_topic, "%s", topic);
-  const char *field = arg_string(c, "field", true);
-  if (!field) return;
-  const char *tier_text = arg_string(c, "tier", false);
-  if (c->error[0]) return;
-  int64_t now = tsdb_db__now(db), from, to;
-  if (!arg_time(c, "from", now - 3600000, now, &from) || !arg_time(c, "to", now, now, &to))
-    return;
+  int64_t from, to, step = 0, tier = 0;
+  if (!arg_time(c, "from", c->now - 3600000, &from) || !arg_time(c, "to", c->now, &to)) return;
   if (from > to) {
     CMD_ERROR(c, "'from' (%" PRId64 ") is after 'to' (%" PRId64 ")", from, to);
     return;
+  }
+  if (!arg_duration(c, "step", &step)) return;
+  const char *tier_text = arg_string(c, "tier", false);
+  if (c->error[0]) return;
+  if (tier_text && strcmp(tier_text, "raw")) {
+    if (tsdb_duration_parse(tier_text, &tier) != 0) {
+      CMD_ERROR(c, "argument 'tier' must be \"raw\" or a tier such as \"1m\"");
+      return;
+    }
+    if (step && step != tier) {
+      CMD_ERROR(c, "give 'step' or 'tier', not both");
+      return;
+    }
+    step = tier;
+  }
+  rows_ctx proto = {0};
+  const cJSON *aggs = arg(c, "aggregates");
+  if (aggs) {
+    if (!step) {
+      CMD_ERROR(c, "argument 'aggregates' needs a 'step'");
+      return;
+    }
+    int n = cJSON_IsArray(aggs) ? cJSON_GetArraySize(aggs) : 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, aggs) {
+      int k = -1;
+      for (int i = 0; cJSON_IsString(a) && i < NAGGS; i++)
+        if (!strcmp(agg_names[i], a->valuestring)) k = i;
+      if (k < 0) n = 0;
+      else proto.aggs[k] = true;
+    }
+    if (n < 1) {
+      CMD_ERROR(c, "argument 'aggregates' must be a non-empty array of count, min, max, mean, "
+                   "sum, first, last, stddev");
+      return;
+    }
+  } else {
+    for (int i = 0; i < NAGGS; i++) proto.aggs[i] = true;
+  }
+  int fill = TSDB_FILL_NONE;
+  const char *fill_text = arg_string(c, "fill", false);
+  if (c->error[0]) return;
+  if (fill_text) {
+    static const char *const fills[] = {"none", "null", "previous", "linear"};
+    fill = -1;
+    for (int i = 0; i < 4; i++)
+      if (!strcmp(fills[i], fill_text)) fill = i;
+    if (fill < 0 || !step) {
+      CMD_ERROR(c, "argument 'fill' must be none, null, previous or linear, with a 'step'");
+      return;
+    }
   }
   uint32_t limit = db->opts.max_answer_rows;
   const cJSON *lim = arg(c, "limit");
@@ -220,65 +478,125 @@ static void cmd_query(cmd_ctx *c) {
     }
     if (lim->valuedouble < limit) limit = (uint32_t)lim->valuedouble;
   }
-
-  uint32_t id;
-  tsdb_series_params sp;
-  if (tsdb_catalog__find(&db->catalog, topic, field, &id) != 0 ||
-      tsdb_catalog__params(&db->catalog, id, &sp) != 0) {
-    CMD_ERROR(c, "no series for topic '%s' field '%s'", topic, field);
+  selection sel;
+  if (!select_series(c, &sel)) {
+    selection_free(&sel);
     return;
   }
-  sp.now = now;
-  int64_t tier_ms = 0;
-  if (tier_text && strcmp(tier_text, "raw")) {
-    if (tsdb_duration_parse(tier_text, &tier_ms) != 0) {
-      CMD_ERROR(c, "argument 'tier' must be \"raw\" or a tier such as \"1m\"");
-      return;
+  char step_text[24] = "raw";
+  if (step) tsdb_duration_format(step, step_text, sizeof step_text);
+  for (size_t i = 0; i < sel.n; i++) {
+    tsdb_strbuf sb;
+    tsdb_strbuf__init(&sb);
+    series_head(c, &sb, &sel, i);
+    tsdb_strbuf__printf(&sb, ",\"step\":\"%s\",\"from\":%" PRId64 ",\"to\":%" PRId64, step_text,
+                        from, to);
+    if (step) {
+      tsdb_strbuf__puts(&sb, ",\"columns\":[\"start_ms\"");
+      for (int k = 0; k < NAGGS; k++)
+        if (proto.aggs[k]) tsdb_strbuf__printf(&sb, ",\"%s\"", agg_names[k]);
+      tsdb_strbuf__putc(&sb, ']');
+    } else {
+      tsdb_strbuf__puts(&sb, ",\"columns\":[\"ts_ms\",\"value\"]");
     }
-    bool known = false;
-    for (size_t i = 0; i < sp.ntiers; i++) known |= sp.tiers_ms[i] == tier_ms;
-    if (!known) {
-      tsdb_strbuf tiers;
-      tsdb_strbuf__init(&tiers);
-      for (size_t i = 0; i < sp.ntiers; i++) {
-        char t[24];
-        tsdb_strbuf__printf(&tiers, "%s%s", i ? ", " : "",
-                            tsdb_duration_format(sp.tiers_ms[i], t, sizeof t));
+    tsdb_strbuf__puts(&sb, ",\"rows\":[");
+    rows_ctx rows = proto;
+    rows.sb = &sb;
+    rows.limit = limit;
+    int rc;
+    if (step) {
+      /* The planner: the coarsest tier dividing the step, edges from finer
+       * tiers or raw points (query.c). */
+      tsdb_step_query q = {.series = sel.ids[i], .from = from, .to = to, .step_ms = step,
+                           .fill = fill, .limit = 0};
+      rc = tsdb_query_step(db, &q, bucket_row, &rows, NULL);
+    } else {
+      tsdb_series_params sp;
+      rc = tsdb_catalog__params(&db->catalog, sel.ids[i], &sp);
+      sp.now = c->now;
+      if (rc == 0) {
+        tsdb_snap *snap = tsdb_store__snapshot(db->store);
+        rc = tsdb_read__raw(db->store, snap, &sp, from, to, &c->scan, raw_row, &rows);
+        tsdb_store__snapshot_release(db->store, snap);
       }
-      CMD_ERROR(c, "series '%s' field '%s' has no tier '%s' (tiers: %s)", topic, field,
-                tier_text, tiers.data ? tiers.data : "none");
-      tsdb_strbuf__free(&tiers);
-      return;
     }
+    tsdb_strbuf__putc(&sb, ']');
+    if (rows.limited) tsdb_strbuf__printf(&sb, ",\"next\":%" PRId64, rows.next);
+    char err[128] = "";
+    if (rc != 0 && rc != ROWS_FULL)
+      snprintf(err, sizeof err, "storage error while reading: %s", tsdb_strerror(rc));
+    emit(c, sel.topics[i], &sb, err[0] ? err : NULL);
+    tsdb_strbuf__free(&sb);
   }
+  selection_free(&sel);
+}
 
-  tsdb_strbuf *sb = c->out;
-  char tier_label[24] = "raw";
-  if (tier_ms) tsdb_duration_format(tier_ms, tier_label, sizeof tier_label);
-  tsdb_strbuf__puts(sb, ",\"topic\":");
-  tsdb_strbuf__json_string(sb, topic, strlen(topic));
-  tsdb_strbuf__puts(sb, ",\"field\":");
-  tsdb_strbuf__json_string(sb, field, strlen(field));
-  tsdb_strbuf__printf(sb, ",\"tier\":\"%s\",\"from\":%" PRId64 ",\"to\":%" PRId64, tier_label,
-                      from, to);
-  if (tier_ms)
-    tsdb_strbuf__puts(sb, ",\"columns\":[\"start_ms\",\"count\",\"min\",\"max\",\"mean\",\"sum\","
-                          "\"first\",\"last\",\"stddev\"]");
-  else
-    tsdb_strbuf__puts(sb, ",\"columns\":[\"ts_ms\",\"value\"]");
-  tsdb_strbuf__puts(sb, ",\"rows\":[");
-  rows_ctx rows = {sb, limit, 0, 0, false};
-  tsdb_snap *snap = tsdb_store__snapshot(db->store);
-  int rc = tier_ms ? tsdb_read__tier(db->store, snap, &sp, tsdb_read__tier_index(&sp, tier_ms),
-                                     from, to, &c->scan, bucket_row, &rows)
-                   : tsdb_read__raw(db->store, snap, &sp, from, to, &c->scan, raw_row, &rows);
-  tsdb_store__snapshot_release(db->store, snap);
-  if (rc != 0 && rc != ROWS_FULL) {
-    CMD_ERROR(c, "storage error while reading: %s", tsdb_strerror(rc));
+/* ---- last ---- */
+
+static void cmd_last(cmd_ctx *c) {
+  int64_t before;
+  if (!arg_time(c, "before", INT64_MAX, &before)) return;
+  selection sel;
+  if (!select_series(c, &sel)) {
+    selection_free(&sel);
     return;
   }
-  tsdb_strbuf__putc(sb, ']');
-  if (rows.limited) tsdb_strbuf__printf(sb, ",\"next\":%" PRId64, rows.next);
+  for (size_t i = 0; i < sel.n; i++) {
+    int64_t ts;
+    double v;
+    int rc = tsdb_read_last(c->db, sel.ids[i], before, &ts, &v);
+    tsdb_strbuf sb;
+    tsdb_strbuf__init(&sb);
+    series_head(c, &sb, &sel, i);
+    if (rc == 0) {
+      tsdb_strbuf__printf(&sb, ",\"ts_ms\":%" PRId64 ",\"value\":", ts);
+      tsdb_strbuf__json_double(&sb, v);
+    } else {
+      tsdb_strbuf__puts(&sb, ",\"ts_ms\":null,\"value\":null");
+    }
+    char err[128] = "";
+    if (rc && rc != TSDB_ENOTFOUND)
+      snprintf(err, sizeof err, "storage error while reading: %s", tsdb_strerror(rc));
+    emit(c, sel.topics[i], &sb, err[0] ? err : NULL);
+    tsdb_strbuf__free(&sb);
+  }
+  selection_free(&sel);
+}
+
+/* ---- series ---- */
+
+static void cmd_series(cmd_ctx *c) {
+  selection sel;
+  if (!select_series(c, &sel)) {
+    selection_free(&sel);
+    return;
+  }
+  /* One answer per topic listing its fields; the selection is in id order,
+   * so group by topic as it comes. */
+  bool *done = calloc(sel.n ? sel.n : 1, sizeof *done);
+  for (size_t i = 0; done && i < sel.n; i++) {
+    if (done[i]) continue;
+    tsdb_strbuf sb;
+    tsdb_strbuf__init(&sb);
+    tsdb_strbuf__puts(&sb, ",\"topic\":");
+    tsdb_strbuf__json_string(&sb, sel.topics[i], strlen(sel.topics[i]));
+    tsdb_strbuf__puts(&sb, ",\"fields\":[");
+    size_t n = 0;
+    for (size_t k = i; k < sel.n; k++) {
+      if (done[k] || strcmp(sel.topics[k], sel.topics[i])) continue;
+      done[k] = true;
+      tsdb_strbuf__puts(&sb, n++ ? ",{\"field\":" : "{\"field\":");
+      tsdb_strbuf__json_string(&sb, sel.fields[k], strlen(sel.fields[k]));
+      tsdb_strbuf__printf(&sb, ",\"id\":%u", (unsigned)sel.ids[k]);
+      tsdb_catalog__describe(&c->db->catalog, sel.ids[k], &sb, true);
+      tsdb_strbuf__putc(&sb, '}');
+    }
+    tsdb_strbuf__putc(&sb, ']');
+    emit(c, sel.topics[i], &sb, NULL);
+    tsdb_strbuf__free(&sb);
+  }
+  free(done);
+  selection_free(&sel);
 }
 
 /* ---- stats ---- */
@@ -333,53 +651,13 @@ typedef struct command_def {
 
 static const command_def commands[] = {
     {"query", cmd_query},
+    {"last", cmd_last},
+    {"series", cmd_series},
     {"stats", cmd_stats},
 };
 
 static bool client_id_scopable(const char *id) {
   return id[0] && !strpbrk(id, "/+#");
-}
-
-static void publish_answer(tsdb_db *db, const char *client_id, const char *data_topic,
-                           const char *body, size_t len) {
-  char topic[1024];
-  int n = data_topic && data_topic[0]
-              ? snprintf(topic, sizeof topic, "$tsdb/reply/%s/%s", client_id, data_topic)
-              : snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
-  if (n < 0 || (size_t)n >= sizeof topic) {
-    n = snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
-    if (n < 0 || (size_t)n >= sizeof topic) return;
-  }
-  tsdb_results__publish(&db->results, topic, body, len, 1, false, true);
-}
-
-/* Builds {"responses":[{"command":..., ...}]} for one command and queues it. */
-static void answer(tsdb_db *db, const char *client_id, const char *command_name,
-                   const cJSON *correlation, cmd_ctx *c, tsdb_strbuf *members) {
-  tsdb_strbuf sb;
-  tsdb_strbuf__init(&sb);
-  tsdb_strbuf__puts(&sb, "{\"responses\":[{\"command\":");
-  tsdb_strbuf__json_string(&sb, command_name, strlen(command_name));
-  if (correlation && cJSON_IsString(correlation)) {
-    tsdb_strbuf__puts(&sb, ",\"correlationData\":");
-    tsdb_strbuf__json_string(&sb, correlation->valuestring, strlen(correlation->valuestring));
-  }
-  if (c->error[0]) {
-    tsdb_strbuf__puts(&sb, ",\"error\":");
-    tsdb_strbuf__json_string(&sb, c->error, strlen(c->error));
-  } else if (members->len) {
-    tsdb_strbuf__append(&sb, members->data, members->len);
-  }
-  tsdb_strbuf__puts(&sb, "}]}");
-  if (tsdb_strbuf__failed(&sb) || tsdb_strbuf__failed(members)) {
-    tsdb_strbuf__free(&sb);
-    tsdb_strbuf__init(&sb);
-    tsdb_strbuf__puts(&sb, "{\"responses\":[{\"command\":");
-    tsdb_strbuf__json_string(&sb, command_name, strlen(command_name));
-    tsdb_strbuf__puts(&sb, ",\"error\":\"out of memory building the answer\"}]}");
-  }
-  publish_answer(db, client_id, c->data_topic, sb.data ? sb.data : "", sb.len);
-  tsdb_strbuf__free(&sb);
 }
 
 static void error_answer(tsdb_db *db, const char *client_id, const char *command_name,
@@ -389,13 +667,15 @@ static void error_answer(tsdb_db *db, const char *client_id, const char *command
                          const cJSON *correlation, const char *fmt, ...) {
   cmd_ctx c;
   memset(&c, 0, sizeof c);
+  c.db = db;
+  c.client_id = client_id;
+  c.name = command_name;
+  c.correlation = correlation;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(c.error, sizeof c.error, fmt, ap);
   va_end(ap);
-  tsdb_strbuf empty;
-  tsdb_strbuf__init(&empty);
-  answer(db, client_id, command_name, correlation, &c, &empty);
+  emit(&c, NULL, NULL, c.error);
 }
 
 static void handle(tsdb_db *db, const job *j) {
@@ -423,8 +703,15 @@ static void handle(tsdb_db *db, const job *j) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
       if (!strcmp(commands[i].name, name->valuestring)) def = &commands[i];
     if (!def) {
+      char list_text[128] = "";
+      size_t off = 0;
+      for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        int n = snprintf(list_text + off, sizeof list_text - off, "%s%s", i ? ", " : "",
+                         commands[i].name);
+        if (n > 0 && (size_t)n < sizeof list_text - off) off += (size_t)n;
+      }
       error_answer(db, j->client_id, name->valuestring, corr,
-                   "unknown command '%s' (supported: query, stats)", name->valuestring);
+                   "unknown command '%s' (supported: %s)", name->valuestring, list_text);
       continue;
     }
     tsdb_strbuf members;
@@ -434,11 +721,25 @@ static void handle(tsdb_db *db, const job *j) {
     c.db = db;
     c.client_id = j->client_id;
     c.cmd = cmd;
+    c.name = def->name;
+    c.correlation = corr;
     c.out = &members;
     c.scan = scan;
+    c.now = tsdb_db__now(db);
     def->run(&c);
     scan = c.scan;
-    answer(db, j->client_id, def->name, corr, &c, &members);
+    if (c.error[0])
+      emit(&c, c.data_topic, NULL, c.error);
+    else if (c.multi) {
+      /* Per-series answers went out; the end marker carries no count, so it
+       * tells nothing about series the client may not read. */
+      tsdb_strbuf done;
+      tsdb_strbuf__init(&done);
+      tsdb_strbuf__puts(&done, ",\"done\":true");
+      emit(&c, NULL, &done, NULL);
+      tsdb_strbuf__free(&done);
+    } else
+      emit(&c, c.data_topic, &members, NULL);
     tsdb_strbuf__free(&members);
   }
   tsdb_scan_buf__free(&scan);

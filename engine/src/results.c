@@ -2,10 +2,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int tsdb_results__init(tsdb_results *q, size_t max_items) {
   memset(q, 0, sizeof *q);
   if (pthread_mutex_init(&q->lock, NULL)) return TSDB_ENOMEM;
+  if (pthread_cond_init(&q->drained, NULL)) {
+    pthread_mutex_destroy(&q->lock);
+    return TSDB_ENOMEM;
+  }
   q->max_items = max_items;
   return 0;
 }
@@ -19,9 +24,11 @@ void tsdb_results__destroy(tsdb_results *q) {
   }
   q->head = q->tail = NULL;
   pthread_mutex_destroy(&q->lock);
+  pthread_cond_destroy(&q->drained);
 }
 
 static void append(tsdb_results *q, tsdb_result_item *item) {
+  atomic_fetch_add(&q->bytes, item->result.payload_len);
   pthread_mutex_lock(&q->lock);
   if (q->tail)
     q->tail->next = item;
@@ -73,6 +80,24 @@ int tsdb_results__log(tsdb_results *q, int level, const char *text) {
   return 0;
 }
 
+bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, const volatile bool *stop) {
+  if (atomic_load(&q->bytes) <= max_bytes) return true;
+  pthread_mutex_lock(&q->lock);
+  while (atomic_load(&q->bytes) > max_bytes && !(stop && *stop)) {
+    /* Timed, so that a stop request is noticed even if nobody drains. */
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_nsec += 50 * 1000000L;
+    if (at.tv_nsec >= 1000000000L) {
+      at.tv_sec++;
+      at.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&q->drained, &q->lock, &at);
+  }
+  pthread_mutex_unlock(&q->lock);
+  return !(stop && *stop);
+}
+
 size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
                            tsdb_result_fn fn, void *ud) {
   if (max_items == 0 || atomic_load(&q->count) == 0) return 0;
@@ -91,7 +116,9 @@ size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
   if (!it) q->tail = NULL;
   if (last) last->next = NULL;
   atomic_fetch_sub(&q->count, n);
+  atomic_fetch_sub(&q->bytes, bytes);
   pthread_mutex_unlock(&q->lock);
+  pthread_cond_broadcast(&q->drained);
 
   for (it = first; it;) {
     tsdb_result_item *next = it->next;

@@ -39,6 +39,8 @@ typedef struct tsdb_results {
   atomic_size_t count;
   size_t max_items;
   atomic_uint_fast64_t dropped;
+  atomic_size_t bytes;     /* payload bytes waiting */
+  pthread_cond_t drained;  /* signalled when items leave */
 } tsdb_results;
 
 int tsdb_results__init(tsdb_results *q, size_t max_items);
@@ -50,6 +52,12 @@ int tsdb_results__publish(tsdb_results *q, const char *topic, const void *payloa
                           size_t len, int qos, bool retain, bool essential);
 /* Queues a log line (copied). */
 int tsdb_results__log(tsdb_results *q, int level, const char *text);
+
+/* Producers of many answers (control threads) wait here while more than
+ * max_bytes of payload wait to be published: backpressure, so a huge query
+ * or a replay never fills memory faster than the broker publishes. Returns
+ * false when `stop` became true while waiting. */
+bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, const volatile bool *stop);
 
 size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
                            tsdb_result_fn fn, void *ud);

@@ -202,10 +202,10 @@ def test_query_errors_are_answers(broker):
     c.publish("test/s8/air", {"ts": now_ms(), "pm10": 1})
     r = c.command([{"command": "nope"}])[0]
     assert r["error"].startswith("unknown command 'nope'")
-    r = query(c, topic="test/s8/air", field="pm10", tier="5m")
-    assert "has no tier '5m' (tiers: 10s, 1m)" in r["error"], r
-    r = query(c, topic="test/+/air", field="pm10")
-    assert "without wildcards" in r["error"]
+    r = query(c, topic="test/s8/air", field="pm10", step="1h", fill="sideways")
+    assert "'fill' must be none, null, previous or linear" in r["error"], r
+    r = query(c, topic="test/#/air", field="pm10")
+    assert "topic filter" in r["error"]
     r = query(c, field="pm10")
     assert r["error"] == "missing argument 'topic'"
     r = query(c, topic="test/s8/air", field="pm10", **{"from": "yesterday"})

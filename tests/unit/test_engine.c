@@ -816,52 +816,91 @@ TEST(open_buckets_recovered_after_reopen) {
 }
 
 typedef struct answer {
-  char topic[256];
-  char payload[8192];
   int n;
+  char topic[8][256];
+  char payload[8][8192];
+  bool finished; /* a "done" marker or an error arrived */
 } answer;
 
 static void collect_answer(void *ud, const tsdb_result *r) {
   answer *a = ud;
-  if (r->kind != TSDB_RESULT_PUBLISH || strncmp(r->topic, "$tsdb/reply/", 12)) return;
-  snprintf(a->topic, sizeof a->topic, "%s", r->topic);
-  snprintf(a->payload, sizeof a->payload, "%.*s", (int)r->payload_len, r->payload);
+  if (r->kind != TSDB_RESULT_PUBLISH || strncmp(r->topic, "$tsdb/reply/", 12) || a->n == 8) return;
+  snprintf(a->topic[a->n], sizeof a->topic[0], "%s", r->topic);
+  snprintf(a->payload[a->n], sizeof a->payload[0], "%.*s", (int)r->payload_len, r->payload);
+  if (strstr(a->payload[a->n], "\"done\":true") || strstr(a->payload[a->n], "\"error\":"))
+    a->finished = true;
   a->n++;
 }
 
+/* Submits a request and collects its answers up to the done marker (or an
+ * error answer). */
 static void control(tsdb_db *db, const char *client, const char *json, answer *a) {
   memset(a, 0, sizeof *a);
   CHECK_OK(tsdb_control_submit(db, client, json, strlen(json)));
-  for (int i = 0; i < 1000 && a->n == 0; i++) {
+  for (int i = 0; i < 1000 && !a->finished; i++) {
     tsdb_results_drain(db, 100, collect_answer, a);
-    if (!a->n) usleep(2000);
+    if (!a->finished) usleep(2000);
   }
-  CHECK_MSG(a->n == 1, "no answer to %s", json);
+  CHECK_MSG(a->finished, "no complete answer to %s", json);
 }
 
 TEST(control_commands) {
   atomic_store(&fake_now, 1795680000000);
   tsdb_db *db = open_db(unit_path("db"), true, 1000);
-  static const char *const fields[] = {"v"};
+  static const char *const fields[] = {"v", "w"};
   static const int64_t tiers[] = {60000};
-  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  tsdb_series_class *cls = make_class(fields, 2, tiers, 1, TSDB_DUP_LAST);
   for (int i = 0; i < 5; i++) ingest1(db, cls, "city/a/s1/air", 0, 1795679000000 + i, i * 1.5);
+  ingest1(db, cls, "city/b/s2/air", 1, 1795679000000, 7);
   answer a;
   /* No sync here: the command must see the points anyway (read your writes). */
   control(db, "me",
           "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"v\","
           "\"from\":1795679000000,\"to\":1795679000010,\"limit\":3,\"correlationData\":\"x1\"}]}",
           &a);
-  CHECK_STR(a.topic, "$tsdb/reply/me/city/a/s1/air");
-  CHECK_MSG(strstr(a.payload, "\"correlationData\":\"x1\"") &&
-                strstr(a.payload, "\"rows\":[[1795679000000,0],[1795679000001,1.5],[1795679000002,3]]") &&
-                strstr(a.payload, "\"next\":1795679000003"),
-            "%s", a.payload);
+  CHECK_INT(a.n, ==, 2);
+  CHECK_STR(a.topic[0], "$tsdb/reply/me/city/a/s1/air");
+  CHECK_MSG(strstr(a.payload[0], "\"correlationData\":\"x1\"") &&
+                strstr(a.payload[0], "\"labels\":{\"district\":\"a\",\"station\":\"s1\"}") &&
+                strstr(a.payload[0], "\"rows\":[[1795679000000,0],[1795679000001,1.5],[1795679000002,3]]") &&
+                strstr(a.payload[0], "\"next\":1795679000003"),
+            "%s", a.payload[0]);
+  CHECK_STR(a.topic[1], "$tsdb/reply/me");
+  CHECK(strstr(a.payload[1], "\"done\":true") && strstr(a.payload[1], "\"correlationData\":\"x1\""));
+  /* A filter over several series, answered per series topic; a step with
+   * chosen aggregates. */
+  control(db, "me",
+          "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/+/+/air\",\"step\":\"1m\","
+          "\"aggregates\":[\"count\",\"max\"],\"from\":1795678980000,\"to\":1795679040000}]}",
+          &a);
+  CHECK_INT(a.n, ==, 3);
+  CHECK_STR(a.topic[0], "$tsdb/reply/me/city/a/s1/air");
+  CHECK_MSG(strstr(a.payload[0], "\"columns\":[\"start_ms\",\"count\",\"max\"],\"rows\":[[1795678980000,5,6]]"),
+            "%s", a.payload[0]);
+  CHECK_STR(a.topic[1], "$tsdb/reply/me/city/b/s2/air");
+  CHECK(strstr(a.payload[1], "\"field\":\"w\"") && strstr(a.payload[1], "[[1795678980000,1,7]]"));
+  /* last and series. */
+  control(db, "me", "{\"commands\":[{\"command\":\"last\",\"topic\":\"city/#\",\"labels\":{\"district\":\"a\"}}]}", &a);
+  CHECK_INT(a.n, ==, 2);
+  CHECK_MSG(strstr(a.payload[0], "\"ts_ms\":1795679000004,\"value\":6"), "%s", a.payload[0]);
+  control(db, "me", "{\"commands\":[{\"command\":\"series\",\"topic\":\"city/#\"}]}", &a);
+  CHECK_INT(a.n, ==, 3);
+  CHECK_MSG(strstr(a.payload[0], "\"fields\":[{\"field\":\"v\"") &&
+                strstr(a.payload[0], "\"unit\":\"ug/m3\"") &&
+                strstr(a.payload[0], "\"tiers\":[\"1m\"]"),
+            "%s", a.payload[0]);
+  /* Errors. */
   control(db, "me", "[1,2]", &a);
-  CHECK_STR(a.topic, "$tsdb/reply/me");
-  CHECK(strstr(a.payload, "must be an object with a \\\"commands\\\" array") != NULL);
+  CHECK_STR(a.topic[0], "$tsdb/reply/me");
+  CHECK(strstr(a.payload[0], "must be an object with a \\\"commands\\\" array") != NULL);
   control(db, "me", "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"v\",\"limit\":0}]}", &a);
-  CHECK(strstr(a.payload, "'limit' must be a positive integer") != NULL);
+  CHECK(strstr(a.payload[0], "'limit' must be a positive integer") != NULL);
+  control(db, "me", "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"nope\"}]}", &a);
+  CHECK_STR(a.topic[0], "$tsdb/reply/me/city/a/s1/air"); /* ACL-scoped like the data */
+  CHECK(strstr(a.payload[0], "no series for topic 'city/a/s1/air' field 'nope'") != NULL);
+  control(db, "me", "{\"commands\":[{\"command\":\"query\",\"topic\":\"nowhere/#\"}]}", &a);
+  CHECK_INT(a.n, ==, 1); /* a filter matching nothing: just done, no error */
+  CHECK(strstr(a.payload[0], "\"done\":true") != NULL);
   CHECK_INT(tsdb_control_submit(db, "a/b", "{}", 2), ==, TSDB_EINVAL);
   CHECK_INT(tsdb_control_submit(db, "a+", "{}", 2), ==, TSDB_EINVAL);
   tsdb_close(db);
