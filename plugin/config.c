@@ -59,6 +59,10 @@ const plugin_option_doc plugin_option_docs[] = {
     {"refusal_log_interval", "60s",
      "Refused messages are summed up in one log line per interval, so a faulty device cannot "
      "flood the log."},
+    {"archive_retention", "7d",
+     "How long accepted original messages are kept for `replay` (compressed, in their own "
+     "column family), or `0` for no archive and no replay."},
+    {"max_replays", "4", "Replays running at once (1-64)."},
     {"error_records", "on",
      "Publish an error record for every refused message on `$tsdb/errors/<client id>`: schema, "
      "JSON pointer, keyword, expected and actual value (`on` or `off`)."},
@@ -84,6 +88,8 @@ void plugin_config__defaults(plugin_config *c) {
   c->tick_max_bytes = 256u << 10;
   c->sys_interval_ms = 10000;
   c->refusal_log_interval_ms = 60000;
+  c->archive_retention_ms = 7LL * 86400000;
+  c->max_replays = 4;
   c->error_records = true;
   c->dead_letter = false;
 }
@@ -221,6 +227,17 @@ int plugin_config__set(plugin_config *c, const char *key, const char *value, cha
     if (tsdb_duration_parse(value, &ms) || ms < 1000)
       return fail(err, errlen, key, value, "a duration of at least 1s, e.g. 60s");
     c->refusal_log_interval_ms = ms;
+  } else if (!strcmp(key, "archive_retention")) {
+    if (!strcmp(value, "0")) {
+      c->archive_retention_ms = 0;
+    } else if (tsdb_duration_parse(value, &ms) || ms < 60000) {
+      return fail(err, errlen, key, value, "a duration of at least 1m, e.g. 7d (or 0)");
+    } else {
+      c->archive_retention_ms = ms;
+    }
+  } else if (!strcmp(key, "max_replays")) {
+    if (parse_u64(value, 1, 64, &u)) return fail(err, errlen, key, value, "an integer from 1 to 64");
+    c->max_replays = (uint32_t)u;
   } else if (!strcmp(key, "error_records")) {
     if (parse_bool(value, &c->error_records)) return fail(err, errlen, key, value, "'on' or 'off'");
   } else if (!strcmp(key, "dead_letter")) {

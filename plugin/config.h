@@ -39,6 +39,8 @@ typedef struct plugin_config {
   uint64_t tick_max_bytes;
   int64_t sys_interval_ms;
   int64_t refusal_log_interval_ms;
+  int64_t archive_retention_ms;
+  uint32_t max_replays;
   bool error_records; /* publish an error record to a refused publisher */
   bool dead_letter;   /* republish refused payloads on $tsdb/dead/<topic> */
 } plugin_config;

@@ -118,18 +118,22 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
   /* An empty retained publish clears the retained message: not a reading. */
   if (ev->payloadlen == 0) return MOSQ_ERR_SUCCESS;
 
+  int64_t arrival = plugin__now_ms();
   ingest_error err;
   ingest_output out;
   ingest_output_init(&out, st->points, INGEST_OUTPUT_POINTS, st->names, st->units,
                      INGEST_OUTPUT_NAMES, st->name_text, sizeof st->name_text);
-  int rc = ingest_schema_process(schema, topic, topic_len, ev->payload, ev->payloadlen,
-                                 plugin__now_ms(), &out, &err);
+  int rc = ingest_schema_process(schema, topic, topic_len, ev->payload, ev->payloadlen, arrival,
+                                 &out, &err);
   if (rc) return refuse(st, refusal_of(rc), ev, schema, index, &err);
   if (out.npoints > 0) {
     tsdb_ingest_msg msg = {.cls = ingest_schema_class(schema), .topic = topic,
                            .topic_len = topic_len, .points = out.points, .npoints = out.npoints,
                            .names = out.nnames ? out.names : NULL,
-                           .units = out.nnames ? out.units : NULL, .nnames = out.nnames};
+                           .units = out.nnames ? out.units : NULL, .nnames = out.nnames,
+                           /* the original, for the replay archive */
+                           .payload = ev->payload, .payload_len = ev->payloadlen,
+                           .arrival_ms = arrival};
     /* Sync durability: PUBACK leaves after this callback returns, so waiting
      * here for the WAL write is exactly "acknowledged means stored". It
      * blocks the broker thread for one write, only for QoS >= 1. */

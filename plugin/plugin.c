@@ -71,6 +71,8 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
   o.control_threads = st->cfg.control_threads;
   o.max_answer_rows = st->cfg.max_answer_rows;
   o.fsync_wal = st->cfg.durability == DURABILITY_FSYNC;
+  o.archive_retention_ms = st->cfg.archive_retention_ms;
+  o.max_replays = st->cfg.max_replays;
   o.log_fn = NULL; /* engine logs come back through the result queue to on_tick */
   char err[512] = "";
   int rc = tsdb_open(&o, &st->db, err, sizeof err);

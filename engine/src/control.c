@@ -599,6 +599,96 @@ static void cmd_series(cmd_ctx *c) {
   selection_free(&sel);
 }
 
+/* ---- replay and cancel ---- */
+
+static bool valid_replay_id(const char *id) {
+  size_t n = strlen(id);
+  if (n == 0 || n > 32) return false;
+  for (size_t i = 0; i < n; i++) {
+    char ch = id[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          ch == '-' || ch == '_'))
+      return false;
+  }
+  return true;
+}
+
+static void cmd_replay(cmd_ctx *c) {
+  tsdb_db *db = c->db;
+  if (!db->opts.archive_retention_ms) {
+    CMD_ERROR(c, "replay is off: the broker keeps no archive (archive_retention 0)");
+    return;
+  }
+  const char *filter = arg_string(c, "topic", true);
+  if (!filter) return;
+  if (!tsdb_topic_filter_valid(filter)) {
+    CMD_ERROR(c, "argument 'topic' must be a topic or a topic filter");
+    return;
+  }
+  int64_t from, to;
+  if (!arg_time(c, "from", c->now - 3600000, &from) || !arg_time(c, "to", c->now, &to)) return;
+  if (from > to) {
+    CMD_ERROR(c, "'from' (%" PRId64 ") is after 'to' (%" PRId64 ")", from, to);
+    return;
+  }
+  double speed = 0;
+  const cJSON *sv = arg(c, "speed");
+  if (sv && !(cJSON_IsString(sv) && !strcmp(sv->valuestring, "max"))) {
+    if (!cJSON_IsNumber(sv) || !(sv->valuedouble > 0) || sv->valuedouble > 1e6) {
+      CMD_ERROR(c, "argument 'speed' must be a factor > 0 (60 replays an hour in a minute) or "
+                   "\"max\"");
+      return;
+    }
+    speed = sv->valuedouble;
+  }
+  const char *id = arg_string(c, "id", false);
+  if (c->error[0]) return;
+  if (id && !valid_replay_id(id)) {
+    CMD_ERROR(c, "argument 'id' must be 1-32 letters, digits, '-' or '_'");
+    return;
+  }
+  char idbuf[40];
+  int rc = tsdb_replays__start(db->replays, c->client_id, id, filter, from, to, speed, idbuf,
+                               sizeof idbuf);
+  if (rc == TSDB_EFULL) {
+    CMD_ERROR(c, "busy: %u replays are running; retry later", (unsigned)db->opts.max_replays);
+    return;
+  }
+  if (rc == TSDB_EINVAL) {
+    CMD_ERROR(c, "a replay with id '%s' is already running", id);
+    return;
+  }
+  if (rc) {
+    CMD_ERROR(c, "cannot start the replay: %s", tsdb_strerror(rc));
+    return;
+  }
+  tsdb_strbuf *sb = c->out;
+  tsdb_strbuf__puts(sb, ",\"replay\":");
+  tsdb_strbuf__json_string(sb, idbuf, strlen(idbuf));
+  tsdb_strbuf__puts(sb, ",\"topic\":");
+  tsdb_strbuf__json_string(sb, filter, strlen(filter));
+  tsdb_strbuf__printf(sb, ",\"from\":%" PRId64 ",\"to\":%" PRId64 ",\"speed\":", from, to);
+  if (speed > 0)
+    tsdb_strbuf__json_double(sb, speed);
+  else
+    tsdb_strbuf__puts(sb, "\"max\"");
+  tsdb_strbuf__printf(sb, ",\"messages\":\"$tsdb/replay/%s/%s/<topic>\",\"progress\":"
+                          "\"$tsdb/replay/%s/%s\"",
+                      c->client_id, idbuf, c->client_id, idbuf);
+}
+
+static void cmd_cancel(cmd_ctx *c) {
+  const char *id = arg_string(c, "replay", true);
+  if (!id) return;
+  if (tsdb_replays__cancel(c->db->replays, c->client_id, id) != 0) {
+    CMD_ERROR(c, "no replay '%s' of yours is running", id);
+    return;
+  }
+  tsdb_strbuf__puts(c->out, ",\"replay\":");
+  tsdb_strbuf__json_string(c->out, id, strlen(id));
+  tsdb_strbuf__puts(c->out, ",\"cancelled\":true");
+}
+
 /* ---- stats ---- */
 
 static void cmd_stats(cmd_ctx *c) {
@@ -654,6 +744,8 @@ static const command_def commands[] = {
     {"last", cmd_last},
     {"series", cmd_series},
     {"stats", cmd_stats},
+    {"replay", cmd_replay},
+    {"cancel", cmd_cancel},
 };
 
 static bool client_id_scopable(const char *id) {

@@ -20,6 +20,8 @@ void tsdb_options_init(tsdb_options *o) {
   o->max_answer_rows = 10000;
   o->max_pending_commands = 256;
   o->retention_sweep_ms = 3600000;
+  o->archive_retention_ms = 7LL * 86400000;
+  o->max_replays = 4;
   o->max_results = 100000;
   o->publish_aggregates = true;
   o->partial_interval_ms = 5000;
@@ -62,6 +64,8 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
     snprintf(err, sizeof err, "cannot load the series catalog: %s", tsdb_strerror(rc));
   if (rc == 0 && (rc = tsdb_writer__start(db, &db->writer)) != 0)
     snprintf(err, sizeof err, "cannot start the writer thread: %s", tsdb_strerror(rc));
+  if (rc == 0 && (rc = tsdb_replays__init(db, &db->replays)) != 0)
+    snprintf(err, sizeof err, "cannot set up replays: %s", tsdb_strerror(rc));
   if (rc == 0 && (rc = tsdb_control__start(db, &db->control)) != 0)
     snprintf(err, sizeof err, "cannot start the control threads: %s", tsdb_strerror(rc));
   if (rc == 0 && opts->retention_sweep_ms && (rc = tsdb_maint__start(db, &db->maint)) != 0)
@@ -69,6 +73,7 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   if (rc) {
     set_err(errbuf, errlen, err[0] ? err : tsdb_strerror(rc));
     tsdb_control__stop(db->control);
+    tsdb_replays__stop(db->replays);
     if (db->writer) {
       tsdb_queue__stop(&db->queue);
       tsdb_writer__join(db->writer);
@@ -89,10 +94,11 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
 
 void tsdb_close(tsdb_db *db) {
   if (!db) return;
-  /* Order: stop the producers of work (maintenance, control, then ingest),
+  /* Order: stop the producers of work (maintenance, control, replays, then ingest),
    * let the writer drain and exit, then close storage and free the rest. */
   tsdb_maint__stop(db->maint);
   tsdb_control__stop(db->control);
+  tsdb_replays__stop(db->replays);
   tsdb_queue__stop(&db->queue);
   tsdb_writer__join(db->writer);
   tsdb_store__close(db->store);
@@ -108,7 +114,21 @@ void tsdb_close(tsdb_db *db) {
 
 int tsdb_sync(tsdb_db *db) { return tsdb_queue__sync(&db->queue); }
 
+/* The message as queued: the arrival time filled in, the payload kept only
+ * when the archive is on. */
+static tsdb_ingest_msg queued_form(const tsdb_db *db, const tsdb_ingest_msg *msg) {
+  tsdb_ingest_msg m = *msg;
+  if (!m.arrival_ms) m.arrival_ms = tsdb_db__now(db);
+  if (!db->opts.archive_retention_ms) {
+    m.payload = NULL;
+    m.payload_len = 0;
+  }
+  return m;
+}
+
 int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg) {
+  tsdb_ingest_msg m = queued_form(db, msg);
+  msg = &m;
   int rc = tsdb_queue__push(&db->queue, msg);
   if (rc == 0) {
     atomic_fetch_add_explicit(&db->counters.messages_ingested, 1, memory_order_relaxed);
@@ -118,6 +138,8 @@ int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg) {
 }
 
 int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg) {
+  tsdb_ingest_msg m = queued_form(db, msg);
+  msg = &m;
   int rc = tsdb_queue__push_durable(&db->queue, msg);
   if (rc == 0 || rc == TSDB_EIO) {
     atomic_fetch_add_explicit(&db->counters.messages_ingested, 1, memory_order_relaxed);

@@ -15,6 +15,7 @@
 typedef struct tsdb_writer tsdb_writer;
 typedef struct tsdb_control tsdb_control;
 typedef struct tsdb_maint tsdb_maint;
+typedef struct tsdb_replays tsdb_replays;
 
 #define TSDB_LATENCY_BUCKETS 32 /* log2 of microseconds: 1 us .. 2^31 us */
 
@@ -47,6 +48,7 @@ struct tsdb_db {
   tsdb_writer *writer;
   tsdb_control *control;
   tsdb_maint *maint;
+  tsdb_replays *replays;
   tsdb_counters counters;
   pthread_mutex_t host_lock; /* guards the host's metrics below */
   char *host_json, *host_prometheus;
@@ -73,6 +75,17 @@ void tsdb_maint__stop(tsdb_maint *m);
 void tsdb_maint__sweep(tsdb_db *db);
 /* The compaction filter's question (maint.c): has retention passed this key? */
 bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen);
+
+int tsdb_replays__init(tsdb_db *db, tsdb_replays **out);
+/* Starts a replay thread; the id (given or generated) goes to idbuf.
+ * TSDB_EFULL: max_replays run already; TSDB_EINVAL: the client runs one of
+ * that id already. */
+int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
+                        const char *filter, int64_t from, int64_t to, double speed, char *idbuf,
+                        size_t idlen);
+/* Cancels a running replay of this client; TSDB_ENOTFOUND if none. */
+int tsdb_replays__cancel(tsdb_replays *rs, const char *client_id, const char *id);
+void tsdb_replays__stop(tsdb_replays *rs);
 
 /* "$tsdb/agg/<tier>/<topic>" into buf; returns false if it does not fit. */
 bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topic,

@@ -8,6 +8,9 @@
  *   pending  [series u32][tier_s u32][bucket_start i64]   16 bytes -> 1 byte reason
  *   catalog  'S' [series u32]                              -> series descriptor (JSON)
  *            'N' topic 0x00 field                          -> series u32
+ *   archive  [arrival i64][session u32][seq u32]          16 bytes -> u16 topic length,
+ *            topic, original payload (time-major: replays scan time ranges,
+ *            retention deletes one range)
  *   default  "format"                                      -> on-disk format version
  *
  * All of one series is contiguous in each column family, so a series' range
@@ -50,6 +53,15 @@ static inline void tsdb_key__agg(uint8_t key[TSDB_AGG_KEY_LEN], uint32_t series,
   tsdb_key__put_u32(key, series);
   tsdb_key__put_u32(key + 4, tier_s);
   tsdb_key__put_ts(key + 8, bucket);
+}
+
+#define TSDB_ARCHIVE_KEY_LEN 16
+
+static inline void tsdb_key__archive(uint8_t key[TSDB_ARCHIVE_KEY_LEN], int64_t arrival,
+                                     uint32_t session, uint32_t seq) {
+  tsdb_key__put_ts(key, arrival);
+  tsdb_key__put_u32(key + 8, session);
+  tsdb_key__put_u32(key + 12, seq);
 }
 
 #endif /* TSDB_KEYS_H */

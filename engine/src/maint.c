@@ -9,6 +9,8 @@
  *   - Disk space comes back through RocksDB's compaction filter on the raw and
  *     agg column families (tsdb_db__key_expired), which drops expired keys in
  *     every compaction that happens to rewrite them.
+ *   - The replay archive is time-major: one DeleteRange of everything that
+ *     arrived before now - archive retention, and a compaction of it.
  *   - Keys are series-major, so the oldest blocks of a quiet series may sit in
  *     files no compaction touches. This thread therefore sweeps every
  *     `retention_sweep_ms`: per series with retention it seeks the oldest raw
@@ -43,8 +45,14 @@ struct tsdb_maint {
   bool started;
 };
 
+static bool archive_expired(tsdb_db *db, const uint8_t *key, size_t klen) {
+  return db->opts.archive_retention_ms && klen == TSDB_ARCHIVE_KEY_LEN &&
+         tsdb_key__get_ts(key) < tsdb_db__now(db) - db->opts.archive_retention_ms;
+}
+
 bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen) {
   tsdb_db *db = ud;
+  if (cf == TSDB_CF_ARCHIVE) return archive_expired(db, key, klen);
   if (klen < 4) return false;
   tsdb_series_params sp;
   if (tsdb_catalog__params(&db->catalog, tsdb_key__get_u32(key), &sp) != 0) return false;
@@ -64,6 +72,7 @@ bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t kl
   }
   return false; /* unknown series or a tier the schema dropped: keep */
 }
+
 
 /* true when the series has an expired raw block or bucket on disk. */
 static bool has_expired(tsdb_db *db, const tsdb_series_params *sp, int64_t now) {
@@ -136,6 +145,9 @@ void tsdb_maint__sweep(tsdb_db *db) {
     }
   }
   if (in_run) compact_run_until_clean(db, run_lo, run_hi, now);
+  /* The archive is time-major: one range covers everything expired. */
+  if (db->opts.archive_retention_ms)
+    tsdb_store__archive_delete_before(db->store, now - db->opts.archive_retention_ms);
   atomic_fetch_add(&db->counters.retention_sweeps, 1);
   if (compacted)
     tsdb_log__printf(&db->log, TSDB_LOG_INFO, "retention sweep series_with_expired_data=%zu",

@@ -102,8 +102,10 @@ static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *
   bool names_ok;
   size_t names_bytes = names_table_size(m, &names_ok);
   if (!names_ok) return TSDB_EINVAL;
-  tsdb_qrec rec = {m->cls, (uint32_t)m->topic_len, (uint32_t)m->npoints,
-                   m->names ? (uint32_t)m->nnames : 0, (uint32_t)names_bytes};
+  if (m->payload_len > UINT32_MAX || (m->payload_len && !m->payload)) return TSDB_EINVAL;
+  tsdb_qrec rec = {m->cls, m->arrival_ms, (uint32_t)m->topic_len, (uint32_t)m->npoints,
+                   m->names ? (uint32_t)m->nnames : 0, (uint32_t)names_bytes,
+                   (uint32_t)m->payload_len, 0};
   size_t need = tsdb_qrec__size_of(&rec);
   if (need > q->cap) return TSDB_ETOOBIG;
 
@@ -142,6 +144,11 @@ static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *
       }
     }
     memset(t, 0, (size_t)(end - t));
+  }
+  if (m->payload_len) {
+    uint8_t *pl = pts + m->npoints * sizeof(tsdb_point) + names_bytes;
+    memcpy(pl, m->payload, m->payload_len);
+    memset(pl + m->payload_len, 0, ((m->payload_len + 7) & ~(size_t)7) - m->payload_len);
   }
   tsdb_series_class_retain(m->cls);
   size_t before = q->used;

@@ -42,14 +42,18 @@
  * One record in a buffer: this header, the topic (NUL-padded to 8 bytes), the
  * points, then (when nnames > 0) the message's own field names: per name a
  * length byte, the name, a length byte and the unit (255 = no unit), the
- * whole table padded to 8 bytes.
+ * whole table padded to 8 bytes; then the original payload for the replay
+ * archive, padded to 8 bytes (payload_len 0: none).
  */
 typedef struct tsdb_qrec {
   tsdb_series_class *cls; /* a reference owned by the record */
+  int64_t arrival_ms;
   uint32_t topic_len;
   uint32_t npoints;
   uint32_t nnames;
   uint32_t names_bytes; /* padded size of the name table */
+  uint32_t payload_len;
+  uint32_t pad_;
 } tsdb_qrec;
 
 #define TSDB_QREC_NO_UNIT 255
@@ -57,11 +61,14 @@ typedef struct tsdb_qrec {
 static inline size_t tsdb_qrec__topic_pad(size_t len) { return (len + 8) & ~(size_t)7; }
 static inline size_t tsdb_qrec__size_of(const tsdb_qrec *r) {
   return sizeof(tsdb_qrec) + tsdb_qrec__topic_pad(r->topic_len) + r->npoints * sizeof(tsdb_point) +
-         r->names_bytes;
+         r->names_bytes + (((size_t)r->payload_len + 7) & ~(size_t)7);
 }
 static inline const uint8_t *tsdb_qrec__names(const tsdb_qrec *r) {
   return (const uint8_t *)((const char *)(r + 1) + tsdb_qrec__topic_pad(r->topic_len) +
                            r->npoints * sizeof(tsdb_point));
+}
+static inline const uint8_t *tsdb_qrec__payload(const tsdb_qrec *r) {
+  return tsdb_qrec__names(r) + r->names_bytes;
 }
 static inline const char *tsdb_qrec__topic(const tsdb_qrec *r) { return (const char *)(r + 1); }
 static inline const tsdb_point *tsdb_qrec__points(const tsdb_qrec *r) {

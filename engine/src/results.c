@@ -80,10 +80,10 @@ int tsdb_results__log(tsdb_results *q, int level, const char *text) {
   return 0;
 }
 
-bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, const volatile bool *stop) {
+bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, atomic_bool *stop) {
   if (atomic_load(&q->bytes) <= max_bytes) return true;
   pthread_mutex_lock(&q->lock);
-  while (atomic_load(&q->bytes) > max_bytes && !(stop && *stop)) {
+  while (atomic_load(&q->bytes) > max_bytes && !(stop && atomic_load(stop))) {
     /* Timed, so that a stop request is noticed even if nobody drains. */
     struct timespec at;
     clock_gettime(CLOCK_REALTIME, &at);
@@ -95,7 +95,7 @@ bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, const volatile 
     pthread_cond_timedwait(&q->drained, &q->lock, &at);
   }
   pthread_mutex_unlock(&q->lock);
-  return !(stop && *stop);
+  return !(stop && atomic_load(stop));
 }
 
 size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,

@@ -57,7 +57,7 @@ int tsdb_results__log(tsdb_results *q, int level, const char *text);
  * max_bytes of payload wait to be published: backpressure, so a huge query
  * or a replay never fills memory faster than the broker publishes. Returns
  * false when `stop` became true while waiting. */
-bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, const volatile bool *stop);
+bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, atomic_bool *stop);
 
 size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
                            tsdb_result_fn fn, void *ud);

@@ -19,7 +19,7 @@
 #define TSDB_FORMAT_VERSION "1"
 
 static const char *const cf_names[TSDB_CF_COUNT] = {"default", "catalog", "raw", "agg",
-                                                    "pending"};
+                                                    "pending", "archive"};
 
 typedef struct filter_ctx {
   struct tsdb_store *st;
@@ -288,7 +288,7 @@ static rocksdb_options_t *make_cf_options(tsdb_store *st, tsdb_cf_id cf) {
     rocksdb_options_set_merge_operator(o, m);
     rocksdb_options_set_max_successive_merges(o, 64);
   }
-  if (st->expired && (cf == TSDB_CF_RAW || cf == TSDB_CF_AGG)) {
+  if (st->expired && (cf == TSDB_CF_RAW || cf == TSDB_CF_AGG || cf == TSDB_CF_ARCHIVE)) {
     /* Retention runs inside compactions, never on the write path. The
      * filter is not owned by the options: freed after the DB closes. */
     st->filter_ctx[cf] = (filter_ctx){st, cf};
@@ -448,6 +448,34 @@ void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t s
   uint8_t key[TSDB_AGG_KEY_LEN];
   tsdb_key__agg(key, series, tier_s, bucket);
   rocksdb_writebatch_delete_cf(b->wb, st->cf[TSDB_CF_PENDING], (const char *)key, sizeof key);
+}
+
+void tsdb_store__batch_archive_put(tsdb_store *st, tsdb_wbatch *b, int64_t arrival,
+                                   uint32_t session, uint32_t seq, const char *topic,
+                                   size_t topic_len, const void *payload, size_t len) {
+  uint8_t key[TSDB_ARCHIVE_KEY_LEN];
+  tsdb_key__archive(key, arrival, session, seq);
+  /* Value: u16 topic length, topic, payload, given to RocksDB as slices. */
+  uint8_t tl[2] = {(uint8_t)(topic_len >> 8), (uint8_t)topic_len};
+  const char *parts[3] = {(const char *)tl, topic, payload ? (const char *)payload : ""};
+  size_t lens[3] = {2, topic_len, len};
+  const char *kparts[1] = {(const char *)key};
+  size_t klens[1] = {sizeof key};
+  rocksdb_writebatch_putv_cf(b->wb, st->cf[TSDB_CF_ARCHIVE], 1, kparts, klens, 3, parts, lens);
+}
+
+int tsdb_store__archive_delete_before(tsdb_store *st, int64_t before) {
+  uint8_t lo[8], hi[8];
+  tsdb_key__put_ts(lo, INT64_MIN);
+  tsdb_key__put_ts(hi, before);
+  char *errptr = NULL;
+  rocksdb_delete_range_cf(st->db, st->wo_async, st->cf[TSDB_CF_ARCHIVE], (const char *)lo,
+                          sizeof lo, (const char *)hi, sizeof hi, &errptr);
+  int rc = take_error(st->log, errptr, "archive_delete_range");
+  if (rc == 0)
+    rocksdb_compact_range_cf(st->db, st->cf[TSDB_CF_ARCHIVE], (const char *)lo, sizeof lo,
+                             (const char *)hi, sizeof hi);
+  return rc;
 }
 
 void tsdb_store__batch_catalog_put(tsdb_store *st, tsdb_wbatch *b, const void *key, size_t klen,

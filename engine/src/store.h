@@ -7,6 +7,7 @@
  *   raw      compressed point blocks, maintained by the merge operator (block.h)
  *   agg      rollup buckets in blocks (aggblock.h), one key per (series, tier,
  *            block span), maintained by a second merge operator
+ *   archive  accepted original messages for replay, time-major
  *   pending  markers of buckets whose stored aggregate is not authoritative:
  *            open buckets held in the writer's memory and closed buckets
  *            waiting for a recompute. Written in the same WriteBatch as the
@@ -35,6 +36,7 @@ typedef enum tsdb_cf_id {
   TSDB_CF_RAW,
   TSDB_CF_AGG,
   TSDB_CF_PENDING,
+  TSDB_CF_ARCHIVE,
   TSDB_CF_COUNT
 } tsdb_cf_id;
 
@@ -71,6 +73,12 @@ void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t seri
                                    uint32_t tier_s, int64_t bucket);
 void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
                                       uint32_t tier_s, int64_t bucket);
+void tsdb_store__batch_archive_put(tsdb_store *st, tsdb_wbatch *b, int64_t arrival,
+                                   uint32_t session, uint32_t seq, const char *topic,
+                                   size_t topic_len, const void *payload, size_t len);
+/* Deletes every archived message that arrived before `before` (one range
+ * tombstone) and compacts that range so its space comes back. */
+int tsdb_store__archive_delete_before(tsdb_store *st, int64_t before);
 void tsdb_store__batch_catalog_put(tsdb_store *st, tsdb_wbatch *b, const void *key, size_t klen,
                                    const void *value, size_t vlen);
 /* Writes the batch with the WAL on; sync additionally fsyncs the WAL. */

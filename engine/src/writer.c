@@ -58,6 +58,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "aggblock.h"
 #include "block.h"
@@ -168,6 +170,8 @@ struct tsdb_writer {
   size_t enc_cap;
   tsdb_scan_buf scan;
   uint64_t last_seq; /* messages taken from the queue so far */
+  uint32_t session;  /* archive keys: a random id of this process... */
+  uint32_t archive_seq; /* ...and a counter */
   int64_t next_disk_refresh; /* monotonic ms */
 };
 
@@ -555,6 +559,10 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
     }
     const char *topic = tsdb_qrec__topic(r);
     const tsdb_point *pts = tsdb_qrec__points(r);
+    if (r->payload_len)
+      tsdb_store__batch_archive_put(db->store, w->batch, r->arrival_ms, w->session,
+                                    w->archive_seq++, topic, r->topic_len, tsdb_qrec__payload(r),
+                                    r->payload_len);
     source *src = source_get(w, topic, r->topic_len, r->cls);
     if (!src) rc = TSDB_ENOMEM;
     if (rc == 0 && r->nnames > names_cap) {
@@ -1180,6 +1188,16 @@ int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
   if (!w) return TSDB_ENOMEM;
   w->db = db;
   tsdb_map__init(&w->sources);
+  /* Archive keys must not collide with those of an earlier run that wrote
+   * in the same millisecond: a random session id tells runs apart. */
+  {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^
+                 (uint64_t)getpid() << 32;
+    x ^= x >> 31;
+    w->session = (uint32_t)(x * 0xBF58476D1CE4E5B9ull >> 32);
+  }
   w->batch = tsdb_store__batch_new();
   if (!w->batch) {
     free(w);

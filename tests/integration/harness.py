@@ -135,6 +135,7 @@ class Client:
     def __init__(self, port, client_id=None, protocol=mqtt.MQTTv5):
         self.client_id = client_id or "t-" + uuid.uuid4().hex[:10]
         self.messages = queue.Queue()
+        self.set_aside = []  # messages command() received that were not its answers
         self.c = mqtt.Client(client_id=self.client_id, protocol=protocol)
         self.c.on_message = lambda c, u, m: self.messages.put(m)
         self.connected = queue.Queue()
@@ -161,6 +162,9 @@ class Client:
         return info
 
     def wait_message(self, timeout=10.0, predicate=None):
+        for i, m in enumerate(self.set_aside):
+            if predicate is None or predicate(m):
+                return self.set_aside.pop(i)
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -172,6 +176,7 @@ class Client:
                 raise AssertionError("no matching message within %.1f s" % timeout)
             if predicate is None or predicate(m):
                 return m
+            self.set_aside.append(m)
 
     def command(self, commands, timeout=10.0):
         """Sends $CONTROL/tsdb/v1 commands; returns the response objects in order."""
@@ -182,7 +187,8 @@ class Client:
         wanted = {c["correlationData"]: None for c in commands}
         deadline = time.monotonic() + timeout
         while any(v is None for v in wanted.values()):
-            m = self.wait_message(max(0.1, deadline - time.monotonic()))
+            m = self.wait_message(max(0.1, deadline - time.monotonic()),
+                                  predicate=lambda m: m.topic.startswith("$tsdb/reply/"))
             for r in json.loads(m.payload)["responses"]:
                 if r.get("correlationData") in wanted:
                     r["_topic"] = m.topic

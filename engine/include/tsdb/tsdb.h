@@ -79,6 +79,8 @@ typedef struct tsdb_options {
   uint32_t max_answer_rows;    /* rows per query answer page; default 10000 */
   uint32_t max_pending_commands; /* queued $CONTROL requests before "busy"; default 256 */
   uint32_t retention_sweep_ms; /* how often expired data is compacted away; default 1 h */
+  int64_t archive_retention_ms; /* keep original messages for replay this long; 0 off; default 7 d */
+  uint32_t max_replays;        /* replays running at once; default 4 */
   size_t max_results;          /* undrained results before aggregates are dropped; default 100000 */
   bool publish_aggregates;     /* emit $tsdb/agg/... results; default true */
   uint32_t partial_interval_ms; /* open buckets publish "partial" this often; 0 off; default 5000 */
@@ -176,6 +178,13 @@ typedef struct tsdb_ingest_msg {
   const char *const *names;
   const char *const *units;
   size_t nnames;
+  /*
+   * Optional: the original message, kept in the replay archive (when the
+   * archive is on) with its arrival time (0: now). Copied.
+   */
+  const void *payload;
+  size_t payload_len;
+  int64_t arrival_ms;
 } tsdb_ingest_msg;
 
 /*

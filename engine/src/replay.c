@@ -1,0 +1,257 @@
+/*
+ * Replays: the archived original messages of a topic filter over [from, to),
+ * published again on a replay namespace at x N speed or as fast as flow
+ * control allows.
+ *
+ * DESIGN
+ * Threads and ownership
+ *   - One thread per running replay, at most max_replays at once (a replay
+ *     at x60 of an hour takes a minute, and must not hold a control thread
+ *     that queries wait for). Each thread owns its replay: a RocksDB
+ *     snapshot iterator over the time-major archive, its pacing clock and
+ *     counters. The registry (a list under a mutex) only holds the handles,
+ *     so `cancel` can find one and set its flag.
+ *   - Messages go out through the result queue (the broker thread publishes
+ *     them in the tick), on $tsdb/replay/<client id>/<replay id>/<original
+ *     topic> with no target client, so the broker's read ACL decides who
+ *     receives them, topic by topic. Live consumers of the original topics
+ *     see nothing. Progress goes to $tsdb/replay/<client id>/<replay id>.
+ * Ordering: messages in arrival order (the archive's key order), with their
+ *   original payload; progress messages follow the messages they count.
+ * Flow control: before each message the thread waits while the result queue
+ *   holds more than a backlog of bytes (results.h), so a replay at "max"
+ *   runs as fast as the broker publishes and never fills memory. Pacing at
+ *   x N sleeps in slices of at most 100 ms, checking for cancellation.
+ * Shutdown order: stop() cancels every replay, joins each thread (a thread
+ *   notices within one pacing slice or one backlog wait), frees the
+ *   registry. It runs before the store closes.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "keys.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "tsdb/topic.h"
+
+#define REPLAY_BACKLOG_BYTES ((size_t)8 << 20)
+#define PROGRESS_EVERY_MS 1000
+
+typedef struct replay {
+  struct replay *next;
+  tsdb_db *db;
+  pthread_t thread;
+  char client_id[256];
+  char id[40];
+  char *filter;
+  int64_t from, to;
+  double speed; /* 0: as fast as flow control allows */
+  atomic_bool cancel;
+  atomic_bool finished;
+} replay;
+
+struct tsdb_replays {
+  tsdb_db *db;
+  pthread_mutex_t lock;
+  replay *list;
+  size_t running;
+  uint64_t counter;
+};
+
+static void sleep_ms(int64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void progress(replay *r, const char *state, uint64_t sent, int64_t position,
+                     const char *error) {
+  char topic[512];
+  snprintf(topic, sizeof topic, "$tsdb/replay/%s/%s", r->client_id, r->id);
+  tsdb_strbuf sb;
+  tsdb_strbuf__init(&sb);
+  tsdb_strbuf__puts(&sb, "{\"replay\":");
+  tsdb_strbuf__json_string(&sb, r->id, strlen(r->id));
+  tsdb_strbuf__printf(&sb, ",\"state\":\"%s\",\"sent\":%llu", state, (unsigned long long)sent);
+  if (position != INT64_MIN) tsdb_strbuf__printf(&sb, ",\"position_ms\":%lld", (long long)position);
+  if (error) {
+    tsdb_strbuf__puts(&sb, ",\"error\":");
+    tsdb_strbuf__json_string(&sb, error, strlen(error));
+  }
+  tsdb_strbuf__putc(&sb, '}');
+  if (!tsdb_strbuf__failed(&sb))
+    tsdb_results__publish(&r->db->results, topic, sb.data, sb.len, 1, false, true);
+  tsdb_strbuf__free(&sb);
+}
+
+static void *replay_main(void *arg) {
+  replay *r = arg;
+  tsdb_db *db = r->db;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+  uint8_t lo[8], hi[8];
+  tsdb_key__put_ts(lo, r->from);
+  tsdb_key__put_ts(hi, r->to);
+  tsdb_snap *snap = tsdb_store__snapshot(db->store);
+  tsdb_store_iter *it = NULL;
+  int rc = tsdb_store__iter_open(db->store, snap, TSDB_CF_ARCHIVE, lo, sizeof lo, hi, sizeof hi, &it);
+  uint64_t sent = 0;
+  int64_t first_arrival = INT64_MIN, start = tsdb_time__monotonic_ms(), position = INT64_MIN;
+  int64_t next_progress = start + PROGRESS_EVERY_MS;
+  char topic[1024];
+  const char *error = NULL;
+  for (; rc == 0 && !atomic_load(&r->cancel) && tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
+    size_t klen, vlen;
+    const uint8_t *k = tsdb_store__iter_key(it, &klen);
+    const uint8_t *v = tsdb_store__iter_value(it, &vlen);
+    if (klen != TSDB_ARCHIVE_KEY_LEN || vlen < 2) continue;
+    size_t tlen = (size_t)v[0] << 8 | v[1];
+    if (tlen == 0 || tlen > vlen - 2 || tlen >= sizeof topic) continue;
+    memcpy(topic, v + 2, tlen);
+    topic[tlen] = '\0';
+    if (!tsdb_topic_filter_match(r->filter, topic)) continue;
+    int64_t arrival = tsdb_key__get_ts(k);
+    if (r->speed > 0) {
+      /* Keep the original spacing, compressed by the speed factor. */
+      if (first_arrival == INT64_MIN) first_arrival = arrival;
+      int64_t due = start + (int64_t)((double)(arrival - first_arrival) / r->speed);
+      for (int64_t now = tsdb_time__monotonic_ms(); now < due && !atomic_load(&r->cancel);
+           now = tsdb_time__monotonic_ms())
+        sleep_ms(due - now < 100 ? due - now : 100);
+      if (atomic_load(&r->cancel)) break;
+    }
+    if (!tsdb_results__wait_below(&db->results, REPLAY_BACKLOG_BYTES, &r->cancel)) break;
+    char out_topic[1400];
+    int n = snprintf(out_topic, sizeof out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id,
+                     topic);
+    if (n < 0 || (size_t)n >= sizeof out_topic) continue;
+    tsdb_results__publish(&db->results, out_topic, v + 2 + tlen, vlen - 2 - tlen, 1, false, true);
+    sent++;
+    position = arrival;
+    int64_t now = tsdb_time__monotonic_ms();
+    if (now >= next_progress) {
+      next_progress = now + PROGRESS_EVERY_MS;
+      progress(r, "running", sent, position, NULL);
+    }
+  }
+  if (rc == 0 && it) rc = tsdb_store__iter_status(it);
+  if (rc) error = tsdb_strerror(rc);
+  tsdb_store__iter_close(it);
+  tsdb_store__snapshot_release(db->store, snap);
+  progress(r, error ? "error" : atomic_load(&r->cancel) ? "cancelled" : "done", sent, position, error);
+  tsdb_log__printf(&db->log, TSDB_LOG_INFO, "replay %s client=%s id=%s sent=%llu",
+                   error ? "failed" : atomic_load(&r->cancel) ? "cancelled" : "done", r->client_id, r->id,
+                   (unsigned long long)sent);
+  atomic_store(&r->finished, true);
+  return NULL;
+}
+
+/* Joins and frees finished replays (caller holds the lock). */
+static void reap(tsdb_replays *rs) {
+  replay **pp = &rs->list;
+  while (*pp) {
+    replay *r = *pp;
+    if (!atomic_load(&r->finished)) {
+      pp = &r->next;
+      continue;
+    }
+    pthread_join(r->thread, NULL);
+    *pp = r->next;
+    rs->running--;
+    free(r->filter);
+    free(r);
+  }
+}
+
+int tsdb_replays__init(tsdb_db *db, tsdb_replays **out) {
+  tsdb_replays *rs = calloc(1, sizeof *rs);
+  if (!rs) return TSDB_ENOMEM;
+  rs->db = db;
+  if (pthread_mutex_init(&rs->lock, NULL)) {
+    free(rs);
+    return TSDB_ENOMEM;
+  }
+  *out = rs;
+  return 0;
+}
+
+int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
+                        const char *filter, int64_t from, int64_t to, double speed, char *idbuf,
+                        size_t idlen) {
+  pthread_mutex_lock(&rs->lock);
+  reap(rs);
+  int rc = 0;
+  char gen[40];
+  if (!id || !*id) {
+    snprintf(gen, sizeof gen, "r%llu", (unsigned long long)++rs->counter);
+    id = gen;
+  }
+  for (replay *r = rs->list; r && rc == 0; r = r->next)
+    if (!strcmp(r->client_id, client_id) && !strcmp(r->id, id) && !atomic_load(&r->finished))
+      rc = TSDB_EINVAL; /* the same client already runs a replay of that id */
+  if (rc == 0 && rs->running >= rs->db->opts.max_replays) rc = TSDB_EFULL;
+  replay *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
+  if (rc == 0 && (!r || !(r->filter = strdup(filter)))) rc = TSDB_ENOMEM;
+  if (rc == 0) {
+    r->db = rs->db;
+    snprintf(r->client_id, sizeof r->client_id, "%s", client_id);
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->from = from;
+    r->to = to;
+    r->speed = speed;
+    if (pthread_create(&r->thread, NULL, replay_main, r)) {
+      rc = TSDB_ETHREAD;
+    } else {
+      r->next = rs->list;
+      rs->list = r;
+      rs->running++;
+      snprintf(idbuf, idlen, "%s", r->id);
+      r = NULL;
+    }
+  }
+  if (r) {
+    free(r->filter);
+    free(r);
+  }
+  pthread_mutex_unlock(&rs->lock);
+  return rc;
+}
+
+int tsdb_replays__cancel(tsdb_replays *rs, const char *client_id, const char *id) {
+  int rc = TSDB_ENOTFOUND;
+  pthread_mutex_lock(&rs->lock);
+  for (replay *r = rs->list; r; r = r->next) {
+    /* Only the client that started a replay can cancel it. */
+    if (!strcmp(r->client_id, client_id) && !strcmp(r->id, id) && !atomic_load(&r->finished)) {
+      atomic_store(&r->cancel, true);
+      rc = 0;
+    }
+  }
+  pthread_mutex_unlock(&rs->lock);
+  return rc;
+}
+
+void tsdb_replays__stop(tsdb_replays *rs) {
+  if (!rs) return;
+  pthread_mutex_lock(&rs->lock);
+  for (replay *r = rs->list; r; r = r->next) atomic_store(&r->cancel, true);
+  pthread_mutex_unlock(&rs->lock);
+  /* Threads end within one pacing slice or backlog wait. */
+  for (;;) {
+    pthread_mutex_lock(&rs->lock);
+    reap(rs);
+    bool empty = rs->list == NULL;
+    pthread_mutex_unlock(&rs->lock);
+    if (empty) break;
+    sleep_ms(10);
+  }
+  pthread_mutex_destroy(&rs->lock);
+  free(rs);
+}
