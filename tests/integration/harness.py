@@ -132,7 +132,7 @@ class Broker:
 class Client:
     """A python-paho MQTT v5 client with a queue of received messages."""
 
-    def __init__(self, port, client_id=None, protocol=mqtt.MQTTv5):
+    def __init__(self, port, client_id=None, protocol=mqtt.MQTTv5, username=None):
         self.client_id = client_id or "t-" + uuid.uuid4().hex[:10]
         self.messages = queue.Queue()
         self.set_aside = []  # messages command() received that were not its answers
@@ -143,6 +143,8 @@ class Client:
             self.c.on_connect = lambda c, u, f, rc, p=None: self.connected.put(rc)
         else:
             self.c.on_connect = lambda c, u, f, rc: self.connected.put(rc)
+        if username:
+            self.c.username_pw_set(username)
         self.c.connect("127.0.0.1", port)
         self.c.loop_start()
         rc = self.connected.get(timeout=10)
