@@ -1,5 +1,6 @@
 """Serving through a real broker: live aggregates, commands, ACLs."""
 import json
+import os
 import time
 
 from harness import Client
@@ -132,3 +133,74 @@ def test_replay_at_speed_keeps_the_timing_and_can_be_cancelled(broker):
     assert json.loads(m.payload)["state"] == "cancelled"
     for c in (pub, live, op, other):
         c.close()
+
+
+def _rtts(client, topic, seconds):
+    """Round trips of QoS 0 publishes to ourselves, in milliseconds."""
+    out = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        client.publish(topic, b"ping", qos=0)
+        client.wait_message(timeout=5, predicate=lambda m: m.topic == topic)
+        out.append((time.monotonic() - t0) * 1000)
+        time.sleep(0.01)
+    return sorted(out)
+
+
+def test_two_million_point_query_does_not_stall_the_broker(broker_factory, workdir):
+    import subprocess
+    from harness import make_schema_dir
+    make_schema_dir(workdir, include_shipped=("air-quality", "senml"))
+    b = broker_factory(options={"max_answer_rows": "10000"})
+    b.start()
+    # 2,000,000 one-second points of one SenML series, 250 records a message.
+    t0 = int(time.time()) - 2_000_000 - 3_600
+    lines = []
+    for k in range(8000):
+        base = t0 + k * 250
+        recs = [{"bn": "load:", "bu": "Cel", "n": "temp", "bt": base, "t": 0, "v": (k % 50) / 10}]
+        recs += [{"n": "temp", "t": i, "v": ((k + i) % 50) / 10} for i in range(1, 250)]
+        lines.append(json.dumps(recs, separators=(",", ":")))
+    path = os.path.join(workdir, "packs.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    subprocess.run(["mosquitto_pub", "-p", str(b.port), "-q", "1", "-t", "city/load/dev1/senml",
+                    "-l"], check=True, timeout=300, stdin=open(path))
+    c = Client(b.port)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        st = c.command([{"command": "stats"}])[0]
+        if st["engine"]["points_written"] >= 2_000_000:
+            break
+        time.sleep(0.5)
+    assert st["engine"]["points_written"] >= 2_000_000, st["engine"]
+    probe = Client(b.port)
+    probe.subscribe("probe/rtt", qos=0)
+    base = _rtts(probe, "probe/rtt", 2)
+    # A step no tier divides: the control thread aggregates all 2 M raw points.
+    c.subscribe("$tsdb/reply/%s/#" % c.client_id)
+    c.publish("$CONTROL/tsdb/v1", {"commands": [{
+        "command": "query", "topic": "city/load/dev1/senml", "field": "load:temp",
+        "from": t0 * 1000, "to": (t0 + 2_000_000) * 1000, "step": "7s", "limit": 5,
+        "correlationData": "big"}]})
+    t_start = time.monotonic()
+    during = []
+    answered = None
+    while answered is None and time.monotonic() - t_start < 60:
+        during += _rtts(probe, "probe/rtt", 0.2)
+        try:
+            m = c.wait_message(timeout=0.01, predicate=lambda m: m.topic.startswith("$tsdb/reply/"))
+            answered = time.monotonic() - t_start
+        except AssertionError:
+            pass
+    assert answered is not None
+    during.sort()
+    p99 = during[int(len(during) * 0.99) - 1] if len(during) > 1 else during[0]
+    print("rtt baseline p50 %.2f p99 %.2f ms; during the query (%.2f s) p50 %.2f p99 %.2f ms, n=%d"
+          % (base[len(base) // 2], base[int(len(base) * 0.99) - 1], answered,
+             during[len(during) // 2], p99, len(during)))
+    assert len(during) >= 3
+    assert p99 < 10, (p99, during[-5:])  # "a few ms"
+    for cl in (c, probe):
+        cl.close()
