@@ -76,6 +76,9 @@ void plugin__metrics(plugin_state *st) {
   sys_publish("$SYS/broker/tsdb/buckets/open", es.open_buckets);
   sys_publish("$SYS/broker/tsdb/disk/bytes", es.disk.raw + es.disk.agg + es.disk.other + es.disk.wal);
   sys_publish("$SYS/broker/tsdb/error_records", st->error_records);
+  /* The longest time the plugin held the broker's loop in a tick. */
+  sys_publish("$SYS/broker/tsdb/tick/max_us", (uint64_t)st->tick_max_us);
+  st->tick_max_us = 0;
 
   /* The plugin's counters for the stats command. */
   size_t n = ingest_schema_set_count(st->schemas);

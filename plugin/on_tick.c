@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -72,7 +73,12 @@ int plugin__on_tick(int event, void *event_data, void *userdata) {
   (void)event;
   (void)event_data;
   plugin_state *st = userdata;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   plugin__drain_results(st, st->cfg.tick_max_results, false);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  int64_t us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+  if (us > st->tick_max_us) st->tick_max_us = us;
   int64_t now = plugin__now_ms();
   log_refusals(st, now);
   if (st->cfg.sys_interval_ms && now >= st->next_sys_ms) {

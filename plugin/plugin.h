@@ -69,6 +69,7 @@ typedef struct plugin_state {
   uint64_t refused_logged[REFUSAL_COUNT]; /* totals at the last summary line */
   int64_t next_refusal_log_ms;
   int64_t next_sys_ms;
+  int64_t tick_max_us; /* longest tick since the last metrics */
 } plugin_state;
 
 /* Callbacks (each in its own file). */
