@@ -74,6 +74,7 @@ void plugin__metrics(plugin_state *st) {
   sys_publish("$SYS/broker/tsdb/write/errors", es.write_errors);
   sys_publish("$SYS/broker/tsdb/series", es.series);
   sys_publish("$SYS/broker/tsdb/buckets/open", es.open_buckets);
+  sys_publish("$SYS/broker/tsdb/backfills/pending", es.backfills_pending);
   sys_publish("$SYS/broker/tsdb/disk/bytes", es.disk.raw + es.disk.agg + es.disk.other + es.disk.wal);
   sys_publish("$SYS/broker/tsdb/error_records", st->error_records);
   /* The longest time the plugin held the broker's loop in a tick. */

@@ -67,6 +67,15 @@ static char *descriptor_json(const tsdb_series *s) {
   static const char *const policies[] = {"last", "first", "reject"};
   cJSON_AddStringToObject(o, "duplicates", policies[s->dup_policy]);
   cJSON_AddNumberToObject(o, "block_span_ms", (double)s->block_span_ms);
+  bool incomplete = false;
+  for (size_t i = 0; i < s->ntiers; i++) incomplete |= s->tier_complete_from[i] != INT64_MIN;
+  if (incomplete) {
+    cJSON *cf = cJSON_AddArrayToObject(o, "complete_from_ms");
+    for (size_t i = 0; cf && i < s->ntiers; i++)
+      cJSON_AddItemToArray(cf, s->tier_complete_from[i] == INT64_MIN
+                                   ? cJSON_CreateNull()
+                                   : cJSON_CreateNumber((double)s->tier_complete_from[i]));
+  }
   cJSON *ret = cJSON_AddObjectToObject(o, "retention_ms");
   if (ret) {
     cJSON_AddNumberToObject(ret, "raw", (double)s->raw_retention_ms);
@@ -141,6 +150,13 @@ static tsdb_series *series_from_json(uint32_t id, const char *text, size_t len) 
     if (ri < s->ntiers && cJSON_IsNumber(t) && t->valuedouble > 0)
       s->tier_retention_ms[ri] = (int64_t)t->valuedouble;
     ri++;
+  }
+  for (size_t i = 0; i < TSDB_MAX_TIERS; i++) s->tier_complete_from[i] = INT64_MIN;
+  const cJSON *cf = cJSON_GetObjectItemCaseSensitive(o, "complete_from_ms");
+  size_t ci = 0;
+  cJSON_ArrayForEach(t, cf) {
+    if (ci < s->ntiers && cJSON_IsNumber(t)) s->tier_complete_from[ci] = (int64_t)t->valuedouble;
+    ci++;
   }
   s->persisted = true;
   cJSON_Delete(o);
@@ -268,6 +284,7 @@ static tsdb_series *series_from_class(uint32_t id, const tsdb_series_class *cls,
   s->dup_policy = cls->dup_policy;
   s->raw_retention_ms = cls->raw_retention_ms;
   memcpy(s->tier_retention_ms, cls->tier_retention_ms, sizeof s->tier_retention_ms);
+  for (size_t i = 0; i < TSDB_MAX_TIERS; i++) s->tier_complete_from[i] = INT64_MIN;
   /* The block span is fixed for the life of a series: its keys depend on it. */
   s->block_span_ms = block_span_ms;
 
@@ -322,8 +339,8 @@ static void put_descriptor(tsdb_store *st, tsdb_wbatch *batch, const tsdb_series
 
 int tsdb_catalog__ensure(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
                          const tsdb_series_class *cls, const char *topic, size_t topic_len,
-                         const char *fname, size_t flen, const char *unit, tsdb_series **out,
-                         bool *changed) {
+                         const char *fname, size_t flen, const char *unit, int64_t now,
+                         tsdb_series **out, bool *changed) {
   *out = NULL;
   *changed = false;
   if (flen == 0 || memchr(fname, '\0', flen)) return TSDB_EINVAL;
@@ -353,6 +370,30 @@ int tsdb_catalog__ensure(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
   tsdb_series *ns = series_from_class(id, cls, topic, topic_len, fname, flen, unit,
                                       s ? s->block_span_ms : cls->block_span_ms);
   if (!ns) return TSDB_ENOMEM;
+  if (s) {
+    /* The schema changed. A tier it dropped loses its data: were it added
+     * again later, stale buckets must not outlive the backfill. */
+    for (size_t k = 0; k < s->ntiers; k++) {
+      bool kept = false;
+      for (size_t i = 0; i < ns->ntiers; i++) kept |= ns->tiers_ms[i] == s->tiers_ms[k];
+      if (!kept) tsdb_store__batch_tier_delete(st, batch, id, (uint32_t)(s->tiers_ms[k] / 1000));
+    }
+    /* A tier the series had keeps its state; a tier it
+     * gains is complete from the start of the current bucket on, and the
+     * writer backfills the older buckets from finer data. */
+    for (size_t i = 0; i < ns->ntiers; i++) {
+      bool had = false;
+      for (size_t k = 0; k < s->ntiers; k++) {
+        if (s->tiers_ms[k] != ns->tiers_ms[i]) continue;
+        had = true;
+        ns->tier_complete_from[i] = s->tier_complete_from[k];
+      }
+      if (!had) {
+        int64_t r = now % ns->tiers_ms[i];
+        ns->tier_complete_from[i] = now - (r < 0 ? r + ns->tiers_ms[i] : r);
+      }
+    }
+  }
   put_descriptor(st, batch, ns, &rc);
   if (rc) {
     series_free(ns);
@@ -369,6 +410,18 @@ int tsdb_catalog__ensure(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
   *changed = true;
   *out = ns;
   return 0;
+}
+
+int tsdb_catalog__set_complete_from(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
+                                    uint32_t id, size_t tier, int64_t from) {
+  tsdb_series *s = id < cat->id_cap ? cat->by_id[id] : NULL;
+  if (!s || tier >= s->ntiers) return TSDB_ENOTFOUND;
+  pthread_rwlock_wrlock(&cat->lock);
+  s->tier_complete_from[tier] = from;
+  pthread_rwlock_unlock(&cat->lock);
+  int rc = 0;
+  put_descriptor(st, batch, s, &rc);
+  return rc;
 }
 
 tsdb_series *tsdb_catalog__get_unlocked(tsdb_catalog *cat, uint32_t id) {
@@ -404,6 +457,7 @@ int tsdb_catalog__params(tsdb_catalog *cat, uint32_t id, tsdb_series_params *out
     out->block_span_ms = s->block_span_ms;
     out->raw_retention_ms = s->raw_retention_ms;
     memcpy(out->tier_retention_ms, s->tier_retention_ms, sizeof out->tier_retention_ms);
+    memcpy(out->tier_complete_from, s->tier_complete_from, sizeof out->tier_complete_from);
     out->now = INT64_MIN;
     rc = 0;
   }

@@ -41,6 +41,10 @@ typedef struct tsdb_series {
   int64_t block_span_ms;
   int64_t raw_retention_ms;                   /* 0: forever */
   int64_t tier_retention_ms[TSDB_MAX_TIERS]; /* 0: forever */
+  /* A tier added to an existing series holds buckets only from this time
+   * on until the writer's backfill has computed the older ones (it moves
+   * this back); INT64_MIN: complete. */
+  int64_t tier_complete_from[TSDB_MAX_TIERS];
   bool persisted; /* its descriptor is known to be on disk */
 } tsdb_series;
 
@@ -53,6 +57,7 @@ typedef struct tsdb_series_params {
   int64_t block_span_ms;
   int64_t raw_retention_ms;                   /* 0: forever */
   int64_t tier_retention_ms[TSDB_MAX_TIERS]; /* 0: forever */
+  int64_t tier_complete_from[TSDB_MAX_TIERS]; /* see tsdb_series */
   /* Read paths hide what retention has passed, as of this time. The caller
    * sets it (tsdb_catalog__params sets INT64_MIN: nothing hidden). */
   int64_t now;
@@ -89,8 +94,13 @@ int tsdb_catalog__load(tsdb_catalog *cat, tsdb_store *st);
  */
 int tsdb_catalog__ensure(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
                          const tsdb_series_class *cls, const char *topic, size_t topic_len,
-                         const char *field, size_t field_len, const char *unit,
+                         const char *field, size_t field_len, const char *unit, int64_t now,
                          tsdb_series **out, bool *changed);
+
+/* Writer thread only: moves a tier's backfill boundary (INT64_MIN: done)
+ * and puts the descriptor into `batch`. */
+int tsdb_catalog__set_complete_from(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
+                                    uint32_t id, size_t tier, int64_t from);
 /* Writer thread only: the series by id without locking (the writer is the
  * only mutator, so its own reads need no lock). NULL if unknown. */
 tsdb_series *tsdb_catalog__get_unlocked(tsdb_catalog *cat, uint32_t id);

@@ -701,7 +701,8 @@ static void cmd_stats(cmd_ctx *c) {
       ",\"engine\":{\"messages_ingested\":%llu,\"points_ingested\":%llu,\"points_written\":%llu,"
       "\"queue_full\":%llu,\"queue_bytes\":%zu,\"queue_capacity\":%zu,\"batches\":%llu,"
       "\"late_points\":%llu,\"expired_points\":%llu,\"duplicates_rejected\":%llu,"
-      "\"buckets_finalized\":%llu,\"corrections\":%llu,\"open_buckets\":%llu,\"series\":%llu,"
+      "\"buckets_finalized\":%llu,\"corrections\":%llu,\"open_buckets\":%llu,\"backfills_pending\":%llu,"
+      "\"series\":%llu,"
       "\"commands\":%llu,\"results_dropped\":%llu,\"write_errors\":%llu,"
       "\"retention_sweeps\":%llu,\"write_latency_p50_us\":%llu,\"write_latency_p99_us\":%llu,"
       "\"disk_bytes\":{\"raw\":%llu,\"agg\":%llu,\"other\":%llu,\"wal\":%llu}}",
@@ -711,6 +712,7 @@ static void cmd_stats(cmd_ctx *c) {
       (unsigned long long)st.late_points, (unsigned long long)st.expired_points,
       (unsigned long long)st.duplicates_rejected, (unsigned long long)st.buckets_finalized,
       (unsigned long long)st.corrections, (unsigned long long)st.open_buckets,
+      (unsigned long long)st.backfills_pending,
       (unsigned long long)st.series, (unsigned long long)st.commands,
       (unsigned long long)st.results_dropped, (unsigned long long)st.write_errors,
       (unsigned long long)st.retention_sweeps, (unsigned long long)st.write_latency_p50_us,

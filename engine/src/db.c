@@ -240,6 +240,7 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->buckets_finalized = atomic_load(&c->buckets_finalized);
   s->corrections = atomic_load(&c->corrections);
   s->open_buckets = atomic_load(&c->open_buckets);
+  s->backfills_pending = atomic_load(&c->backfills_pending);
   s->series = tsdb_catalog__count(&db->catalog);
   s->commands = atomic_load(&c->commands);
   s->results_dropped = atomic_load(&db->results.dropped);
@@ -295,6 +296,7 @@ char *tsdb_stats_prometheus(const tsdb_stats *s) {
       M(buckets_finalized, "counter", "Rollup buckets finalized."),
       M(corrections, "counter", "Finalized buckets changed again by late points."),
       M(open_buckets, "gauge", "Rollup buckets open in memory."),
+      M(backfills_pending, "gauge", "Rollup tiers a schema added, still being built from older data."),
       M(series, "gauge", "Series in the catalog."),
       M(commands, "counter", "$CONTROL command requests run."),
       M(results_dropped, "counter", "Publications dropped because nobody drained them."),

@@ -33,6 +33,7 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t commands;
   atomic_uint_fast64_t write_errors;
   atomic_uint_fast64_t open_buckets; /* a gauge, set by the writer after each pass */
+  atomic_uint_fast64_t backfills_pending; /* a gauge, set by the writer after each pass */
   atomic_uint_fast64_t write_latency[TSDB_LATENCY_BUCKETS];
   atomic_uint_fast64_t disk_raw, disk_agg, disk_other, disk_wal; /* refreshed by the writer */
 } tsdb_counters;

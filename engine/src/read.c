@@ -76,6 +76,57 @@ static int merge_bucket(void *ud, int64_t start, const tsdb_agg *agg) {
   return 0;
 }
 
+/* Rolling a finer source up into buckets of width w, emitted in order. */
+typedef struct rollup_ctx {
+  int64_t width;
+  int64_t cur;
+  tsdb_agg acc;
+  tsdb_agg_bucket_fn fn;
+  void *ud;
+} rollup_ctx;
+
+static int rollup_flush(rollup_ctx *r) {
+  int rc = r->acc.count ? r->fn(r->ud, r->cur, &r->acc) : 0;
+  tsdb_agg__init(&r->acc);
+  return rc;
+}
+
+static int rollup_point(void *ud, int64_t ts, double v) {
+  rollup_ctx *r = ud;
+  int64_t b = tsdb_bucket_floor(ts, r->width);
+  int rc = 0;
+  if (b != r->cur) {
+    rc = rollup_flush(r);
+    r->cur = b;
+  }
+  tsdb_agg__add(&r->acc, ts, v);
+  return rc;
+}
+
+static int rollup_bucket(void *ud, int64_t start, const tsdb_agg *agg) {
+  rollup_ctx *r = ud;
+  int64_t b = tsdb_bucket_floor(start, r->width);
+  int rc = 0;
+  if (b != r->cur) {
+    rc = rollup_flush(r);
+    r->cur = b;
+  }
+  tsdb_agg__merge(&r->acc, agg);
+  return rc;
+}
+
+int tsdb_read__rollup(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                      int source, int64_t width, int64_t from, int64_t to, tsdb_scan_buf *buf,
+                      tsdb_agg_bucket_fn fn, void *ud) {
+  while (source >= 0 && sp->tier_complete_from[source] > from) source--;
+  rollup_ctx r = {width, INT64_MIN, {0}, fn, ud};
+  tsdb_agg__init(&r.acc);
+  int rc = source < 0 ? tsdb_read__raw(st, snap, sp, from, to, buf, rollup_point, &r)
+                      : tsdb_read__tier(st, snap, sp, source, from, to, buf, rollup_bucket, &r);
+  if (rc == 0) rc = rollup_flush(&r);
+  return rc;
+}
+
 int tsdb_read__tier_index(const tsdb_series_params *sp, int64_t tier_ms) {
   for (size_t i = 0; i < sp->ntiers; i++)
     if (sp->tiers_ms[i] == tier_ms) return (int)i;
@@ -85,6 +136,9 @@ int tsdb_read__tier_index(const tsdb_series_params *sp, int64_t tier_ms) {
 int tsdb_read__agg_range(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
                          int source, int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg *out) {
   tsdb_agg__init(out);
+  /* A tier still being backfilled is no source for the part before its
+   * boundary: use the next finer one. */
+  while (source >= 0 && sp->tier_complete_from[source] > from) source--;
   if (source == TSDB_TIER_RAW) return tsdb_read__raw(st, snap, sp, from, to, buf, add_to_agg, out);
   return tsdb_read__tier(st, snap, sp, source, from, to, buf, merge_bucket, out);
 }
@@ -140,6 +194,16 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
     if (from < first) from = first;
   }
   from = tsdb_bucket_floor(from, tier_ms);
+  if (from >= to) return 0;
+  /* Buckets before a backfill boundary are not stored yet: roll them up
+   * from finer data (only while a backfill runs). */
+  int64_t complete = sp->tier_complete_from[tier];
+  if (from < complete) {
+    int64_t upto = complete < to ? complete : to;
+    int rc = tsdb_read__rollup(st, snap, sp, tier - 1, tier_ms, from, upto, buf, fn, ud);
+    if (rc) return rc;
+    from = upto;
+  }
   if (from >= to) return 0;
   block_cursor cur = {0};
   tsdb_store_iter *pend_it = NULL;

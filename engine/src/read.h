@@ -52,6 +52,14 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
                     int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg_bucket_fn fn,
                     void *ud);
 
+/* The buckets of width `width` over [from, to) (from aligned to it), rolled
+ * up in one pass from source tier `source` (or TSDB_TIER_RAW): the way a
+ * tier is computed where it is not stored yet (backfill). Non-empty buckets,
+ * ascending. */
+int tsdb_read__rollup(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp,
+                      int source, int64_t width, int64_t from, int64_t to, tsdb_scan_buf *buf,
+                      tsdb_agg_bucket_fn fn, void *ud);
+
 /* Index of a tier width in sp, or -2 when the series has no such tier. */
 int tsdb_read__tier_index(const tsdb_series_params *sp, int64_t tier_ms);
 

@@ -435,6 +435,18 @@ void tsdb_store__batch_agg_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series
                               (const char *)block, len);
 }
 
+void tsdb_store__batch_tier_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                  uint32_t tier_s) {
+  uint8_t lo[TSDB_AGG_KEY_LEN], hi[TSDB_AGG_KEY_LEN];
+  tsdb_key__agg(lo, series, tier_s, INT64_MIN);
+  tsdb_key__agg(hi, series, tier_s, INT64_MAX);
+  /* No block starts at INT64_MAX, so the exclusive end leaves nothing behind. */
+  rocksdb_writebatch_delete_range_cf(b->wb, st->cf[TSDB_CF_AGG], (const char *)lo, sizeof lo,
+                                     (const char *)hi, sizeof hi);
+  rocksdb_writebatch_delete_range_cf(b->wb, st->cf[TSDB_CF_PENDING], (const char *)lo, sizeof lo,
+                                     (const char *)hi, sizeof hi);
+}
+
 void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
                                    uint32_t tier_s, int64_t bucket) {
   uint8_t key[TSDB_AGG_KEY_LEN];

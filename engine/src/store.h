@@ -69,6 +69,10 @@ void tsdb_store__batch_raw_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series
 /* Adds an aggregate block (aggblock.h) as a merge operand of the block key. */
 void tsdb_store__batch_agg_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
                                  int64_t block_start, const uint8_t *block, size_t len);
+/* Deletes every aggregate block and pending marker of one tier of a series:
+ * a schema dropped the tier. */
+void tsdb_store__batch_tier_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
+                                  uint32_t tier_s);
 void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
                                    uint32_t tier_s, int64_t bucket);
 void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,

@@ -166,6 +166,8 @@ struct tsdb_writer {
   VEC(acc *) unmarked; /* open accumulators whose pending marker is not written yet */
   VEC(acc *) partial;  /* open accumulators changed since their last partial update (NULL: gone) */
   VEC(final_entry) finals;
+  VEC(uint64_t) backfills; /* (series << 8 | tier) of tiers still being backfilled */
+  struct backfill_acc *backfill_buf; /* one aggregate block of buckets, allocated on first use */
   uint8_t *enc;
   size_t enc_cap;
   tsdb_scan_buf scan;
@@ -470,6 +472,18 @@ static int decode_names(const tsdb_qrec *r, msg_name *names) {
   return 0;
 }
 
+/* Records backfill jobs for the tiers of a series that are not complete. */
+static int queue_backfills(tsdb_writer *w, const tsdb_series *s) {
+  for (size_t t = 0; t < s->ntiers; t++) {
+    if (s->tier_complete_from[t] == INT64_MIN) continue;
+    uint64_t job = (uint64_t)s->id << 8 | t;
+    bool known = false;
+    for (size_t i = 0; i < w->backfills.n && !known; i++) known = w->backfills.v[i] == job;
+    if (!known && VEC_PUSH(w->backfills, job)) return TSDB_ENOMEM;
+  }
+  return 0;
+}
+
 /* The series id of a point's field, creating the series when it is new. */
 static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const char *topic,
                           const msg_name *names, uint32_t f, uint32_t *out) {
@@ -506,9 +520,10 @@ static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const
   tsdb_series *s;
   bool changed;
   int rc = tsdb_catalog__ensure(&db->catalog, db->store, w->batch, r->cls, topic, r->topic_len,
-                                fname, flen, unit, &s, &changed);
+                                fname, flen, unit, tsdb_db__now(db), &s, &changed);
   if (rc) return rc;
   if (changed && (rc = VEC_PUSH(w->changed, s->id))) return rc;
+  if (changed && (rc = queue_backfills(w, s))) return rc;
   if (names) {
     nf = calloc(1, sizeof *nf);
     if (!nf || !(nf->name = strndup(fname, flen)) ||
@@ -993,6 +1008,117 @@ static void finalize_due(tsdb_writer *w, int64_t now) {
   commit_finals(w);
 }
 
+/* ---- backfill of a tier a schema added ---- */
+
+typedef struct backfill_acc {
+  int64_t starts[TSDB_AGGBLOCK_MAX_BUCKETS];
+  tsdb_agg aggs[TSDB_AGGBLOCK_MAX_BUCKETS];
+  size_t n;
+} backfill_acc;
+
+static int collect_backfill_bucket(void *ud, int64_t start, const tsdb_agg *agg) {
+  backfill_acc *b = ud;
+  if (b->n == TSDB_AGGBLOCK_MAX_BUCKETS) return TSDB_ETOOBIG;
+  b->starts[b->n] = start;
+  b->aggs[b->n] = *agg;
+  b->n++;
+  return 0;
+}
+
+/* The oldest timestamp of a source (raw or a tier) before `before`, or
+ * INT64_MAX when it has nothing there. */
+static int64_t oldest_before(tsdb_writer *w, const tsdb_series_params *sp, int src_tier,
+                             int64_t before) {
+  tsdb_store_iter *it = NULL;
+  int64_t oldest = INT64_MAX;
+  if (src_tier < 0) {
+    if (tsdb_store__iter_raw(w->db->store, NULL, sp->id, TSDB_TS_MIN, before, &it) == 0 &&
+        tsdb_store__iter_valid(it)) {
+      size_t vlen;
+      const uint8_t *v = tsdb_store__iter_value(it, &vlen);
+      tsdb_block_info info;
+      if (tsdb_codec__info(v, vlen, &info) == 0) oldest = info.min_ts;
+    }
+  } else {
+    if (tsdb_store__iter_tier(w->db->store, NULL, TSDB_CF_AGG, sp->id,
+                              (uint32_t)(sp->tiers_ms[src_tier] / 1000), TSDB_TS_MIN, before,
+                              &it) == 0 &&
+        tsdb_store__iter_valid(it)) {
+      size_t klen;
+      oldest = tsdb_key__get_ts(tsdb_store__iter_key(it, &klen) + 8); /* a block start */
+    }
+  }
+  tsdb_store__iter_close(it);
+  return oldest;
+}
+
+/*
+ * One step of the oldest backfill job: the next (older) chunk of at most one
+ * aggregate block of buckets, rolled up from the finer source, written with
+ * the moved boundary in one batch. Returns true while work remains.
+ */
+static bool backfill_step(tsdb_writer *w) {
+  tsdb_db *db = w->db;
+  while (w->backfills.n) {
+    uint64_t job = w->backfills.v[0];
+    uint32_t id = (uint32_t)(job >> 8);
+    size_t t = (size_t)(job & 0xff);
+    tsdb_series_params sp;
+    if (tsdb_catalog__params(&db->catalog, id, &sp) != 0 || t >= sp.ntiers ||
+        sp.tier_complete_from[t] == INT64_MIN) {
+      w->backfills.v[0] = w->backfills.v[--w->backfills.n]; /* done or gone */
+      continue;
+    }
+    int64_t width = sp.tiers_ms[t], boundary = sp.tier_complete_from[t];
+    int src_tier = (int)t - 1;
+    while (src_tier >= 0 && sp.tier_complete_from[src_tier] != INT64_MIN) src_tier--;
+    int64_t oldest = oldest_before(w, &sp, src_tier, boundary);
+    int64_t span = tsdb_aggblock__span(width);
+    /* Back to the start of the block holding boundary - 1, or to the data. */
+    int64_t lo = tsdb_bucket_floor(boundary - 1, span);
+    bool last = oldest == INT64_MAX || lo <= tsdb_bucket_floor(oldest, width);
+    if (last && oldest != INT64_MAX) lo = tsdb_bucket_floor(oldest, width);
+    if (!w->backfill_buf && !(w->backfill_buf = malloc(sizeof *w->backfill_buf))) return true;
+    backfill_acc *bf = w->backfill_buf;
+    bf->n = 0;
+    int rc = oldest == INT64_MAX ? 0
+                                 : tsdb_read__rollup(db->store, NULL, &sp, src_tier, width, lo,
+                                                     boundary, &w->scan, collect_backfill_bucket,
+                                                     bf);
+    tsdb_store__batch_clear(w->batch);
+    if (rc == 0 && bf->n) {
+      size_t need = tsdb_aggblock__max_size(bf->n), len = 0;
+      if (need > w->enc_cap) {
+        uint8_t *e = realloc(w->enc, need);
+        if (!e) return true;
+        w->enc = e;
+        w->enc_cap = need;
+      }
+      rc = tsdb_aggblock__encode(bf->starts, bf->aggs, bf->n, w->enc, w->enc_cap, &len);
+      if (rc == 0)
+        tsdb_store__batch_agg_merge(db->store, w->batch, id, (uint32_t)(width / 1000),
+                                    tsdb_bucket_floor(lo, span), w->enc, len);
+    }
+    if (rc == 0)
+      rc = tsdb_catalog__set_complete_from(&db->catalog, db->store, w->batch, id, t,
+                                           last ? INT64_MIN : lo);
+    if (rc == 0) rc = tsdb_store__write(db->store, w->batch, false);
+    if (rc) {
+      tsdb_log__printf(&db->log, TSDB_LOG_ERROR, "backfill failed series=%u tier=%zu error=%s",
+                       id, t, tsdb_err_name(rc));
+      w->backfills.v[0] = w->backfills.v[--w->backfills.n]; /* retried at the next start */
+      return w->backfills.n > 0;
+    }
+    if (last) {
+      char tier[24];
+      tsdb_log__printf(&db->log, TSDB_LOG_INFO, "backfill done series=%u tier=%s", id,
+                       tsdb_duration_format(width, tier, sizeof tier));
+    }
+    return true;
+  }
+  return false;
+}
+
 static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
   tsdb_db *db = w->db;
   int64_t now = tsdb_db__now(db);
@@ -1080,6 +1206,7 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
   }
   finalize_due(w, now);
   if (w->partial.n) publish_partials(w, now);
+  if (w->backfills.n) backfill_step(w);
   /* Disk usage for stats and metrics, read here because RocksDB's property
    * reads must stay off the broker thread. */
   int64_t mono = tsdb_time__monotonic_ms();
@@ -1157,9 +1284,15 @@ static void *writer_main(void *arg) {
   pthread_sigmask(SIG_BLOCK, &all, NULL);
 
   recover(w);
+  for (size_t id = 1; id < db->catalog.id_cap; id++) {
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, (uint32_t)id);
+    if (s) queue_backfills(w, s);
+  }
   for (;;) {
     int64_t deadline = -1;
-    if (w->heap_n) {
+    if (w->backfills.n) {
+      deadline = tsdb_time__monotonic_ms(); /* keep going, between batches */
+    } else if (w->heap_n) {
       /* Due times are wall clock; waits are monotonic. Re-check at least
        * every second so that a wall-clock step cannot strand a bucket. */
       int64_t wait = w->heap[0]->heap_due - tsdb_db__now(db);
@@ -1175,6 +1308,7 @@ static void *writer_main(void *arg) {
     process(w, data, len, seq);
     w->last_seq = seq;
     atomic_store(&db->counters.open_buckets, w->heap_n);
+    atomic_store(&db->counters.backfills_pending, w->backfills.n);
     tsdb_queue__processed(&db->queue, seq);
     if (!alive) break;
   }
@@ -1247,8 +1381,10 @@ void tsdb_writer__join(tsdb_writer *w) {
   free(w->refresh.v);
   free(w->unmarked.v);
   free(w->partial.v);
+  free(w->backfills.v);
   free(w->finals.v);
   free(w->enc);
+  free(w->backfill_buf);
   tsdb_scan_buf__free(&w->scan);
   tsdb_store__batch_free(w->batch);
   free(w);

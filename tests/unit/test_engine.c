@@ -44,12 +44,13 @@ static tsdb_db *open_db(const char *path, bool fake_time, uint32_t grace_ms) {
   return db;
 }
 
-static tsdb_series_class *make_class(const char *const *fields, size_t nfields,
-                                     const int64_t *tiers, size_t ntiers, int dup) {
+static tsdb_series_class *make_class_version(const char *const *fields, size_t nfields,
+                                             const int64_t *tiers, size_t ntiers, int dup,
+                                             uint32_t version) {
   static const char *const units[] = {"ug/m3", "Cel", "%RH", "hPa"};
   tsdb_series_class_desc d = {
       .schema_id = "test",
-      .schema_version = 1,
+      .schema_version = version,
       .topic_template = "city/{district}/{station}/air",
       .nfields = nfields,
       .field_names = fields,
@@ -62,6 +63,11 @@ static tsdb_series_class *make_class(const char *const *fields, size_t nfields,
   tsdb_series_class *cls = NULL;
   CHECK_OK(tsdb_series_class_create(&d, &cls));
   return cls;
+}
+
+static tsdb_series_class *make_class(const char *const *fields, size_t nfields,
+                                     const int64_t *tiers, size_t ntiers, int dup) {
+  return make_class_version(fields, nfields, tiers, ntiers, dup, 1);
 }
 
 static void ingest1(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t field,
@@ -780,6 +786,7 @@ TEST(partial_final_correction_in_order) {
   CHECK_INT(found, ==, 1);
   tsdb_close(db);
   tsdb_series_class_release(cls);
+  partial_interval_ms = 0;
 }
 
 TEST(open_buckets_recovered_after_reopen) {
@@ -1272,6 +1279,100 @@ UNIT_HELPER(sigkill_writer) {
  * every acknowledged batch exactly, and its rollups must equal a naive
  * recomputation of whatever raw points survived.
  */
+/* Every bucket of a tier, read back, equals the naive aggregate of the raw
+ * points; returns how many buckets there were. */
+static size_t check_tier_exact(tsdb_db *db, uint32_t id, int64_t tier_ms, const collected *c,
+                               int64_t from, int64_t to) {
+  static buckets got;
+  got.n = 0;
+  CHECK_OK(tsdb_read_tier(db, id, tier_ms, from, to, collect_bucket, &got));
+  size_t k = 0;
+  for (int64_t b = tsdb_bucket_floor(from, tier_ms); b < to; b += tier_ms) {
+    tsdb_aggregate want = naive(c, b, b + tier_ms);
+    if (want.count == 0) continue;
+    CHECK_MSG(k < got.n, "tier %lld: missing bucket %lld", (long long)tier_ms, (long long)b);
+    check_same_aggregate(&got.b[k], &want);
+    k++;
+  }
+  CHECK_INT(got.n, ==, k);
+  return k;
+}
+
+/* A new schema version that adds tiers: the tiers answer exactly at once
+ * (from finer data while the writer builds them), the writer backfills
+ * their history into stored blocks, and a dropped tier's blocks go. */
+TEST(tiers_a_schema_adds_are_backfilled) {
+  const int64_t hour = 3600000;
+  const int64_t base = 1795680000000 - 1795680000000 % hour;
+  const char *path = unit_path("db");
+  atomic_store(&fake_now, base);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers_v1[] = {60000, 300000};
+  static const int64_t tiers_v2[] = {60000, 600000, 3600000};
+  tsdb_series_class *v1 = make_class_version(fields, 1, tiers_v1, 2, TSDB_DUP_LAST, 1);
+  tsdb_series_class *v2 = make_class_version(fields, 1, tiers_v2, 3, TSDB_DUP_LAST, 2);
+  tsdb_db *db = open_db(path, true, 1000);
+  uint64_t seed = 7;
+  int64_t t0 = base - 30 * hour;
+  for (int64_t t = t0; t < base; t += 20000) {
+    if (unit_rand(&seed) % 1000 < 2) t += (int64_t)(unit_rand(&seed) % 180) * 20000;
+    ingest1(db, v1, "city/b/s1/air", 0, t, (double)(int64_t)(unit_rand(&seed) % 5000) / 10.0);
+  }
+  CHECK_OK(tsdb_sync(db));
+  atomic_store(&fake_now, base + 5000); /* everything is due */
+  ingest1(db, v1, "city/b/s2/air", 0, base + 1000, 1);
+  CHECK_OK(tsdb_sync(db));
+  uint32_t id;
+  CHECK_OK(tsdb_series_find(db, "city/b/s1/air", "v", &id));
+  collected c = {0};
+  CHECK_OK(tsdb_read_raw(db, id, INT64_MIN, INT64_MAX, collect_point, &c));
+  tsdb_close(db);
+
+  atomic_store(&fake_now, base + hour / 2);
+  db = open_db(path, true, 1000);
+  ingest1(db, v2, "city/b/s1/air", 0, base + hour / 2, 42.5);
+  CHECK_OK(tsdb_sync(db));
+  CHECK_OK(collect_point(&c, base + hour / 2, 42.5));
+  /* Exact whether or not the backfill has finished. */
+  CHECK_INT(check_tier_exact(db, id, 600000, &c, t0, base + hour), >, 100);
+  CHECK_INT(check_tier_exact(db, id, 3600000, &c, t0, base + hour), >, 15);
+  tsdb_stats st;
+  for (int i = 0; i < 10000; i++) {
+    tsdb_stats_get(db, &st);
+    if (st.backfills_pending == 0) break;
+    usleep(1000);
+  }
+  CHECK_INT(st.backfills_pending, ==, 0);
+  tsdb_close(db);
+
+  /* After a reopen the descriptors say complete, so reads use only the stored
+   * blocks of the new tiers; the 5-minute tier's blocks are gone. */
+  db = open_db(path, true, 1000);
+  tsdb_series_params sp;
+  CHECK_OK(tsdb_catalog__params(&db->catalog, id, &sp));
+  CHECK_INT(sp.ntiers, ==, 3);
+  for (size_t t = 0; t < sp.ntiers; t++) CHECK_INT(sp.tier_complete_from[t], ==, INT64_MIN);
+  check_tier_exact(db, id, 600000, &c, t0, base + hour);
+  check_tier_exact(db, id, 3600000, &c, t0, base + hour);
+  check_tier_exact(db, id, 60000, &c, t0, base + hour);
+  uint8_t lo[TSDB_AGG_KEY_LEN], hi[TSDB_AGG_KEY_LEN];
+  tsdb_key__agg(lo, id, 300, INT64_MIN);
+  tsdb_key__agg(hi, id, 300, INT64_MAX);
+  tsdb_store_iter *it;
+  CHECK_OK(tsdb_store__iter_open(db->store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
+  CHECK(!tsdb_store__iter_valid(it));
+  tsdb_store__iter_close(it);
+  tsdb_key__agg(lo, id, 600, INT64_MIN);
+  tsdb_key__agg(hi, id, 600, INT64_MAX);
+  CHECK_OK(tsdb_store__iter_open(db->store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
+  CHECK(tsdb_store__iter_valid(it));
+  tsdb_store__iter_close(it);
+  collected_free(&c);
+  tsdb_close(db);
+  tsdb_series_class_release(v1);
+  tsdb_series_class_release(v2);
+}
+
 TEST(sigkill_mid_batch_loses_no_acknowledged_batch) {
   static const int64_t tiers[] = {10000, 60000};
   char self[4096];

@@ -355,6 +355,7 @@ typedef struct tsdb_stats {
   uint64_t buckets_finalized;
   uint64_t corrections;
   uint64_t open_buckets;      /* rollup buckets held open by the writer */
+  uint64_t backfills_pending; /* (series, tier) pairs a schema added, still being built */
   uint64_t series;
   uint64_t commands;
   uint64_t results_dropped;
