@@ -46,4 +46,9 @@ Try it from another terminal:
     -m '{"commands":[{"command":"query","topic":"city/mitte/s17/air","field":"pm10","from":"-1h"}]}'
 
 MSG
+# glibc raises its mmap threshold after large blocks are freed (RocksDB's write
+# batches and memtables); later large blocks then land inside the heap, where
+# their freed pages stay resident. A fixed threshold keeps the broker's memory
+# close to what it uses (README: Memory).
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.mmap_threshold=131072"
 exec mosquitto -c "$run_conf"

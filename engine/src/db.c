@@ -68,7 +68,7 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
     snprintf(err, sizeof err, "cannot set up replays: %s", tsdb_strerror(rc));
   if (rc == 0 && (rc = tsdb_control__start(db, &db->control)) != 0)
     snprintf(err, sizeof err, "cannot start the control threads: %s", tsdb_strerror(rc));
-  if (rc == 0 && opts->retention_sweep_ms && (rc = tsdb_maint__start(db, &db->maint)) != 0)
+  if (rc == 0 && (rc = tsdb_maint__start(db, &db->maint)) != 0)
     snprintf(err, sizeof err, "cannot start the maintenance thread: %s", tsdb_strerror(rc));
   if (rc) {
     set_err(errbuf, errlen, err[0] ? err : tsdb_strerror(rc));
@@ -225,6 +225,10 @@ void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out) {
   out->wal = tsdb_store__wal_bytes(db->store);
 }
 
+void tsdb_store_memory_get(tsdb_db *db, tsdb_store_memory *out) {
+  tsdb_store__memory(db->store, &out->memtables, &out->block_cache, &out->table_readers);
+}
+
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   memset(s, 0, sizeof *s);
   tsdb_counters *c = &db->counters;
@@ -253,6 +257,12 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->disk.agg = atomic_load(&c->disk_agg);
   s->disk.other = atomic_load(&c->disk_other);
   s->disk.wal = atomic_load(&c->disk_wal);
+  s->memory.memtables = atomic_load(&c->mem_memtables);
+  s->memory.block_cache = atomic_load(&c->mem_block_cache);
+  s->memory.table_readers = atomic_load(&c->mem_table_readers);
+  s->sources_cached = atomic_load(&c->sources_cached);
+  s->series_active = atomic_load(&c->series_active);
+  s->memory_trims = atomic_load(&c->memory_trims);
 }
 
 uint64_t tsdb_db__latency_quantile(tsdb_counters *c, double q) {
@@ -304,6 +314,9 @@ char *tsdb_stats_prometheus(const tsdb_stats *s) {
       M(retention_sweeps, "counter", "Background retention passes."),
       M(write_latency_p50_us, "gauge", "Median batch write latency (upper bucket bound)."),
       M(write_latency_p99_us, "gauge", "99th percentile batch write latency (upper bound)."),
+      M(sources_cached, "gauge", "Topics whose series ids the writer caches."),
+      M(series_active, "gauge", "Series with a point in the last 10 minutes or an open bucket."),
+      M(memory_trims, "counter", "Times free heap pages were given back to the system."),
 #undef M
   };
   for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
@@ -319,10 +332,17 @@ char *tsdb_stats_prometheus(const tsdb_stats *s) {
                       "# HELP tsdb_disk_bytes Bytes on disk by kind.\n"
                       "# TYPE tsdb_disk_bytes gauge\n"
                       "tsdb_disk_bytes{kind=\"raw\"} %llu\ntsdb_disk_bytes{kind=\"agg\"} %llu\n"
-                      "tsdb_disk_bytes{kind=\"other\"} %llu\ntsdb_disk_bytes{kind=\"wal\"} %llu\n",
+                      "tsdb_disk_bytes{kind=\"other\"} %llu\ntsdb_disk_bytes{kind=\"wal\"} %llu\n"
+                      "# HELP tsdb_rocksdb_memory_bytes Memory RocksDB holds, by kind.\n"
+                      "# TYPE tsdb_rocksdb_memory_bytes gauge\n"
+                      "tsdb_rocksdb_memory_bytes{kind=\"memtables\"} %llu\n"
+                      "tsdb_rocksdb_memory_bytes{kind=\"block_cache\"} %llu\n"
+                      "tsdb_rocksdb_memory_bytes{kind=\"table_readers\"} %llu\n",
                       s->queue_bytes_used, (unsigned long long)s->disk.raw,
                       (unsigned long long)s->disk.agg, (unsigned long long)s->disk.other,
-                      (unsigned long long)s->disk.wal);
+                      (unsigned long long)s->disk.wal, (unsigned long long)s->memory.memtables,
+                      (unsigned long long)s->memory.block_cache,
+                      (unsigned long long)s->memory.table_readers);
   if (tsdb_strbuf__failed(&sb)) {
     tsdb_strbuf__free(&sb);
     return NULL;

@@ -36,6 +36,10 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t backfills_pending; /* a gauge, set by the writer after each pass */
   atomic_uint_fast64_t write_latency[TSDB_LATENCY_BUCKETS];
   atomic_uint_fast64_t disk_raw, disk_agg, disk_other, disk_wal; /* refreshed by the writer */
+  atomic_uint_fast64_t mem_memtables, mem_block_cache, mem_table_readers; /* likewise */
+  atomic_uint_fast64_t sources_cached; /* a gauge: topics in the writer's cache */
+  atomic_uint_fast64_t series_active;  /* a gauge: series the writer holds state for */
+  atomic_uint_fast64_t memory_trims;   /* free heap pages given back (maint) */
 } tsdb_counters;
 
 struct tsdb_db {
@@ -74,6 +78,8 @@ int tsdb_maint__start(tsdb_db *db, tsdb_maint **out);
 void tsdb_maint__stop(tsdb_maint *m);
 /* One retention sweep (maint.c), on the calling thread. */
 void tsdb_maint__sweep(tsdb_db *db);
+/* Gives freed heap pages back to the system when enough are free. */
+void tsdb_maint__give_back_memory(tsdb_db *db, size_t *free_after_last);
 /* The compaction filter's question (maint.c): has retention passed this key? */
 bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen);
 

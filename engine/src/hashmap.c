@@ -50,8 +50,7 @@ static void insert_slot(tsdb_map_slot *slots, size_t cap, const tsdb_map_slot *s
   slots[i] = *src;
 }
 
-static int grow(tsdb_map *m) {
-  size_t cap = m->cap ? m->cap * 2 : 16;
+static int resize(tsdb_map *m, size_t cap) {
   tsdb_map_slot *slots = calloc(cap, sizeof *slots);
   if (!slots) return TSDB_ENOMEM;
   for (size_t i = 0; i < m->cap; i++)
@@ -72,7 +71,7 @@ int tsdb_map__put(tsdb_map *m, const char *key, size_t len, void *value) {
   }
   /* Keep the load factor at or below 3/4 so probe sequences stay short. */
   if ((m->count + 1) * 4 > m->cap * 3) {
-    int rc = grow(m);
+    int rc = resize(m, m->cap ? m->cap * 2 : 16);
     if (rc) return rc;
   }
   tsdb_map_slot slot = {h, key, len, value};
@@ -100,6 +99,17 @@ void *tsdb_map__remove(tsdb_map *m, const char *key, size_t len) {
   memset(&m->slots[hole], 0, sizeof m->slots[hole]);
   m->count--;
   return value;
+}
+
+void tsdb_map__shrink(tsdb_map *m) {
+  if (m->count == 0) {
+    tsdb_map__free(m);
+    return;
+  }
+  if (m->count * 8 >= m->cap) return; /* hysteresis: puts grow it at 3/4 */
+  size_t cap = m->cap;
+  while (cap > 16 && m->count * 4 < cap) cap /= 2; /* to between 1/4 and 1/2 full */
+  resize(m, cap); /* out of memory: it stays as it is */
 }
 
 void *tsdb_map__next(const tsdb_map *m, size_t *pos) {

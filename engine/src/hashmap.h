@@ -32,6 +32,9 @@ int tsdb_map__put(tsdb_map *m, const char *key, size_t len, void *value);
 /* Removes and returns the value, or NULL when absent. */
 void *tsdb_map__remove(tsdb_map *m, const char *key, size_t len);
 /* Iteration: start with *pos = 0; returns NULL at the end. */
+/* Gives back slot memory after many removals (the map is under 1/8 full).
+ * Invalidates iteration positions. */
+void tsdb_map__shrink(tsdb_map *m);
 void *tsdb_map__next(const tsdb_map *m, size_t *pos);
 
 #endif /* TSDB_HASHMAP_H */

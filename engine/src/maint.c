@@ -1,5 +1,5 @@
 /*
- * The maintenance thread: retention in the background.
+ * The maintenance thread: retention and memory in the background.
  *
  * DESIGN
  * How retention works
@@ -18,6 +18,15 @@
  *     to compact just the key range of those series (adjacent series are
  *     merged into one range). It never writes and never holds a lock while
  *     compacting.
+ * How memory comes back
+ *   - Every MEMORY_CHECK_MS, when the C library holds more than
+ *     TRIM_MIN_FREE_BYTES of freed heap and that amount has changed by half
+ *     as much since the last trim, malloc_trim(0) gives the free pages
+ *     back to the system (glibc; elsewhere nothing is done). Freed memory in
+ *     the middle of an arena otherwise stays resident for good: a bulk import
+ *     or a catch-up frees its accumulators and batches, but the long-lived
+ *     catalog between them would pin the pages. It is process-wide, so the
+ *     broker's own free pages go back too; it briefly holds each arena's lock.
  * Ownership: it reads the catalog under its read lock (copying what it needs)
  *   and calls RocksDB's thread-safe compaction API. Nothing else is shared.
  * Ordering: none needed; a sweep is idempotent.
@@ -27,6 +36,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +45,13 @@
 #include "db.h"
 #include "keys.h"
 #include "timeutil.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#define MEMORY_CHECK_MS 10000
+#define TRIM_MIN_FREE_BYTES (8u << 20)
 
 struct tsdb_maint {
   tsdb_db *db;
@@ -124,10 +141,7 @@ static void compact_run_until_clean(tsdb_db *db, uint32_t lo, uint32_t hi, int64
 
 void tsdb_maint__sweep(tsdb_db *db) {
   int64_t now = tsdb_db__now(db);
-  size_t ids = 0;
-  pthread_rwlock_rdlock(&db->catalog.lock);
-  ids = db->catalog.id_cap;
-  pthread_rwlock_unlock(&db->catalog.lock);
+  size_t ids = tsdb_catalog__id_limit(&db->catalog);
   uint32_t run_lo = 0, run_hi = 0;
   bool in_run = false;
   size_t compacted = 0;
@@ -154,27 +168,45 @@ void tsdb_maint__sweep(tsdb_db *db) {
                      compacted);
 }
 
+void tsdb_maint__give_back_memory(tsdb_db *db, size_t *free_after_last) {
+#ifdef __GLIBC__
+  /* Trimmed pages stay counted as free, so only a change of the free total
+   * says there is something new to give back. */
+  struct mallinfo2 mi = mallinfo2();
+  size_t delta = mi.fordblks > *free_after_last ? mi.fordblks - *free_after_last
+                                                : *free_after_last - mi.fordblks;
+  if (mi.fordblks < TRIM_MIN_FREE_BYTES || delta < TRIM_MIN_FREE_BYTES / 2) return;
+  malloc_trim(0);
+  *free_after_last = mallinfo2().fordblks;
+  atomic_fetch_add(&db->counters.memory_trims, 1);
+#else
+  (void)db;
+  (void)free_after_last;
+#endif
+}
+
 static void *maint_main(void *arg) {
   tsdb_maint *m = arg;
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
+  int64_t sweep_ms = m->db->opts.retention_sweep_ms;
+  int64_t next_sweep = sweep_ms ? tsdb_time__monotonic_ms() + sweep_ms : INT64_MAX;
+  size_t free_after_trim = 0;
   pthread_mutex_lock(&m->lock);
   while (!m->stop) {
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    int64_t ms = m->db->opts.retention_sweep_ms;
-    at.tv_sec += (time_t)(ms / 1000);
-    at.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (at.tv_nsec >= 1000000000L) {
-      at.tv_sec++;
-      at.tv_nsec -= 1000000000L;
-    }
+    int64_t wake = tsdb_time__monotonic_ms() + MEMORY_CHECK_MS;
+    if (next_sweep < wake) wake = next_sweep;
+    struct timespec at = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000L};
     while (!m->stop && pthread_cond_timedwait(&m->cv, &m->lock, &at) == 0) {
     }
     if (m->stop) break;
     pthread_mutex_unlock(&m->lock);
-    tsdb_maint__sweep(m->db);
+    if (tsdb_time__monotonic_ms() >= next_sweep) {
+      tsdb_maint__sweep(m->db);
+      next_sweep = tsdb_time__monotonic_ms() + sweep_ms;
+    }
+    tsdb_maint__give_back_memory(m->db, &free_after_trim);
     pthread_mutex_lock(&m->lock);
   }
   pthread_mutex_unlock(&m->lock);

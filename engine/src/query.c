@@ -297,50 +297,5 @@ int tsdb_series_match(tsdb_db *db, const char *filter, const char *field,
                       const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn, void *ud) {
   if (!filter || !tsdb_topic_filter_valid(filter) || (nlabels && !labels) || !fn)
     return TSDB_EINVAL;
-  tsdb_catalog *cat = &db->catalog;
-  /* Collect matches under the read lock, call back without it (fn may take
-   * time or call back into the engine). */
-  typedef struct hit {
-    uint32_t id;
-    char *topic, *field;
-  } hit;
-  hit *hits = NULL;
-  size_t nhits = 0, cap = 0;
-  int rc = 0;
-  pthread_rwlock_rdlock(&cat->lock);
-  for (size_t id = 1; id < cat->id_cap && rc == 0; id++) {
-    const tsdb_series *s = cat->by_id[id];
-    if (!s || (field && strcmp(field, s->field)) || !tsdb_topic_filter_match(filter, s->topic))
-      continue;
-    bool ok = true;
-    for (size_t i = 0; ok && i < nlabels; i++) {
-      ok = false;
-      for (size_t k = 0; k < s->nlabels; k++)
-        if (!strcmp(s->labels[k].key, labels[i].key) && !strcmp(s->labels[k].value, labels[i].value))
-          ok = true;
-    }
-    if (!ok) continue;
-    if (nhits == cap) {
-      cap = cap ? cap * 2 : 64;
-      hit *h = realloc(hits, cap * sizeof *h);
-      if (!h) {
-        rc = TSDB_ENOMEM;
-        break;
-      }
-      hits = h;
-    }
-    hits[nhits].id = s->id;
-    hits[nhits].topic = strdup(s->topic);
-    hits[nhits].field = strdup(s->field);
-    if (!hits[nhits].topic || !hits[nhits].field) rc = TSDB_ENOMEM;
-    nhits++;
-  }
-  pthread_rwlock_unlock(&cat->lock);
-  for (size_t i = 0; i < nhits; i++) {
-    if (rc == 0) rc = fn(ud, hits[i].id, hits[i].topic, hits[i].field);
-    free(hits[i].topic);
-    free(hits[i].field);
-  }
-  free(hits);
-  return rc;
+  return tsdb_catalog__match(&db->catalog, filter, field, labels, nlabels, fn, ud);
 }

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -10,10 +12,12 @@
 int tsdb_queue__init(tsdb_queue *q, size_t cap) {
   memset(q, 0, sizeof *q);
   q->cap = cap;
-  /* malloc of a large block maps pages lazily: memory is only committed as
-   * the buffers are actually used. */
-  q->buf[0] = malloc(cap);
-  q->buf[1] = malloc(cap);
+  /* Mapped, not malloc()ed: pages are committed only as the buffers are
+   * used, and given back after a burst (tsdb_queue__processed). */
+  for (int i = 0; i < 2; i++) {
+    void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    q->buf[i] = m == MAP_FAILED ? NULL : m;
+  }
   if (!q->buf[0] || !q->buf[1]) goto fail;
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -25,8 +29,8 @@ int tsdb_queue__init(tsdb_queue *q, size_t cap) {
   if (rc) goto fail;
   return 0;
 fail:
-  free(q->buf[0]);
-  free(q->buf[1]);
+  for (int i = 0; i < 2; i++)
+    if (q->buf[i]) munmap(q->buf[i], cap);
   return TSDB_ENOMEM;
 }
 
@@ -55,8 +59,8 @@ static size_t names_table_size(const tsdb_ingest_msg *m, bool *ok) {
 
 void tsdb_queue__destroy(tsdb_queue *q) {
   release_records(q->buf[q->fill], q->used);
-  free(q->buf[0]);
-  free(q->buf[1]);
+  munmap(q->buf[0], q->cap);
+  munmap(q->buf[1], q->cap);
   pthread_mutex_destroy(&q->lock);
   pthread_cond_destroy(&q->wake);
   pthread_cond_destroy(&q->done);
@@ -216,6 +220,15 @@ bool tsdb_queue__take(tsdb_queue *q, int64_t deadline_ms, uint32_t window_ms, ui
   *seq = q->pushed;
   pthread_mutex_unlock(&q->lock);
   return alive;
+}
+
+void tsdb_queue__release_pages(tsdb_queue *q, uint8_t *data, size_t len) {
+  (void)q;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (len <= TSDB_QUEUE_KEEP_BYTES + page) return;
+  /* The buffer is mapped, so page-aligned from its start. */
+  size_t from = TSDB_QUEUE_KEEP_BYTES, to = (len + page - 1) / page * page;
+  madvise(data + from, to - from, MADV_DONTNEED); /* advice: failure changes nothing */
 }
 
 void tsdb_queue__processed(tsdb_queue *q, uint64_t seq) {

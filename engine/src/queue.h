@@ -116,6 +116,11 @@ void tsdb_queue__committed(tsdb_queue *q, uint64_t from_seq, uint64_t seq, bool 
 bool tsdb_queue__take(tsdb_queue *q, int64_t deadline_ms, uint32_t window_ms, uint8_t **data,
                       size_t *len, uint64_t *seq);
 /* Writer: every message up to seq is committed and its rollups updated. */
+/* Writer: gives back the pages a taken buffer used beyond the first
+ * TSDB_QUEUE_KEEP_BYTES, so that a burst does not keep the whole queue
+ * resident; they are mapped again (zeroed) when a burst comes back. */
+#define TSDB_QUEUE_KEEP_BYTES (1u << 20)
+void tsdb_queue__release_pages(tsdb_queue *q, uint8_t *data, size_t len);
 void tsdb_queue__processed(tsdb_queue *q, uint64_t seq);
 /* Waits until everything pushed before the call is processed (or stop). */
 int tsdb_queue__sync(tsdb_queue *q);

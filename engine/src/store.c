@@ -414,7 +414,23 @@ void tsdb_store__batch_free(tsdb_wbatch *b) {
   free(b);
 }
 
-void tsdb_store__batch_clear(tsdb_wbatch *b) { rocksdb_writebatch_clear(b->wb); }
+/* Clearing keeps the batch's buffer; one that grew past this (a burst, a
+ * catch-up) is given back rather than held for the life of the writer. */
+#define BATCH_KEEP_BYTES (4u << 20)
+
+void tsdb_store__batch_clear(tsdb_wbatch *b) {
+  size_t size = 0;
+  rocksdb_writebatch_data(b->wb, &size);
+  if (size > BATCH_KEEP_BYTES) {
+    rocksdb_writebatch_t *fresh = rocksdb_writebatch_create();
+    if (fresh) {
+      rocksdb_writebatch_destroy(b->wb);
+      b->wb = fresh;
+      return;
+    }
+  }
+  rocksdb_writebatch_clear(b->wb);
+}
 int tsdb_store__batch_count(const tsdb_wbatch *b) {
   return rocksdb_writebatch_count((rocksdb_writebatch_t *)b->wb);
 }
@@ -673,6 +689,21 @@ uint64_t tsdb_store__cf_sst_bytes(tsdb_store *st, tsdb_cf_id cf) {
   uint64_t n = v ? strtoull(v, NULL, 10) : 0;
   rocksdb_free(v);
   return n;
+}
+
+static uint64_t cf_property(tsdb_store *st, int cf, const char *name) {
+  uint64_t n = 0;
+  return rocksdb_property_int_cf(st->db, st->cf[cf], name, &n) == 0 ? n : 0;
+}
+
+void tsdb_store__memory(tsdb_store *st, uint64_t *memtables, uint64_t *block_cache,
+                        uint64_t *table_readers) {
+  *memtables = *table_readers = 0;
+  for (int cf = 0; cf < TSDB_CF_COUNT; cf++) {
+    *memtables += cf_property(st, cf, "rocksdb.size-all-mem-tables");
+    *table_readers += cf_property(st, cf, "rocksdb.estimate-table-readers-mem");
+  }
+  *block_cache = rocksdb_cache_get_usage(st->cache);
 }
 
 static uint64_t dir_bytes_ext(const char *path, const char *ext) {

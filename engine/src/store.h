@@ -73,6 +73,10 @@ void tsdb_store__batch_agg_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series
  * a schema dropped the tier. */
 void tsdb_store__batch_tier_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
                                   uint32_t tier_s);
+/* RocksDB's memory in bytes: memtables (active, immutable and pinned) and
+ * table readers summed over the column families, and the block cache. */
+void tsdb_store__memory(tsdb_store *st, uint64_t *memtables, uint64_t *block_cache,
+                        uint64_t *table_readers);
 void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
                                    uint32_t tier_s, int64_t bucket);
 void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,

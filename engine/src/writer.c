@@ -71,6 +71,12 @@
 #include "timeutil.h"
 
 #define TS_UNKNOWN INT64_MAX /* wseries.max_ts not loaded yet */
+#define NEWEST_UNKNOWN INT64_MAX /* wseries.newest_final not looked up yet */
+/* The writer's state of a series with nothing open, and a topic's cached
+ * series ids, are dropped after this long without a message. */
+#define IDLE_MS (10 * 60 * 1000)
+/* Per-pass vectors keep their capacity up to this many entries. */
+#define VEC_KEEP 4096
 #define NO_HEAP SIZE_MAX
 
 typedef enum marker_state {
@@ -101,24 +107,35 @@ typedef struct acc {
   tsdb_agg state;
 } acc;
 
+/* The writer's state of a series: made with its first point, and freed
+ * after IDLE_MS without one once nothing of it is open or staged, so that an
+ * idle series costs one pointer here (a city has many series that report
+ * rarely). All of it can be looked up again in the store. */
 typedef struct wseries {
-  int64_t max_ts; /* greatest stored timestamp, INT64_MIN none, TS_UNKNOWN not loaded */
+  int64_t max_ts;    /* greatest stored timestamp, INT64_MIN none, TS_UNKNOWN not loaded */
+  int64_t last_used; /* db clock of its last point */
   /* Open accumulators per tier, newest bucket first, so in-order data finds
-   * its bucket at the head. Allocated with the series' first accumulator. */
-  acc **accs;
+   * its bucket at the head. */
+  acc *accs[TSDB_MAX_TIERS];
   int64_t *stage_ts;
   double *stage_v;
-  size_t nstage, stage_cap;
+  uint32_t nstage, stage_cap;
   bool touched;
-  int64_t newest_final[TSDB_MAX_TIERS]; /* newest bucket published retained, per tier */
+  /* Newest bucket published retained per tier (the topic's first series
+   * keeps it); NEWEST_UNKNOWN: look it up in the store. */
+  int64_t newest_final[TSDB_MAX_TIERS];
 } wseries;
 
+/* A cache of the series ids of a topic's fields for the class its messages
+ * have; dropped after IDLE_MS without a message (looked up again in
+ * the catalog when one comes). One allocation: the struct, ids, topic. */
 typedef struct source {
-  char *topic;
-  size_t topic_len;
+  const char *topic; /* inside this allocation; the sources map's key */
+  uint32_t topic_len;
+  int64_t last_used; /* db clock */
   tsdb_series_class *cls;
-  uint32_t *ids;  /* per class field; 0 until resolved */
-  tsdb_map named; /* fields named by the messages themselves -> named_field */
+  tsdb_map *named; /* fields named by the messages themselves -> named_field; NULL: none yet */
+  uint32_t ids[];  /* per class field; 0 until resolved */
 } source;
 
 typedef struct named_field {
@@ -144,6 +161,13 @@ typedef struct final_entry {
   acc *a;
 } final_entry;
 
+/* The buckets of one aggregate block (backfill, newest bucket lookups). */
+typedef struct bucket_buf {
+  int64_t starts[TSDB_AGGBLOCK_MAX_BUCKETS];
+  tsdb_agg aggs[TSDB_AGGBLOCK_MAX_BUCKETS];
+  size_t n;
+} bucket_buf;
+
 #define VEC(type)                                                              \
   struct {                                                                     \
     type *v;                                                                   \
@@ -155,9 +179,12 @@ struct tsdb_writer {
   pthread_t thread;
   bool started;
   tsdb_wbatch *batch;
-  wseries *ws;
+  wseries **ws; /* by series id; NULL: nothing held */
   size_t ws_cap;
+  size_t ws_sweep_pos; /* the idle sweep's position in ws */
+  size_t ws_count;     /* states held */
   tsdb_map sources;
+  size_t source_sweep_pos; /* the idle sweep's position in the sources map */
   acc **heap;
   size_t heap_n, heap_cap;
   VEC(uint32_t) touched;
@@ -167,7 +194,7 @@ struct tsdb_writer {
   VEC(acc *) partial;  /* open accumulators changed since their last partial update (NULL: gone) */
   VEC(final_entry) finals;
   VEC(uint64_t) backfills; /* (series << 8 | tier) of tiers still being backfilled */
-  struct backfill_acc *backfill_buf; /* one aggregate block of buckets, allocated on first use */
+  bucket_buf *buckets; /* one aggregate block's buckets, allocated on first use */
   uint8_t *enc;
   size_t enc_cap;
   tsdb_scan_buf scan;
@@ -189,6 +216,35 @@ static int vec_grow(void **v, size_t *cap, size_t elem) {
   *v = nv;
   *cap = ncap;
   return 0;
+}
+
+/* A burst (a bulk import, a catch-up) grows the per-pass vectors; their
+ * memory is given back once the pass is over rather than held for good. */
+#define VEC_TRIM(vec)                                                          \
+  do {                                                                         \
+    if ((vec).n == 0 && (vec).cap > VEC_KEEP) {                                \
+      free((vec).v);                                                           \
+      (vec).v = NULL;                                                          \
+      (vec).cap = 0;                                                           \
+    }                                                                          \
+  } while (0)
+
+static void trim_vectors(tsdb_writer *w) {
+  w->touched.n = 0; /* both only live during a pass */
+  w->changed.n = 0;
+  VEC_TRIM(w->touched);
+  VEC_TRIM(w->changed);
+  VEC_TRIM(w->refresh);
+  VEC_TRIM(w->unmarked);
+  VEC_TRIM(w->partial);
+  VEC_TRIM(w->finals);
+  if (w->heap_cap > VEC_KEEP && w->heap_n < w->heap_cap / 8) {
+    acc **h = realloc(w->heap, w->heap_cap / 2 * sizeof *h);
+    if (h) {
+      w->heap = h;
+      w->heap_cap /= 2;
+    }
+  }
 }
 
 /* ---- the due-time heap (binary min-heap on heap_due, indexed) ---- */
@@ -259,26 +315,64 @@ static acc *heap_pop(tsdb_writer *w) {
 
 /* ---- per-series state ---- */
 
+static wseries *ws_find(const tsdb_writer *w, uint32_t id) {
+  return id < w->ws_cap ? w->ws[id] : NULL;
+}
+
+/* The state of a series, made if it has none. */
 static wseries *ws_get(tsdb_writer *w, uint32_t id) {
   if (id >= w->ws_cap) {
     size_t cap = w->ws_cap ? w->ws_cap : 1024;
     while (cap <= id) cap *= 2;
-    wseries *ws = realloc(w->ws, cap * sizeof *ws);
+    wseries **ws = realloc(w->ws, cap * sizeof *ws);
     if (!ws) return NULL;
-    for (size_t i = w->ws_cap; i < cap; i++) {
-      memset(&ws[i], 0, sizeof ws[i]);
-      ws[i].max_ts = TS_UNKNOWN;
-      for (int t = 0; t < TSDB_MAX_TIERS; t++) ws[i].newest_final[t] = INT64_MIN;
-    }
+    memset(ws + w->ws_cap, 0, (cap - w->ws_cap) * sizeof *ws);
     w->ws = ws;
     w->ws_cap = cap;
   }
-  return &w->ws[id];
+  if (w->ws[id]) return w->ws[id];
+  wseries *ws = calloc(1, sizeof *ws);
+  if (!ws) return NULL;
+  ws->max_ts = TS_UNKNOWN;
+  for (int t = 0; t < TSDB_MAX_TIERS; t++) ws->newest_final[t] = NEWEST_UNKNOWN;
+  w->ws[id] = ws;
+  w->ws_count++;
+  return ws;
+}
+
+static void ws_free(wseries *ws) {
+  for (int t = 0; t < TSDB_MAX_TIERS; t++) {
+    acc *a = ws->accs[t];
+    while (a) {
+      acc *next = a->next;
+      free(a);
+      a = next;
+    }
+  }
+  free(ws->stage_ts);
+  free(ws->stage_v);
+  free(ws);
+}
+
+/* Frees a slice of the series states idle for IDLE_MS with nothing open. */
+static void sweep_series(tsdb_writer *w, int64_t now, size_t budget) {
+  for (size_t i = 0; i < budget && w->ws_cap; i++) {
+    if (w->ws_sweep_pos >= w->ws_cap) w->ws_sweep_pos = 0;
+    size_t id = w->ws_sweep_pos++;
+    wseries *ws = w->ws[id];
+    if (!ws || ws->touched || ws->nstage || now - ws->last_used < IDLE_MS) continue;
+    bool open = false;
+    for (int t = 0; t < TSDB_MAX_TIERS && !open; t++) open = ws->accs[t] != NULL;
+    if (open) continue;
+    ws_free(ws);
+    w->ws[id] = NULL;
+    w->ws_count--;
+  }
 }
 
 static int stage_point(wseries *ws, int64_t ts, double v) {
   if (ws->nstage == ws->stage_cap) {
-    size_t cap = ws->stage_cap ? ws->stage_cap * 2 : 16;
+    uint32_t cap = ws->stage_cap ? ws->stage_cap * 2 : 4;
     int64_t *t = realloc(ws->stage_ts, cap * sizeof *t);
     if (!t) return TSDB_ENOMEM;
     ws->stage_ts = t;
@@ -312,49 +406,75 @@ static int mark_refresh(tsdb_writer *w, acc *a) {
 /* Forgets the source's resolved series ids (they are looked up again). */
 static void source_forget(source *src) {
   memset(src->ids, 0, src->cls->nfields * sizeof *src->ids);
+  if (!src->named) return;
   size_t pos = 0;
   named_field *nf;
-  while ((nf = tsdb_map__next(&src->named, &pos)) != NULL) {
+  while ((nf = tsdb_map__next(src->named, &pos)) != NULL) {
     free(nf->name);
     free(nf);
   }
-  tsdb_map__free(&src->named);
-  tsdb_map__init(&src->named);
+  tsdb_map__free(src->named);
+  free(src->named);
+  src->named = NULL;
+}
+
+static void source_free(source *src) {
+  source_forget(src);
+  tsdb_series_class_release(src->cls);
+  free(src);
 }
 
 static source *source_get(tsdb_writer *w, const char *topic, size_t len,
-                          tsdb_series_class *cls) {
+                          tsdb_series_class *cls, int64_t now) {
   source *src = tsdb_map__get(&w->sources, topic, len);
-  if (src && src->cls == cls) return src;
-  if (src) {
-    /* The schema set was reloaded: re-resolve the fields by name on demand. */
-    uint32_t *ids = calloc(cls->nfields ? cls->nfields : 1, sizeof *ids);
-    if (!ids) return NULL;
-    source_forget(src);
-    free(src->ids);
-    src->ids = ids;
-    tsdb_series_class_release(src->cls);
-    tsdb_series_class_retain(cls);
-    src->cls = cls;
+  if (src && src->cls == cls) {
+    src->last_used = now;
     return src;
   }
-  src = calloc(1, sizeof *src);
-  if (!src) return NULL;
-  tsdb_map__init(&src->named);
-  src->topic = malloc(len + 1);
-  src->ids = calloc(cls->nfields ? cls->nfields : 1, sizeof *src->ids);
-  if (!src->topic || !src->ids || tsdb_map__put(&w->sources, src->topic, len, src)) {
-    free(src->topic);
-    free(src->ids);
-    free(src);
+  /* New, or the schema set was reloaded: the fields are resolved again by
+   * name on demand. */
+  size_t nids = cls->nfields ? cls->nfields : 1;
+  source *fresh = calloc(1, sizeof *fresh + nids * sizeof *fresh->ids + len + 1);
+  if (!fresh) return NULL;
+  char *text = (char *)(fresh->ids + nids);
+  memcpy(text, topic, len);
+  text[len] = '\0';
+  fresh->topic = text;
+  fresh->topic_len = (uint32_t)len;
+  fresh->last_used = now;
+  tsdb_series_class_retain(cls);
+  fresh->cls = cls;
+  if (tsdb_map__put(&w->sources, fresh->topic, len, fresh)) { /* replaces src */
+    source_free(fresh);
     return NULL;
   }
-  memcpy(src->topic, topic, len);
-  src->topic[len] = '\0';
-  src->topic_len = len;
-  tsdb_series_class_retain(cls);
-  src->cls = cls;
-  return src;
+  if (src) source_free(src);
+  return fresh;
+}
+
+/* Drops a slice of the sources that have seen no message for IDLE_MS,
+ * so that the cache holds the active topics, not every topic ever seen. */
+static void sweep_sources(tsdb_writer *w, int64_t now, size_t budget) {
+  tsdb_map *m = &w->sources;
+  if (m->cap == 0) return;
+  for (size_t i = 0; i < budget; i++) {
+    if (w->source_sweep_pos >= m->cap) w->source_sweep_pos = 0;
+    size_t pos = w->source_sweep_pos;
+    source *src = tsdb_map__next(m, &pos);
+    if (!src) {
+      w->source_sweep_pos = 0;
+      break;
+    }
+    w->source_sweep_pos = pos;
+    if (now - src->last_used < IDLE_MS) continue;
+    /* Removal shifts a later entry into this slot: look at it again. */
+    tsdb_map__remove(m, src->topic, src->topic_len);
+    w->source_sweep_pos = pos - 1;
+    source_free(src);
+  }
+  size_t cap = m->cap;
+  tsdb_map__shrink(m);
+  if (m->cap != cap) w->source_sweep_pos = 0;
 }
 
 /* ---- one point ---- */
@@ -363,10 +483,8 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
                         int64_t ts, double v, int64_t now) {
   bool is_new = ts > ws->max_ts;
   if (!is_new) atomic_fetch_add(&w->db->counters.late_points, 1);
-  if (s->ntiers && !ws->accs && !(ws->accs = calloc(TSDB_MAX_TIERS, sizeof *ws->accs)))
-    return TSDB_ENOMEM;
-  for (uint8_t t = 0; t < s->ntiers; t++) {
-    int64_t tier = s->tiers_ms[t];
+  for (uint8_t t = 0; t < s->profile->ntiers; t++) {
+    int64_t tier = s->profile->tiers_ms[t];
     int64_t b = tsdb_bucket_floor(ts, tier);
     acc **pp = &ws->accs[t];
     while (*pp && (*pp)->start > b) pp = &(*pp)->next;
@@ -434,17 +552,17 @@ static int ensure_enc(tsdb_writer *w, size_t n) {
 /* Sort/dedup one series' staged points and add one merge operand per block. */
 static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
   const tsdb_series *s = tsdb_catalog__get_unlocked(&w->db->catalog, id);
-  size_t n = tsdb_block__normalize(ws->stage_ts, ws->stage_v, ws->nstage, s->dup_policy);
+  size_t n = tsdb_block__normalize(ws->stage_ts, ws->stage_v, ws->nstage, s->profile->dup_policy);
   size_t i = 0;
   while (i < n) {
-    int64_t block = tsdb_bucket_floor(ws->stage_ts[i], s->block_span_ms);
+    int64_t block = tsdb_bucket_floor(ws->stage_ts[i], s->profile->block_span_ms);
     size_t j = i + 1;
-    while (j < n && ws->stage_ts[j] < block + s->block_span_ms && j - i < TSDB_CODEC_MAX_POINTS)
+    while (j < n && ws->stage_ts[j] < block + s->profile->block_span_ms && j - i < TSDB_CODEC_MAX_POINTS)
       j++;
     int rc = ensure_enc(w, j - i);
     if (rc) return rc;
     size_t len = 0;
-    rc = tsdb_codec__encode(ws->stage_ts + i, ws->stage_v + i, j - i, (uint8_t)s->dup_policy,
+    rc = tsdb_codec__encode(ws->stage_ts + i, ws->stage_v + i, j - i, (uint8_t)s->profile->dup_policy,
                             w->enc, w->enc_cap, &len);
     if (rc) return rc;
     tsdb_store__batch_raw_merge(w->db->store, w->batch, id, block, w->enc, len);
@@ -474,8 +592,11 @@ static int decode_names(const tsdb_qrec *r, msg_name *names) {
 
 /* Records backfill jobs for the tiers of a series that are not complete. */
 static int queue_backfills(tsdb_writer *w, const tsdb_series *s) {
-  for (size_t t = 0; t < s->ntiers; t++) {
-    if (s->tier_complete_from[t] == INT64_MIN) continue;
+  if (!s->backfilling) return 0;
+  tsdb_series_params sp;
+  if (tsdb_catalog__params(&w->db->catalog, s->id, &sp) != 0) return 0;
+  for (size_t t = 0; t < sp.ntiers; t++) {
+    if (sp.tier_complete_from[t] == INT64_MIN) continue;
     uint64_t job = (uint64_t)s->id << 8 | t;
     bool known = false;
     for (size_t i = 0; i < w->backfills.n && !known; i++) known = w->backfills.v[i] == job;
@@ -490,7 +611,7 @@ static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const
   tsdb_db *db = w->db;
   named_field *nf = NULL;
   if (names) {
-    nf = tsdb_map__get(&src->named, names[f].name, names[f].len);
+    nf = src->named ? tsdb_map__get(src->named, names[f].name, names[f].len) : NULL;
     if (nf) {
       *out = nf->id;
       return 0;
@@ -525,9 +646,10 @@ static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const
   if (changed && (rc = VEC_PUSH(w->changed, s->id))) return rc;
   if (changed && (rc = queue_backfills(w, s))) return rc;
   if (names) {
+    if (!src->named && !(src->named = calloc(1, sizeof *src->named))) return TSDB_ENOMEM;
     nf = calloc(1, sizeof *nf);
     if (!nf || !(nf->name = strndup(fname, flen)) ||
-        tsdb_map__put(&src->named, nf->name, flen, nf)) {
+        tsdb_map__put(src->named, nf->name, flen, nf)) {
       if (nf) free(nf->name);
       free(nf);
       return TSDB_ENOMEM;
@@ -578,7 +700,7 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
       tsdb_store__batch_archive_put(db->store, w->batch, r->arrival_ms, w->session,
                                     w->archive_seq++, topic, r->topic_len, tsdb_qrec__payload(r),
                                     r->payload_len);
-    source *src = source_get(w, topic, r->topic_len, r->cls);
+    source *src = source_get(w, topic, r->topic_len, r->cls, now);
     if (!src) rc = TSDB_ENOMEM;
     if (rc == 0 && r->nnames > names_cap) {
       msg_name *n = realloc(names, r->nnames * sizeof *n);
@@ -594,7 +716,7 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
       if (rc) break;
       const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
       if (pts[i].ts_ms <
-          tsdb_class__write_cutoff(now, s->raw_retention_ms, s->ntiers, s->tiers_ms)) {
+          tsdb_class__write_cutoff(now, s->profile->raw_retention_ms, s->profile->ntiers, s->profile->tiers_ms)) {
         /* Retention has already passed it: storing it would resurrect data
          * and leave its coarse buckets incomplete. */
         atomic_fetch_add(&db->counters.expired_points, 1);
@@ -612,11 +734,12 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
          * takes the exact (refresh) path. */
         ws->max_ts = max_ts;
       }
-      if (s->dup_policy == TSDB_DUP_REJECT && pts[i].ts_ms <= ws->max_ts &&
+      if (s->profile->dup_policy == TSDB_DUP_REJECT && pts[i].ts_ms <= ws->max_ts &&
           is_duplicate(w, id, ws, pts[i].ts_ms)) {
         atomic_fetch_add(&db->counters.duplicates_rejected, 1);
         continue;
       }
+      ws->last_used = now;
       if (!ws->touched) {
         ws->touched = true;
         if ((rc = VEC_PUSH(w->touched, id))) break;
@@ -699,14 +822,39 @@ bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topi
 
 /* The open accumulator of a series for a tier width and bucket, or NULL. */
 static acc *open_acc(tsdb_writer *w, uint32_t series, int64_t tier_ms, int64_t start) {
-  if (series >= w->ws_cap || !w->ws[series].accs) return NULL;
+  const wseries *ws = ws_find(w, series);
+  if (!ws) return NULL;
   for (int t = 0; t < TSDB_MAX_TIERS; t++) {
-    acc *a = w->ws[series].accs[t];
+    acc *a = ws->accs[t];
     if (!a || a->tier_ms != tier_ms) continue;
     while (a && a->start > start) a = a->next;
     return a && a->start == start ? a : NULL;
   }
   return NULL;
+}
+
+/* The start of the newest stored bucket of a series' tier (INT64_MIN: none).
+ * Buckets being finalized are written before they are published, so a
+ * bucket that is the newest finds itself. */
+static int64_t newest_stored_bucket(tsdb_writer *w, uint32_t series, int64_t tier_ms) {
+  int64_t newest = INT64_MIN;
+  tsdb_store_iter *it;
+  if (tsdb_store__iter_tier(w->db->store, NULL, TSDB_CF_AGG, series, (uint32_t)(tier_ms / 1000),
+                            TSDB_TS_MIN, TSDB_TS_MAX, &it) != 0)
+    return newest;
+  tsdb_store__iter_seek_last(it);
+  if (tsdb_store__iter_valid(it)) {
+    size_t len, n = 0;
+    const uint8_t *v = tsdb_store__iter_value(it, &len);
+    bucket_buf *bf = w->buckets ? w->buckets : malloc(sizeof *bf);
+    w->buckets = bf;
+    if (bf && tsdb_aggblock__decode(v, len, bf->starts, bf->aggs, TSDB_AGGBLOCK_MAX_BUCKETS,
+                                    &n) == 0)
+      for (size_t i = 0; i < n; i++)
+        if (bf->aggs[i].count && bf->starts[i] > newest) newest = bf->starts[i];
+  }
+  tsdb_store__iter_close(it);
+  return newest;
 }
 
 /*
@@ -761,13 +909,18 @@ static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, 
   /* Retain only the newest bucket of a topic and tier, so that a correction
    * of an old bucket never hides the latest one from new subscribers. The
    * newest start is tracked on the topic's first series. */
-  wseries *ws = ws_get(w, first_series);
   const tsdb_series *s0 = tsdb_catalog__get_unlocked(&db->catalog, first_series);
   int t = -1;
-  for (size_t i = 0; s0 && i < s0->ntiers; i++)
-    if (s0->tiers_ms[i] == tier_ms) t = (int)i;
-  bool retain = ws && t >= 0 && start >= ws->newest_final[t];
-  if (retain) ws->newest_final[t] = start;
+  for (size_t i = 0; s0 && i < s0->profile->ntiers; i++)
+    if (s0->profile->tiers_ms[i] == tier_ms) t = (int)i;
+  bool retain = false;
+  if (t >= 0) {
+    wseries *h = ws_find(w, first_series);
+    int64_t newest = h ? h->newest_final[t] : NEWEST_UNKNOWN;
+    if (newest == NEWEST_UNKNOWN) newest = newest_stored_bucket(w, first_series, tier_ms);
+    retain = start >= newest;
+    if (h) h->newest_final[t] = retain ? start : newest;
+  }
   char pub_topic[1024];
   if (!tsdb_strbuf__failed(&sb) &&
       tsdb_db__agg_topic(pub_topic, sizeof pub_topic, tier_ms, topic, topic_len))
@@ -797,10 +950,10 @@ static void publish_partials(tsdb_writer *w, int64_t now) {
       continue;
     const tsdb_series *s = tsdb_catalog__get_unlocked(&w->db->catalog, a->series);
     if (!s) continue;
-    publish_bucket(w, s->topic, s->topic_len, a->tier_ms, a->start, "partial", NULL, 0);
+    publish_bucket(w, s->topic->text, s->topic->len, a->tier_ms, a->start, "partial", NULL, 0);
     /* Every open field of the topic was in that message. */
     uint32_t ids[TSDB_MAX_FIELDS];
-    size_t nids = tsdb_catalog__topic_series(&w->db->catalog, s->topic, s->topic_len, ids,
+    size_t nids = tsdb_catalog__topic_series(&w->db->catalog, s->topic->text, s->topic->len, ids,
                                              TSDB_MAX_FIELDS);
     for (size_t k = 0; k < nids; k++) {
       acc *o = open_acc(w, ids[k], a->tier_ms, a->start);
@@ -835,11 +988,11 @@ static int cmp_final(const void *x, const void *y) {
 }
 
 static void unlink_acc(tsdb_writer *w, acc *a) {
-  wseries *ws = &w->ws[a->series];
+  wseries *h = w->ws[a->series];
   if (a->prev)
     a->prev->next = a->next;
   else
-    ws->accs[a->tier] = a->next;
+    h->accs[a->tier] = a->next;
   if (a->next) a->next->prev = a->prev;
 }
 
@@ -917,7 +1070,7 @@ static void collect_due(tsdb_writer *w, int64_t now) {
     acc *a = w->unmarked.v[i];
     if (a->heap_pos != NO_HEAP || a->finalizing || a->refresh || acc_due(w, a) > now) continue;
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
-    final_entry e = {a->series, s ? s->topic : "", s ? s->topic_len : 0, a->tier_ms,
+    final_entry e = {a->series, s ? s->topic->text : "", s ? s->topic->len : 0, a->tier_ms,
                      a->start, a->existed, a};
     if (VEC_PUSH(w->finals, e)) break;
     a->finalizing = true;
@@ -932,7 +1085,7 @@ static void collect_due(tsdb_writer *w, int64_t now) {
     }
     heap_pop(w);
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
-    final_entry e = {a->series, s ? s->topic : "", s ? s->topic_len : 0, a->tier_ms,
+    final_entry e = {a->series, s ? s->topic->text : "", s ? s->topic->len : 0, a->tier_ms,
                      a->start, a->existed, a};
     if (VEC_PUSH(w->finals, e)) {
       heap_push(w, a, now + 1000); /* out of memory: try again later */
@@ -1010,14 +1163,8 @@ static void finalize_due(tsdb_writer *w, int64_t now) {
 
 /* ---- backfill of a tier a schema added ---- */
 
-typedef struct backfill_acc {
-  int64_t starts[TSDB_AGGBLOCK_MAX_BUCKETS];
-  tsdb_agg aggs[TSDB_AGGBLOCK_MAX_BUCKETS];
-  size_t n;
-} backfill_acc;
-
 static int collect_backfill_bucket(void *ud, int64_t start, const tsdb_agg *agg) {
-  backfill_acc *b = ud;
+  bucket_buf *b = ud;
   if (b->n == TSDB_AGGBLOCK_MAX_BUCKETS) return TSDB_ETOOBIG;
   b->starts[b->n] = start;
   b->aggs[b->n] = *agg;
@@ -1078,8 +1225,8 @@ static bool backfill_step(tsdb_writer *w) {
     int64_t lo = tsdb_bucket_floor(boundary - 1, span);
     bool last = oldest == INT64_MAX || lo <= tsdb_bucket_floor(oldest, width);
     if (last && oldest != INT64_MAX) lo = tsdb_bucket_floor(oldest, width);
-    if (!w->backfill_buf && !(w->backfill_buf = malloc(sizeof *w->backfill_buf))) return true;
-    backfill_acc *bf = w->backfill_buf;
+    if (!w->buckets && !(w->buckets = malloc(sizeof *w->buckets))) return true;
+    bucket_buf *bf = w->buckets;
     bf->n = 0;
     int rc = oldest == INT64_MAX ? 0
                                  : tsdb_read__rollup(db->store, NULL, &sp, src_tier, width, lo,
@@ -1129,7 +1276,7 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
     w->finals.n = 0;
     int rc = stage_records(w, data, len, now);
     for (size_t i = 0; rc == 0 && i < w->touched.n; i++)
-      rc = flush_series(w, w->touched.v[i], &w->ws[w->touched.v[i]]);
+      rc = flush_series(w, w->touched.v[i], w->ws[w->touched.v[i]]);
     if (rc == 0) {
       /* Buckets already due (a backfill moving on, a late point) go into this
        * same batch; only those still open get a pending marker. */
@@ -1181,22 +1328,22 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
       source *src;
       while ((src = tsdb_map__next(&w->sources, &pos)) != NULL) source_forget(src);
       for (size_t i = 0; i < w->touched.n; i++) {
-        wseries *ws = &w->ws[w->touched.v[i]];
+        wseries *ws = w->ws[w->touched.v[i]];
         ws->max_ts = TS_UNKNOWN;
-        for (int t = 0; ws->accs && t < TSDB_MAX_TIERS; t++)
+        for (int t = 0; t < TSDB_MAX_TIERS; t++)
           for (acc *a = ws->accs[t]; a; a = a->next) mark_refresh(w, a);
       }
     }
     for (size_t i = 0; i < w->touched.n; i++) {
-      wseries *ws = &w->ws[w->touched.v[i]];
-      ws->touched = false;
-      ws->nstage = 0;
-      if (ws->stage_cap > 4096) { /* a bulk import passed: give the memory back */
-        free(ws->stage_ts);
-        free(ws->stage_v);
-        ws->stage_ts = NULL;
-        ws->stage_v = NULL;
-        ws->stage_cap = 0;
+      wseries *h = w->ws[w->touched.v[i]];
+      h->touched = false;
+      h->nstage = 0;
+      if (h->stage_cap > 4096) { /* a bulk import passed: give the memory back */
+        free(h->stage_ts);
+        free(h->stage_v);
+        h->stage_ts = NULL;
+        h->stage_v = NULL;
+        h->stage_cap = 0;
       }
     }
     atomic_fetch_add(&db->counters.batches, 1);
@@ -1218,7 +1365,17 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
     atomic_store(&db->counters.disk_agg, du.agg);
     atomic_store(&db->counters.disk_other, du.other);
     atomic_store(&db->counters.disk_wal, du.wal);
+    uint64_t memtables, block_cache, table_readers;
+    tsdb_store__memory(db->store, &memtables, &block_cache, &table_readers);
+    atomic_store(&db->counters.mem_memtables, memtables);
+    atomic_store(&db->counters.mem_block_cache, block_cache);
+    atomic_store(&db->counters.mem_table_readers, table_readers);
   }
+  /* A slice per pass; a bigger one when no data came (an idle wake-up). */
+  size_t budget = len ? 4096 : 65536;
+  sweep_sources(w, now, budget);
+  sweep_series(w, now, budget);
+  trim_vectors(w);
 }
 
 /* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
@@ -1237,11 +1394,10 @@ static void recover(tsdb_writer *w) {
     int64_t start = tsdb_key__get_ts(k + 8);
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
     int t = -1;
-    for (size_t i = 0; s && i < s->ntiers; i++)
-      if (s->tiers_ms[i] == (int64_t)tier_s * 1000) t = (int)i;
-    wseries *ws = t >= 0 ? ws_get(w, id) : NULL;
-    if (ws && !ws->accs) ws->accs = calloc(TSDB_MAX_TIERS, sizeof *ws->accs);
-    acc *a = ws && ws->accs ? calloc(1, sizeof *a) : NULL;
+    for (size_t i = 0; s && i < s->profile->ntiers; i++)
+      if (s->profile->tiers_ms[i] == (int64_t)tier_s * 1000) t = (int)i;
+    wseries *h = t >= 0 ? ws_get(w, id) : NULL;
+    acc *a = h ? calloc(1, sizeof *a) : NULL;
     if (!a) { /* the series or tier is gone: its marker means nothing now */
       tsdb_store__batch_pending_delete(db->store, w->batch, id, tier_s, start);
       dropped++;
@@ -1254,10 +1410,10 @@ static void recover(tsdb_writer *w) {
     a->last_touch = now;
     a->superseded = true; /* nothing will extend it but late points */
     tsdb_agg__init(&a->state);
-    acc **pp = &ws->accs[t];
+    acc **pp = &h->accs[t];
     while (*pp && (*pp)->start > start) pp = &(*pp)->next;
     a->next = *pp;
-    a->prev = pp == &ws->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
+    a->prev = pp == &h->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
     if (*pp) (*pp)->prev = a;
     *pp = a;
     a->marker = MARKER_ON_DISK;
@@ -1284,7 +1440,8 @@ static void *writer_main(void *arg) {
   pthread_sigmask(SIG_BLOCK, &all, NULL);
 
   recover(w);
-  for (size_t id = 1; id < db->catalog.id_cap; id++) {
+  uint32_t ids = tsdb_catalog__id_limit(&db->catalog);
+  for (uint32_t id = 1; id < ids; id++) {
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, (uint32_t)id);
     if (s) queue_backfills(w, s);
   }
@@ -1299,6 +1456,8 @@ static void *writer_main(void *arg) {
       if (wait < 0) wait = 0;
       if (wait > 1000) wait = 1000;
       deadline = tsdb_time__monotonic_ms() + wait;
+    } else if (w->sources.count || w->ws_cap) {
+      deadline = tsdb_time__monotonic_ms() + 1000; /* the idle sweeps */
     }
     uint8_t *data;
     size_t len;
@@ -1306,9 +1465,12 @@ static void *writer_main(void *arg) {
     bool alive = tsdb_queue__take(&db->queue, deadline, db->opts.flush_interval_ms, &data, &len,
                                   &seq);
     process(w, data, len, seq);
+    if (data) tsdb_queue__release_pages(&db->queue, data, len);
     w->last_seq = seq;
     atomic_store(&db->counters.open_buckets, w->heap_n);
     atomic_store(&db->counters.backfills_pending, w->backfills.n);
+    atomic_store(&db->counters.sources_cached, w->sources.count);
+    atomic_store(&db->counters.series_active, w->ws_count);
     tsdb_queue__processed(&db->queue, seq);
     if (!alive) break;
   }
@@ -1350,30 +1512,12 @@ int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
 void tsdb_writer__join(tsdb_writer *w) {
   if (!w) return;
   if (w->started) pthread_join(w->thread, NULL);
-  for (size_t i = 0; i < w->ws_cap; i++) {
-    for (int t = 0; w->ws[i].accs && t < TSDB_MAX_TIERS; t++) {
-      acc *a = w->ws[i].accs[t];
-      while (a) {
-        acc *next = a->next;
-        free(a);
-        a = next;
-      }
-    }
-    free(w->ws[i].accs);
-    free(w->ws[i].stage_ts);
-    free(w->ws[i].stage_v);
-  }
+  for (size_t i = 0; i < w->ws_cap; i++)
+    if (w->ws[i]) ws_free(w->ws[i]);
   free(w->ws);
   size_t pos = 0;
   source *src;
-  while ((src = tsdb_map__next(&w->sources, &pos)) != NULL) {
-    source_forget(src);
-    tsdb_map__free(&src->named);
-    tsdb_series_class_release(src->cls);
-    free(src->topic);
-    free(src->ids);
-    free(src);
-  }
+  while ((src = tsdb_map__next(&w->sources, &pos)) != NULL) source_free(src);
   tsdb_map__free(&w->sources);
   free(w->heap);
   free(w->touched.v);
@@ -1384,7 +1528,7 @@ void tsdb_writer__join(tsdb_writer *w) {
   free(w->backfills.v);
   free(w->finals.v);
   free(w->enc);
-  free(w->backfill_buf);
+  free(w->buckets);
   tsdb_scan_buf__free(&w->scan);
   tsdb_store__batch_free(w->batch);
   free(w);

@@ -88,7 +88,10 @@ class Broker:
             f.write(self.config_text())
         self.log_path = os.path.join(self.workdir, "broker-%d.log" % self.runs)
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+        env = dict(os.environ)  # the allocator setting run.sh starts the broker with
+        env["GLIBC_TUNABLES"] = "glibc.malloc.mmap_threshold=131072"
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=log, stderr=subprocess.STDOUT,
+                                     env=env)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

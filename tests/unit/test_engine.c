@@ -290,6 +290,21 @@ TEST(hashmap_random_operations) {
     count += present[k];
   }
   CHECK_INT(m.count, ==, count);
+  /* Removing nearly everything, then shrinking, keeps every survivor. */
+  size_t cap = m.cap, kept = 0;
+  for (int k = 0; k < N; k++) {
+    if (!present[k] || k % 50 == 0) continue;
+    tsdb_map__remove(&m, keys[k], strlen(keys[k]));
+    present[k] = false;
+  }
+  tsdb_map__shrink(&m);
+  CHECK_INT(m.cap, <, cap);
+  for (int k = 0; k < N; k++) {
+    if (!keys[k][0]) continue;
+    CHECK((tsdb_map__get(&m, keys[k], strlen(keys[k])) != NULL) == present[k]);
+    kept += present[k];
+  }
+  CHECK_INT(m.count, ==, kept);
   tsdb_map__free(&m);
 }
 
@@ -1106,14 +1121,15 @@ TEST(step_query_fill_modes) {
 }
 
 typedef struct match_list {
-  int n;
+  int n; /* all matches; the first 16 are kept */
   char items[16][128];
 } match_list;
 
 static int collect_match(void *ud, uint32_t id, const char *topic, const char *field) {
   (void)id;
   match_list *m = ud;
-  if (m->n < 16) snprintf(m->items[m->n++], 128, "%s|%s", topic, field);
+  if (m->n < 16) snprintf(m->items[m->n], 128, "%s|%s", topic, field);
+  m->n++;
   return 0;
 }
 
@@ -1145,6 +1161,134 @@ TEST(series_lookup_by_filter_and_labels) {
   CHECK_OK(tsdb_series_match(db, "#", NULL, l2, 2, collect_match, &m));
   CHECK_INT(m.n, ==, 2);
   CHECK_INT(tsdb_series_match(db, "city/#/x", NULL, NULL, 0, collect_match, &m), ==, TSDB_EINVAL);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+/* The catalog indexes many topics (its index grows and rehashes), keeps a
+ * topic's labels once for all its fields, rewrites every field's descriptor
+ * when a schema captures other labels, and reads it all back the same. */
+TEST(catalog_topics_labels_and_reload) {
+  const char *path = unit_path("db");
+  atomic_store(&fake_now, 1795680000000);
+  static const char *const fields[] = {"pm10", "temp"};
+  static const int64_t tiers[] = {60000};
+  static const tsdb_label kind[] = {{"kind", "air"}};
+  tsdb_series_class_desc d = {.schema_id = "t", .schema_version = 1,
+                              .topic_template = "city/{district}/{station}/air", .nfields = 2,
+                              .field_names = fields, .ntiers = 1, .tiers_ms = tiers,
+                              .nlabels = 1, .labels = kind};
+  tsdb_series_class *v1;
+  CHECK_OK(tsdb_series_class_create(&d, &v1));
+  d.schema_version = 2;
+  d.topic_template = "city/{area}/{station}/air"; /* the same topics, other labels */
+  tsdb_series_class *v2;
+  CHECK_OK(tsdb_series_class_create(&d, &v2));
+  tsdb_db *db = open_db(path, true, 1000);
+  char topic[64];
+  enum { TOPICS = 3000 };
+  for (int i = 0; i < TOPICS; i++) {
+    snprintf(topic, sizeof topic, "city/d%d/s%d/air", i % 7, i);
+    ingest1(db, v1, topic, 0, 1795679000000, i);
+    ingest1(db, v1, topic, 1, 1795679000000, -i);
+  }
+  CHECK_OK(tsdb_sync(db));
+  ingest1(db, v2, "city/d3/s10/air", 1, 1795679001000, 5); /* only temp: both get area */
+  CHECK_OK(tsdb_sync(db));
+  for (int pass = 0; pass < 2; pass++) {
+    tsdb_stats st;
+    tsdb_stats_get(db, &st);
+    CHECK_INT(st.series, ==, 2 * TOPICS);
+    for (int i = 0; i < TOPICS; i += 97) {
+      uint32_t a, b;
+      snprintf(topic, sizeof topic, "city/d%d/s%d/air", i % 7, i);
+      CHECK_OK(tsdb_series_find(db, topic, "pm10", &a));
+      CHECK_OK(tsdb_series_find(db, topic, "temp", &b));
+      CHECK_INT(b, ==, a + 1);
+    }
+    CHECK_INT(tsdb_series_find(db, "city/d0/s999999/air", "pm10", &(uint32_t){0}), ==,
+              TSDB_ENOTFOUND);
+    match_list m = {0};
+    tsdb_label area[] = {{"area", "d3"}, {"kind", "air"}};
+    CHECK_OK(tsdb_series_match(db, "city/#", NULL, area, 2, collect_match, &m));
+    CHECK_INT(m.n, ==, 2);
+    CHECK_STR(m.items[0], "city/d3/s10/air|pm10");
+    CHECK_STR(m.items[1], "city/d3/s10/air|temp");
+    memset(&m, 0, sizeof m);
+    tsdb_label district[] = {{"district", "d3"}};
+    CHECK_OK(tsdb_series_match(db, "city/d3/+/air", "pm10", district, 1, collect_match, &m));
+    int in_d3 = 0;
+    for (int i = 0; i < TOPICS; i++) in_d3 += i % 7 == 3;
+    CHECK_INT(m.n, ==, in_d3 - 1); /* s10 has area now, not district */
+    tsdb_close(db);
+    db = open_db(path, true, 1000);
+  }
+  tsdb_close(db);
+  tsdb_series_class_release(v1);
+  tsdb_series_class_release(v2);
+}
+
+static size_t check_tier_exact(tsdb_db *db, uint32_t id, int64_t tier_ms, const collected *c,
+                               int64_t from, int64_t to);
+
+/* A series the writer has not seen for a while loses its in-memory state;
+ * its next points, late or new, rebuild it from the store: rollups stay
+ * exact and only the newest bucket's publication is retained. */
+TEST(idle_series_state_is_dropped_and_rebuilt) {
+  const int64_t minute = 60000;
+  const int64_t base = 1795680000000 - 1795680000000 % minute;
+  atomic_store(&fake_now, base);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000, 600000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+  for (int i = 0; i < 30; i++) ingest1(db, cls, "city/q/s1/air", 0, base + i * 10000, i);
+  CHECK_OK(tsdb_sync(db));
+  /* Twenty minutes pass; another series keeps the writer busy. */
+  for (int k = 1; k <= 20; k++) {
+    atomic_store(&fake_now, base + k * minute);
+    ingest1(db, cls, "city/q/keep/air", 0, base + k * minute, k);
+    CHECK_OK(tsdb_sync(db));
+  }
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.series_active, ==, 1);
+  CHECK_INT(st.sources_cached, ==, 1);
+  CHECK_INT(st.open_buckets, <=, 4); /* only the busy series: two of each tier */
+  pubs p = {0};
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  /* A late point in a closed bucket, and a new one. */
+  int64_t now = base + 21 * minute;
+  atomic_store(&fake_now, now);
+  ingest1(db, cls, "city/q/s1/air", 0, base + 5000, 100);
+  ingest1(db, cls, "city/q/s1/air", 0, now, 7);
+  CHECK_OK(tsdb_sync(db));
+  atomic_store(&fake_now, now + 2 * minute);
+  ingest1(db, cls, "city/q/keep/air", 0, now + 2 * minute, 0);
+  CHECK_OK(tsdb_sync(db));
+  collected all = {0};
+  uint32_t id;
+  CHECK_OK(tsdb_series_find(db, "city/q/s1/air", "v", &id));
+  CHECK_OK(tsdb_read_raw(db, id, INT64_MIN, INT64_MAX, collect_point, &all));
+  CHECK_INT(all.n, ==, 32);
+  check_tier_exact(db, id, 60000, &all, base, now + minute);
+  check_tier_exact(db, id, 600000, &all, base, now + minute);
+  memset(&p, 0, sizeof p);
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  int corrections = 0, finals = 0;
+  for (int i = 0; i < p.n; i++) {
+    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/q/s1/air")) continue;
+    if (strstr(p.payloads[i], "\"state\":\"correction\"")) {
+      corrections++;
+      CHECK(!p.retain[i]); /* an old bucket must not hide the newest */
+    } else if (strstr(p.payloads[i], "\"state\":\"final\"")) {
+      finals++;
+      CHECK(p.retain[i]);
+    }
+  }
+  CHECK_INT(corrections, ==, 1);
+  CHECK_INT(finals, ==, 1);
+  collected_free(&all);
   tsdb_close(db);
   tsdb_series_class_release(cls);
 }

@@ -337,6 +337,16 @@ typedef struct tsdb_disk_usage {
 
 void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out);
 
+/* Memory RocksDB holds (bytes): memtables, cached blocks (bounded by
+ * cache_mb), and the index and filter blocks of open table files. */
+typedef struct tsdb_store_memory {
+  uint64_t memtables;
+  uint64_t block_cache;
+  uint64_t table_readers;
+} tsdb_store_memory;
+
+void tsdb_store_memory_get(tsdb_db *db, tsdb_store_memory *out);
+
 /* Flushes memtables and compacts every column family fully (tools,
  * benchmarks). Blocks; never call it on a broker thread. */
 void tsdb_compact(tsdb_db *db);
@@ -365,6 +375,10 @@ typedef struct tsdb_stats {
   uint64_t write_latency_p50_us; /* of the writer's batch writes (WAL), log2 buckets */
   uint64_t write_latency_p99_us;
   tsdb_disk_usage disk;          /* refreshed by the writer about every 10 s */
+  tsdb_store_memory memory;      /* likewise */
+  uint64_t sources_cached;       /* topics whose series ids the writer caches */
+  uint64_t series_active;        /* series with a point in the last 10 minutes or an open bucket */
+  uint64_t memory_trims;         /* times free heap pages were given back to the system */
 } tsdb_stats;
 
 /* Counters of the host (the plugin: accepted/refused per schema and reason)
