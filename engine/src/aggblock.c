@@ -71,8 +71,8 @@ static double column_value(const tsdb_agg *a, int64_t start, int col) {
   }
 }
 
-int tsdb_aggblock__encode(const int64_t *starts, const tsdb_agg *aggs, size_t n, uint8_t *out,
-                          size_t cap, size_t *len) {
+static int encode(const int64_t *starts, const tsdb_agg *aggs, size_t n, uint8_t *out,
+                  size_t cap, size_t *len, bool fast) {
   if (n > TSDB_CODEC_MAX_POINTS || cap < tsdb_aggblock__max_size(n)) return TSDB_ETOOBIG;
   size_t pos = 0;
   out[pos++] = AGGBLOCK_VERSION;
@@ -93,8 +93,8 @@ int tsdb_aggblock__encode(const int64_t *starts, const tsdb_agg *aggs, size_t n,
     for (size_t i = 0; i < n; i++) col[i] = column_value(&aggs[i], starts[i], c);
     /* Encode after a gap for the length, then move it into place. */
     size_t gap = 10, clen = 0;
-    rc = tsdb_codec__encode(c == COL_COUNT ? starts : idx, col, n, 0, out + pos + gap,
-                            cap - pos - gap, &clen);
+    rc = (fast ? tsdb_codec__encode_fast : tsdb_codec__encode)(
+        c == COL_COUNT ? starts : idx, col, n, 0, out + pos + gap, cap - pos - gap, &clen);
     if (rc) goto cleanup;
     size_t vl = put_varint(out + pos, clen);
     memmove(out + pos + vl, out + pos + gap, clen);
@@ -105,6 +105,11 @@ cleanup:
   free(col);
   free(idx);
   return rc;
+}
+
+int tsdb_aggblock__encode(const int64_t *starts, const tsdb_agg *aggs, size_t n, uint8_t *out,
+                          size_t cap, size_t *len) {
+  return encode(starts, aggs, n, out, cap, len, false);
 }
 
 int tsdb_aggblock__count(const uint8_t *in, size_t len, size_t *n) {
@@ -193,7 +198,7 @@ static int cmp_bucket_pos(const void *a, const void *b) {
 }
 
 int tsdb_aggblock__merge(const char *const *blocks, const size_t *lens, size_t n,
-                         bool keep_tombstones, uint8_t **out, size_t *out_len,
+                         bool keep_tombstones, bool fast, uint8_t **out, size_t *out_len,
                          uint64_t *corrupt) {
   *out = NULL;
   *out_len = 0;
@@ -246,7 +251,7 @@ int tsdb_aggblock__merge(const char *const *blocks, const size_t *lens, size_t n
     rc = TSDB_ENOMEM;
     goto cleanup;
   }
-  rc = tsdb_aggblock__encode(out_starts, out_aggs, m, buf, cap, out_len);
+  rc = encode(out_starts, out_aggs, m, buf, cap, out_len, fast);
   if (rc == 0) {
     *out = buf;
     buf = NULL;

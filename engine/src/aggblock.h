@@ -50,10 +50,13 @@ int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_a
 /*
  * Merges blocks given oldest first: per bucket start the newest state wins.
  * keep_tombstones: true for partial merges (operands that may still apply to
- * an older base), false when the result is the whole key's value. On success
- * *out is malloc()ed. Corrupt inputs are skipped and counted in *corrupt.
+ * an older base), false when the result is the whole key's value. fast: the
+ * columns are written with tsdb_codec__encode_fast (for a reader, who throws
+ * the value away). On success *out is malloc()ed. Corrupt inputs are skipped
+ * and counted in *corrupt.
  */
 int tsdb_aggblock__merge(const char *const *blocks, const size_t *lens, size_t n,
-                         bool keep_tombstones, uint8_t **out, size_t *out_len, uint64_t *corrupt);
+                         bool keep_tombstones, bool fast, uint8_t **out, size_t *out_len,
+                         uint64_t *corrupt);
 
 #endif /* TSDB_AGGBLOCK_H */

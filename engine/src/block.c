@@ -79,7 +79,7 @@ size_t tsdb_block__normalize(int64_t *ts, double *values, size_t n, int policy) 
   return out;
 }
 
-int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n,
+int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n, bool fast,
                       uint8_t **out, size_t *out_len, tsdb_block_merge_stats *stats) {
   *out = NULL;
   *out_len = 0;
@@ -148,7 +148,8 @@ int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n,
     rc = TSDB_ENOMEM;
     goto cleanup;
   }
-  rc = tsdb_codec__encode(ts, values, count, (uint8_t)policy, buf, cap, out_len);
+  rc = (fast ? tsdb_codec__encode_fast : tsdb_codec__encode)(ts, values, count, (uint8_t)policy,
+                                                              buf, cap, out_len);
   if (rc) {
     free(buf);
     goto cleanup;

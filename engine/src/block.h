@@ -19,6 +19,7 @@
 #ifndef TSDB_BLOCK_H
 #define TSDB_BLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,9 +31,10 @@ typedef struct tsdb_block_merge_stats {
 /*
  * Merges n encoded blocks into one. On success *out is a malloc()ed block of
  * *out_len bytes and 0 is returned. Corrupt inputs are skipped and counted;
- * if nothing decodes, returns TSDB_ECORRUPT.
+ * if nothing decodes, returns TSDB_ECORRUPT. fast: encode the result with
+ * tsdb_codec__encode_fast (a value a reader throws away after one use).
  */
-int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n,
+int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n, bool fast,
                       uint8_t **out, size_t *out_len, tsdb_block_merge_stats *stats);
 
 /*

@@ -1489,8 +1489,10 @@ static bool ts_regular(const int64_t *ts, size_t n, int64_t min_ts) {
 }
 
 /* Timestamps that are not regular. */
-static void encode_ts(wbuf *w, const int64_t *ts, size_t n, int64_t min_ts, uint8_t *kind) {
+static void encode_ts(wbuf *w, const int64_t *ts, size_t n, int64_t min_ts, uint8_t *kind,
+                      bool fast) {
   size_t i;
+  if (fast) goto seq;
   /* Grid: ascending, every delta a multiple of the common step g; only the
    * gaps (deltas of more than one step) are listed, as (points since the
    * previous gap, steps - 2). g is not stored: the decoder derives it from
@@ -1527,10 +1529,11 @@ static void encode_ts(wbuf *w, const int64_t *ts, size_t n, int64_t min_ts, uint
       return;
     }
   }
+seq:
   *kind = TS_SEQ;
   src s = {ts, NULL, 1.0, n};
   choice c;
-  if (n - 1 < SMALL_N) {
+  if (fast || n - 1 < SMALL_N) {
     c.pred = P_DELTA;
     c.g = 1;
     c.coder = CODER_VARINT;
@@ -1610,7 +1613,7 @@ static bool decode_ts(rbuf *r, const header *h, int64_t *ts) {
 
 /* ---- values ---- */
 
-static void encode_values(wbuf *w, const double *v, size_t n, uint8_t *kind) {
+static void encode_values(wbuf *w, const double *v, size_t n, uint8_t *kind, bool fast) {
   const uint64_t v0 = dbits(v[0]);
   size_t i = 1;
   while (i < n && dbits(v[i]) == v0) i++;
@@ -1620,6 +1623,7 @@ static void encode_values(wbuf *w, const double *v, size_t n, uint8_t *kind) {
     return;
   }
   const size_t mark = w->pos;
+  if (fast) goto raw;
   int k = detect_scale(v, n);
   if (k >= 0) {
     src s = {NULL, v, P10[k], n};
@@ -1657,6 +1661,7 @@ static void encode_values(wbuf *w, const double *v, size_t n, uint8_t *kind) {
     return;
   }
   if (dec_ok) return;
+raw:
   w->pos = mark;
   *kind = VAL_RAW;
   for (size_t j = 0; j < n; j++) put_u64le(w, dbits(v[j]));
@@ -1691,8 +1696,8 @@ static bool decode_values(rbuf *r, const header *h, double *v) {
   }
 }
 
-int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
-                       uint8_t *out, size_t out_cap, size_t *out_len) {
+static int encode(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
+                  uint8_t *out, size_t out_cap, size_t *out_len, bool fast) {
   if (!ts || !values || !out || !out_len || n == 0 || n > TSDB_CODEC_MAX_POINTS)
     return TSDB_EINVAL;
   size_t lim = tsdb_codec__max_size(n);
@@ -1710,16 +1715,26 @@ int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n, uint8_
   put_svarint(&w, lo);
   if (!ts_regular(ts, n, lo)) {
     put_varint(&w, (uint64_t)hi - (uint64_t)lo);
-    encode_ts(&w, ts, n, lo, &tkind);
+    encode_ts(&w, ts, n, lo, &tkind, fast);
   } else if (n > 1) {
     put_varint(&w, ((uint64_t)hi - (uint64_t)lo) / (n - 1));
   }
   if (w.full) return TSDB_ETOOBIG;
-  encode_values(&w, values, n, &vkind);
+  encode_values(&w, values, n, &vkind, fast);
   if (w.full) return TSDB_ETOOBIG;
   out[2] = (uint8_t)(tkind | vkind << 2);
   *out_len = w.pos;
   return 0;
+}
+
+int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
+                       uint8_t *out, size_t out_cap, size_t *out_len) {
+  return encode(ts, values, n, user_flags, out, out_cap, out_len, false);
+}
+
+int tsdb_codec__encode_fast(const int64_t *ts, const double *values, size_t n,
+                            uint8_t user_flags, uint8_t *out, size_t out_cap, size_t *out_len) {
+  return encode(ts, values, n, user_flags, out, out_cap, out_len, true);
 }
 
 int tsdb_codec__decode(const uint8_t *in, size_t len, int64_t *ts, double *values, size_t cap,

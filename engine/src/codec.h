@@ -62,6 +62,15 @@ int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n,
                        uint8_t user_flags, uint8_t *out, size_t out_cap,
                        size_t *out_len);
 
+/*
+ * The same format without modelling: regular timestamps or delta varints,
+ * and constant or verbatim values; about a memory copy to write and to read
+ * back, at several times the size. For values that are read once and thrown
+ * away: what the merge operators return to a reader (store.c).
+ */
+int tsdb_codec__encode_fast(const int64_t *ts, const double *values, size_t n,
+                            uint8_t user_flags, uint8_t *out, size_t out_cap, size_t *out_len);
+
 /* Reads the block header only (O(1)): count, time bounds, flags. */
 int tsdb_codec__info(const uint8_t *in, size_t len, tsdb_block_info *info);
 

@@ -69,13 +69,29 @@ static int take_error(const tsdb_logger *log, char *errptr, const char *what) {
   return TSDB_EIO;
 }
 
+/*
+ * Reads run the merge operators too: a key whose operands no compaction has
+ * folded yet (the newest block of every active series) is merged on each
+ * read, and the result is thrown away. Read paths mark their thread while
+ * they are in RocksDB, and a merge for such a thread writes its result with
+ * the fast encoding (codec.h) instead of modelling it for the disk; merges on
+ * RocksDB's own threads (flush, compaction) write the compact form.
+ */
+static _Thread_local int reading;
+#define READ(call) \
+  do {                \
+    reading++;        \
+    call;             \
+    reading--;        \
+  } while (0)
+
 /* ---- the raw column family's merge operator (semantics in block.h) ---- */
 
 static char *merge_blocks(tsdb_store *st, const char *const *blocks, const size_t *lens,
                           size_t n, unsigned char *success, size_t *new_len) {
   uint8_t *out = NULL;
   tsdb_block_merge_stats stats = {0, 0};
-  int rc = tsdb_block__merge(blocks, lens, n, &out, new_len, &stats);
+  int rc = tsdb_block__merge(blocks, lens, n, reading > 0, &out, new_len, &stats);
   if (stats.corrupt_inputs) atomic_fetch_add(&st->merge_corrupt_inputs, stats.corrupt_inputs);
   if (stats.dropped_points) atomic_fetch_add(&st->merge_dropped_points, stats.dropped_points);
   if (rc == TSDB_ECORRUPT) {
@@ -199,7 +215,7 @@ static char *agg_merge(tsdb_store *st, const char *existing, size_t existing_len
     uint64_t corrupt = 0;
     /* Tombstones must survive a partial merge: they may still have to
      * delete a bucket of an older base value. */
-    int rc = tsdb_aggblock__merge(blocks, lens, k, !full, &out, new_len, &corrupt);
+    int rc = tsdb_aggblock__merge(blocks, lens, k, !full, reading > 0, &out, new_len, &corrupt);
     if (corrupt) atomic_fetch_add(&st->merge_corrupt_inputs, corrupt);
     if (rc == TSDB_ECORRUPT) {
       /* Nothing readable: keep the newest input rather than stop compaction. */
@@ -555,9 +571,9 @@ int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf,
   }
   it->it = rocksdb_create_iterator_cf(st->db, it->ro, st->cf[cf]);
   if (lower)
-    rocksdb_iter_seek(it->it, (const char *)it->lower, lower_len);
+    READ(rocksdb_iter_seek(it->it, (const char *)it->lower, lower_len));
   else
-    rocksdb_iter_seek_to_first(it->it);
+    READ(rocksdb_iter_seek_to_first(it->it));
   *out = it;
   return 0;
 nomem:
@@ -566,9 +582,9 @@ nomem:
 }
 
 bool tsdb_store__iter_valid(const tsdb_store_iter *it) { return rocksdb_iter_valid(it->it) != 0; }
-void tsdb_store__iter_next(tsdb_store_iter *it) { rocksdb_iter_next(it->it); }
-void tsdb_store__iter_seek_last(tsdb_store_iter *it) { rocksdb_iter_seek_to_last(it->it); }
-void tsdb_store__iter_prev(tsdb_store_iter *it) { rocksdb_iter_prev(it->it); }
+void tsdb_store__iter_next(tsdb_store_iter *it) { READ(rocksdb_iter_next(it->it)); }
+void tsdb_store__iter_seek_last(tsdb_store_iter *it) { READ(rocksdb_iter_seek_to_last(it->it)); }
+void tsdb_store__iter_prev(tsdb_store_iter *it) { READ(rocksdb_iter_prev(it->it)); }
 
 const uint8_t *tsdb_store__iter_key(const tsdb_store_iter *it, size_t *len) {
   return (const uint8_t *)rocksdb_iter_key(it->it, len);
@@ -621,7 +637,7 @@ int tsdb_store__raw_max_ts(tsdb_store *st, uint32_t series, int64_t *max_ts) {
   if (series != UINT32_MAX)
     rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)upper, sizeof upper);
   rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, ro, st->cf[TSDB_CF_RAW]);
-  rocksdb_iter_seek_to_last(it);
+  READ(rocksdb_iter_seek_to_last(it));
   int rc = 0;
   if (rocksdb_iter_valid(it)) {
     size_t vlen;
@@ -657,8 +673,10 @@ int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, 
   }
   char *errptr = NULL;
   size_t vlen = 0;
+  reading++;
   char *v = rocksdb_get_cf(st->db, ro, st->cf[TSDB_CF_AGG], (const char *)key, sizeof key, &vlen,
                            &errptr);
+  reading--;
   if (own) rocksdb_readoptions_destroy(own);
   if (errptr) return take_error(st->log, errptr, "agg_get");
   if (!v) return 0;
