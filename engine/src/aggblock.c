@@ -71,8 +71,8 @@ static double column_value(const tsdb_agg *a, int64_t start, int col) {
   }
 }
 
-static int encode(const int64_t *starts, const tsdb_agg *aggs, size_t n, uint8_t *out,
-                  size_t cap, size_t *len, bool fast) {
+int tsdb_aggblock__encode_with(const int64_t *starts, const tsdb_agg *aggs, size_t n,
+                               tsdb_codec_effort effort, uint8_t *out, size_t cap, size_t *len) {
   if (n > TSDB_CODEC_MAX_POINTS || cap < tsdb_aggblock__max_size(n)) return TSDB_ETOOBIG;
   size_t pos = 0;
   out[pos++] = AGGBLOCK_VERSION;
@@ -93,8 +93,8 @@ static int encode(const int64_t *starts, const tsdb_agg *aggs, size_t n, uint8_t
     for (size_t i = 0; i < n; i++) col[i] = column_value(&aggs[i], starts[i], c);
     /* Encode after a gap for the length, then move it into place. */
     size_t gap = 10, clen = 0;
-    rc = (fast ? tsdb_codec__encode_fast : tsdb_codec__encode)(
-        c == COL_COUNT ? starts : idx, col, n, 0, out + pos + gap, cap - pos - gap, &clen);
+    rc = tsdb_codec__encode_with(c == COL_COUNT ? starts : idx, col, n, 0, effort,
+                                 out + pos + gap, cap - pos - gap, &clen);
     if (rc) goto cleanup;
     size_t vl = put_varint(out + pos, clen);
     memmove(out + pos + vl, out + pos + gap, clen);
@@ -109,7 +109,7 @@ cleanup:
 
 int tsdb_aggblock__encode(const int64_t *starts, const tsdb_agg *aggs, size_t n, uint8_t *out,
                           size_t cap, size_t *len) {
-  return encode(starts, aggs, n, out, cap, len, false);
+  return tsdb_aggblock__encode_with(starts, aggs, n, TSDB_CODEC_COMPACT, out, cap, len);
 }
 
 int tsdb_aggblock__count(const uint8_t *in, size_t len, size_t *n) {
@@ -198,7 +198,8 @@ static int cmp_bucket_pos(const void *a, const void *b) {
 }
 
 int tsdb_aggblock__merge(const char *const *blocks, const size_t *lens, size_t n,
-                         bool keep_tombstones, bool fast, uint8_t **out, size_t *out_len,
+                         bool keep_tombstones, tsdb_codec_effort effort, uint8_t **out,
+                         size_t *out_len,
                          uint64_t *corrupt) {
   *out = NULL;
   *out_len = 0;
@@ -234,7 +235,11 @@ int tsdb_aggblock__merge(const char *const *blocks, const size_t *lens, size_t n
     goto cleanup;
   }
   for (size_t i = 0; i < have; i++) order[i] = (bucket_pos){starts[i], i};
-  qsort(order, have, sizeof *order, cmp_bucket_pos);
+  /* Buckets are mostly finalized in time order, so the inputs, oldest
+   * first, are usually already one ascending run: then there is no sort. */
+  bool ascending = true;
+  for (size_t i = 1; i < have && ascending; i++) ascending = starts[i] > starts[i - 1];
+  if (!ascending) qsort(order, have, sizeof *order, cmp_bucket_pos);
   size_t m = 0;
   for (size_t i = 0; i < have; i++) {
     /* The last of a run of equal starts is the newest write. */
@@ -251,7 +256,7 @@ int tsdb_aggblock__merge(const char *const *blocks, const size_t *lens, size_t n
     rc = TSDB_ENOMEM;
     goto cleanup;
   }
-  rc = encode(out_starts, out_aggs, m, buf, cap, out_len, fast);
+  rc = tsdb_aggblock__encode_with(out_starts, out_aggs, m, effort, buf, cap, out_len);
   if (rc == 0) {
     *out = buf;
     buf = NULL;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "agg.h"
+#include "codec.h"
 
 /* Most buckets in one block. */
 #define TSDB_AGGBLOCK_MAX_BUCKETS 1440
@@ -47,16 +48,19 @@ int tsdb_aggblock__count(const uint8_t *in, size_t len, size_t *n);
 int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_agg *aggs,
                           size_t cap, size_t *n);
 
+/* Encodes with a given effort (codec.h); tsdb_aggblock__encode is COMPACT. */
+int tsdb_aggblock__encode_with(const int64_t *starts, const tsdb_agg *aggs, size_t n,
+                               tsdb_codec_effort effort, uint8_t *out, size_t cap, size_t *len);
+
 /*
  * Merges blocks given oldest first: per bucket start the newest state wins.
  * keep_tombstones: true for partial merges (operands that may still apply to
- * an older base), false when the result is the whole key's value. fast: the
- * columns are written with tsdb_codec__encode_fast (for a reader, who throws
- * the value away). On success *out is malloc()ed. Corrupt inputs are skipped
- * and counted in *corrupt.
+ * an older base), false when the result is the whole key's value. The result
+ * is encoded with the given effort (codec.h). On success *out is malloc()ed.
+ * Corrupt inputs are skipped and counted in *corrupt.
  */
 int tsdb_aggblock__merge(const char *const *blocks, const size_t *lens, size_t n,
-                         bool keep_tombstones, bool fast, uint8_t **out, size_t *out_len,
-                         uint64_t *corrupt);
+                         bool keep_tombstones, tsdb_codec_effort effort, uint8_t **out,
+                         size_t *out_len, uint64_t *corrupt);
 
 #endif /* TSDB_AGGBLOCK_H */

@@ -79,7 +79,8 @@ size_t tsdb_block__normalize(int64_t *ts, double *values, size_t n, int policy) 
   return out;
 }
 
-int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n, bool fast,
+int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n,
+                      tsdb_codec_effort effort,
                       uint8_t **out, size_t *out_len, tsdb_block_merge_stats *stats) {
   *out = NULL;
   *out_len = 0;
@@ -148,8 +149,7 @@ int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n, b
     rc = TSDB_ENOMEM;
     goto cleanup;
   }
-  rc = (fast ? tsdb_codec__encode_fast : tsdb_codec__encode)(ts, values, count, (uint8_t)policy,
-                                                              buf, cap, out_len);
+  rc = tsdb_codec__encode_with(ts, values, count, (uint8_t)policy, effort, buf, cap, out_len);
   if (rc) {
     free(buf);
     goto cleanup;

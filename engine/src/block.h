@@ -23,18 +23,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
+
 typedef struct tsdb_block_merge_stats {
   uint64_t corrupt_inputs; /* inputs skipped because they did not decode */
   uint64_t dropped_points; /* points beyond TSDB_CODEC_MAX_POINTS */
 } tsdb_block_merge_stats;
 
 /*
- * Merges n encoded blocks into one. On success *out is a malloc()ed block of
- * *out_len bytes and 0 is returned. Corrupt inputs are skipped and counted;
- * if nothing decodes, returns TSDB_ECORRUPT. fast: encode the result with
- * tsdb_codec__encode_fast (a value a reader throws away after one use).
+ * Merges n encoded blocks into one, encoded with the given effort (codec.h).
+ * On success *out is a malloc()ed block of *out_len bytes and 0 is returned.
+ * Corrupt inputs are skipped and counted; if nothing decodes, returns
+ * TSDB_ECORRUPT.
  */
-int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n, bool fast,
+int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n,
+                      tsdb_codec_effort effort,
                       uint8_t **out, size_t *out_len, tsdb_block_merge_stats *stats);
 
 /*

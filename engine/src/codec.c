@@ -1490,9 +1490,9 @@ static bool ts_regular(const int64_t *ts, size_t n, int64_t min_ts) {
 
 /* Timestamps that are not regular. */
 static void encode_ts(wbuf *w, const int64_t *ts, size_t n, int64_t min_ts, uint8_t *kind,
-                      bool fast) {
+                      tsdb_codec_effort effort) {
   size_t i;
-  if (fast) goto seq;
+  if (effort == TSDB_CODEC_FAST) goto seq;
   /* Grid: ascending, every delta a multiple of the common step g; only the
    * gaps (deltas of more than one step) are listed, as (points since the
    * previous gap, steps - 2). g is not stored: the decoder derives it from
@@ -1533,7 +1533,7 @@ seq:
   *kind = TS_SEQ;
   src s = {ts, NULL, 1.0, n};
   choice c;
-  if (fast || n - 1 < SMALL_N) {
+  if (effort != TSDB_CODEC_COMPACT || n - 1 < SMALL_N) {
     c.pred = P_DELTA;
     c.g = 1;
     c.coder = CODER_VARINT;
@@ -1613,7 +1613,8 @@ static bool decode_ts(rbuf *r, const header *h, int64_t *ts) {
 
 /* ---- values ---- */
 
-static void encode_values(wbuf *w, const double *v, size_t n, uint8_t *kind, bool fast) {
+static void encode_values(wbuf *w, const double *v, size_t n, uint8_t *kind,
+                          tsdb_codec_effort effort) {
   const uint64_t v0 = dbits(v[0]);
   size_t i = 1;
   while (i < n && dbits(v[i]) == v0) i++;
@@ -1623,12 +1624,12 @@ static void encode_values(wbuf *w, const double *v, size_t n, uint8_t *kind, boo
     return;
   }
   const size_t mark = w->pos;
-  if (fast) goto raw;
+  if (effort == TSDB_CODEC_FAST) goto raw;
   int k = detect_scale(v, n);
   if (k >= 0) {
     src s = {NULL, v, P10[k], n};
     choice c;
-    if (n - 1 < SMALL_N) {
+    if (effort != TSDB_CODEC_COMPACT || n - 1 < SMALL_N) {
       c.pred = P_DELTA;
       c.g = 1;
       c.coder = CODER_VARINT;
@@ -1696,8 +1697,9 @@ static bool decode_values(rbuf *r, const header *h, double *v) {
   }
 }
 
-static int encode(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
-                  uint8_t *out, size_t out_cap, size_t *out_len, bool fast) {
+int tsdb_codec__encode_with(const int64_t *ts, const double *values, size_t n,
+                            uint8_t user_flags, tsdb_codec_effort effort, uint8_t *out,
+                            size_t out_cap, size_t *out_len) {
   if (!ts || !values || !out || !out_len || n == 0 || n > TSDB_CODEC_MAX_POINTS)
     return TSDB_EINVAL;
   size_t lim = tsdb_codec__max_size(n);
@@ -1715,12 +1717,12 @@ static int encode(const int64_t *ts, const double *values, size_t n, uint8_t use
   put_svarint(&w, lo);
   if (!ts_regular(ts, n, lo)) {
     put_varint(&w, (uint64_t)hi - (uint64_t)lo);
-    encode_ts(&w, ts, n, lo, &tkind, fast);
+    encode_ts(&w, ts, n, lo, &tkind, effort);
   } else if (n > 1) {
     put_varint(&w, ((uint64_t)hi - (uint64_t)lo) / (n - 1));
   }
   if (w.full) return TSDB_ETOOBIG;
-  encode_values(&w, values, n, &vkind, fast);
+  encode_values(&w, values, n, &vkind, effort);
   if (w.full) return TSDB_ETOOBIG;
   out[2] = (uint8_t)(tkind | vkind << 2);
   *out_len = w.pos;
@@ -1729,12 +1731,8 @@ static int encode(const int64_t *ts, const double *values, size_t n, uint8_t use
 
 int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
                        uint8_t *out, size_t out_cap, size_t *out_len) {
-  return encode(ts, values, n, user_flags, out, out_cap, out_len, false);
-}
-
-int tsdb_codec__encode_fast(const int64_t *ts, const double *values, size_t n,
-                            uint8_t user_flags, uint8_t *out, size_t out_cap, size_t *out_len) {
-  return encode(ts, values, n, user_flags, out, out_cap, out_len, true);
+  return tsdb_codec__encode_with(ts, values, n, user_flags, TSDB_CODEC_COMPACT, out, out_cap,
+                                 out_len);
 }
 
 int tsdb_codec__decode(const uint8_t *in, size_t len, int64_t *ts, double *values, size_t cap,

@@ -63,13 +63,26 @@ int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n,
                        size_t *out_len);
 
 /*
- * The same format without modelling: regular timestamps or delta varints,
- * and constant or verbatim values; about a memory copy to write and to read
- * back, at several times the size. For values that are read once and thrown
- * away: what the merge operators return to a reader (store.c).
+ * How hard encode works; every effort writes the same format, so the decoder
+ * does not care. Where each is used (store.c, writer.c):
+ *  COMPACT  the modelling above: what flushes and compactions write when
+ *           they fold a key into its final value;
+ *  LIGHT    no modelling (as for blocks of up to 128 points: delta varints,
+ *           decimals as varints): merge operands, which a later compaction
+ *           encodes again anyway, and partial merges of operands;
+ *  FAST     regular timestamps or delta varints, values constant or verbatim:
+ *           about a memory copy each way at several times the size, for
+ *           values a reader merges, uses once and throws away.
  */
-int tsdb_codec__encode_fast(const int64_t *ts, const double *values, size_t n,
-                            uint8_t user_flags, uint8_t *out, size_t out_cap, size_t *out_len);
+typedef enum tsdb_codec_effort {
+  TSDB_CODEC_COMPACT = 0,
+  TSDB_CODEC_LIGHT = 1,
+  TSDB_CODEC_FAST = 2
+} tsdb_codec_effort;
+
+int tsdb_codec__encode_with(const int64_t *ts, const double *values, size_t n,
+                            uint8_t user_flags, tsdb_codec_effort effort, uint8_t *out,
+                            size_t out_cap, size_t *out_len);
 
 /* Reads the block header only (O(1)): count, time bounds, flags. */
 int tsdb_codec__info(const uint8_t *in, size_t len, tsdb_block_info *info);

@@ -223,9 +223,11 @@ bool tsdb_queue__take(tsdb_queue *q, int64_t deadline_ms, uint32_t window_ms, ui
 }
 
 void tsdb_queue__release_pages(tsdb_queue *q, uint8_t *data, size_t len) {
-  (void)q;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   if (len <= TSDB_QUEUE_KEEP_BYTES + page) return;
+  /* While a burst goes on, the pages are about to be filled again. */
+  if (atomic_load_explicit(&q->used_snapshot, memory_order_relaxed) > TSDB_QUEUE_KEEP_BYTES)
+    return;
   /* The buffer is mapped, so page-aligned from its start. */
   size_t from = TSDB_QUEUE_KEEP_BYTES, to = (len + page - 1) / page * page;
   madvise(data + from, to - from, MADV_DONTNEED); /* advice: failure changes nothing */

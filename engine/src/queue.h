@@ -117,8 +117,9 @@ bool tsdb_queue__take(tsdb_queue *q, int64_t deadline_ms, uint32_t window_ms, ui
                       size_t *len, uint64_t *seq);
 /* Writer: every message up to seq is committed and its rollups updated. */
 /* Writer: gives back the pages a taken buffer used beyond the first
- * TSDB_QUEUE_KEEP_BYTES, so that a burst does not keep the whole queue
- * resident; they are mapped again (zeroed) when a burst comes back. */
+ * TSDB_QUEUE_KEEP_BYTES once a burst is over (the other buffer holds little),
+ * so that a burst does not keep the whole queue resident; they are mapped
+ * again (zeroed) when a burst comes back. */
 #define TSDB_QUEUE_KEEP_BYTES (1u << 20)
 void tsdb_queue__release_pages(tsdb_queue *q, uint8_t *data, size_t len);
 void tsdb_queue__processed(tsdb_queue *q, uint64_t seq);

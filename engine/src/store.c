@@ -87,11 +87,19 @@ static _Thread_local int reading;
 
 /* ---- the raw column family's merge operator (semantics in block.h) ---- */
 
+/* How hard a merge encodes its result (codec.h): for a reader, FAST; a
+ * partial merge of operands, LIGHT (a later full merge encodes it again); the
+ * final value of a key, COMPACT. */
+static tsdb_codec_effort merge_effort(bool full) {
+  if (reading) return TSDB_CODEC_FAST;
+  return full ? TSDB_CODEC_COMPACT : TSDB_CODEC_LIGHT;
+}
+
 static char *merge_blocks(tsdb_store *st, const char *const *blocks, const size_t *lens,
-                          size_t n, unsigned char *success, size_t *new_len) {
+                          size_t n, bool full, unsigned char *success, size_t *new_len) {
   uint8_t *out = NULL;
   tsdb_block_merge_stats stats = {0, 0};
-  int rc = tsdb_block__merge(blocks, lens, n, reading > 0, &out, new_len, &stats);
+  int rc = tsdb_block__merge(blocks, lens, n, merge_effort(full), &out, new_len, &stats);
   if (stats.corrupt_inputs) atomic_fetch_add(&st->merge_corrupt_inputs, stats.corrupt_inputs);
   if (stats.dropped_points) atomic_fetch_add(&st->merge_dropped_points, stats.dropped_points);
   if (rc == TSDB_ECORRUPT) {
@@ -112,13 +120,9 @@ static char *merge_blocks(tsdb_store *st, const char *const *blocks, const size_
   return (char *)out;
 }
 
-static char *raw_full_merge(void *state, const char *key, size_t key_len,
-                            const char *existing, size_t existing_len,
-                            const char *const *operands, const size_t *operand_lens,
-                            int num_operands, unsigned char *success, size_t *new_len) {
-  (void)key;
-  (void)key_len;
-  tsdb_store *st = state;
+static char *raw_merge(tsdb_store *st, const char *existing, size_t existing_len,
+                       const char *const *operands, const size_t *operand_lens, int num_operands,
+                       bool full, unsigned char *success, size_t *new_len) {
   size_t n = (size_t)num_operands + (existing ? 1 : 0);
   const char *stack_blocks[16];
   size_t stack_lens[16];
@@ -138,20 +142,32 @@ static char *raw_full_merge(void *state, const char *key, size_t key_len,
     blocks[k] = operands[i];
     lens[k++] = operand_lens[i];
   }
-  result = merge_blocks(st, blocks, lens, k, success, new_len);
+  result = merge_blocks(st, blocks, lens, k, full, success, new_len);
 cleanup:
   if (blocks != stack_blocks) free((void *)blocks);
   if (lens != stack_lens) free(lens);
   return result;
 }
 
+static char *raw_full_merge(void *state, const char *key, size_t key_len,
+                            const char *existing, size_t existing_len,
+                            const char *const *operands, const size_t *operand_lens,
+                            int num_operands, unsigned char *success, size_t *new_len) {
+  (void)key;
+  (void)key_len;
+  return raw_merge(state, existing, existing_len, operands, operand_lens, num_operands, true,
+                   success, new_len);
+}
+
 static char *raw_partial_merge(void *state, const char *key, size_t key_len,
                                const char *const *operands, const size_t *operand_lens,
                                int num_operands, unsigned char *success, size_t *new_len) {
+  (void)key;
+  (void)key_len;
   /* An operand has the same format as a full block, so folding operands
    * together is the same operation as a full merge without a base. */
-  return raw_full_merge(state, key, key_len, NULL, 0, operands, operand_lens, num_operands,
-                        success, new_len);
+  return raw_merge(state, NULL, 0, operands, operand_lens, num_operands, false, success,
+                   new_len);
 }
 
 static void raw_delete_value(void *state, const char *value, size_t len) {
@@ -215,7 +231,8 @@ static char *agg_merge(tsdb_store *st, const char *existing, size_t existing_len
     uint64_t corrupt = 0;
     /* Tombstones must survive a partial merge: they may still have to
      * delete a bucket of an older base value. */
-    int rc = tsdb_aggblock__merge(blocks, lens, k, !full, reading > 0, &out, new_len, &corrupt);
+    int rc =
+        tsdb_aggblock__merge(blocks, lens, k, !full, merge_effort(full), &out, new_len, &corrupt);
     if (corrupt) atomic_fetch_add(&st->merge_corrupt_inputs, corrupt);
     if (rc == TSDB_ECORRUPT) {
       /* Nothing readable: keep the newest input rather than stop compaction. */

@@ -77,6 +77,10 @@
 #define IDLE_MS (10 * 60 * 1000)
 /* Per-pass vectors keep their capacity up to this many entries. */
 #define VEC_KEEP 4096
+/* Freed accumulators kept for reuse: importing 1-minute data opens and
+ * closes a bucket per point, and malloc/free (and the page faults of a heap
+ * that a trim just shrank) cost more than the rollup itself. */
+#define SPARE_ACCS 4096
 #define NO_HEAP SIZE_MAX
 
 typedef enum marker_state {
@@ -187,12 +191,16 @@ struct tsdb_writer {
   size_t source_sweep_pos; /* the idle sweep's position in the sources map */
   acc **heap;
   size_t heap_n, heap_cap;
+  acc *spare;         /* freed accumulators kept for reuse (linked by next) */
+  size_t spare_count; /* at most SPARE_ACCS */
   VEC(uint32_t) touched;
   VEC(uint32_t) changed; /* series whose descriptor is in the current batch */
   VEC(acc *) refresh;
   VEC(acc *) unmarked; /* open accumulators whose pending marker is not written yet */
   VEC(acc *) partial;  /* open accumulators changed since their last partial update (NULL: gone) */
   VEC(final_entry) finals;
+  VEC(final_entry *) finals_order; /* sort_finals' scratch */
+  VEC(final_entry) finals_sorted;   /* likewise */
   VEC(uint64_t) backfills; /* (series << 8 | tier) of tiers still being backfilled */
   bucket_buf *buckets; /* one aggregate block's buckets, allocated on first use */
   uint8_t *enc;
@@ -238,6 +246,8 @@ static void trim_vectors(tsdb_writer *w) {
   VEC_TRIM(w->unmarked);
   VEC_TRIM(w->partial);
   VEC_TRIM(w->finals);
+  VEC_TRIM(w->finals_order);
+  VEC_TRIM(w->finals_sorted);
   if (w->heap_cap > VEC_KEEP && w->heap_n < w->heap_cap / 8) {
     acc **h = realloc(w->heap, w->heap_cap / 2 * sizeof *h);
     if (h) {
@@ -245,6 +255,25 @@ static void trim_vectors(tsdb_writer *w) {
       w->heap_cap /= 2;
     }
   }
+}
+
+static acc *acc_new(tsdb_writer *w) {
+  acc *a = w->spare;
+  if (!a) return calloc(1, sizeof *a);
+  w->spare = a->next;
+  w->spare_count--;
+  memset(a, 0, sizeof *a);
+  return a;
+}
+
+static void acc_free(tsdb_writer *w, acc *a) {
+  if (w->spare_count == SPARE_ACCS) {
+    free(a);
+    return;
+  }
+  a->next = w->spare;
+  w->spare = a;
+  w->spare_count++;
 }
 
 /* ---- the due-time heap (binary min-heap on heap_due, indexed) ---- */
@@ -490,7 +519,7 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
     while (*pp && (*pp)->start > b) pp = &(*pp)->next;
     acc *a = *pp && (*pp)->start == b ? *pp : NULL;
     if (!a) {
-      a = calloc(1, sizeof *a);
+      a = acc_new(w);
       if (!a) return TSDB_ENOMEM;
       a->series = id;
       a->tier = t;
@@ -562,8 +591,10 @@ static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
     int rc = ensure_enc(w, j - i);
     if (rc) return rc;
     size_t len = 0;
-    rc = tsdb_codec__encode(ws->stage_ts + i, ws->stage_v + i, j - i, (uint8_t)s->profile->dup_policy,
-                            w->enc, w->enc_cap, &len);
+    /* An operand: a flush or compaction encodes it again (codec.h). */
+    rc = tsdb_codec__encode_with(ws->stage_ts + i, ws->stage_v + i, j - i,
+                                 (uint8_t)s->profile->dup_policy, TSDB_CODEC_LIGHT, w->enc,
+                                 w->enc_cap, &len);
     if (rc) return rc;
     tsdb_store__batch_raw_merge(w->db->store, w->batch, id, block, w->enc, len);
     i = j;
@@ -987,6 +1018,51 @@ static int cmp_final(const void *x, const void *y) {
   return 0;
 }
 
+static int cmp_final_ref(const void *x, const void *y) {
+  return cmp_final(*(final_entry *const *)x, *(final_entry *const *)y);
+}
+
+static int cmp_final_block(const void *x, const void *y);
+static int cmp_final_block_ref(const void *x, const void *y) {
+  return cmp_final_block(*(final_entry *const *)x, *(final_entry *const *)y);
+}
+
+static bool finals_sorted(const tsdb_writer *w, int (*cmp_ref)(const void *, const void *)) {
+  for (size_t i = 1; i < w->finals.n; i++) {
+    const final_entry *a = &w->finals.v[i - 1], *b = &w->finals.v[i];
+    if (cmp_ref(&a, &b) > 0) return false;
+  }
+  return true;
+}
+
+/* Sorts w->finals (stable): pointers are sorted, then the entries are moved
+ * once, instead of moving 56-byte entries at every step of a merge sort (a
+ * bulk import of 1-minute data finalizes a bucket per point). */
+static void sort_finals(tsdb_writer *w, int (*cmp_ref)(const void *, const void *)) {
+  size_t n = w->finals.n;
+  if (n < 2 || finals_sorted(w, cmp_ref)) return;
+  if (w->finals_order.cap < n) {
+    final_entry **o = realloc(w->finals_order.v, n * sizeof *o);
+    final_entry *t = o ? realloc(w->finals_sorted.v, n * sizeof *t) : NULL;
+    if (o) w->finals_order.v = o, w->finals_order.cap = n;
+    if (t) w->finals_sorted.v = t, w->finals_sorted.cap = n;
+    if (!o || !t) { /* out of memory: the slow way, in place */
+      qsort(w->finals.v, n, sizeof *w->finals.v, cmp_ref == cmp_final_ref ? cmp_final
+                                                                           : cmp_final_block);
+      return;
+    }
+  }
+  for (size_t i = 0; i < n; i++) w->finals_order.v[i] = &w->finals.v[i];
+  qsort(w->finals_order.v, n, sizeof *w->finals_order.v, cmp_ref);
+  for (size_t i = 0; i < n; i++) w->finals_sorted.v[i] = *w->finals_order.v[i];
+  final_entry *v = w->finals.v;
+  size_t cap = w->finals.cap;
+  w->finals.v = w->finals_sorted.v;
+  w->finals.cap = w->finals_sorted.cap;
+  w->finals_sorted.v = v;
+  w->finals_sorted.cap = cap;
+}
+
 static void unlink_acc(tsdb_writer *w, acc *a) {
   wseries *h = w->ws[a->series];
   if (a->prev)
@@ -1011,7 +1087,7 @@ static int cmp_final_block(const void *x, const void *y) {
  */
 static void stage_finals(tsdb_writer *w, int64_t now) {
   if (w->finals.n == 0) return;
-  qsort(w->finals.v, w->finals.n, sizeof *w->finals.v, cmp_final_block);
+  sort_finals(w, cmp_final_block_ref);
   int64_t starts[TSDB_AGGBLOCK_MAX_BUCKETS];
   static _Thread_local tsdb_agg aggs[TSDB_AGGBLOCK_MAX_BUCKETS];
   size_t keep = 0;
@@ -1038,7 +1114,8 @@ static void stage_finals(tsdb_writer *w, int64_t now) {
         rc = TSDB_ENOMEM;
       }
     }
-    if (rc == 0) rc = tsdb_aggblock__encode(starts, aggs, n, w->enc, w->enc_cap, &len);
+    if (rc == 0)
+      rc = tsdb_aggblock__encode_with(starts, aggs, n, TSDB_CODEC_LIGHT, w->enc, w->enc_cap, &len);
     if (rc) {
       for (size_t k = first; k < i; k++) {
         w->finals.v[k].a->finalizing = false;
@@ -1110,7 +1187,7 @@ static void commit_finals(tsdb_writer *w) {
   if (w->finals.n == 0) return;
   atomic_fetch_add(&db->counters.buckets_finalized, w->finals.n);
   if (db->opts.publish_aggregates) {
-    qsort(w->finals.v, w->finals.n, sizeof *w->finals.v, cmp_final);
+    sort_finals(w, cmp_final_ref);
     for (size_t i = 0; i < w->finals.n;) {
       size_t j = i + 1;
       while (j < w->finals.n && cmp_final(&w->finals.v[i], &w->finals.v[j]) == 0) j++;
@@ -1133,7 +1210,7 @@ static void commit_finals(tsdb_writer *w) {
     }
     if (a->in_partial) w->partial.v[a->partial_idx] = NULL;
     unlink_acc(w, a);
-    free(a);
+    acc_free(w, a);
   }
   w->finals.n = 0;
 }
@@ -1241,7 +1318,8 @@ static bool backfill_step(tsdb_writer *w) {
         w->enc = e;
         w->enc_cap = need;
       }
-      rc = tsdb_aggblock__encode(bf->starts, bf->aggs, bf->n, w->enc, w->enc_cap, &len);
+      rc = tsdb_aggblock__encode_with(bf->starts, bf->aggs, bf->n, TSDB_CODEC_LIGHT, w->enc,
+                                      w->enc_cap, &len);
       if (rc == 0)
         tsdb_store__batch_agg_merge(db->store, w->batch, id, (uint32_t)(width / 1000),
                                     tsdb_bucket_floor(lo, span), w->enc, len);
@@ -1397,7 +1475,7 @@ static void recover(tsdb_writer *w) {
     for (size_t i = 0; s && i < s->profile->ntiers; i++)
       if (s->profile->tiers_ms[i] == (int64_t)tier_s * 1000) t = (int)i;
     wseries *h = t >= 0 ? ws_get(w, id) : NULL;
-    acc *a = h ? calloc(1, sizeof *a) : NULL;
+    acc *a = h ? acc_new(w) : NULL;
     if (!a) { /* the series or tier is gone: its marker means nothing now */
       tsdb_store__batch_pending_delete(db->store, w->batch, id, tier_s, start);
       dropped++;
@@ -1520,6 +1598,11 @@ void tsdb_writer__join(tsdb_writer *w) {
   while ((src = tsdb_map__next(&w->sources, &pos)) != NULL) source_free(src);
   tsdb_map__free(&w->sources);
   free(w->heap);
+  while (w->spare) {
+    acc *next = w->spare->next;
+    free(w->spare);
+    w->spare = next;
+  }
   free(w->touched.v);
   free(w->changed.v);
   free(w->refresh.v);
@@ -1527,6 +1610,8 @@ void tsdb_writer__join(tsdb_writer *w) {
   free(w->partial.v);
   free(w->backfills.v);
   free(w->finals.v);
+  free(w->finals_order.v);
+  free(w->finals_sorted.v);
   free(w->enc);
   free(w->buckets);
   tsdb_scan_buf__free(&w->scan);

@@ -560,9 +560,9 @@ TEST(property_shapes) {
   free(v);
 }
 
-/* The fast encoding (read-time merges) decodes to the same points, bit for
- * bit, for every shape and size, through the same decoder. */
-TEST(fast_encoding_roundtrips) {
+/* The light and fast encodings (operands, read-time merges) decode to the
+ * same points, bit for bit, for every shape and size, with the same decoder. */
+TEST(light_and_fast_encodings_roundtrip) {
   static const size_t sizes[] = {1, 2, 3, 33, 200, 1440, 8640};
   int64_t *ts = malloc(8640 * sizeof *ts), *dts = malloc(8640 * sizeof *dts);
   double *v = malloc(8640 * sizeof *v), *dv = malloc(8640 * sizeof *dv);
@@ -574,16 +574,18 @@ TEST(fast_encoding_roundtrips) {
       uint64_t rng = 77u + (uint64_t)shape * 7919u + sizes[si];
       pts p = {ts, v, sizes[si]};
       make_shape(&p, shape, &rng);
-      size_t len = 0, m = 0;
-      CHECK_OK(tsdb_codec__encode_fast(ts, v, p.n, 2, buf, cap, &len));
-      tsdb_block_info info;
-      CHECK_OK(tsdb_codec__info(buf, len, &info));
-      CHECK_INT(info.user_flags, ==, 2);
-      CHECK_OK(tsdb_codec__decode(buf, len, dts, dv, p.n, &m));
-      CHECK_INT(m, ==, p.n);
-      for (size_t i = 0; i < p.n; i++) {
-        CHECK_INT(dts[i], ==, ts[i]);
-        CHECK_INT(bits_of(dv[i]), ==, bits_of(v[i]));
+      for (int effort = TSDB_CODEC_LIGHT; effort <= TSDB_CODEC_FAST; effort++) {
+        size_t len = 0, m = 0;
+        CHECK_OK(tsdb_codec__encode_with(ts, v, p.n, 2, (tsdb_codec_effort)effort, buf, cap, &len));
+        tsdb_block_info info;
+        CHECK_OK(tsdb_codec__info(buf, len, &info));
+        CHECK_INT(info.user_flags, ==, 2);
+        CHECK_OK(tsdb_codec__decode(buf, len, dts, dv, p.n, &m));
+        CHECK_INT(m, ==, p.n);
+        for (size_t i = 0; i < p.n; i++) {
+          CHECK_INT(dts[i], ==, ts[i]);
+          CHECK_INT(bits_of(dv[i]), ==, bits_of(v[i]));
+        }
       }
     }
   }

@@ -354,7 +354,7 @@ TEST(block_merge_policies) {
     size_t lens[] = {l1, l2};
     uint8_t *out;
     size_t out_len;
-    CHECK_OK(tsdb_block__merge(blocks, lens, 2, false, &out, &out_len, NULL));
+    CHECK_OK(tsdb_block__merge(blocks, lens, 2, TSDB_CODEC_COMPACT, &out, &out_len, NULL));
     int64_t ts[8];
     double v[8];
     size_t n;
@@ -370,7 +370,7 @@ TEST(block_merge_policies) {
   uint8_t *out;
   size_t out_len;
   tsdb_block_merge_stats stats = {0, 0};
-  CHECK_OK(tsdb_block__merge(blocks, lens, 2, false, &out, &out_len, &stats));
+  CHECK_OK(tsdb_block__merge(blocks, lens, 2, TSDB_CODEC_COMPACT, &out, &out_len, &stats));
   CHECK_INT(stats.corrupt_inputs, ==, 1);
   free(out);
   /* Normalize: stable sort, duplicates by policy. */
@@ -426,7 +426,7 @@ TEST(aggblock_round_trip_and_merge) {
   uint8_t *merged;
   size_t mlen;
   uint64_t corrupt = 0;
-  CHECK_OK(tsdb_aggblock__merge(blocks, lens, 2, false, false, &merged, &mlen, &corrupt));
+  CHECK_OK(tsdb_aggblock__merge(blocks, lens, 2, false, TSDB_CODEC_COMPACT, &merged, &mlen, &corrupt));
   CHECK_OK(tsdb_aggblock__decode(merged, mlen, got_starts, got, N, &n));
   CHECK_INT(n, ==, N - 1);
   CHECK_INT(got[0].count, ==, 1);
@@ -435,7 +435,7 @@ TEST(aggblock_round_trip_and_merge) {
   free(merged);
   /* A partial merge keeps the tombstone for an older base. */
   const char *ops[] = {(const char *)op};
-  CHECK_OK(tsdb_aggblock__merge(ops, &oplen, 1, true, false, &merged, &mlen, &corrupt));
+  CHECK_OK(tsdb_aggblock__merge(ops, &oplen, 1, true, TSDB_CODEC_LIGHT, &merged, &mlen, &corrupt));
   CHECK_OK(tsdb_aggblock__decode(merged, mlen, got_starts, got, N, &n));
   CHECK_INT(n, ==, 2);
   CHECK_INT(got[1].count, ==, 0);
