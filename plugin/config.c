@@ -35,10 +35,12 @@ const plugin_option_doc plugin_option_docs[] = {
     {"queue_size", "64M",
      "Memory for messages waiting to be written (`K`, `M`, `G` suffixes). When it is full, "
      "messages are refused with 0x87 and counted, never blocked."},
-    {"flush_interval_ms", "5",
-     "How long the writer gathers messages into one RocksDB batch (0-1000). A crash of the "
-     "whole machine can lose at most this window plus one write; a broker crash loses nothing "
-     "already written to the WAL."},
+    {"flush_interval_ms", "100",
+     "`async` mode: how long the writer gathers messages into one RocksDB batch (0-1000). A "
+     "broker crash can lose the messages of this window plus one write; what reached the WAL "
+     "is kept. Longer windows write fewer, larger operands: at 20 000 msg/s, 100 ms costs "
+     "about half the CPU of 5 ms. Durable (`sync`) messages and waiting queries end a window "
+     "at once."},
     {"grace", "5s",
      "How long after a bucket ends its aggregate waits for late points before it is published "
      "as final."},
@@ -78,7 +80,7 @@ void plugin_config__defaults(plugin_config *c) {
   snprintf(c->schema_dir, sizeof c->schema_dir, "/etc/mosquitto/tsdb/schemas");
   c->unmatched = UNMATCHED_PASS;
   c->queue_size = 64ull << 20;
-  c->flush_interval_ms = 5;
+  c->flush_interval_ms = 100;
   c->grace_ms = 5000;
   c->partial_interval_ms = 5000;
   c->cache_mb = 64;

@@ -13,7 +13,7 @@
 void tsdb_options_init(tsdb_options *o) {
   memset(o, 0, sizeof *o);
   o->queue_bytes = 32 * MIB;
-  o->flush_interval_ms = 5;
+  o->flush_interval_ms = 100;
   o->grace_ms = 5000;
   o->cache_mb = 64;
   o->control_threads = 1;

@@ -250,7 +250,16 @@ uint64_t tsdb_queue__pushed(tsdb_queue *q) {
 int tsdb_queue__wait_processed(tsdb_queue *q, uint64_t seq) {
   pthread_mutex_lock(&q->lock);
   /* Every pushed message wakes the writer if it sleeps, so it will get to
-   * seq without help; after stop it drains everything before exiting. */
+   * seq without help; after stop it drains everything before exiting. A
+   * reader waiting is a reason to end the gathering window now, as a
+   * durable push is: read-your-writes must not cost a whole window. */
+  bool wake = false;
+  if (q->processed < seq) {
+    q->urgent = true;
+    wake = q->writer_gathering;
+    q->writer_gathering = false;
+  }
+  if (wake) pthread_cond_signal(&q->wake);
   while (q->processed < seq) {
     if (q->stop && q->writer_exited) break;
     pthread_cond_wait(&q->done, &q->lock);

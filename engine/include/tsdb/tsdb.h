@@ -72,7 +72,7 @@ typedef int64_t (*tsdb_clock_fn)(void *ud); /* wall clock, ms since epoch */
 typedef struct tsdb_options {
   const char *path;            /* RocksDB directory (created if missing); required */
   size_t queue_bytes;          /* ingest queue capacity, each of its two halves; default 32 MiB */
-  uint32_t flush_interval_ms;  /* async mode: how long the writer gathers a batch; default 5 */
+  uint32_t flush_interval_ms;  /* async mode: how long the writer gathers a batch; default 100 */
   uint32_t grace_ms;           /* a bucket is final this long after its end; default 5000 */
   uint32_t cache_mb;           /* RocksDB block cache; default 64 */
   uint32_t control_threads;    /* threads running $CONTROL commands; default 1 */
