@@ -1252,6 +1252,61 @@ static size_t check_tier_exact(tsdb_db *db, uint32_t id, int64_t tier_ms, const 
 /* A series the writer has not seen for a while loses its in-memory state;
  * its next points, late or new, rebuild it from the store: rollups stay
  * exact and only the newest bucket's publication is retained. */
+/* Passes that finalize thousands of buckets, then fewer, then more again,
+ * each pass one station catching up on minutes of data: the writer's sort
+ * scratch is swapped, trimmed and regrown between passes. (A bulk import
+ * once crashed the writer in sort_finals when the two scratch vectors had
+ * drifted apart in size; that needs passes back to back, which this test
+ * cannot force: bench/fieldbench's query load is the one that found it.) */
+TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
+  const int64_t t0 = 1795680000000 - 30 * 86400000LL;
+  atomic_store(&fake_now, 1795680000000);
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = unit_path("db");
+  o.queue_bytes = 16 << 20;
+  o.flush_interval_ms = 1000; /* a round is one pass: tsdb_sync() ends the window */
+  o.grace_ms = 1000;
+  o.clock_fn = fake_clock;
+  tsdb_db *db = NULL;
+  char err[256];
+  CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "%s", err);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000, 900000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+  static const int sizes[] = {6000, 3000, 2500, 7000, 3500, 100, 3200, 3100, 5000, 2000};
+  enum { ROUNDS = sizeof sizes / sizeof sizes[0] };
+  static tsdb_point pts[7000];
+  for (int r = 0; r < ROUNDS; r++) {
+    /* One point a minute: every point finalizes the minute before it. */
+    for (int i = 0; i < sizes[r]; i++) pts[i] = (tsdb_point){t0 + (int64_t)i * 60000, i % 97, 0};
+    char topic[64];
+    snprintf(topic, sizeof topic, "city/bulk/s%d/air", r);
+    tsdb_ingest_msg m = {.cls = cls, .topic = topic, .topic_len = strlen(topic), .points = pts,
+                         .npoints = (size_t)sizes[r]};
+    CHECK_OK(tsdb_ingest(db, &m));
+    CHECK_OK(tsdb_sync(db));
+  }
+  tsdb_close(db); /* what stays open is marked pending and read from raw data */
+  db = open_db(unit_path("db"), true, 1000);
+  for (int r = 0; r < ROUNDS; r++) {
+    char topic[64];
+    snprintf(topic, sizeof topic, "city/bulk/s%d/air", r);
+    uint32_t id;
+    CHECK_OK(tsdb_series_find(db, topic, "v", &id));
+    static buckets bs;
+    bs.n = 0;
+    CHECK_OK(tsdb_read_tier(db, id, 900000, t0, t0 + (int64_t)sizes[r] * 60000, collect_bucket,
+                            &bs));
+    CHECK_INT(bs.n, ==, (size_t)(sizes[r] + 14) / 15);
+    uint64_t points = 0;
+    for (size_t k = 0; k < bs.n; k++) points += bs.b[k].count;
+    CHECK_INT(points, ==, (uint64_t)sizes[r]);
+  }
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
 TEST(idle_series_state_is_dropped_and_rebuilt) {
   const int64_t minute = 60000;
   const int64_t base = 1795680000000 - 1795680000000 % minute;
