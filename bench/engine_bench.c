@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/bench_engine.h"
 #include "tsdb/tsdb.h"
 
 #define CHUNK 1000 /* points per bulk message */
@@ -103,47 +104,8 @@ static void machine(FILE *out) {
   fprintf(out, "machine: %ld cores, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
 }
 
-static tsdb_db *open_db(const char *path, uint32_t grace_ms) {
-  tsdb_options o;
-  tsdb_options_init(&o);
-  o.path = path;
-  o.queue_bytes = 64u << 20;
-  o.flush_interval_ms = 1;
-  o.grace_ms = grace_ms;
-  o.publish_aggregates = false;
-  o.log_level = TSDB_LOG_WARNING;
-  o.retention_sweep_ms = 0;
-  tsdb_db *db;
-  char err[512];
-  if (tsdb_open(&o, &db, err, sizeof err)) {
-    fprintf(stderr, "engine_bench: %s\n", err);
-    exit(1);
-  }
-  return db;
-}
 
-static tsdb_series_class *default_class(void) {
-  static const char *const fields[] = {"value"};
-  static const int64_t tiers[] = {60000, 900000, 3600000, 86400000};
-  tsdb_series_class_desc d = {.schema_id = "bench", .schema_version = 1,
-                              .topic_template = "bench/{dataset}/{series}", .nfields = 1,
-                              .field_names = fields, .ntiers = 4, .tiers_ms = tiers};
-  tsdb_series_class *cls;
-  if (tsdb_series_class_create(&d, &cls)) exit(1);
-  return cls;
-}
 
-static void push(tsdb_db *db, tsdb_series_class *cls, const char *topic, const tsdb_point *p,
-                 size_t n) {
-  tsdb_ingest_msg m = {.cls = cls, .topic = topic, .topic_len = strlen(topic), .points = p,
-                       .npoints = n};
-  int rc;
-  while ((rc = tsdb_ingest(db, &m)) == TSDB_EFULL) usleep(200);
-  if (rc) {
-    fprintf(stderr, "engine_bench: ingest: %s\n", tsdb_strerror(rc));
-    exit(1);
-  }
-}
 
 /* ---- datasets ---- */
 
@@ -208,8 +170,8 @@ static void run_dataset(const char *gen, const char *dir, char name, int days,
   load_dataset(gen, name, days, &d);
   snprintf(path, sizeof path, "%s/ds-%c", dir, name);
   rmtree(path);
-  tsdb_db *db = open_db(path, 5000);
-  tsdb_series_class *cls = default_class();
+  tsdb_db *db = bench_engine_open(path, 5000);
+  tsdb_series_class *cls = bench_engine_class("bench", "bench/{dataset}/{series}");
   static series_buf bufs[1001];
   memset(bufs, 0, sizeof bufs);
   double w0 = now_s(), c0 = cpu_s();
@@ -220,14 +182,14 @@ static void run_dataset(const char *gen, const char *dir, char name, int days,
     b->p[b->n++] = d.points[i];
     if (b->n == CHUNK) {
       snprintf(topic, sizeof topic, "bench/%c/s%d", name, (int)d.series[i]);
-      push(db, cls, topic, b->p, b->n);
+      bench_engine_push(db, cls, topic, b->p, b->n);
       b->n = 0;
     }
   }
   for (int i = 1; i <= 1000; i++) {
     if (!bufs[i].n) continue;
     snprintf(topic, sizeof topic, "bench/%c/s%d", name, i);
-    push(db, cls, topic, bufs[i].p, bufs[i].n);
+    bench_engine_push(db, cls, topic, bufs[i].p, bufs[i].n);
   }
   tsdb_sync(db);
   double w1 = now_s(), c1 = cpu_s();
@@ -274,8 +236,8 @@ static void run_queries(const char *dir, bool quick, query_result out[3]) {
   char path[4200];
   snprintf(path, sizeof path, "%s/query", dir);
   rmtree(path);
-  tsdb_db *db = open_db(path, 5000);
-  tsdb_series_class *cls = default_class();
+  tsdb_db *db = bench_engine_open(path, 5000);
+  tsdb_series_class *cls = bench_engine_class("bench", "bench/{dataset}/{series}");
   const int64_t day = 86400000, interval = quick ? 10000 : 1000;
   /* A year up to today (midnight UTC): buckets in the future could not be
    * final, and the broker refuses such timestamps anyway. */
@@ -294,11 +256,11 @@ static void run_queries(const char *dir, bool quick, query_result out[3]) {
     double v = round((10 + 6 * sin(2 * M_PI * (double)(t - start) / (double)day) + walk) * 10) / 10;
     chunk[n++] = (tsdb_point){t, v, 0};
     if (n == 3600) {
-      push(db, cls, "bench/query/s1", chunk, n);
+      bench_engine_push(db, cls, "bench/query/s1", chunk, n);
       n = 0;
     }
   }
-  if (n) push(db, cls, "bench/query/s1", chunk, n);
+  if (n) bench_engine_push(db, cls, "bench/query/s1", chunk, n);
   tsdb_sync(db);
   tsdb_compact(db);
   tsdb_stats st;
@@ -359,17 +321,17 @@ static double run_idle_series(const char *dir, int nseries) {
     fprintf(stderr, "engine_bench: %s\n", err);
     exit(1);
   }
-  tsdb_series_class *cls = default_class();
+  tsdb_series_class *cls = bench_engine_class("bench", "bench/{dataset}/{series}");
   /* Warm the engine (threads, caches) with one series before the baseline. */
   tsdb_point p = {1790812800000, 1.0, 0};
-  push(db, cls, "bench/idle/warm", &p, 1);
+  bench_engine_push(db, cls, "bench/idle/warm", &p, 1);
   tsdb_sync(db);
   tsdb_compact(db);
   long before = rss_kb();
   for (int i = 0; i < nseries; i++) {
     snprintf(topic, sizeof topic, "bench/idle/s%d", i);
     p.value = i;
-    push(db, cls, topic, &p, 1);
+    bench_engine_push(db, cls, topic, &p, 1);
   }
   tsdb_sync(db);
   tsdb_compact(db);

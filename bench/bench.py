@@ -1,0 +1,1144 @@
+#!/usr/bin/python3
+"""Field benchmarks of mosquitto-tsdb: the driver behind bench/run.sh.
+
+Starts every process itself on 127.0.0.1 free ports with data in one temp
+directory, runs the sections below with alternating repetitions, stops every
+process it started (also on an error or a signal), and writes
+results.json, results.md and *.png (gnuplot) into the results directory.
+
+Sections (each figure is a same-run ratio of medians):
+  overhead  bare mosquitto vs mosquitto + plugin (validate only, async,
+            sync, fsync), QoS 0 and QoS 1, at the broker's maximum rate
+  pipeline  the DIY pipelines (mosquitto -> C or Python subscriber ->
+            VictoriaMetrics or InfluxDB) and ours at a ladder of offered rates:
+            stored msgs/s, loss, CPU-s per million messages of all processes
+  storage   bytes per point of the reference datasets after flush and full
+            compaction in all three
+  queries   the same aggregate queries in all three, answers checked equal
+"""
+import argparse
+import atexit
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(HERE)
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+PY = "/usr/bin/python3"
+
+# ---------------------------------------------------------------- processes
+
+STARTED = []  # every Popen this driver started, stopped at exit
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+def spawn(cmd, stdout=None, stderr=None, **kw):
+    p = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL,
+                         stderr=stderr or subprocess.DEVNULL, **kw)
+    STARTED.append(p)
+    return p
+
+
+def stop(p, timeout=60.0, sig=signal.SIGTERM):
+    """SIGTERM, wait, then SIGKILL. Returns True if it stopped by itself."""
+    if p is None:
+        return True
+    clean = True
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            clean = False
+            p.kill()
+            p.wait()
+    if p in STARTED:
+        STARTED.remove(p)
+    return clean
+
+
+def stop_all():
+    for p in list(STARTED):
+        try:
+            stop(p, 10)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+def on_signal(sig, frame):
+    stop_all()
+    sys.exit(128 + sig)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited at start (status %s)" % (what, proc.returncode))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s did not listen on %d" % (what, port))
+
+
+def http(port, path, data=None, method=None, timeout=60):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data, method=method)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def dir_bytes(path, skip=()):
+    total = 0
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in skip]
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+# ---------------------------------------------------------------- the systems
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix="tsdb-bench-")
+        self.bin = args.bin
+        self.plugin = args.plugin
+        self.runs = 0
+
+    def path(self, *p):
+        return os.path.join(self.tmp, *p)
+
+    def next_dir(self, prefix):
+        self.runs += 1
+        d = self.path("%s-%03d" % (prefix, self.runs))
+        os.makedirs(d)
+        return d
+
+
+def schema_dirs(ctx):
+    """The shipped schemas, and 'validate only' copies whose measurements
+    point at members no message has: validated in full, nothing stored."""
+    real, vo = ctx.path("schemas"), ctx.path("schemas-validate-only")
+    if not os.path.isdir(real):
+        for name in ("air-quality", "traffic-counter", "senml"):
+            shutil.copytree(os.path.join(SOURCE, "schemas", name), os.path.join(real, name))
+            with open(os.path.join(SOURCE, "schemas", name, "schema.json")) as f:
+                s = json.load(f)
+            x = s["x-tsdb"]
+            if "measurements" in x:
+                for k, m in x["measurements"].items():
+                    m["pointer"] = "/validate-only-%s" % k
+            else:
+                x["names"] = {"unmapped": "ignore"}
+            os.makedirs(os.path.join(vo, name))
+            with open(os.path.join(vo, name, "schema.json"), "w") as f:
+                json.dump(s, f)
+    return real, vo
+
+
+class Broker:
+    """mosquitto, bare or with the plugin in one of the modes."""
+
+    def __init__(self, ctx, mode, options=None):
+        self.ctx, self.mode = ctx, mode
+        self.dir = ctx.next_dir("broker-" + mode)
+        self.port = free_port()
+        self.data = os.path.join(self.dir, "data")
+        real, vo = schema_dirs(ctx)
+        lines = ["listener %d 127.0.0.1" % self.port, "allow_anonymous true", "persistence false",
+                 "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
+                 "set_tcp_nodelay true"]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        if mode != "bare":
+            lines += ["plugin %s" % ctx.plugin,
+                      "plugin_opt_data_dir %s" % self.data,
+                      "plugin_opt_schema_dir %s" % (vo if mode == "validate" else real)]
+            if mode in ("sync", "fsync"):
+                lines.append("plugin_opt_durability %s" % mode)
+            for k, v in (options or {}).items():
+                lines.append("plugin_opt_%s %s" % (k, v))
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.log_path = os.path.join(self.dir, "broker.log")
+        self.logf = open(self.log_path, "wb")
+        self.proc = spawn([MOSQUITTO, "-c", self.conf], stdout=self.logf, stderr=subprocess.STDOUT)
+        try:
+            wait_listening(self.port, self.proc, "mosquitto")
+        except RuntimeError:
+            raise RuntimeError("broker did not start:\n" + self.log())
+        self.pid = self.proc.pid
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")[-4000:]
+
+    def stats(self):
+        """The plugin's counters through its stats command, or None."""
+        if self.mode == "bare":
+            return None
+        try:
+            import paho.mqtt.client as mqtt
+            from paho.mqtt.properties import Properties  # noqa: F401
+        except ImportError:
+            return None
+        cid = "bench-stats-%d" % os.getpid()
+        got = []
+        c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+        c.on_message = lambda cl, u, m: got.append(m.payload)
+        c.connect("127.0.0.1", self.port)
+        c.loop_start()
+        try:
+            c.subscribe([("$tsdb/reply/%s" % cid, 0), ("$tsdb/reply/%s/#" % cid, 0)])
+            time.sleep(0.2)
+            c.publish("$CONTROL/tsdb/v1", json.dumps({"commands": [{"command": "stats"}]}), qos=1)
+            deadline = time.monotonic() + 15
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            c.loop_stop()
+            c.disconnect()
+        if not got:
+            return None
+        try:
+            r = json.loads(got[0])["responses"][0]
+            return r.get("host", r)  # {"accepted": N, "refused": {reason: N}, ...}
+        except (ValueError, KeyError, IndexError):
+            return None
+
+    def stop(self):
+        clean = stop(self.proc, timeout=self.ctx.args.stop_timeout)
+        self.logf.close()
+        return clean
+
+    def accepted_at_stop(self):
+        """The plugin's own count of accepted messages, from its last log line
+        ("tsdb: stopped accepted=N ..."), or None."""
+        m = re.search(r"tsdb: stopped accepted=(\d+)", self.log())
+        return int(m.group(1)) if m else None
+
+
+def ours_count(ctx, data_dir):
+    out = subprocess.run([os.path.join(ctx.bin, "fieldbench"), "count", data_dir],
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode:
+        raise RuntimeError("fieldbench count: " + out.stderr)
+    return json.loads(out.stdout)
+
+
+def loadgen(ctx, port, pids, **kw):
+    cmd = [os.path.join(ctx.bin, "loadgen"), "pub", "--port", str(port)]
+    for k, v in kw.items():
+        cmd += ["--" + k.replace("_", "-"), str(v)]
+    for name, pid in pids.items():
+        cmd += ["--pid", "%s=%d" % (name, pid)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if out.returncode:
+        raise RuntimeError("loadgen failed: %s" % out.stderr)
+    return json.loads(out.stdout)
+
+
+class VictoriaMetrics:
+    def __init__(self, ctx):
+        self.dir = ctx.next_dir("vm")
+        self.port = free_port()
+        self.logf = open(os.path.join(self.dir, "vm.log"), "wb")
+        self.proc = spawn(["victoria-metrics", "-storageDataPath", os.path.join(self.dir, "data"),
+                           "-httpListenAddr", "127.0.0.1:%d" % self.port, "-retentionPeriod", "5y",
+                           "-search.latencyOffset", "0s", "-loggerLevel", "ERROR"],
+                          stdout=self.logf, stderr=subprocess.STDOUT)
+        wait_listening(self.port, self.proc, "victoria-metrics")
+        self.pid = self.proc.pid
+
+    def flush(self):
+        http(self.port, "/internal/force_flush")
+
+    def count(self, metric):
+        self.flush()
+        q = urllib.parse.urlencode({"query": "sum(count_over_time(%s_pm10[3d]))" % metric,
+                                    "time": "%.3f" % time.time()})
+        _, body = http(self.port, "/api/v1/query?" + q)
+        res = json.loads(body)["data"]["result"]
+        return int(float(res[0]["value"][1])) if res else 0
+
+    def compact_and_measure(self):
+        """Flush, force a full merge, wait until the size is stable."""
+        self.flush()
+        month = datetime.datetime.utcnow().strftime("%Y_%m")
+        http(self.port, "/internal/force_merge")
+        http(self.port, "/internal/force_merge?partition_prefix=" + month)
+        return stable_size(os.path.join(self.dir, "data"), skip=("cache", "snapshots", "tmp"))
+
+    def stop(self):
+        stop(self.proc, 60)
+        self.logf.close()
+
+
+INFLUX_CONF = """reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{d}/meta"
+[data]
+  dir = "{d}/data"
+  wal-dir = "{d}/wal"
+  query-log-enabled = false
+  index-version = "inmem"
+{extra}
+[coordinator]
+[retention]
+  enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{http}"
+  log-enabled = false
+[logging]
+  level = "warn"
+[subscriber]
+  enabled = false
+[continuous_queries]
+  enabled = false
+"""
+
+
+class InfluxDB:
+    def __init__(self, ctx, compact_fast=False):
+        self.dir = ctx.next_dir("influx")
+        self.port = free_port()
+        extra = ""
+        if compact_fast:
+            extra = ('  cache-snapshot-write-cold-duration = "1s"\n'
+                     '  compact-full-write-cold-duration = "2s"\n')
+        conf = os.path.join(self.dir, "influxdb.conf")
+        with open(conf, "w") as f:
+            f.write(INFLUX_CONF.format(rpc=free_port(), d=self.dir, http=self.port, extra=extra))
+        self.logf = open(os.path.join(self.dir, "influxd.log"), "wb")
+        self.proc = spawn(["influxd", "run", "-config", conf], stdout=self.logf,
+                          stderr=subprocess.STDOUT)
+        wait_listening(self.port, self.proc, "influxd")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if http(self.port, "/ping")[0] == 204:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        http(self.port, "/query?q=CREATE%20DATABASE%20bench", data=b"", method="POST")
+        self.pid = self.proc.pid
+
+    def query(self, q):
+        _, body = http(self.port, "/query?" + urllib.parse.urlencode({"db": "bench", "q": q}))
+        return json.loads(body)
+
+    def count(self, measurement):
+        r = self.query("SELECT count(pm10) FROM %s" % measurement)
+        try:
+            return int(r["results"][0]["series"][0]["values"][0][1])
+        except (KeyError, IndexError):
+            return 0
+
+    def compact_and_measure(self):
+        """Waits for the cache snapshot (WAL emptied) and the full compaction
+        (cold after 2 s), until the TSM size is stable."""
+        wal = os.path.join(self.dir, "wal")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and dir_bytes(wal) > 64 * 1024:
+            time.sleep(0.5)
+        time.sleep(3)
+        stable_size(os.path.join(self.dir, "data"))
+        # The TSM files: InfluxDB's own "data files". The series file under
+        # data/<db>/_series is preallocated and would dominate small datasets.
+        tsm = 0
+        for root, _, files in os.walk(os.path.join(self.dir, "data")):
+            tsm += sum(os.path.getsize(os.path.join(root, f)) for f in files if f.endswith(".tsm"))
+        return tsm, dir_bytes(os.path.join(self.dir, "data"))
+
+    def stop(self):
+        stop(self.proc, 60)
+        self.logf.close()
+
+
+def stable_size(path, skip=(), quiet=4.0, limit=180.0):
+    """The directory's size once it has not changed for `quiet` seconds."""
+    t0 = time.monotonic()
+    last, since = -1, time.monotonic()
+    while time.monotonic() - t0 < limit:
+        n = dir_bytes(path, skip)
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+        time.sleep(0.5)
+    return last
+
+
+# ---------------------------------------------------------------- sections
+
+def section_loadgen_ceiling(ctx):
+    """The generator against a sink that only counts: its own ceiling."""
+    port = free_port()
+    sink = spawn([os.path.join(ctx.bin, "loadgen"), "sink", "--port", str(port), "--seconds", "60"],
+                 stdout=subprocess.PIPE)
+    try:
+        wait_listening(port, sink, "loadgen sink")
+        res = {}
+        for qos in (0, 1):
+            r = loadgen(ctx, port, {}, duration=2, qos=qos, latency_every=0)
+            res["qos%d" % qos] = {"msgs_per_s": r["msgs_per_s"],
+                                  "loadgen_cpu_us_per_msg": r["loadgen_cpu_s"] / r["sent"] * 1e6}
+        # Paho MQTT C (synchronous client, one connection, QoS 0) on the same sink.
+        paho = os.path.join(ctx.bin, "paho_ceiling")
+        if os.path.exists(paho):
+            r = subprocess.run([paho, "--port", str(port), "--seconds", "2"], capture_output=True,
+                               text=True, timeout=60)
+            if r.returncode == 0:
+                res["paho_qos0"] = json.loads(r.stdout)
+        return res
+    finally:
+        stop(sink, 5)
+
+
+OVERHEAD_LOADS = {
+    # The broker's ceiling: 4 connections, messages written back to back.
+    "saturation": {"publishers": 4, "rate": 0},
+    # Devices: 100 connections at a fixed total rate, each message its own write.
+    "device": {"publishers": 100, "rate": 20000, "batch": 1},
+}
+OVERHEAD_MODES = {("saturation", 0): ["bare", "validate", "async"],
+                  ("saturation", 1): ["bare", "validate", "async", "sync", "fsync"],
+                  ("device", 0): ["bare", "validate", "async"],
+                  ("device", 1): ["bare", "validate", "async", "sync"]}
+
+
+def section_overhead(ctx):
+    a = ctx.args
+    runs = []
+    for rep in range(a.reps):
+        for (load, qos), ms in OVERHEAD_MODES.items():
+            # Rotate the order every repetition: no mode always runs first.
+            order = ms[rep % len(ms):] + ms[:rep % len(ms)]
+            for mode in order:
+                b = Broker(ctx, mode)
+                try:
+                    r = loadgen(ctx, b.port, {"broker": b.pid}, duration=a.overhead_seconds,
+                                qos=qos, kind="json", series=1000, settle_max=a.settle_max,
+                                id="oh%d" % rep, **OVERHEAD_LOADS[load])
+                    st = b.stats()
+                finally:
+                    clean = b.stop()
+                row = {"rep": rep, "load": load, "qos": qos, "mode": mode, "sent": r["sent"],
+                       "msgs_per_s": r["msgs_per_s"], "cpu_us_per_msg": r["cpu_us_per_msg"],
+                       "thread_us_per_msg": r["main_thread_us_per_msg"],
+                       "e2e_p50_ms": r["e2e_p50_ms"], "e2e_p99_ms": r["e2e_p99_ms"],
+                       "ack_p50_ms": r["ack_p50_ms"], "ack_p99_ms": r["ack_p99_ms"],
+                       "acked_ok": r["acked_ok"], "refused_0x87": r["refused_0x87"],
+                       "settle_s": r["settle_s"], "stopped_cleanly": clean}
+                if st:
+                    row["plugin_accepted"] = st.get("accepted")
+                    row["plugin_refused"] = sum(st.get("refused", {}).values())
+                if mode != "bare":
+                    row["plugin_accepted_at_stop"] = b.accepted_at_stop()
+                if mode in ("async", "sync", "fsync"):
+                    row["stored_points"] = ours_count(ctx, b.data)["points"]
+                runs.append(row)
+                log("overhead rep %d %-10s qos %d %-8s %9.0f msg/s %7.2f us/msg (broker CPU)" %
+                    (rep, load, qos, mode, r["msgs_per_s"], r["cpu_us_per_msg"]))
+                shutil.rmtree(b.dir, ignore_errors=True)
+    summary = []
+    for (load, qos), ms in OVERHEAD_MODES.items():
+        sel = [x for x in runs if x["qos"] == qos and x["load"] == load]
+        bare = [x for x in sel if x["mode"] == "bare"]
+        bare_rate = median([x["msgs_per_s"] for x in bare])
+        bare_cpu = median([x["cpu_us_per_msg"] for x in bare])
+        for mode in ms:
+            xs = [x for x in sel if x["mode"] == mode]
+            rate = median([x["msgs_per_s"] for x in xs])
+            cpu = median([x["cpu_us_per_msg"] for x in xs])
+            # Ratios within each repetition (runs next to each other), then their median.
+            per_rep, per_rep_cpu, per_rep_thread = [], [], []
+            for x in xs:
+                bb = [y for y in bare if y["rep"] == x["rep"]]
+                if bb:
+                    per_rep.append(x["msgs_per_s"] / bb[0]["msgs_per_s"])
+                    per_rep_cpu.append(x["cpu_us_per_msg"] / bb[0]["cpu_us_per_msg"])
+                    if bb[0]["thread_us_per_msg"]:
+                        per_rep_thread.append(x["thread_us_per_msg"] / bb[0]["thread_us_per_msg"])
+            summary.append({"load": load, "qos": qos, "mode": mode, "msgs_per_s": rate,
+                            "cpu_us_per_msg": cpu, "ratio_to_bare": median(per_rep),
+                            "ratio_of_medians": ratio(rate, bare_rate),
+                            "cpu_ratio_to_bare": median(per_rep_cpu),
+                            "thread_us_per_msg": median([x["thread_us_per_msg"] for x in xs]),
+                            "thread_ratio_to_bare": median(per_rep_thread),
+                            "e2e_p50_ms": median([x["e2e_p50_ms"] for x in xs]),
+                            "e2e_p99_ms": median([x["e2e_p99_ms"] for x in xs]),
+                            "ack_p50_ms": median([x["ack_p50_ms"] for x in xs]) if qos else None,
+                            "ack_p99_ms": median([x["ack_p99_ms"] for x in xs]) if qos else None,
+                            "refused_0x87": sum(x["refused_0x87"] for x in xs),
+                            "refused_counted": sum(x.get("plugin_refused") or 0 for x in xs),
+                            "stored_points": sum(x.get("stored_points", 0) for x in xs),
+                            "sent": sum(x["sent"] for x in xs)})
+    return {"runs": runs, "summary": summary, "loads": OVERHEAD_LOADS}
+
+
+PIPELINES = ["ours", "c-vm", "c-influx", "py-vm", "py-influx"]
+
+
+def pipeline_run(ctx, name, rate, rep, vm, influx):
+    a = ctx.args
+    if name == "ours":
+        b = Broker(ctx, "async")
+        try:
+            r = loadgen(ctx, b.port, {"broker": b.pid}, duration=a.pipeline_seconds, rate=rate,
+                        qos=0, kind="json", settle_max=a.settle_max, id="p%d" % rep)
+            st = b.stats()
+        finally:
+            clean = b.stop()
+        pts = ours_count(ctx, b.data)["points"]
+        accepted = b.accepted_at_stop()
+        shutil.rmtree(b.dir, ignore_errors=True)
+        # Refusals as the plugin counted them: its stats command, or else what
+        # it did not accept (every message of the load is valid).
+        if st:
+            refused = sum(st.get("refused", {}).values())
+        elif accepted is not None:
+            refused = r["sent"] - accepted
+        else:
+            refused = None
+        return {"stored": pts // 5, "stored_points": pts, "refused_counted": refused, "r": r,
+                "accepted": accepted, "stopped_cleanly": clean}
+    lang, db = name.split("-")
+    server = vm if db == "vm" else influx
+    b = Broker(ctx, "bare")
+    ctx.runs += 1
+    meas = "air_r%d" % ctx.runs
+    http_port = server.port
+    if lang == "c":
+        cmd = [os.path.join(ctx.bin, "sub_c")]
+    else:
+        cmd = [PY, os.path.join(HERE, "sub_py.py")]
+    cmd += ["--port", str(b.port), "--http-port", str(http_port), "--target", db,
+            "--measurement", meas, "--id", "sub-%d" % ctx.runs]
+    errf = open(os.path.join(b.dir, "sub.log"), "wb")
+    sub = spawn(cmd, stdout=subprocess.PIPE, stderr=errf)
+    try:
+        # Ready once its subscription is in place: wait for the log line.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if sub.poll() is not None:
+                raise RuntimeError("subscriber %s exited at start" % name)
+            with open(os.path.join(b.dir, "sub.log"), "rb") as f:
+                if b"ready" in f.read():
+                    break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        r = loadgen(ctx, b.port, {"broker": b.pid, "subscriber": sub.pid, "db": server.pid},
+                    duration=a.pipeline_seconds, rate=rate, qos=0, kind="json",
+                    settle_max=a.settle_max, id="p%d" % rep)
+    finally:
+        sub.send_signal(signal.SIGTERM)
+        try:
+            out, _ = sub.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            sub.kill()
+            out, _ = sub.communicate()
+        if sub in STARTED:
+            STARTED.remove(sub)
+        errf.close()
+        b.stop()
+    try:
+        sub_stats = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        sub_stats = {}
+    time.sleep(0.2)
+    stored = server.count(meas)
+    shutil.rmtree(b.dir, ignore_errors=True)
+    return {"stored": stored, "sub": sub_stats, "r": r, "refused_counted": 0}
+
+
+def section_pipeline(ctx):
+    a = ctx.args
+    vm, influx = VictoriaMetrics(ctx), InfluxDB(ctx)
+    runs = []
+    try:
+        for rate in a.rates:
+            for rep in range(a.pipeline_reps):
+                k = (rep + a.rates.index(rate)) % len(PIPELINES)
+                for name in PIPELINES[k:] + PIPELINES[:k]:
+                    x = pipeline_run(ctx, name, rate, rep, vm, influx)
+                    r = x["r"]
+                    cpu = r["cpu_total_s"]
+                    row = {"pipeline": name, "rate": rate, "rep": rep, "sent": r["sent"],
+                           "stored": x["stored"], "lost": r["sent"] - x["stored"]
+                           - (x["refused_counted"] or 0),
+                           "refused_counted": x["refused_counted"],
+                           "plugin_accepted": x.get("accepted"),
+                           "stopped_cleanly": x.get("stopped_cleanly", True),
+                           "offered_msgs_per_s": r["msgs_per_s"],
+                           "stored_msgs_per_s": x["stored"] / r["seconds"],
+                           "cpu_s": r["cpu_s"], "cpu_total_s": cpu,
+                           "cpu_s_per_million_stored": cpu / x["stored"] * 1e6 if x["stored"] else None,
+                           "e2e_p50_ms": r["e2e_p50_ms"], "e2e_p99_ms": r["e2e_p99_ms"],
+                           "settle_s": r["settle_s"], "subscriber": x.get("sub")}
+                    runs.append(row)
+                    log("pipeline %-9s rate %6s rep %d: sent %8d stored %8d lost %7d  %7.0f msg/s"
+                        "  %6.1f CPU-s/M" % (name, rate or "max", rep, row["sent"], row["stored"],
+                                             row["lost"], row["stored_msgs_per_s"],
+                                             row["cpu_s_per_million_stored"] or -1))
+        # Ours at QoS 1 and maximum rate: overload shows as counted 0x87.
+        qos1 = []
+        for rep in range(a.pipeline_reps):
+            b = Broker(ctx, "async")
+            try:
+                r = loadgen(ctx, b.port, {"broker": b.pid}, duration=a.pipeline_seconds, rate=0,
+                            qos=1, kind="json", settle_max=a.settle_max, id="q1-%d" % rep)
+                st = b.stats()
+            finally:
+                b.stop()
+            pts = ours_count(ctx, b.data)["points"]
+            accepted = b.accepted_at_stop()
+            shutil.rmtree(b.dir, ignore_errors=True)
+            qos1.append({"sent": r["sent"], "acked_ok": r["acked_ok"], "plugin_accepted": accepted,
+                         "refused_0x87": r["refused_0x87"], "stored": pts // 5,
+                         "silent_loss": r["acked_ok"] - pts // 5,
+                         "plugin_refused": (st or {}).get("refused")})
+            log("ours qos1 max: sent %d acked %d refused 0x87 %d stored %d" %
+                (r["sent"], r["acked_ok"], r["refused_0x87"], pts // 5))
+    finally:
+        vm.stop()
+        influx.stop()
+    summary = {}
+    for name in PIPELINES:
+        xs = [x for x in runs if x["pipeline"] == name]
+        per_rate = []
+        for rate in a.rates:
+            ys = [x for x in xs if x["rate"] == rate]
+            per_rate.append({"rate": rate,
+                             "offered_msgs_per_s": median([y["offered_msgs_per_s"] for y in ys]),
+                             "stored_msgs_per_s": median([y["stored_msgs_per_s"] for y in ys]),
+                             "lost": median([y["lost"] for y in ys]),
+                             "lost_fraction": median([y["lost"] / y["sent"] for y in ys]),
+                             "refused_counted": median([y["refused_counted"] or 0 for y in ys]),
+                             "cpu_s_per_million_stored":
+                                 median([y["cpu_s_per_million_stored"] for y in ys]),
+                             "e2e_p50_ms": median([y["e2e_p50_ms"] for y in ys]),
+                             "e2e_p99_ms": median([y["e2e_p99_ms"] for y in ys])})
+        lossless = [p for p in per_rate if p["lost"] == 0 and p["refused_counted"] == 0]
+        best = max(lossless, key=lambda p: p["stored_msgs_per_s"]) if lossless else None
+        summary[name] = {"per_rate": per_rate,
+                         "max_lossless_msgs_per_s": best["stored_msgs_per_s"] if best else None,
+                         "max_lossless_at_rate": best["rate"] if best else None,
+                         "cpu_s_per_million_at_max_lossless":
+                             best["cpu_s_per_million_stored"] if best else None}
+    return {"runs": runs, "summary": summary, "ours_qos1_overload": qos1}
+
+
+def section_storage(ctx):
+    a = ctx.args
+    days = {"a": a.days_a, "b": a.days_a, "c": a.days_c, "d": a.days_a}
+    out = {}
+    # Ours: the engine benchmark, raw and with tiers.
+    eb_json = ctx.path("engine_bench.json")
+    cmd = [os.path.join(ctx.bin, "engine_bench"), "--only", "ingest", "--json", eb_json,
+           "--dir", ctx.path("engine-bench")]
+    if a.mode == "quick":
+        cmd.insert(1, "--quick")
+    os.makedirs(ctx.path("engine-bench"), exist_ok=True)
+    log("storage: engine_bench " + " ".join(cmd[1:]))
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=3600)
+    with open(eb_json) as f:
+        eb = json.load(f)
+    for d in eb["datasets"]:
+        out[d["dataset"]] = {"days": d["days"], "points": d["points"],
+                             "ours_raw_bpp": d["raw_bytes_per_point"],
+                             "ours_with_tiers_bpp": d["bytes_per_point_with_tiers"]}
+    for ds in "abcd":
+        if ds not in out:
+            continue
+        if out[ds]["days"] != days[ds]:
+            days[ds] = out[ds]["days"]
+        vm, influx = VictoriaMetrics(ctx), InfluxDB(ctx, compact_fast=True)
+        try:
+            t0 = time.monotonic()
+            r = subprocess.run([os.path.join(ctx.bin, "fieldbench"), "load", "--gen",
+                                os.path.join(ctx.bin, "dataset_gen"), "--dataset", ds,
+                                "--days", str(days[ds]), "--vm", str(vm.port),
+                                "--influx", str(influx.port)],
+                               capture_output=True, text=True, timeout=3600)
+            if r.returncode:
+                raise RuntimeError("fieldbench load: " + r.stderr)
+            n = json.loads(r.stdout)["points"]
+            vm_bytes = vm.compact_and_measure()
+            influx_bytes = influx.compact_and_measure()
+        finally:
+            vm.stop()
+            influx.stop()
+        out[ds].update({"vm_bpp": vm_bytes / n, "influx_bpp": influx_bytes[0] / n,
+                        "influx_data_dir_bpp": influx_bytes[1] / n, "loaded_points": n})
+        log("storage %s: ours %.3f (with tiers %.3f) VM %.3f InfluxDB %.3f B/point (%.0f s)" %
+            (ds, out[ds]["ours_raw_bpp"], out[ds]["ours_with_tiers_bpp"], out[ds]["vm_bpp"],
+             out[ds]["influx_bpp"], time.monotonic() - t0))
+    return out
+
+
+def section_queries(ctx):
+    a = ctx.args
+    vm, influx = VictoriaMetrics(ctx), InfluxDB(ctx, compact_fast=True)
+    try:
+        d = ctx.path("query-ours")
+        r = subprocess.run([os.path.join(ctx.bin, "fieldbench"), "query", "--dir", d, "--gen",
+                            os.path.join(ctx.bin, "dataset_gen"), "--vm", str(vm.port),
+                            "--influx", str(influx.port), "--reps", str(a.query_reps)],
+                           capture_output=True, text=True, timeout=3600)
+        if r.stderr:
+            log(r.stderr.strip())
+        if r.returncode:
+            raise RuntimeError("fieldbench query failed")
+        res = json.loads(r.stdout)
+    finally:
+        vm.stop()
+        influx.stop()
+    for q in res["queries"]:
+        log("query %-9s ours %8.3f ms  VM %8.3f ms  InfluxDB %8.3f ms (p50)" %
+            (q["name"], q["ours_p50_ms"], q["vm_p50_ms"], q["influx_p50_ms"]))
+    return res
+
+
+# ---------------------------------------------------------------- report
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) // 1024
+    return {"nproc": os.cpu_count(), "cpu": model, "mem_mib": mem, "kernel": platform.release()}
+
+
+def pkg_version(name):
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True,
+                              text=True).stdout.strip() or None
+    except OSError:
+        return None
+
+
+def fmt(x, nd=2):
+    if x is None:
+        return "n/a"
+    if isinstance(x, int):
+        return "{:,}".format(x).replace(",", " ")
+    if abs(x) >= 1000:
+        return "{:,.0f}".format(x).replace(",", " ")
+    return ("%%.%df" % nd) % x
+
+
+def goal(ok):
+    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def goals_table(res):
+    rows = []
+    oh = res.get("overhead", {}).get("summary", [])
+    for qos in (0, 1):
+        x = [s for s in oh if s["qos"] == qos and s["mode"] == "async" and s["load"] == "saturation"]
+        r = x[0]["ratio_to_bare"] if x else None
+        rows.append(("Plugin (validate + store, async) / bare throughput, QoS %d, saturated "
+                     "broker" % qos, "≥ 0.95", fmt(r), goal(r >= 0.95 if r is not None else None)))
+    for qos in (0, 1):
+        x = [s for s in oh if s["qos"] == qos and s["mode"] == "async" and s["load"] == "device"]
+        if x:
+            r = 1 / x[0]["thread_ratio_to_bare"] if x[0]["thread_ratio_to_bare"] else None
+            rows.append(("Same for 100 device-like connections at 20 000 msg/s: bare ÷ plugin CPU "
+                         "a message of the broker thread (its throughput bound), QoS %d" % qos,
+                         "≥ 0.95", fmt(r), goal(r >= 0.95 if r is not None else None)))
+    pl = res.get("pipeline", {}).get("summary", {})
+    if pl:
+        ours = pl.get("ours", {}).get("cpu_s_per_million_at_max_lossless")
+        diy = {k: v.get("cpu_s_per_million_at_max_lossless") for k, v in pl.items() if k != "ours"}
+        best = min([v for v in diy.values() if v], default=None)
+        typical = min([v for k, v in diy.items() if k.startswith("py") and v], default=None)
+        rows.append(("CPU-s per million messages stored, ours (all processes), at its highest "
+                     "lossless rate", "≤ 15", fmt(ours, 1), goal(ours <= 15 if ours else None)))
+        rb = ratio(best, ours)
+        rows.append(("Best DIY pipeline CPU / ours, each at its highest lossless rate", "≥ 2.5",
+                     fmt(rb), goal(rb >= 2.5 if rb else None)))
+        rt = ratio(typical, ours)
+        rows.append(("Typical (Python) DIY pipeline CPU / ours, each at its highest lossless rate",
+                     "≥ 3", fmt(rt), goal(rt >= 3 if rt else None)))
+        # The same at one rate that every pipeline sustained: batching makes CPU
+        # per message fall with the rate, so this is the like-for-like figure.
+        common = [p["rate"] for p in pl["ours"]["per_rate"]
+                  if p["rate"] and all(q["lost"] == 0 for k in PIPELINES
+                                       for q in pl[k]["per_rate"] if q["rate"] == p["rate"])]
+        if common:
+            c = max(common)
+            at = {k: [q for q in pl[k]["per_rate"] if q["rate"] == c][0]["cpu_s_per_million_stored"]
+                  for k in PIPELINES}
+            b2 = min(v for k, v in at.items() if k != "ours" and v)
+            t2 = min(v for k, v in at.items() if k.startswith("py") and v)
+            rows.append(("CPU-s per million, ours, at %d msg/s (every pipeline lossless)" % c,
+                         "≤ 15", fmt(at["ours"], 1), goal(at["ours"] <= 15)))
+            rows.append(("Best DIY / ours CPU at %d msg/s" % c, "≥ 2.5", fmt(ratio(b2, at["ours"])),
+                         goal(ratio(b2, at["ours"]) >= 2.5)))
+            rows.append(("Typical DIY / ours CPU at %d msg/s" % c, "≥ 3", fmt(ratio(t2, at["ours"])),
+                         goal(ratio(t2, at["ours"]) >= 3)))
+        q1 = res["pipeline"].get("ours_qos1_overload", [])
+        silent = sum(max(0, x["silent_loss"]) for x in q1)
+        lost0 = sum(max(0, x["lost"]) for x in res["pipeline"]["runs"] if x["pipeline"] == "ours")
+        rows.append(("Silent loss under overload, ours (QoS 1 acked but not stored; QoS 0 "
+                     "neither stored nor counted)", "0", "%d / %d" % (silent, lost0),
+                     goal(silent == 0 and lost0 == 0)))
+    st = res.get("storage", {})
+    if st:
+        rv = [v["ours_raw_bpp"] / v["vm_bpp"] for v in st.values() if v.get("vm_bpp")]
+        ri = [v["ours_raw_bpp"] / v["influx_bpp"] for v in st.values() if v.get("influx_bpp")]
+        if rv:
+            rows.append(("Bytes/point ours (raw) / VictoriaMetrics, worst dataset", "≤ 0.8",
+                         fmt(max(rv)), goal(max(rv) <= 0.8)))
+        if ri:
+            rows.append(("Bytes/point ours (raw) / InfluxDB, worst dataset", "≤ 0.3", fmt(max(ri)),
+                         goal(max(ri) <= 0.3)))
+    qs = res.get("queries", {}).get("queries", [])
+    y = [q for q in qs if q["name"] == "year365"]
+    if y:
+        y = y[0]
+        rv, ri = ratio(y["ours_p50_ms"], y["vm_p50_ms"]), ratio(y["ours_p50_ms"], y["influx_p50_ms"])
+        ok = y["mismatch_vm"] == 0 and y["mismatch_influx"] == 0
+        note = "" if ok else " (answers differ: not counted)"
+        rows.append(("365-day query p50, ours / VictoriaMetrics", "≤ 0.5", fmt(rv, 3) + note,
+                     goal(rv <= 0.5 and ok)))
+        rows.append(("365-day query p50, ours / InfluxDB", "≤ 0.2", fmt(ri, 3) + note,
+                     goal(ri <= 0.2 and ok)))
+    return rows
+
+
+def write_markdown(res, path):
+    L = []
+    m, v = res["machine"], res["versions"]
+    L.append("Run `%s` (%s mode, %.0f s), commit %s, %s; %d cores, %s, %d MiB; mosquitto %s, "
+             "InfluxDB %s, VictoriaMetrics %s, RocksDB %s; plugin `%s`." %
+             (res["started"], res["mode"], res.get("seconds") or 0, res.get("commit") or "?",
+              "Debian " + (v.get("debian") or "?"), m["nproc"], m["cpu"], m["mem_mib"],
+              v["mosquitto"], v["influxdb"], v["victoria-metrics"], v["rocksdb"], res["plugin"]))
+    L.append("")
+    for name, err in res.get("errors", {}).items():
+        L.append("**Section %s failed**: %s" % (name, err))
+        L.append("")
+    L.append("**Goals** (same-run ratios of medians):")
+    L.append("")
+    L.append("| goal | target | measured | |")
+    L.append("|---|---|---|---|")
+    for row in goals_table(res):
+        L.append("| %s | %s | %s | %s |" % row)
+    L.append("")
+    if "loadgen_ceiling" in res:
+        c = res["loadgen_ceiling"]
+        L.append("Load generator's own ceiling against a sink that only counts: QoS 0 %s msg/s, "
+                 "QoS 1 %s msg/s (%.2f and %.2f µs of its CPU a message)." %
+                 (fmt(c["qos0"]["msgs_per_s"]), fmt(c["qos1"]["msgs_per_s"]),
+                  c["qos0"]["loadgen_cpu_us_per_msg"], c["qos1"]["loadgen_cpu_us_per_msg"]))
+        if "paho_qos0" in c:
+            L.append("")
+            L.append("Paho MQTT C (synchronous client, one connection) on the same sink, QoS 0: "
+                     "%s msg/s, %.2f µs of its CPU a message." %
+                     (fmt(c["paho_qos0"]["msgs_per_s"]), c["paho_qos0"]["cpu_us_per_msg"]))
+        L.append("")
+    if "overhead" in res:
+        L.append("**Broker overhead** (5-field JSON `air-quality`, 1000 series, no subscriber but a "
+                 "latency probe every 10 ms; %d repetitions with the modes alternating; ratios are "
+                 "medians of per-repetition ratios; CPU is the broker process's, plugin threads "
+                 "included, until idle). *saturation*: 4 connections writing back to back, the "
+                 "broker's maximum; *device*: 100 connections, 20 000 msg/s in total, every "
+                 "message its own write:" % res["args"]["reps"])
+        L.append("")
+        L.append("| load | QoS | mode | msgs/s | ÷ bare | broker process CPU µs/msg | ÷ bare "
+                 "| broker thread µs/msg | ÷ bare "
+                 "| probe latency p50 / p99 ms | PUBACK p50 / p99 ms | refused (counted / 0x87) |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for s in res["overhead"]["summary"]:
+            L.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |" % (
+                s["load"], s["qos"], s["mode"], fmt(s["msgs_per_s"]), fmt(s["ratio_to_bare"]),
+                fmt(s["cpu_us_per_msg"]), fmt(s["cpu_ratio_to_bare"]),
+                fmt(s.get("thread_us_per_msg")), fmt(s.get("thread_ratio_to_bare")),
+                fmt(s["e2e_p50_ms"]),
+                fmt(s["e2e_p99_ms"]),
+                ("%s / %s" % (fmt(s["ack_p50_ms"]), fmt(s["ack_p99_ms"]))) if s["qos"] else "—",
+                "%s / %s" % (fmt(s["refused_counted"]), fmt(s["refused_0x87"]) if s["qos"] else "—")))
+        L.append("")
+        L.append("`validate` is the plugin with copies of the schemas whose measurements point at "
+                 "members no message has: every message is decoded and validated, nothing is "
+                 "stored (the plugin has no validate-only option).")
+        L.append("")
+    if "pipeline" in res:
+        p = res["pipeline"]
+        L.append("**Pipelines** (4 publishers, QoS 0, 5-field JSON; offered rates %s; %d "
+                 "repetition(s), pipelines alternating; CPU of every process of the pipeline: "
+                 "broker, subscriber, database — ours is the broker alone):" %
+                 (", ".join(str(r or "max") for r in res["args"]["rates"]),
+                  res["args"]["pipeline_reps"]))
+        L.append("")
+        L.append("| pipeline | max stored msgs/s without loss | CPU-s per million stored there "
+                 "| at max offered: stored msgs/s | lost | lost % | refused, counted |")
+        L.append("|---|---|---|---|---|---|---|")
+        for name in PIPELINES:
+            s = p["summary"][name]
+            top = s["per_rate"][-1]
+            L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                name, fmt(s["max_lossless_msgs_per_s"]),
+                fmt(s["cpu_s_per_million_at_max_lossless"], 1), fmt(top["stored_msgs_per_s"]),
+                fmt(top["lost"]), fmt(100 * top["lost_fraction"] if top["lost_fraction"] is not None
+                                      else None, 1), fmt(top["refused_counted"])))
+        L.append("")
+        L.append("| pipeline | " + " | ".join("CPU-s/M at %s" % (r or "max") for r in res["args"]["rates"]) + " |")
+        L.append("|---|" + "---|" * len(res["args"]["rates"]))
+        for name in PIPELINES:
+            L.append("| %s | %s |" % (name, " | ".join(
+                fmt(x["cpu_s_per_million_stored"], 1) for x in p["summary"][name]["per_rate"])))
+        L.append("")
+        for x in p.get("ours_qos1_overload", []):
+            L.append("Ours at QoS 1, maximum rate: %s sent, %s acknowledged, %s refused with 0x87, "
+                     "%s stored; acknowledged but not stored: %s." % (
+                         fmt(x["sent"]), fmt(x["acked_ok"]), fmt(x["refused_0x87"]),
+                         fmt(x["stored"]), fmt(x["silent_loss"])))
+        L.append("")
+    if "storage" in res:
+        L.append("**Storage** (reference datasets, after flush and full compaction; ours from "
+                 "`engine_bench`: raw point blocks, and with the 1m/15m/1h/1d rollups; "
+                 "VictoriaMetrics: its whole data path but caches, after force_flush and "
+                 "force_merge; InfluxDB: its TSM files after the cache snapshot and a full "
+                 "compaction, as in the team's reference figures; its whole `data/` with the "
+                 "preallocated series file is in results.json):")
+        L.append("")
+        L.append("| dataset | days | points | ours B/pt | ours with tiers | VM B/pt | InfluxDB B/pt "
+                 "| ours ÷ VM | ours ÷ InfluxDB |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+        for ds, s in sorted(res["storage"].items()):
+            L.append("| %s | %d | %s | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f |" % (
+                ds, s["days"], fmt(s["points"]), s["ours_raw_bpp"], s["ours_with_tiers_bpp"],
+                s["vm_bpp"], s["influx_bpp"], s["ours_raw_bpp"] / s["vm_bpp"],
+                s["ours_raw_bpp"] / s["influx_bpp"]))
+        L.append("")
+    if "queries" in res:
+        q = res["queries"]
+        L.append("**Queries** (%d alternating repetitions after one warm-up; ours in-process "
+                 "through the engine API, VictoriaMetrics and InfluxDB over HTTP on loopback "
+                 "with a kept-alive connection; answers compared before timing):" % q["reps"])
+        L.append("")
+        L.append("| query | rows | equal (VM / InfluxDB) | ours p50 / p99 ms | VM p50 / p99 ms "
+                 "| InfluxDB p50 / p99 ms | ours ÷ VM p50 / p99 | ours ÷ InfluxDB p50 / p99 |")
+        L.append("|---|---|---|---|---|---|---|---|")
+        for x in q["queries"]:
+            L.append("| %s | %d | %s / %s | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %s / %s | %s / %s |" % (
+                x["what"], x["rows"], "yes" if x["mismatch_vm"] == 0 else "NO",
+                "yes" if x["mismatch_influx"] == 0 else "NO", x["ours_p50_ms"], x["ours_p99_ms"],
+                x["vm_p50_ms"], x["vm_p99_ms"], x["influx_p50_ms"], x["influx_p99_ms"],
+                fmt(ratio(x["ours_p50_ms"], x["vm_p50_ms"]), 3),
+                fmt(ratio(x["ours_p99_ms"], x["vm_p99_ms"]), 3),
+                fmt(ratio(x["ours_p50_ms"], x["influx_p50_ms"]), 3),
+                fmt(ratio(x["ours_p99_ms"], x["influx_p99_ms"]), 3)))
+        L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L) + "\n")
+    return "\n".join(L)
+
+
+def plots(res, out):
+    if not shutil.which("gnuplot"):
+        log("gnuplot not found: no plots")
+        return
+    scripts = []
+    term = "set terminal pngcairo size 900,520 font 'DejaVu Sans,10'\n"
+    if "overhead" in res:
+        with open(os.path.join(out, "overhead.dat"), "w") as f:
+            f.write("mode qos0 qos1\n")
+            s = res["overhead"]["summary"]
+            for mode in ("bare", "validate", "async", "sync", "fsync"):
+                v = {q: [x["msgs_per_s"] for x in s if x["qos"] == q and x["mode"] == mode
+                         and x["load"] == "saturation"] for q in (0, 1)}
+                f.write("%s %s %s\n" % (mode, v[0][0] if v[0] else "NaN", v[1][0] if v[1] else "NaN"))
+        scripts.append(term + """set output '{o}/overhead.png'
+set title 'Saturated broker throughput: bare mosquitto and mosquitto + plugin (median msgs/s)'
+set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1
+set ylabel 'messages/s'; set grid ytics; set key top right; set yrange [0:*]; set xrange [-0.6:4.6]
+plot '{o}/overhead.dat' using 2:xtic(1) title 'QoS 0', '' using 3 title 'QoS 1'
+""")
+    if "pipeline" in res:
+        p = res["pipeline"]["summary"]
+        with open(os.path.join(out, "pipeline.dat"), "w") as f:
+            for name in PIPELINES:
+                f.write("# %s\n" % name)
+                for x in p[name]["per_rate"]:
+                    f.write("%s %s %s\n" % (x["offered_msgs_per_s"], x["stored_msgs_per_s"],
+                                            x["cpu_s_per_million_stored"] or "NaN"))
+                f.write("\n\n")
+        def pipeline_plot(column, name, title, settings, extra_curve=""):
+            cols = " , ".join("'{o}/pipeline.dat' index %d using 1:%d with linespoints lw 2 title '%s'"
+                              % (i, column, n) for i, n in enumerate(PIPELINES))
+            scripts.append(term + "set output '{o}/%s.png'\nset title '%s'\n"
+                           "set xlabel 'offered msgs/s'; set grid\n%s\nplot %s%s\n"
+                           % (name, title, settings, cols, extra_curve))
+        pipeline_plot(2, "pipeline_throughput", "Stored messages/s against offered messages/s (QoS 0 JSON)",
+                      "set ylabel 'stored msgs/s'; set key top left",
+                      ", x with lines dt 2 lc 'gray' title 'no loss'")
+        pipeline_plot(3, "pipeline_cpu",
+                      "CPU-seconds per million messages stored, all processes of the pipeline",
+                      "set ylabel 'CPU-s per million'; set key top right; set logscale y")
+    if "storage" in res:
+        with open(os.path.join(out, "storage.dat"), "w") as f:
+            f.write("dataset ours ours_tiers vm influx\n")
+            for ds, s in sorted(res["storage"].items()):
+                f.write("%s %f %f %f %f\n" % (ds, s["ours_raw_bpp"], s["ours_with_tiers_bpp"],
+                                              s["vm_bpp"], s["influx_bpp"]))
+        scripts.append(term + """set output '{o}/storage.png'
+set title 'Bytes per point on disk after full compaction'
+set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1
+set ylabel 'bytes/point'; set grid ytics; set key top left; set yrange [0:*]; set xrange [-0.6:3.6]
+plot '{o}/storage.dat' using 2:xtic(1) title 'ours (raw)', '' using 3 title 'ours with tiers', '' using 4 title 'VictoriaMetrics', '' using 5 title 'InfluxDB'
+""")
+    if "queries" in res:
+        with open(os.path.join(out, "queries.dat"), "w") as f:
+            f.write("query ours vm influx\n")
+            for x in res["queries"]["queries"]:
+                f.write("%s %f %f %f\n" % (x["name"], x["ours_p50_ms"], x["vm_p50_ms"], x["influx_p50_ms"]))
+        scripts.append(term + """set output '{o}/queries.png'
+set title 'Query latency p50 (ms, log scale)'
+set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1
+set ylabel 'ms'; set grid ytics; set logscale y; set key top left; set xrange [-0.6:4.6]
+plot '{o}/queries.dat' using 2:xtic(1) title 'ours (in-process)', '' using 3 title 'VictoriaMetrics (HTTP)', '' using 4 title 'InfluxDB (HTTP)'
+""")
+    for s in scripts:
+        r = subprocess.run(["gnuplot"], input=s.replace("{o}", out), text=True,
+                           capture_output=True, timeout=60)
+        if r.returncode:
+            log("gnuplot: " + r.stderr.strip())
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", choices=("quick", "full"), default="quick")
+    ap.add_argument("--bin", required=True, help="build directory of the bench targets")
+    ap.add_argument("--plugin", required=True, help="mosquitto_tsdb.so to measure")
+    ap.add_argument("--out", required=True, help="results directory")
+    ap.add_argument("--sections", default="ceiling,overhead,pipeline,storage,queries")
+    ap.add_argument("--keep-tmp", action="store_true")
+    a = ap.parse_args()
+    quick = a.mode == "quick"
+    a.reps = 3 if quick else 5
+    a.overhead_seconds = 2.5 if quick else 8
+    a.pipeline_seconds = 3 if quick else 8
+    a.pipeline_reps = 1 if quick else 3
+    a.rates = [5000, 20000, 40000, 0] if quick else [5000, 10000, 20000, 30000, 40000, 60000, 0]
+    a.settle_max = 6 if quick else 20
+    a.stop_timeout = 60
+    a.days_a, a.days_c = (2, 2) if quick else (30, 7)
+    a.query_reps = 11 if quick else 41
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    atexit.register(stop_all)
+    os.makedirs(a.out, exist_ok=True)
+    ctx = Ctx(a)
+    res = {"started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "mode": a.mode, "machine": machine(), "plugin": a.plugin,
+           "versions": {"mosquitto": pkg_version("mosquitto"), "influxdb": pkg_version("influxdb"),
+                        "victoria-metrics": pkg_version("victoria-metrics"),
+                        "rocksdb": pkg_version("librocksdb7.8") or pkg_version("librocksdb-dev"),
+                        "paho-mqtt-c": pkg_version("libpaho-mqtt1.3"),
+                        "python3-paho-mqtt": pkg_version("python3-paho-mqtt"),
+                        "debian": open("/etc/debian_version").read().strip()
+                        if os.path.exists("/etc/debian_version") else None},
+           "args": {"reps": a.reps, "overhead_seconds": a.overhead_seconds,
+                    "pipeline_seconds": a.pipeline_seconds, "pipeline_reps": a.pipeline_reps,
+                    "rates": a.rates, "query_reps": a.query_reps}}
+    try:
+        git = subprocess.run(["git", "-C", SOURCE, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", SOURCE, "status", "--porcelain", "--", "engine",
+                                "plugin", "ingest"], capture_output=True, text=True).stdout.strip()
+        res["commit"] = git + ("+dirty" if dirty else "")
+    except OSError:
+        pass
+    if not res.get("commit"):
+        res["commit"] = os.environ.get("TSDB_BENCH_COMMIT")  # a copy without .git
+    t0 = time.monotonic()
+    sections = a.sections.split(",")
+    try:
+        for name, fn in (("ceiling", section_loadgen_ceiling), ("overhead", section_overhead),
+                         ("pipeline", section_pipeline), ("storage", section_storage),
+                         ("queries", section_queries)):
+            if name in sections:
+                log("section %s" % name)
+                s0 = time.monotonic()
+                try:
+                    res["loadgen_ceiling" if name == "ceiling" else name] = fn(ctx)
+                except (RuntimeError, OSError, ValueError, KeyError,
+                        subprocess.SubprocessError) as e:
+                    # One section failing must not cost the others: say so and go on.
+                    log("section %s FAILED: %s" % (name, e))
+                    res.setdefault("errors", {})[name] = str(e)
+                    stop_all()
+                res.setdefault("section_seconds", {})[name] = round(time.monotonic() - s0, 1)
+                with open(os.path.join(a.out, "results.json"), "w") as f:
+                    json.dump(res, f, indent=1)
+    finally:
+        stop_all()
+        if not a.keep_tmp:
+            shutil.rmtree(ctx.tmp, ignore_errors=True)
+    res["seconds"] = round(time.monotonic() - t0, 1)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    md = write_markdown(res, os.path.join(a.out, "results.md"))
+    plots(res, a.out)
+    print(md)
+    log("done in %.0f s: %s" % (res["seconds"], a.out))
+
+
+if __name__ == "__main__":
+    main()
