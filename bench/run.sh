@@ -55,7 +55,13 @@ mkdir -p "$out"
 echo "bench: $mode run, results in $out" >&2
 
 pid=""
-cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; }
+# Must not fail itself: an EXIT trap's status would replace the run's.
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+}
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 /usr/bin/python3 "$here/bench.py" --mode "$mode" --bin "$build/bench" --plugin "$plugin" \
