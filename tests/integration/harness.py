@@ -52,7 +52,6 @@ class Broker:
             "data_dir": self.data_dir,
             "schema_dir": os.path.join(workdir, "schemas"),
             "grace": "1s",
-            "flush_interval_ms": "5",
         }
         self.options.update(options or {})
         self.extra_conf = extra_conf
