@@ -1041,20 +1041,23 @@ static bool finals_sorted(const tsdb_writer *w, int (*cmp_ref)(const void *, con
 static void sort_finals(tsdb_writer *w, int (*cmp_ref)(const void *, const void *)) {
   size_t n = w->finals.n;
   if (n < 2 || finals_sorted(w, cmp_ref)) return;
-  /* Both scratch vectors are checked: they are swapped with and trimmed
-   * independently of each other, so their capacities differ. */
-  if (w->finals_order.cap < n || w->finals_sorted.cap < n) {
-    final_entry **o = w->finals_order.cap < n ? realloc(w->finals_order.v, n * sizeof *o)
-                                              : w->finals_order.v;
-    if (o) w->finals_order.v = o, w->finals_order.cap = n > w->finals_order.cap ? n : w->finals_order.cap;
-    final_entry *t = w->finals_sorted.cap < n ? realloc(w->finals_sorted.v, n * sizeof *t)
-                                              : w->finals_sorted.v;
-    if (t) w->finals_sorted.v = t, w->finals_sorted.cap = n > w->finals_sorted.cap ? n : w->finals_sorted.cap;
-    if (!o || !t) { /* out of memory: the slow way, in place */
-      qsort(w->finals.v, n, sizeof *w->finals.v, cmp_ref == cmp_final_ref ? cmp_final
-                                                                           : cmp_final_block);
-      return;
-    }
+  /* Each scratch vector is checked on its own: they are swapped with
+   * w->finals and trimmed independently, so their capacities differ. */
+  bool ok = true;
+  if (w->finals_order.cap < n) {
+    final_entry **o = realloc(w->finals_order.v, n * sizeof *o);
+    if (o) w->finals_order.v = o, w->finals_order.cap = n;
+    ok = o != NULL;
+  }
+  if (ok && w->finals_sorted.cap < n) {
+    final_entry *t = realloc(w->finals_sorted.v, n * sizeof *t);
+    if (t) w->finals_sorted.v = t, w->finals_sorted.cap = n;
+    ok = t != NULL;
+  }
+  if (!ok) { /* out of memory: the slow way, in place */
+    qsort(w->finals.v, n, sizeof *w->finals.v,
+          cmp_ref == cmp_final_ref ? cmp_final : cmp_final_block);
+    return;
   }
   for (size_t i = 0; i < n; i++) w->finals_order.v[i] = &w->finals.v[i];
   qsort(w->finals_order.v, n, sizeof *w->finals_order.v, cmp_ref);
