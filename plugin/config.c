@@ -47,7 +47,9 @@ const plugin_option_doc plugin_option_docs[] = {
     {"partial_interval", "5s",
      "How often an open bucket's aggregate is published with state `partial` while points "
      "arrive (per topic and tier), or `0` for finals and corrections only."},
-    {"cache_mb", "64", "RocksDB block cache in MiB."},
+    {"cache_mb", "64",
+     "RocksDB block cache in MiB, plus a quarter of it for decoded aggregate blocks (what long "
+     "aggregate queries read again and again)."},
     {"control_threads", "1", "Threads that answer `$CONTROL/tsdb/v1` commands (1-16)."},
     {"max_answer_rows", "10000", "Rows per query answer; longer answers are paged with `next`."},
     {"tick_max_results", "256",

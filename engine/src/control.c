@@ -707,7 +707,8 @@ static void cmd_stats(cmd_ctx *c) {
       "\"retention_sweeps\":%llu,\"write_latency_p50_us\":%llu,\"write_latency_p99_us\":%llu,"
       "\"disk_bytes\":{\"raw\":%llu,\"agg\":%llu,\"other\":%llu,\"wal\":%llu},"
       "\"rocksdb_memory_bytes\":{\"memtables\":%llu,\"block_cache\":%llu,"
-      "\"table_readers\":%llu},\"sources_cached\":%llu,\"series_active\":%llu,\"memory_trims\":%llu}",
+      "\"table_readers\":%llu},\"sources_cached\":%llu,\"series_active\":%llu,\"memory_trims\":%llu,"
+      "\"agg_cache\":{\"hits\":%llu,\"misses\":%llu,\"bytes\":%llu}}",
       (unsigned long long)st.messages_ingested, (unsigned long long)st.points_ingested,
       (unsigned long long)st.points_written, (unsigned long long)st.queue_full,
       st.queue_bytes_used, st.queue_bytes_capacity, (unsigned long long)st.batches,
@@ -723,7 +724,8 @@ static void cmd_stats(cmd_ctx *c) {
       (unsigned long long)st.disk.wal, (unsigned long long)st.memory.memtables,
       (unsigned long long)st.memory.block_cache, (unsigned long long)st.memory.table_readers,
       (unsigned long long)st.sources_cached, (unsigned long long)st.series_active,
-      (unsigned long long)st.memory_trims);
+      (unsigned long long)st.memory_trims, (unsigned long long)st.agg_cache_hits,
+      (unsigned long long)st.agg_cache_misses, (unsigned long long)st.agg_cache_bytes);
   char *prom = tsdb_stats_prometheus(&st);
   pthread_mutex_lock(&db->host_lock);
   tsdb_strbuf__puts(sb, ",\"host\":");

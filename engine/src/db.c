@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggcache.h"
 #include "db.h"
 #include "read.h"
 #include "strbuf.h"
@@ -263,6 +264,8 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->sources_cached = atomic_load(&c->sources_cached);
   s->series_active = atomic_load(&c->series_active);
   s->memory_trims = atomic_load(&c->memory_trims);
+  tsdb_aggcache__counters(tsdb_store__aggcache(db->store), &s->agg_cache_hits,
+                          &s->agg_cache_misses, &s->agg_cache_bytes);
 }
 
 uint64_t tsdb_db__latency_quantile(tsdb_counters *c, double q) {
@@ -317,6 +320,9 @@ char *tsdb_stats_prometheus(const tsdb_stats *s) {
       M(sources_cached, "gauge", "Topics whose series ids the writer caches."),
       M(series_active, "gauge", "Series with a point in the last 10 minutes or an open bucket."),
       M(memory_trims, "counter", "Times free heap pages were given back to the system."),
+      M(agg_cache_hits, "counter", "Aggregate blocks served decoded from the cache."),
+      M(agg_cache_misses, "counter", "Aggregate blocks looked up in the cache and decoded."),
+      M(agg_cache_bytes, "gauge", "Memory the decoded aggregate block cache holds."),
 #undef M
   };
   for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {

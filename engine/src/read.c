@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "aggblock.h"
+#include "aggcache.h"
 #include "codec.h"
 #include "keys.h"
 #include "timeutil.h"
@@ -146,33 +147,72 @@ int tsdb_read__agg_range(tsdb_store *st, const tsdb_snap *snap, const tsdb_serie
 /* The stored buckets of one tier, block by block, in start order. */
 typedef struct block_cursor {
   tsdb_store_iter *it;
-  int64_t *starts;
-  tsdb_agg *aggs;
+  tsdb_aggcache *cache;     /* decoded blocks (NULL: none) */
+  int64_t span;             /* the tier's block span */
+  int64_t cacheable_before; /* blocks that ended by then are worth caching */
+  const void *pin;          /* the cache entry the view points into */
+  const int64_t *starts;    /* the current block: a cache entry's or own */
+  const tsdb_agg *aggs;
+  int64_t *own_starts;      /* decoded here when the cache does not keep it */
+  tsdb_agg *own_aggs;
   size_t cap, n, i;
   int rc;
 } block_cursor;
 
+static void cursor_unpin(block_cursor *c) {
+  tsdb_aggcache__release(c->cache, c->pin);
+  c->pin = NULL;
+}
+
+/* Decodes the current block into the cursor's own arrays. */
+static bool decode_own(block_cursor *c, const uint8_t *v, size_t vlen, size_t count) {
+  if (count > c->cap) {
+    free(c->own_starts);
+    free(c->own_aggs);
+    c->cap = count;
+    c->own_starts = malloc(count * sizeof *c->own_starts);
+    c->own_aggs = malloc(count * sizeof *c->own_aggs);
+    if (!c->own_starts || !c->own_aggs) {
+      c->rc = TSDB_ENOMEM;
+      c->cap = 0;
+      return false;
+    }
+  }
+  if ((c->rc = tsdb_aggblock__decode(v, vlen, c->own_starts, c->own_aggs, c->cap, &c->n)) != 0)
+    return false;
+  c->starts = c->own_starts;
+  c->aggs = c->own_aggs;
+  return true;
+}
+
 /* Positions on the next stored bucket; false at the end (or on error). */
 static bool cursor_valid(block_cursor *c) {
   while (c->i >= c->n) {
+    cursor_unpin(c);
     if (c->rc || !tsdb_store__iter_valid(c->it)) return false;
-    size_t vlen, count = 0;
+    size_t vlen, klen, count = 0;
     const uint8_t *v = tsdb_store__iter_value(c->it, &vlen);
+    const uint8_t *k = tsdb_store__iter_key(c->it, &klen);
     if ((c->rc = tsdb_aggblock__count(v, vlen, &count)) != 0) return false;
-    if (count > c->cap) {
-      free(c->starts);
-      free(c->aggs);
-      c->cap = count;
-      c->starts = malloc(count * sizeof *c->starts);
-      c->aggs = malloc(count * sizeof *c->aggs);
-      if (!c->starts || !c->aggs) {
-        c->rc = TSDB_ENOMEM;
-        c->cap = 0;
-        return false;
+    /* A block whose span has ended changes only with late data: decoded
+     * once, it serves every later query until then (aggcache.h). The open
+     * block changes with every write and is decoded each time. */
+    bool cacheable = c->cache && klen == TSDB_AGG_KEY_LEN &&
+                     tsdb_key__get_ts(k + 8) + c->span <= c->cacheable_before;
+    tsdb_aggcache_view view;
+    if (cacheable && (c->pin = tsdb_aggcache__get(c->cache, k, klen, v, vlen, &view)) != NULL) {
+      c->starts = view.starts;
+      c->aggs = view.aggs;
+      c->n = view.n;
+    } else {
+      if (!decode_own(c, v, vlen, count)) return false;
+      if (cacheable &&
+          (c->pin = tsdb_aggcache__put(c->cache, k, klen, v, vlen, c->own_starts, c->own_aggs,
+                                       c->n, &view)) != NULL) {
+        c->starts = view.starts;
+        c->aggs = view.aggs;
       }
     }
-    if ((c->rc = tsdb_aggblock__decode(v, vlen, c->starts, c->aggs, c->cap, &c->n)) != 0)
-      return false;
     c->i = 0;
     tsdb_store__iter_next(c->it);
   }
@@ -206,6 +246,9 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
   }
   if (from >= to) return 0;
   block_cursor cur = {0};
+  cur.cache = tsdb_store__aggcache(st);
+  cur.span = tsdb_aggblock__span(tier_ms);
+  cur.cacheable_before = sp->now; /* INT64_MIN (unknown): nothing is cached */
   tsdb_store_iter *pend_it = NULL;
   int rc = tsdb_store__iter_tier(st, snap, TSDB_CF_AGG, sp->id, tier_s,
                                  tsdb_bucket_floor(from, tsdb_aggblock__span(tier_ms)), to,
@@ -245,7 +288,8 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
   int rc_p = pend_it ? tsdb_store__iter_status(pend_it) : 0;
   tsdb_store__iter_close(cur.it);
   tsdb_store__iter_close(pend_it);
-  free(cur.starts);
-  free(cur.aggs);
+  cursor_unpin(&cur);
+  free(cur.own_starts);
+  free(cur.own_aggs);
   return rc ? rc : rc_a ? rc_a : rc_p;
 }

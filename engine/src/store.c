@@ -11,6 +11,7 @@
 
 #include <rocksdb/c.h>
 
+#include "aggcache.h"
 #include "aggblock.h"
 #include "block.h"
 #include "codec.h"
@@ -40,6 +41,7 @@ struct tsdb_store {
   rocksdb_block_based_table_options_t *table_opts;
   rocksdb_writeoptions_t *wo_async, *wo_sync;
   rocksdb_readoptions_t *ro_latest;
+  tsdb_aggcache *aggcache; /* decoded agg blocks (aggcache.h); NULL: none */
   const tsdb_logger *log;
   /* Merge statistics, updated from RocksDB's background threads. */
   atomic_uint_fast64_t merge_corrupt_inputs;
@@ -350,6 +352,9 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
   st->expired_ud = opts->expired_ud;
   st->path = strdup(path);
   st->cache = rocksdb_cache_create_lru((size_t)(opts->cache_mb ? opts->cache_mb : 64) << 20);
+  /* A quarter more for decoded aggregate blocks; without it (no memory)
+   * reads decode every time. */
+  st->aggcache = tsdb_aggcache__new((size_t)(opts->cache_mb ? opts->cache_mb : 64) << 18);
   st->table_opts = rocksdb_block_based_options_create();
   rocksdb_block_based_options_set_block_cache(st->table_opts, st->cache);
   rocksdb_block_based_options_set_block_size(st->table_opts, 16 * 1024);
@@ -431,6 +436,7 @@ void tsdb_store__close(tsdb_store *st) {
   if (st->db_opts) rocksdb_options_destroy(st->db_opts);
   if (st->table_opts) rocksdb_block_based_options_destroy(st->table_opts);
   if (st->cache) rocksdb_cache_destroy(st->cache);
+  tsdb_aggcache__free(st->aggcache);
   if (st->wo_async) rocksdb_writeoptions_destroy(st->wo_async);
   if (st->wo_sync) rocksdb_writeoptions_destroy(st->wo_sync);
   if (st->ro_latest) rocksdb_readoptions_destroy(st->ro_latest);
@@ -720,6 +726,8 @@ int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, 
   rocksdb_free(v);
   return rc;
 }
+
+tsdb_aggcache *tsdb_store__aggcache(tsdb_store *st) { return st->aggcache; }
 
 uint64_t tsdb_store__merge_corrupt_inputs(const tsdb_store *st) {
   return atomic_load(&((tsdb_store *)st)->merge_corrupt_inputs);

@@ -132,6 +132,8 @@ int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, 
                         int64_t bucket, tsdb_agg *agg, bool *found);
 
 /* Statistics. */
+/* The decoded aggregate block cache (aggcache.h), or NULL. */
+struct tsdb_aggcache *tsdb_store__aggcache(tsdb_store *st);
 uint64_t tsdb_store__merge_corrupt_inputs(const tsdb_store *st);
 /* Total size of the SST and WAL files (bytes on disk). */
 uint64_t tsdb_store__disk_bytes(tsdb_store *st);

@@ -766,6 +766,59 @@ static void collect_pub(void *ud, const tsdb_result *r) {
   p->n++;
 }
 
+/* Decoded aggregate blocks of ended spans are cached; a block that changed
+ * since (a late point) is never served from the cache. */
+TEST(decoded_agg_blocks_are_cached_and_never_stale) {
+  const int64_t day = 86400000, now = 1795680000000;
+  atomic_store(&fake_now, now);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000}; /* blocks of one day */
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  const int64_t t0 = tsdb_bucket_floor(now - 5 * day, day);
+  for (int64_t t = t0; t < t0 + 3 * day; t += 600000) ingest1(db, cls, "city/a/s1/air", 0, t, 1);
+  CHECK_OK(tsdb_sync(db));
+  atomic_store(&fake_now, now + 10000); /* every bucket due */
+  ingest1(db, cls, "city/a/s2/air", 0, now, 1);
+  CHECK_OK(tsdb_sync(db));
+  uint32_t id;
+  CHECK_OK(tsdb_series_find(db, "city/a/s1/air", "v", &id));
+  static buckets bs;
+  tsdb_stats st;
+  for (int round = 0; round < 2; round++) {
+    bs.n = 0;
+    CHECK_OK(tsdb_read_tier(db, id, 60000, t0, t0 + 3 * day, collect_bucket, &bs));
+    CHECK_INT(bs.n, ==, 3 * 144);
+    tsdb_stats_get(db, &st);
+    if (round == 0) {
+      CHECK_INT(st.agg_cache_hits, ==, 0);
+      CHECK_INT(st.agg_cache_misses, ==, 3);
+      CHECK(st.agg_cache_bytes > 3 * 144 * sizeof(tsdb_agg));
+    } else {
+      CHECK_INT(st.agg_cache_hits, ==, 3);
+    }
+  }
+  /* A late point in the first day's first bucket: that block's bytes
+   * change, so it misses and is decoded again; the others still hit. */
+  ingest1(db, cls, "city/a/s1/air", 0, t0 + 30000, 41);
+  CHECK_OK(tsdb_sync(db));
+  atomic_fetch_add(&fake_now, 10000);
+  ingest1(db, cls, "city/a/s2/air", 0, now + 10000, 1);
+  CHECK_OK(tsdb_sync(db));
+  bs.n = 0;
+  CHECK_OK(tsdb_read_tier(db, id, 60000, t0, t0 + 3 * day, collect_bucket, &bs));
+  CHECK_INT(bs.n, ==, 3 * 144);
+  CHECK_INT(bs.b[0].start_ms, ==, t0);
+  CHECK_INT(bs.b[0].count, ==, 2);
+  CHECK_BITS(bs.b[0].max, 41.0);
+  CHECK_INT(bs.b[1].count, ==, 1);
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.agg_cache_hits, ==, 5);
+  CHECK_INT(st.agg_cache_misses, ==, 4);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
 TEST(final_and_correction_publications) {
   const int64_t base = 1795680000000;
   atomic_store(&fake_now, base);

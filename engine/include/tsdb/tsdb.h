@@ -379,6 +379,9 @@ typedef struct tsdb_stats {
   uint64_t sources_cached;       /* topics whose series ids the writer caches */
   uint64_t series_active;        /* series with a point in the last 10 minutes or an open bucket */
   uint64_t memory_trims;         /* times free heap pages were given back to the system */
+  uint64_t agg_cache_hits;       /* aggregate blocks served decoded from the cache */
+  uint64_t agg_cache_misses;     /* aggregate blocks looked up and decoded (absent or changed) */
+  uint64_t agg_cache_bytes;      /* memory the cache holds (at most cache_mb / 4 MiB) */
 } tsdb_stats;
 
 /* Counters of the host (the plugin: accepted/refused per schema and reason)
