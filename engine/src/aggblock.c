@@ -85,20 +85,41 @@ static double column_value(const tsdb_agg *a, int64_t start, int col) {
   }
 }
 
-static bool same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
-
-/* How column c (its values in col) is stored: TAG_ZERO, TAG_SAME | k for the
- * first earlier column k with the same bits everywhere, else TAG_CODED. */
-static int column_tag(const int64_t *starts, const tsdb_agg *aggs, const double *col, size_t n,
-                      int c) {
-  size_t i = 0;
-  while (i < n && same_bits(col[i], 0.0)) i++;
-  if (i == n) return TAG_ZERO;
-  for (int k = 0; k < c; k++) {
-    for (i = 0; i < n && same_bits(col[i], column_value(&aggs[i], starts[i], k)); i++) {
+/* Every column of n buckets, column-major: cols + c * n is column c. */
+static void fill_columns(const int64_t *starts, const tsdb_agg *aggs, size_t n, double *cols) {
+  for (size_t i = 0; i < n; i++) {
+    const tsdb_agg *a = &aggs[i];
+    if (a->count == 0) { /* a tombstone: every column but the count is 0 */
+      for (int c = 0; c < NCOLS; c++) cols[(size_t)c * n + i] = 0;
+      continue;
     }
-    if (i == n) return TAG_SAME | k;
+    cols[COL_COUNT * n + i] = (double)a->count;
+    cols[COL_SUM * n + i] = a->sum;
+    cols[COL_SUM_COMP * n + i] = a->sum_comp;
+    cols[COL_MIN * n + i] = a->min;
+    cols[COL_MAX * n + i] = a->max;
+    cols[COL_FIRST * n + i] = a->first;
+    cols[COL_LAST * n + i] = a->last;
+    cols[COL_M2 * n + i] = a->m2;
+    cols[COL_FIRST_OFF * n + i] = (double)(a->first_ts - starts[i]);
+    cols[COL_LAST_OFF * n + i] = (double)(a->last_ts - starts[i]);
   }
+}
+
+/* How column c is stored: TAG_ZERO when every value is +0.0, TAG_SAME | k
+ * for the first earlier column k with the same bits everywhere, else
+ * TAG_CODED. */
+static int column_tag(const double *cols, size_t n, int c) {
+  const double *col = cols + (size_t)c * n;
+  size_t i = 0;
+  uint64_t bits;
+  for (; i < n; i++) {
+    memcpy(&bits, &col[i], sizeof bits);
+    if (bits) break;
+  }
+  if (i == n) return TAG_ZERO;
+  for (int k = 0; k < c; k++)
+    if (memcmp(col, cols + (size_t)k * n, n * sizeof *col) == 0) return TAG_SAME | k;
   return TAG_CODED;
 }
 
@@ -112,23 +133,23 @@ int tsdb_aggblock__encode_with(const int64_t *starts, const tsdb_agg *aggs, size
     *len = pos;
     return 0;
   }
-  double *col = malloc(n * sizeof *col);
+  double *cols = malloc(NCOLS * n * sizeof *cols);
   int64_t *idx = malloc(n * sizeof *idx);
   int rc = 0;
-  if (!col || !idx) {
+  if (!cols || !idx) {
     rc = TSDB_ENOMEM;
     goto cleanup;
   }
   for (size_t i = 0; i < n; i++) idx[i] = (int64_t)i;
+  fill_columns(starts, aggs, n, cols);
   for (int c = 0; c < NCOLS; c++) {
-    for (size_t i = 0; i < n; i++) col[i] = column_value(&aggs[i], starts[i], c);
-    int tag = c == COL_COUNT ? TAG_CODED : column_tag(starts, aggs, col, n, c);
+    int tag = c == COL_COUNT ? TAG_CODED : column_tag(cols, n, c);
     out[pos++] = (uint8_t)tag;
     if (tag != TAG_CODED) continue;
     /* Encode after a gap for the length, then move it into place. */
     size_t gap = 10, clen = 0;
-    rc = tsdb_codec__encode_with(c == COL_COUNT ? starts : idx, col, n, 0, effort,
-                                 out + pos + gap, cap - pos - gap, &clen);
+    rc = tsdb_codec__encode_with(c == COL_COUNT ? starts : idx, cols + (size_t)c * n, n, 0,
+                                 effort, out + pos + gap, cap - pos - gap, &clen);
     if (rc) goto cleanup;
     size_t vl = put_varint(out + pos, clen);
     memmove(out + pos + vl, out + pos + gap, clen);
@@ -136,7 +157,7 @@ int tsdb_aggblock__encode_with(const int64_t *starts, const tsdb_agg *aggs, size
   }
   *len = pos;
 cleanup:
-  free(col);
+  free(cols);
   free(idx);
   return rc;
 }
