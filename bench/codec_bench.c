@@ -17,6 +17,7 @@
  * encode or decode calls alone, in millions of points a second.
  */
 #include "codec.h"
+#include "lib/bench_common.h"
 #include "tsdb/error.h"
 
 #include <dirent.h>
@@ -164,24 +165,6 @@ static void unload(dataset *d) {
 
 /* ---- RocksDB ---- */
 
-static void rmtree(const char *path) {
-  DIR *dir = opendir(path);
-  if (dir) {
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char child[PATH_MAX];
-      if ((size_t)snprintf(child, sizeof child, "%s/%s", path, e->d_name) >= sizeof child) continue;
-      struct stat st;
-      if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-        rmtree(child);
-      else
-        unlink(child);
-    }
-    closedir(dir);
-  }
-  rmdir(path);
-}
 
 static uint64_t sst_bytes(const char *dir) {
   uint64_t total = 0;
@@ -246,7 +229,7 @@ static uint64_t disk_size(const blockref *b, size_t nb, const uint8_t *enc) {
   rocksdb_block_based_options_destroy(t);
   rocksdb_options_destroy(o);
   uint64_t bytes = sst_bytes(path);
-  rmtree(path);
+  bc_rmtree(path);
   return bytes;
 }
 
@@ -338,25 +321,6 @@ static void run(const dataset *d, long span, result *r) {
 
 /* ---- main ---- */
 
-static void cpu_model(char *out, size_t cap) {
-  snprintf(out, cap, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) == 0) {
-      char *p = strchr(line, ':');
-      if (p) {
-        p++;
-        while (*p == ' ' || *p == '\t') p++;
-        p[strcspn(p, "\n")] = '\0';
-        snprintf(out, cap, "%s", p);
-      }
-      break;
-    }
-  }
-  fclose(f);
-}
 
 static void usage(void) {
   fprintf(stderr, "usage: codec_bench [--quick] [--days N] [--span SECONDS] [--gen PATH] "
@@ -401,7 +365,7 @@ int main(int argc, char **argv) {
   }
 
   char model[256];
-  cpu_model(model, sizeof model);
+  bc_cpu_model(model, sizeof model);
   long nproc = sysconf(_SC_NPROCESSORS_ONLN);
   printf("machine: %ld CPUs, %s\n", nproc, model);
   printf("mode: %s\n\n", quick ? "quick" : days ? "custom days" : "full");

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/bench_common.h"
 #include "lib/bench_engine.h"
 #include "tsdb/tsdb.h"
 
@@ -47,12 +48,6 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
 
 static long rss_kb(void) {
   FILE *f = fopen("/proc/self/status", "r");
@@ -65,42 +60,9 @@ static long rss_kb(void) {
   return kb;
 }
 
-static void rmtree(const char *path) {
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char child[4096];
-      snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-      struct stat st;
-      if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-        rmtree(child);
-      else
-        unlink(child);
-    }
-    closedir(d);
-  }
-  rmdir(path);
-}
-
 static void machine(FILE *out) {
-  char model[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-      if (!strncmp(line, "model name", 10)) {
-        char *c = strchr(line, ':');
-        if (c) {
-          snprintf(model, sizeof model, "%s", c + 2);
-          model[strcspn(model, "\n")] = 0;
-        }
-        break;
-      }
-    }
-    fclose(f);
-  }
+  char model[256];
+  bc_cpu_model(model, sizeof model);
   fprintf(out, "machine: %ld cores, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
 }
 
@@ -169,12 +131,12 @@ static void run_dataset(const char *gen, const char *dir, char name, int days,
   loaded d;
   load_dataset(gen, name, days, &d);
   snprintf(path, sizeof path, "%s/ds-%c", dir, name);
-  rmtree(path);
+  bc_rmtree(path);
   tsdb_db *db = bench_engine_open(path, 5000);
   tsdb_series_class *cls = bench_engine_class("bench", "bench/{dataset}/{series}");
   static series_buf bufs[1001];
   memset(bufs, 0, sizeof bufs);
-  double w0 = now_s(), c0 = cpu_s();
+  double w0 = now_s(), c0 = bc_self_cpu_s();
   /* Streaming bulk import: each series' points go out in messages of CHUNK
    * points as they fill, in the data's time order. */
   for (size_t i = 0; i < d.n; i++) {
@@ -192,14 +154,14 @@ static void run_dataset(const char *gen, const char *dir, char name, int days,
     bench_engine_push(db, cls, topic, bufs[i].p, bufs[i].n);
   }
   tsdb_sync(db);
-  double w1 = now_s(), c1 = cpu_s();
+  double w1 = now_s(), c1 = bc_self_cpu_s();
   tsdb_compact(db);
-  double c2 = cpu_s();
+  double c2 = bc_self_cpu_s();
   tsdb_disk_usage du;
   tsdb_disk_usage_get(db, &du);
   tsdb_close(db);
   tsdb_series_class_release(cls);
-  rmtree(path);
+  bc_rmtree(path);
   r->name = name;
   r->days = days;
   r->points = d.n;
@@ -227,15 +189,11 @@ static int count_bucket(void *ud, const tsdb_aggregate *a) {
   return 0;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static void run_queries(const char *dir, bool quick, query_result out[3]) {
   char path[4200];
   snprintf(path, sizeof path, "%s/query", dir);
-  rmtree(path);
+  bc_rmtree(path);
   tsdb_db *db = bench_engine_open(path, 5000);
   tsdb_series_class *cls = bench_engine_class("bench", "bench/{dataset}/{series}");
   const int64_t day = 86400000, interval = quick ? 10000 : 1000;
@@ -284,12 +242,12 @@ static void run_queries(const char *dir, bool quick, query_result out[3]) {
       lat[rep] = (now_s() - t0) * 1000;
       buckets = nb;
     }
-    qsort(lat, REPS, sizeof lat[0], cmp_double);
+    qsort(lat, REPS, sizeof lat[0], bc_cmp_double);
     out[k] = (query_result){spans[k], interval / 1000, lat[REPS / 2], lat[REPS - 1], buckets};
   }
   tsdb_close(db);
   tsdb_series_class_release(cls);
-  rmtree(path);
+  bc_rmtree(path);
 }
 
 /* ---- memory per idle series ---- */
@@ -307,7 +265,7 @@ static int64_t idle_clock(void *ud) {
 static double run_idle_series(const char *dir, int nseries) {
   char path[4200], topic[64];
   snprintf(path, sizeof path, "%s/idle", dir);
-  rmtree(path);
+  bc_rmtree(path);
   tsdb_options o;
   tsdb_options_init(&o); /* the engine's defaults, as a broker runs it */
   o.path = path;
@@ -364,7 +322,7 @@ static double run_idle_series(const char *dir, int nseries) {
          (unsigned long long)st.memory.table_readers >> 10);
   tsdb_close(db);
   tsdb_series_class_release(cls);
-  rmtree(path);
+  bc_rmtree(path);
   return (double)(after - before) * 1024.0 / nseries;
 }
 
@@ -523,6 +481,6 @@ int main(int argc, char **argv) {
       fclose(f);
     }
   }
-  if (dir == tmp) rmtree(tmp);
+  if (dir == tmp) bc_rmtree(tmp);
   return 0;
 }

@@ -13,6 +13,8 @@
  *
  *   ingest_bench [--iterations N] [--runs R]
  */
+#include "lib/bench_common.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,10 +75,6 @@ static double cpu_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static ingest_schema *load(const char *format) {
   char path[] = "/tmp/ingest_bench_XXXXXX";
@@ -191,7 +189,7 @@ static void measure(bench_case *cases, size_t n, long iterations, int runs) {
     }
   }
   for (size_t c = 0; c < n; c++) {
-    qsort(cases[c].per, (size_t)runs, sizeof cases[c].per[0], cmp_double);
+    qsort(cases[c].per, (size_t)runs, sizeof cases[c].per[0], bc_cmp_double);
     cases[c].median = cases[c].per[runs / 2];
     cases[c].min = cases[c].per[0];
     cases[c].max = cases[c].per[runs - 1];
@@ -200,20 +198,8 @@ static void measure(bench_case *cases, size_t n, long iterations, int runs) {
 
 static void machine(void) {
   struct utsname u;
-  char model[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  char line[512];
-  while (f && fgets(line, sizeof line, f)) {
-    if (!strncmp(line, "model name", 10)) {
-      char *colon = strchr(line, ':');
-      if (colon) {
-        snprintf(model, sizeof model, "%s", colon + 2);
-        model[strcspn(model, "\n")] = '\0';
-      }
-      break;
-    }
-  }
-  if (f) fclose(f);
+  char model[256];
+  bc_cpu_model(model, sizeof model);
   uname(&u);
   printf("machine: %s, %ld CPUs online, %s %s %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), u.sysname,
          u.release, u.machine);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -101,6 +102,38 @@ static double stat_cpu_s(const char *path) {
   if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
     return -1;
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+void bc_cpu_model(char *out, size_t cap) {
+  snprintf(out, cap, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) != 0) continue;
+    char *p = strchr(line, ':');
+    if (p) {
+      p++;
+      while (*p == ' ' || *p == '\t') p++;
+      p[strcspn(p, "\n")] = '\0';
+      snprintf(out, cap, "%s", p);
+    }
+    break;
+  }
+  fclose(f);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(path);
+  return 0;
+}
+
+void bc_rmtree(const char *path) {
+  /* Depth first, without following links: files, then their directories. */
+  nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 double bc_self_cpu_s(void) {

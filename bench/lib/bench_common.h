@@ -37,6 +37,11 @@ double bc_proc_cpu_s(pid_t pid);
 double bc_thread_cpu_s(pid_t pid, pid_t tid);
 double bc_self_cpu_s(void);    /* getrusage(RUSAGE_SELF) */
 
+/* The CPU's model name from /proc/cpuinfo ("unknown" when absent). */
+void bc_cpu_model(char *out, size_t cap);
+/* Removes a directory tree (best effort; benchmark scratch only). */
+void bc_rmtree(const char *path);
+
 /* ---- TCP ---- */
 
 /* Connects to 127.0.0.1:port (TCP_NODELAY), -1 on failure. */

@@ -92,26 +92,25 @@ static int rollup_flush(rollup_ctx *r) {
   return rc;
 }
 
+/* Moves to the wide bucket holding ts, emitting the one before. */
+static int rollup_move_to(rollup_ctx *r, int64_t ts) {
+  int64_t b = tsdb_bucket_floor(ts, r->width);
+  if (b == r->cur) return 0;
+  int rc = rollup_flush(r);
+  r->cur = b;
+  return rc;
+}
+
 static int rollup_point(void *ud, int64_t ts, double v) {
   rollup_ctx *r = ud;
-  int64_t b = tsdb_bucket_floor(ts, r->width);
-  int rc = 0;
-  if (b != r->cur) {
-    rc = rollup_flush(r);
-    r->cur = b;
-  }
+  int rc = rollup_move_to(r, ts);
   tsdb_agg__add(&r->acc, ts, v);
   return rc;
 }
 
 static int rollup_bucket(void *ud, int64_t start, const tsdb_agg *agg) {
   rollup_ctx *r = ud;
-  int64_t b = tsdb_bucket_floor(start, r->width);
-  int rc = 0;
-  if (b != r->cur) {
-    rc = rollup_flush(r);
-    r->cur = b;
-  }
+  int rc = rollup_move_to(r, start);
   tsdb_agg__merge(&r->acc, agg);
   return rc;
 }

@@ -46,16 +46,6 @@ int ingest_decode_json__parse(const void *payload, size_t len, ingest_doc *doc,
 
 void ingest_decode_json__release(ingest_doc *doc) { cJSON_Delete(doc->json); }
 
-/* Shared by json and msgpack: the document is the measurements' source. */
-static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value root,
-                   ingest_output *out, ingest_error *err) {
-  int rc = ingest_extract__validate(s, root, "", err);
-  int64_t ts = m->arrival_ms;
-  if (!rc) rc = ingest_extract__time(s, m, root, "", m->arrival_ms, &ts, err);
-  if (!rc) rc = ingest_extract__measurements(s, root, "", ts, out, err);
-  return rc;
-}
-
 const ingest_decoder ingest_decode_json = {
     .name = "json",
     .named = false,
@@ -63,5 +53,5 @@ const ingest_decoder ingest_decode_json = {
     .parse = ingest_decode_json__parse,
     .release = ingest_decode_json__release,
     .configure = NULL,
-    .extract = extract,
+    .extract = ingest_extract__document,
 };

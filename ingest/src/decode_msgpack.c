@@ -142,15 +142,6 @@ static int parse(const void *payload, size_t len, ingest_doc *doc, ingest_error 
 
 static void release(ingest_doc *doc) { msgpack_unpacked_destroy(&doc->mp); }
 
-static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value root,
-                   ingest_output *out, ingest_error *err) {
-  int rc = ingest_extract__validate(s, root, "", err);
-  int64_t ts = m->arrival_ms;
-  if (!rc) rc = ingest_extract__time(s, m, root, "", m->arrival_ms, &ts, err);
-  if (!rc) rc = ingest_extract__measurements(s, root, "", ts, out, err);
-  return rc;
-}
-
 const ingest_decoder ingest_decode_msgpack = {
     .name = "msgpack",
     .named = false,
@@ -158,5 +149,5 @@ const ingest_decoder ingest_decode_msgpack = {
     .parse = parse,
     .release = release,
     .configure = NULL,
-    .extract = extract,
+    .extract = ingest_extract__document,
 };

@@ -301,3 +301,12 @@ void ingest_extract__format_time(int64_t ms, char *buf, size_t cap) {
   *p++ = 'Z';
   *p = '\0';
 }
+
+int ingest_extract__document(const ingest_schema *s, const ingest_msg *m, ingest_value root,
+                             ingest_output *out, ingest_error *err) {
+  int rc = ingest_extract__validate(s, root, "", err);
+  int64_t ts = m->arrival_ms;
+  if (!rc) rc = ingest_extract__time(s, m, root, "", m->arrival_ms, &ts, err);
+  if (!rc) rc = ingest_extract__measurements(s, root, "", ts, out, err);
+  return rc;
+}

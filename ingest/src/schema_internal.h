@@ -189,6 +189,10 @@ bool ingest_extract__seconds_to_ms(double seconds, int64_t *ms);
 /* The measurements of a fixed-field schema, all at time ts. */
 int ingest_extract__measurements(const ingest_schema *s, ingest_value doc, const char *prefix,
                                  int64_t ts, ingest_output *out, ingest_error *err);
+/* The three steps above for a document that is the message itself (plain
+ * JSON, MessagePack): validate, its time (else arrival), its measurements. */
+int ingest_extract__document(const ingest_schema *s, const ingest_msg *m, ingest_value root,
+                             ingest_output *out, ingest_error *err);
 /* Applies a field's scale and checks the result is finite. */
 bool ingest_extract__scaled(const ingest_field *f, double raw, double *out);
 /* ms since the epoch as RFC 3339 UTC with milliseconds

@@ -825,6 +825,24 @@ TEST(decoded_agg_blocks_are_cached_and_never_stale) {
   tsdb_series_class_release(cls);
 }
 
+/* Drains the results: exactly one publication went to topic, and its
+ * payload holds every one of the texts. */
+#define expect_one_publication(db, topic, ...)                                                     \
+  expect_one_publication_of(db, topic, (const char *const[]){__VA_ARGS__, NULL})
+static void expect_one_publication_of(tsdb_db *db, const char *topic, const char *const *texts) {
+  static pubs p;
+  p.n = 0;
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  int found = 0;
+  for (int i = 0; i < p.n; i++) {
+    if (strcmp(p.topics[i], topic)) continue;
+    found++;
+    for (const char *const *t = texts; *t; t++)
+      CHECK_MSG(strstr(p.payloads[i], *t) != NULL, "%s lacks %s", p.payloads[i], *t);
+  }
+  CHECK_INT(found, ==, 1);
+}
+
 TEST(final_and_correction_publications) {
   const int64_t base = 1795680000000;
   atomic_store(&fake_now, base);
@@ -857,18 +875,10 @@ TEST(final_and_correction_publications) {
   atomic_fetch_add(&fake_now, 1500);
   ingest1(db, cls, "city/a/s2/air", 0, b + 60000 + 2000, 1);
   CHECK_OK(tsdb_sync(db));
-  p.n = 0;
-  tsdb_results_drain(db, 1000, collect_pub, &p);
-  int found = 0;
-  for (int i = 0; i < p.n; i++) {
-    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
-    found++;
-    CHECK_MSG(strstr(p.payloads[i], "\"state\":\"correction\"") &&
-                  strstr(p.payloads[i], "\"pm10_count\":3") &&
-                  strstr(p.payloads[i], "\"temp_count\":1"),
-              "payload %s", p.payloads[i]);
-  }
-  CHECK_INT(found, ==, 1);
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
+                         "\"state\":\"correction\"",
+                         "\"pm10_count\":3",
+                         "\"temp_count\":1");
   tsdb_close(db);
   tsdb_series_class_release(cls);
 }
@@ -905,34 +915,18 @@ TEST(partial_final_correction_in_order) {
   atomic_store(&fake_now, base + 7000);
   ingest1(db, cls, "city/a/s9/air", 0, base + 1, 0);
   CHECK_OK(tsdb_sync(db));
-  p.n = 0;
-  tsdb_results_drain(db, 100, collect_pub, &p);
-  int found = 0;
-  for (int i = 0; i < p.n; i++) {
-    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
-    found++;
-    CHECK_MSG(strstr(p.payloads[i], "\"state\":\"partial\"") &&
-                  strstr(p.payloads[i], "\"pm10_count\":3,\"pm10_min\":10,\"pm10_max\":30,"
-                                        "\"pm10_mean\":20,\"pm10_sum\":60,\"pm10_first\":10,"
-                                        "\"pm10_last\":30"),
-              "%s", p.payloads[i]);
-  }
-  CHECK_INT(found, ==, 1);
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
+                         "\"state\":\"partial\"",
+                         "\"pm10_count\":3,\"pm10_min\":10,\"pm10_max\":30,"
+                         "\"pm10_mean\":20,\"pm10_sum\":60,\"pm10_first\":10,"
+                         "\"pm10_last\":30");
   /* The bucket ends at +60 s; final at +62 s (grace 2 s). */
   atomic_store(&fake_now, base + 62001);
   ingest1(db, cls, "city/a/s9/air", 0, base + 2, 0);
   CHECK_OK(tsdb_sync(db));
-  p.n = 0;
-  tsdb_results_drain(db, 100, collect_pub, &p);
-  found = 0;
-  for (int i = 0; i < p.n; i++) {
-    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
-    found++;
-    CHECK_MSG(strstr(p.payloads[i], "\"state\":\"final\"") &&
-                  strstr(p.payloads[i], "\"pm10_count\":3,"),
-              "%s", p.payloads[i]);
-  }
-  CHECK_INT(found, ==, 1);
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
+                         "\"state\":\"final\"",
+                         "\"pm10_count\":3,");
   /* A late point: no partial for the reopened bucket, a correction when it
    * closes again (grace after its last point). */
   ingest1(db, cls, "city/a/s1/air", 0, base + 40000, 70);
@@ -940,17 +934,9 @@ TEST(partial_final_correction_in_order) {
   atomic_store(&fake_now, base + 62001 + 10000);
   ingest1(db, cls, "city/a/s9/air", 0, base + 3, 0);
   CHECK_OK(tsdb_sync(db));
-  p.n = 0;
-  tsdb_results_drain(db, 100, collect_pub, &p);
-  found = 0;
-  for (int i = 0; i < p.n; i++) {
-    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
-    found++;
-    CHECK_MSG(strstr(p.payloads[i], "\"state\":\"correction\"") &&
-                  strstr(p.payloads[i], "\"pm10_count\":4,\"pm10_min\":10,\"pm10_max\":70,"),
-              "%s", p.payloads[i]);
-  }
-  CHECK_INT(found, ==, 1);
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
+                         "\"state\":\"correction\"",
+                         "\"pm10_count\":4,\"pm10_min\":10,\"pm10_max\":70,");
   tsdb_close(db);
   tsdb_series_class_release(cls);
   partial_interval_ms = 0;
@@ -976,15 +962,8 @@ TEST(open_buckets_recovered_after_reopen) {
   atomic_store(&fake_now, b + 60000 + 1001);
   ingest1(db, cls, "city/a/s9/air", 0, b + 61000, 0);
   CHECK_OK(tsdb_sync(db));
-  pubs p = {0};
-  tsdb_results_drain(db, 1000, collect_pub, &p);
-  int found = 0;
-  for (int i = 0; i < p.n; i++) {
-    if (strcmp(p.topics[i], "$tsdb/agg/1m/city/a/s1/air")) continue;
-    found++;
-    CHECK_MSG(strstr(p.payloads[i], "\"v_count\":3,\"v_min\":1,\"v_max\":3"), "%s", p.payloads[i]);
-  }
-  CHECK_INT(found, ==, 1);
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
+                         "\"v_count\":3,\"v_min\":1,\"v_max\":3");
   tsdb_close(db);
   tsdb_series_class_release(cls);
 }

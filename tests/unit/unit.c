@@ -1,7 +1,7 @@
 #include "unit.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,24 +51,16 @@ void unit__fail(const char *file, int line, const char *fmt, ...) {
   exit(1);
 }
 
-static void unit_rmtree(const char *path) {
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char child[4096];
-      snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-      struct stat st;
-      if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-        unit_rmtree(child);
-      else
-        unlink(child);
-    }
-    closedir(d);
-  }
-  rmdir(path);
+static int unit_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(path);
+  return 0;
 }
+
+/* Depth first, without following links. */
+static void unit_rmtree(const char *path) { nftw(path, unit_remove, 16, FTW_DEPTH | FTW_PHYS); }
 
 const char *unit_tmpdir(void) {
   if (!unit_dir[0]) {
