@@ -10,7 +10,9 @@
  *     a reference to its series class, released once its points are staged.
  * One pass (a batch)
  *   1. Take the queue's fill buffer (the queue wakes this thread at most once
- *      per batch window).
+ *      per batch window). A pass takes whole messages from its front until
+ *      PASS_OPENED buckets were opened or PASS_POINTS points taken; the rest
+ *      of a burst goes to the next passes, in order.
  *   2. For each point: resolve its series (creating catalog entries in the
  *      same WriteBatch), stage it for its raw block, and feed each rollup tier:
  *      the accumulator of the point's bucket is created if missing. A point
@@ -82,6 +84,15 @@
  * that a trim just shrank) cost more than the rollup itself. */
 #define SPARE_ACCS 4096
 #define NO_HEAP SIZE_MAX
+/* A pass (one WriteBatch) ends after the message that takes it to this many
+ * newly opened buckets, or to PASS_POINTS points. Device traffic adds to
+ * buckets that are open already, so a whole window stays one pass and a
+ * series gets one raw operand for it. A backfill of 1-minute data opens a
+ * bucket per point: whole-queue passes made its accumulators and finals
+ * outgrow the CPU caches (engine_bench). PASS_OPENED equals SPARE_ACCS, so
+ * the spare list serves a whole pass without malloc. */
+#define PASS_OPENED SPARE_ACCS
+#define PASS_POINTS (1u << 18)
 
 typedef enum marker_state {
   MARKER_NONE = 0, /* no pending marker anywhere */
@@ -712,19 +723,26 @@ static bool is_duplicate(tsdb_writer *w, uint32_t id, const wseries *ws, int64_t
   return found;
 }
 
-static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now) {
+/*
+ * Stages the records of data[0..len) until the pass is full (PASS_OPENED,
+ * PASS_POINTS) or an error: *used is the bytes and *records the messages
+ * taken, each one whole. On error the pass's messages fail together.
+ */
+static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now, size_t *used,
+                         uint64_t *records) {
   tsdb_db *db = w->db;
-  size_t off = 0;
+  size_t off = 0, points = 0;
+  uint64_t taken = 0;
   int rc = 0;
   msg_name *names = NULL;
   size_t names_cap = 0;
-  while (off < len) {
+  size_t opened_before = w->unmarked.n; /* markers a failed write left owed */
+  while (rc == 0 && off < len &&
+         (taken == 0 || (w->unmarked.n - opened_before < PASS_OPENED && points < PASS_POINTS))) {
     tsdb_qrec *r = (tsdb_qrec *)(data + off);
     off += tsdb_qrec__size_of(r);
-    if (rc) { /* out of memory earlier in this batch: release, count as errors */
-      tsdb_series_class_release(r->cls);
-      continue;
-    }
+    taken++;
+    points += r->npoints;
     const char *topic = tsdb_qrec__topic(r);
     const tsdb_point *pts = tsdb_qrec__points(r);
     if (r->payload_len)
@@ -781,6 +799,8 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now)
     tsdb_series_class_release(r->cls);
   }
   free(names);
+  *used = off;
+  *records = taken;
   return rc;
 }
 
@@ -1351,15 +1371,25 @@ static bool backfill_step(tsdb_writer *w) {
   return false;
 }
 
-static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
+/*
+ * One pass over the front of data[0..len), which ends at message `seq`:
+ * returns the bytes it took (whole messages; all of them unless the pass
+ * filled up) and sets *pass_seq to the message count where it ended.
+ */
+static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
+                      uint64_t *pass_seq) {
   tsdb_db *db = w->db;
   int64_t now = tsdb_db__now(db);
+  size_t used = 0;
+  *pass_seq = seq;
   if (len > 0) {
     tsdb_store__batch_clear(w->batch);
     w->touched.n = 0;
     w->changed.n = 0;
     w->finals.n = 0;
-    int rc = stage_records(w, data, len, now);
+    uint64_t records;
+    int rc = stage_records(w, data, len, now, &used, &records);
+    if (used < len) *pass_seq = seq = w->last_seq + records;
     for (size_t i = 0; rc == 0 && i < w->touched.n; i++)
       rc = flush_series(w, w->touched.v[i], w->ws[w->touched.v[i]]);
     if (rc == 0) {
@@ -1461,6 +1491,7 @@ static void process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq) {
   sweep_sources(w, now, budget);
   sweep_series(w, now, budget);
   trim_vectors(w);
+  return used;
 }
 
 /* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
@@ -1549,14 +1580,19 @@ static void *writer_main(void *arg) {
     uint64_t seq;
     bool alive = tsdb_queue__take(&db->queue, deadline, db->opts.flush_interval_ms, &data, &len,
                                   &seq);
-    process(w, data, len, seq);
+    /* A burst is taken whole and written in passes (PASS_OPENED). */
+    size_t off = 0;
+    do {
+      uint64_t pass_seq;
+      off += process(w, data ? data + off : NULL, len - off, seq, &pass_seq);
+      w->last_seq = pass_seq;
+      atomic_store(&db->counters.open_buckets, w->heap_n);
+      atomic_store(&db->counters.backfills_pending, w->backfills.n);
+      atomic_store(&db->counters.sources_cached, w->sources.count);
+      atomic_store(&db->counters.series_active, w->ws_count);
+      tsdb_queue__processed(&db->queue, pass_seq);
+    } while (off < len);
     if (data) tsdb_queue__release_pages(&db->queue, data, len);
-    w->last_seq = seq;
-    atomic_store(&db->counters.open_buckets, w->heap_n);
-    atomic_store(&db->counters.backfills_pending, w->backfills.n);
-    atomic_store(&db->counters.sources_cached, w->sources.count);
-    atomic_store(&db->counters.series_active, w->ws_count);
-    tsdb_queue__processed(&db->queue, seq);
     if (!alive) break;
   }
   tsdb_queue__writer_exited(&db->queue);

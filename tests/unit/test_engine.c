@@ -1438,6 +1438,79 @@ TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
   tsdb_series_class_release(cls);
 }
 
+/* A burst taken from the queue at once is written in several passes of
+ * whole messages (writer.c, PASS_OPENED); a durable push behind it returns
+ * once its own pass is written, and nothing is lost between the passes. */
+TEST(a_burst_is_written_in_passes_of_whole_messages) {
+  const int64_t t0 = 1795680000000 - 30 * 86400000LL;
+  atomic_store(&fake_now, 1795680000000);
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = unit_path("db");
+  o.queue_bytes = 16 << 20;
+  o.flush_interval_ms = 1000; /* the whole burst is one take */
+  o.grace_ms = 1000;
+  o.clock_fn = fake_clock;
+  tsdb_db *db = NULL;
+  char err[256];
+  CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "%s", err);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000, 900000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+  enum { SERIES = 3, MESSAGES = 4, PER_MESSAGE = 1000 };
+  static tsdb_point pts[PER_MESSAGE];
+  /* Interleaved: each message opens a 1-minute bucket per point. */
+  for (int m = 0; m < MESSAGES; m++) {
+    for (int s = 0; s < SERIES; s++) {
+      for (int i = 0; i < PER_MESSAGE; i++) {
+        int k = m * PER_MESSAGE + i;
+        pts[i] = (tsdb_point){t0 + (int64_t)k * 60000, (double)(k % 89 + s), 0};
+      }
+      char topic[64];
+      snprintf(topic, sizeof topic, "city/burst/s%d/air", s);
+      tsdb_ingest_msg msg = {.cls = cls, .topic = topic, .topic_len = strlen(topic),
+                             .points = pts, .npoints = PER_MESSAGE};
+      CHECK_OK(tsdb_ingest(db, &msg));
+    }
+  }
+  tsdb_point last = {t0, 1.0, 0};
+  tsdb_ingest_msg durable = {.cls = cls, .topic = "city/burst/late/air", .topic_len = 19,
+                             .points = &last, .npoints = 1};
+  CHECK_OK(tsdb_ingest_durable(db, &durable));
+  CHECK_OK(tsdb_sync(db));
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.points_written, ==, (uint64_t)(SERIES * MESSAGES * PER_MESSAGE + 1));
+  /* 12 000 buckets opened: at least three passes. */
+  CHECK_INT(st.batches, >=, 3);
+  CHECK_INT(st.write_errors, ==, 0);
+  tsdb_close(db);
+  db = open_db(unit_path("db"), true, 1000);
+  for (int s = 0; s < SERIES; s++) {
+    char topic[64];
+    snprintf(topic, sizeof topic, "city/burst/s%d/air", s);
+    uint32_t id;
+    CHECK_OK(tsdb_series_find(db, topic, "v", &id));
+    static buckets bs;
+    bs.n = 0;
+    const int64_t end = t0 + (int64_t)MESSAGES * PER_MESSAGE * 60000;
+    CHECK_OK(tsdb_read_tier(db, id, 60000, t0, end, collect_bucket, &bs));
+    CHECK_INT(bs.n, ==, (size_t)(MESSAGES * PER_MESSAGE));
+    for (size_t k = 0; k < bs.n; k++) {
+      CHECK_INT(bs.b[k].start_ms, ==, t0 + (int64_t)k * 60000);
+      CHECK_INT(bs.b[k].count, ==, 1);
+      CHECK(bs.b[k].sum == (double)((int)k % 89 + s));
+    }
+    bs.n = 0;
+    CHECK_OK(tsdb_read_tier(db, id, 900000, t0, end, collect_bucket, &bs));
+    uint64_t points = 0;
+    for (size_t k = 0; k < bs.n; k++) points += bs.b[k].count;
+    CHECK_INT(points, ==, (uint64_t)(MESSAGES * PER_MESSAGE));
+  }
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
 TEST(idle_series_state_is_dropped_and_rebuilt) {
   const int64_t minute = 60000;
   const int64_t base = 1795680000000 - 1795680000000 % minute;
