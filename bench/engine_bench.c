@@ -16,6 +16,8 @@
  *     with the rollup tiers;
  *   - step-query latency (1 h step, warm cache, median of repetitions) over
  *     1, 30 and 365 days of one series;
+ *   - the newest point of every series of each dataset (a dashboard's
+ *     "current value" panel), after the compaction;
  *   - resident memory per idle series with 100 k series.
  * --quick stays within two minutes: 2 days of each dataset, and the 365-day
  * query series at a 10 s interval instead of 1 s (the query reads the 1 h
@@ -77,6 +79,8 @@ typedef struct dataset_result {
   uint64_t points;
   double ingest_wall, ingest_cpu, compact_cpu;
   double raw_bpp, total_bpp;
+  size_t nseries;
+  double last_ms; /* the newest point of every series, p50 of LAST_REPS */
 } dataset_result;
 
 typedef struct series_buf {
@@ -125,6 +129,41 @@ static void load_dataset(const char *gen, char name, int days, loaded *d) {
   pclose(in);
 }
 
+#define LAST_REPS 7
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return (a > b) - (a < b);
+}
+
+/* The dashboard's "current value" panel: the newest point of every series of
+ * the dataset, one tsdb_read_last() each; p50 of LAST_REPS rounds, in ms. */
+static double time_last_points(tsdb_db *db, char name, size_t *nseries) {
+  static uint32_t ids[1000];
+  size_t n = 0;
+  for (int i = 1; i <= 1000; i++) {
+    char topic[64];
+    snprintf(topic, sizeof topic, "bench/%c/s%d", name, i);
+    if (tsdb_series_find(db, topic, "value", &ids[n]) == 0) n++;
+  }
+  double ms[LAST_REPS];
+  for (int r = 0; r < LAST_REPS; r++) {
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++) {
+      int64_t ts;
+      double v;
+      if (tsdb_read_last(db, ids[i], INT64_MAX / 2, &ts, &v)) {
+        fprintf(stderr, "bench: no last point for series %u\n", ids[i]);
+        exit(1);
+      }
+    }
+    ms[r] = (now_s() - t0) * 1e3;
+  }
+  qsort(ms, LAST_REPS, sizeof ms[0], cmp_double);
+  *nseries = n;
+  return ms[LAST_REPS / 2];
+}
+
 static void run_dataset(const char *gen, const char *dir, char name, int days,
                         dataset_result *r) {
   char path[8400], topic[64];
@@ -157,6 +196,7 @@ static void run_dataset(const char *gen, const char *dir, char name, int days,
   double w1 = now_s(), c1 = bc_self_cpu_s();
   tsdb_compact(db);
   double c2 = bc_self_cpu_s();
+  r->last_ms = time_last_points(db, name, &r->nseries);
   tsdb_disk_usage du;
   tsdb_disk_usage_get(db, &du);
   tsdb_close(db);
@@ -423,15 +463,16 @@ int main(int argc, char **argv) {
   bool do_ingest = !only || !strcmp(only, "ingest"), do_query = !only || !strcmp(only, "query"),
        do_idle = !only || !strcmp(only, "idle");
   if (do_ingest) printf("| dataset | days | points | ingest Mpts/s | CPU-s per Mpts | incl. compaction | raw B/pt | "
-         "VM B/pt | ours/VM | with tiers B/pt |\n|---|---|---|---|---|---|---|---|---|---|\n");
+         "VM B/pt | ours/VM | with tiers B/pt | last point of every series |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int i = 0; i < 4 && do_ingest; i++) {
     if (!strchr(datasets, sets[i].name)) continue;
     run_dataset(gen, dir, sets[i].name, quick ? sets[i].days_quick : sets[i].days_full, &dr[i]);
     double mp = (double)dr[i].points / 1e6;
-    printf("| %c | %d | %" PRIu64 " | %.2f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f |\n",
+    printf("| %c | %d | %" PRIu64 " | %.2f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %zu in %.2f ms |\n",
            dr[i].name, dr[i].days, dr[i].points, mp / dr[i].ingest_wall, dr[i].ingest_cpu / mp,
            (dr[i].ingest_cpu + dr[i].compact_cpu) / mp, dr[i].raw_bpp, sets[i].vm_bpp,
-           dr[i].raw_bpp / sets[i].vm_bpp, dr[i].total_bpp);
+           dr[i].raw_bpp / sets[i].vm_bpp, dr[i].total_bpp, dr[i].nseries, dr[i].last_ms);
     fflush(stdout);
   }
 
@@ -465,10 +506,11 @@ int main(int argc, char **argv) {
         fprintf(f,
                 "%s{\"dataset\":\"%c\",\"days\":%d,\"points\":%" PRIu64
                 ",\"ingest_mpts_per_s\":%.4f,\"cpu_s_per_mpts\":%.4f,\"cpu_s_per_mpts_incl_compaction\":%.4f,"
-                "\"raw_bytes_per_point\":%.4f,\"vm_bytes_per_point\":%.3f,\"bytes_per_point_with_tiers\":%.4f}",
+                "\"raw_bytes_per_point\":%.4f,\"vm_bytes_per_point\":%.3f,\"bytes_per_point_with_tiers\":%.4f,"
+                "\"series\":%zu,\"last_point_of_every_series_ms\":%.4f}",
                 i ? "," : "", dr[i].name, dr[i].days, dr[i].points, mp / dr[i].ingest_wall,
                 dr[i].ingest_cpu / mp, (dr[i].ingest_cpu + dr[i].compact_cpu) / mp, dr[i].raw_bpp,
-                sets[i].vm_bpp, dr[i].total_bpp);
+                sets[i].vm_bpp, dr[i].total_bpp, dr[i].nseries, dr[i].last_ms);
       }
       fprintf(f, "],\"queries\":[");
       for (int k = 0; k < 3; k++)

@@ -148,8 +148,8 @@ int tsdb_aggblock__encode_with(const int64_t *starts, const tsdb_agg *aggs, size
     if (tag != TAG_CODED) continue;
     /* Encode after a gap for the length, then move it into place. */
     size_t gap = 10, clen = 0;
-    rc = tsdb_codec__encode_with(c == COL_COUNT ? starts : idx, cols + (size_t)c * n, n, 0,
-                                 effort, out + pos + gap, cap - pos - gap, &clen);
+    rc = tsdb_codec__encode_column(c == COL_COUNT ? starts : idx, cols + (size_t)c * n, n,
+                                   effort, out + pos + gap, cap - pos - gap, &clen);
     if (rc) goto cleanup;
     size_t vl = put_varint(out + pos, clen);
     memmove(out + pos + vl, out + pos + gap, clen);

@@ -31,6 +31,7 @@
 #ifndef TSDB_CODEC_H
 #define TSDB_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,11 @@ typedef struct tsdb_block_info {
   int64_t min_ts;     /* smallest timestamp in the block */
   int64_t max_ts;     /* largest timestamp in the block */
   uint8_t user_flags; /* the byte given to tsdb_codec__encode() */
+  /* The value of the point at max_ts, known when that point is the only one
+   * there and stored last (always so in a normalized block); blocks written
+   * before format version 2 do not record it. */
+  bool newest_known;
+  double newest_value;
 } tsdb_block_info;
 
 /*
@@ -84,7 +90,17 @@ int tsdb_codec__encode_with(const int64_t *ts, const double *values, size_t n,
                             uint8_t user_flags, tsdb_codec_effort effort, uint8_t *out,
                             size_t out_cap, size_t *out_len);
 
-/* Reads the block header only (O(1)): count, time bounds, flags. */
+/*
+ * The same without the trailer (format version 1, user_flags 0): for the
+ * columns of aggregate blocks (aggblock.c), whose newest value nobody asks
+ * for, so that each of their ten columns does not pay 2-9 bytes for it.
+ */
+int tsdb_codec__encode_column(const int64_t *ts, const double *values, size_t n,
+                              tsdb_codec_effort effort, uint8_t *out, size_t out_cap,
+                              size_t *out_len);
+
+/* Reads the block header and trailer only (O(1)): count, time bounds, flags,
+ * the newest point's value. */
 int tsdb_codec__info(const uint8_t *in, size_t len, tsdb_block_info *info);
 
 /*

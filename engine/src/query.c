@@ -260,6 +260,17 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
       break;
     }
     if (info.min_ts >= before) continue;
+    int64_t cutoff = sp.raw_retention_ms ? tsdb_db__now(db) - sp.raw_retention_ms : INT64_MIN;
+    if (info.newest_known && info.max_ts < before) {
+      /* The usual case, the newest block of a live series: O(1), from the
+       * block's trailer (codec.c). */
+      if (info.max_ts >= cutoff) {
+        *ts = info.max_ts;
+        *value = info.newest_value;
+        rc = 0;
+      }
+      break; /* older blocks hold nothing newer, nor anything unexpired */
+    }
     if (buf.cap < info.count) {
       tsdb_scan_buf__free(&buf);
       buf.ts = malloc(info.count * sizeof *buf.ts);
@@ -274,7 +285,6 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
       rc = TSDB_ECORRUPT;
       break;
     }
-    int64_t cutoff = sp.raw_retention_ms ? tsdb_db__now(db) - sp.raw_retention_ms : INT64_MIN;
     for (size_t i = n; i-- > 0 && buf.ts[i] >= cutoff;) {
       if (buf.ts[i] < before) {
         *ts = buf.ts[i];

@@ -60,12 +60,18 @@ static size_t roundtrip_flags(const int64_t *ts, const double *v, size_t n, uint
     if (ts[i] < lo) lo = ts[i];
     if (ts[i] > hi) hi = ts[i];
   }
+  size_t at_hi = 0;
+  for (size_t i = 0; i < n; i++) at_hi += ts[i] == hi;
   tsdb_block_info info;
   CHECK_OK(tsdb_codec__info(buf, len, &info));
   CHECK_INT(info.count, ==, n);
   CHECK_INT(info.min_ts, ==, lo);
   CHECK_INT(info.max_ts, ==, hi);
   CHECK_INT(info.user_flags, ==, flags);
+  /* The newest point's value is in the trailer when it is the last point
+   * and the only one at max_ts. */
+  CHECK_INT(info.newest_known, ==, ts[n - 1] == hi && at_hi == 1);
+  if (info.newest_known) CHECK(bits_of(info.newest_value) == bits_of(v[n - 1]));
 
   int64_t *dts = malloc(n * sizeof *dts);
   double *dv = malloc(n * sizeof *dv);
@@ -446,6 +452,132 @@ TEST(user_flags_and_info) {
   pts_free(&p);
 }
 
+static size_t from_hex(const char *hex, uint8_t *out, size_t cap) {
+  size_t n = strlen(hex) / 2;
+  CHECK(n <= cap);
+  for (size_t i = 0; i < n; i++) {
+    unsigned b;
+    CHECK(sscanf(hex + 2 * i, "%2x", &b) == 1);
+    out[i] = (uint8_t)b;
+  }
+  return n;
+}
+
+/* Blocks the version 1 encoder wrote (before the trailer) still decode, and
+ * report no newest value. */
+TEST(version_1_blocks_still_decode) {
+  static const struct {
+    const char *hex;
+    size_t n;
+    int64_t ts[6];
+    uint64_t bits[6];
+  } v1[] = {
+      /* regular timestamps, decimal values */
+      {"01030406809096cc9e68e0d40309ac02010606060714", 6,
+       {T0, T0 + 60000, T0 + 120000, T0 + 180000, T0 + 240000, T0 + 300000},
+       {0x402e000000000000, 0x402e99999999999a, 0x402f333333333333, 0x402fcccccccccccd,
+        0x402f000000000000, 0x4030800000000000}},
+      /* gaps on a grid, a constant */
+      {"01030105809096cc9e68a0d11902010001010000000000001c40", 5,
+       {T0, T0 + 60000, T0 + 180000, T0 + 240000, T0 + 420000},
+       {0x401c000000000000, 0x401c000000000000, 0x401c000000000000, 0x401c000000000000,
+        0x401c000000000000}},
+      /* disorder and a duplicate, XOR values: NaN, -0.0, 1e300, +Inf, the
+       * smallest subnormal */
+      {"01030a05d09f96cc9e68c03e01a01f01bf3e807d00af6d7ff8000000000000c06ffff07dfc6fc8791000eb3c0"
+       "38fc8791000eb3e1ffff800000000000080",
+       5, {T0 + 5000, T0 + 1000, T0 + 9000, T0 + 9000, T0 + 2000},
+       {0x7ff8000000000000, 0x8000000000000000, 0x7e37e43c8800759c, 0x7ff0000000000000,
+        0x0000000000000001}},
+      /* values verbatim (the FAST effort) */
+      {"01030c03809096cc9e68e0d4036211c137dd9abf3fd790dba40c242e419c1042595b2596be", 3,
+       {T0, T0 + 60000, T0 + 120000}, {0, 0, 0}},
+  };
+  static const double fast_values[3] = {0.1234567891234, 987654.321987654, -3.3e-7};
+  for (size_t b = 0; b < sizeof v1 / sizeof v1[0]; b++) {
+    uint8_t blk[128];
+    size_t len = from_hex(v1[b].hex, blk, sizeof blk);
+    tsdb_block_info info;
+    CHECK_OK(tsdb_codec__info(blk, len, &info));
+    CHECK_INT(info.count, ==, v1[b].n);
+    CHECK_INT(info.user_flags, ==, 3);
+    CHECK(!info.newest_known);
+    int64_t ts[6];
+    double v[6];
+    size_t n = 0;
+    CHECK_OK(tsdb_codec__decode(blk, len, ts, v, 6, &n));
+    CHECK_INT(n, ==, v1[b].n);
+    for (size_t i = 0; i < n; i++) {
+      CHECK_INT(ts[i], ==, v1[b].ts[i]);
+      uint64_t want = b == 3 ? bits_of(fast_values[i]) : v1[b].bits[i];
+      CHECK_MSG(bits_of(v[i]) == want, "block %zu value %zu: 0x%016" PRIx64, b, i, bits_of(v[i]));
+    }
+  }
+}
+
+/* The trailer records the newest point's value in its shortest exact form,
+ * only when the last point is the one newest point, and a trailer that
+ * disagrees with the points is corruption. */
+TEST(newest_point_in_the_trailer) {
+  static const double values[] = {0.0, -0.0, 21.5, -7, 1e300, -1e-300, 5e-324, INFINITY,
+                                  4.9406564584124654e-324, 123456789012345678.0, 0.1 + 0.2,
+                                  9007199254740993.0, -123.456};
+  int64_t ts[4] = {T0, T0 + 1000, T0 + 2000, T0 + 3000};
+  double v[4] = {1, 2, 3, 0};
+  for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
+    v[3] = values[k];
+    uint8_t *blk = NULL;
+    size_t len = roundtrip_flags(ts, v, 4, 0, &blk);
+    tsdb_block_info info;
+    CHECK_OK(tsdb_codec__info(blk, len, &info));
+    CHECK(info.newest_known);
+    CHECK(bits_of(info.newest_value) == bits_of(values[k]));
+    /* change the recorded value's last payload byte (or the descriptor of a
+     * zero): decoding must notice */
+    size_t at = len >= 2 && (blk[len - 1] & 15) ? len - 2 : len - 1;
+    blk[at] ^= 1;
+    int64_t dts[4];
+    double dv[4];
+    size_t n;
+    CHECK(tsdb_codec__decode(blk, len, dts, dv, 4, &n) != 0);
+    free(blk);
+  }
+  v[3] = NAN;
+  roundtrip(ts, v, 4);
+  /* not recorded: a duplicate newest timestamp, the newest point not last,
+   * all points at one timestamp */
+  int64_t dup[4] = {T0, T0 + 1000, T0 + 2000, T0 + 2000};
+  int64_t mid[4] = {T0, T0 + 3000, T0 + 1000, T0 + 2000};
+  int64_t same[4] = {T0, T0, T0, T0};
+  const int64_t *shapes[3] = {dup, mid, same};
+  for (int k = 0; k < 3; k++) {
+    uint8_t *blk = NULL;
+    size_t len = roundtrip_flags(shapes[k], v, 4, 0, &blk);
+    tsdb_block_info info;
+    CHECK_OK(tsdb_codec__info(blk, len, &info));
+    CHECK(!info.newest_known);
+    free(blk);
+  }
+  /* one point is its own newest */
+  tsdb_block_info info;
+  uint8_t *blk = NULL;
+  size_t len = roundtrip_flags(ts, v, 1, 0, &blk);
+  CHECK_OK(tsdb_codec__info(blk, len, &info));
+  CHECK(info.newest_known && bits_of(info.newest_value) == bits_of(1.0));
+  free(blk);
+  /* columns of aggregate blocks go without it (format version 1) */
+  uint8_t col[256];
+  size_t clen = 0, n = 0;
+  CHECK_OK(tsdb_codec__encode_column(ts, v, 4, TSDB_CODEC_COMPACT, col, sizeof col, &clen));
+  CHECK_INT(col[0], ==, 1);
+  CHECK_OK(tsdb_codec__info(col, clen, &info));
+  CHECK(!info.newest_known && info.count == 4 && info.user_flags == 0);
+  int64_t dts[4];
+  double dv[4];
+  CHECK_OK(tsdb_codec__decode(col, clen, dts, dv, 4, &n));
+  for (size_t i = 0; i < 4; i++) CHECK(dts[i] == ts[i] && bits_of(dv[i]) == bits_of(v[i]));
+}
+
 TEST(buffer_too_small) {
   uint64_t rng = 8;
   pts p = pts_new(2000);
@@ -707,7 +839,7 @@ TEST(corrupt_random_bytes) {
   for (int k = 0; k < 200000; k++) {
     size_t len = (size_t)(unit_rand(&rng) % sizeof buf);
     for (size_t i = 0; i < len; i++) buf[i] = (uint8_t)unit_rand(&rng);
-    if (len > 0 && k % 2) buf[0] = 1; /* get past the version byte */
+    if (len > 0 && k % 2) buf[0] = (uint8_t)(k % 4 == 1 ? 1 : 2); /* get past the version byte */
     if (len > 2 && k % 4 == 1) buf[2] &= 0x0f;
     if (len > 4 && k % 8 == 1) { /* a small count, so that decoding goes deep */
       buf[3] = (uint8_t)(unit_rand(&rng) % 128);
