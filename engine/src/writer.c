@@ -176,6 +176,29 @@ typedef struct final_entry {
   acc *a;
 } final_entry;
 
+/*
+ * The reject duplicate policy asks, for every late point, whether its
+ * (series, timestamp) is staged in this pass or stored. Both answers are
+ * indexed for the pass, so that a device sending a backlog of n late points
+ * costs O(n) and one block decode per block, not O(n^2) and a decode per
+ * point. Reset after each pass: the pass's commit changes what is stored.
+ */
+typedef struct reject_slot {
+  int64_t ts;
+  uint32_t series;
+  uint32_t gen; /* the slot is used in this pass iff gen == reject_index.gen */
+} reject_slot;
+
+typedef struct reject_index {
+  reject_slot *slots; /* the staged points of reject-policy series */
+  size_t cap, count;  /* cap a power of two, at most half full */
+  uint32_t gen;
+  uint32_t block_series; /* 0: no stored block loaded */
+  int64_t block_start;
+  int64_t *block_ts; /* the stored timestamps of that block, ascending */
+  size_t block_n, block_cap;
+} reject_index;
+
 /* The buckets of one aggregate block (backfill, newest bucket lookups). */
 typedef struct bucket_buf {
   int64_t starts[TSDB_AGGBLOCK_MAX_BUCKETS];
@@ -213,6 +236,7 @@ struct tsdb_writer {
   VEC(final_entry *) finals_order; /* sort_finals' scratch */
   VEC(final_entry) finals_sorted;   /* likewise */
   VEC(uint64_t) backfills; /* (series << 8 | tier) of tiers still being backfilled */
+  reject_index reject; /* the reject policy's duplicate checks, for one pass */
   bucket_buf *buckets; /* one aggregate block's buckets, allocated on first use */
   uint8_t *enc;
   size_t enc_cap;
@@ -704,23 +728,123 @@ static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const
   return 0;
 }
 
-static int found_point(void *ud, int64_t ts, double v) {
-  (void)ts;
-  (void)v;
-  *(bool *)ud = true;
-  return 1;
+/* ---- the reject policy's duplicate index ---- */
+
+static size_t reject_hash(uint32_t series, int64_t ts, size_t mask) {
+  /* 64-bit mix (the finalizer of MurmurHash3, Appleby 2011) */
+  uint64_t h = (uint64_t)ts ^ ((uint64_t)series << 32 | series);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb3f99ec2ddb9ull;
+  h ^= h >> 33;
+  return (size_t)h & mask;
 }
 
-/* Reject policy: is (series, ts) stored already, or staged in this batch?
- * Only asked for points not newer than everything stored (late ones). */
-static bool is_duplicate(tsdb_writer *w, uint32_t id, const wseries *ws, int64_t ts) {
-  for (size_t k = 0; k < ws->nstage; k++)
-    if (ws->stage_ts[k] == ts) return true;
+static reject_slot *reject_find(reject_index *x, uint32_t series, int64_t ts) {
+  if (!x->cap) return NULL;
+  size_t mask = x->cap - 1;
+  for (size_t i = reject_hash(series, ts, mask);; i = (i + 1) & mask) {
+    reject_slot *sl = &x->slots[i];
+    if (sl->gen != x->gen) return sl; /* free: where it would go */
+    if (sl->series == series && sl->ts == ts) return sl;
+  }
+}
+
+/* Records a staged point of a reject-policy series. */
+static int reject_add(reject_index *x, uint32_t series, int64_t ts) {
+  if ((x->count + 1) * 2 > x->cap) {
+    size_t ncap = x->cap ? x->cap * 2 : 256;
+    reject_slot *old = x->slots;
+    size_t ocap = x->cap;
+    x->slots = calloc(ncap, sizeof *x->slots);
+    if (!x->slots) {
+      x->slots = old;
+      return TSDB_ENOMEM;
+    }
+    x->cap = ncap;
+    uint32_t gen = x->gen;
+    x->gen = 1; /* the new array's slots are all free (gen 0) */
+    x->count = 0;
+    for (size_t i = 0; i < ocap; i++) {
+      if (old[i].gen != gen) continue;
+      reject_slot *sl = reject_find(x, old[i].series, old[i].ts);
+      *sl = (reject_slot){old[i].ts, old[i].series, x->gen};
+      x->count++;
+    }
+    free(old);
+  }
+  reject_slot *sl = reject_find(x, series, ts);
+  if (sl->gen != x->gen) {
+    *sl = (reject_slot){ts, series, x->gen};
+    x->count++;
+  }
+  return 0;
+}
+
+static int collect_block_ts(void *ud, int64_t ts, double v) {
+  (void)v;
+  reject_index *x = ud;
+  if (x->block_n == x->block_cap) {
+    size_t ncap = x->block_cap ? x->block_cap * 2 : 1024;
+    int64_t *t = realloc(x->block_ts, ncap * sizeof *t);
+    if (!t) return TSDB_ENOMEM;
+    x->block_ts = t;
+    x->block_cap = ncap;
+  }
+  x->block_ts[x->block_n++] = ts;
+  return 0;
+}
+
+/* Forgets the pass: O(1) but for a generation wrap and memory kept after a
+ * burst. */
+static void reject_reset(reject_index *x) {
+  x->count = 0;
+  x->block_series = 0;
+  x->block_n = 0;
+  if (x->cap > 2 * VEC_KEEP) {
+    free(x->slots);
+    x->slots = NULL;
+    x->cap = 0;
+  } else if (++x->gen == 0) {
+    if (x->slots) memset(x->slots, 0, x->cap * sizeof *x->slots);
+    x->gen = 1;
+  }
+  if (x->block_cap > 128 * 1024) {
+    free(x->block_ts);
+    x->block_ts = NULL;
+    x->block_cap = 0;
+  }
+}
+
+/* Reject policy: is (series, ts) staged in this pass, or stored? Only asked
+ * for points not newer than everything stored (late ones). A read error
+ * counts as "not stored": the point is then kept, never lost. */
+static bool is_duplicate(tsdb_writer *w, uint32_t id, int64_t ts) {
+  reject_index *x = &w->reject;
+  reject_slot *sl = reject_find(x, id, ts);
+  if (sl && sl->gen == x->gen) return true;
   tsdb_series_params sp;
   if (tsdb_catalog__params(&w->db->catalog, id, &sp) != 0) return false;
-  bool found = false;
-  tsdb_read__raw(w->db->store, NULL, &sp, ts, ts + 1, &w->scan, found_point, &found);
-  return found;
+  int64_t block = tsdb_bucket_floor(ts, sp.block_span_ms);
+  if (x->block_series != id || x->block_start != block) {
+    x->block_series = 0;
+    x->block_n = 0;
+    int64_t end = block > INT64_MAX - sp.block_span_ms ? INT64_MAX : block + sp.block_span_ms;
+    if (tsdb_read__raw(w->db->store, NULL, &sp, block, end, &w->scan, collect_block_ts, x) != 0)
+      return false;
+    x->block_series = id;
+    x->block_start = block;
+  }
+  size_t lo = 0, hi = x->block_n; /* binary search in the ascending block */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (x->block_ts[mid] < ts)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < x->block_n && x->block_ts[lo] == ts;
 }
 
 /*
@@ -783,10 +907,12 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now,
          * takes the exact (refresh) path. */
         ws->max_ts = max_ts;
       }
-      if (s->profile->dup_policy == TSDB_DUP_REJECT && pts[i].ts_ms <= ws->max_ts &&
-          is_duplicate(w, id, ws, pts[i].ts_ms)) {
-        atomic_fetch_add(&db->counters.duplicates_rejected, 1);
-        continue;
+      if (s->profile->dup_policy == TSDB_DUP_REJECT) {
+        if (pts[i].ts_ms <= ws->max_ts && is_duplicate(w, id, pts[i].ts_ms)) {
+          atomic_fetch_add(&db->counters.duplicates_rejected, 1);
+          continue;
+        }
+        if ((rc = reject_add(&w->reject, id, pts[i].ts_ms))) break;
       }
       ws->last_used = now;
       if (!ws->touched) {
@@ -1462,6 +1588,7 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
       }
     }
     atomic_fetch_add(&db->counters.batches, 1);
+    reject_reset(&w->reject);
     if (rc == 0 && w->refresh.n) refresh_accs(w);
   } else if (w->refresh.n) {
     refresh_accs(w);
@@ -1604,6 +1731,7 @@ int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
   tsdb_writer *w = calloc(1, sizeof *w);
   if (!w) return TSDB_ENOMEM;
   w->db = db;
+  w->reject.gen = 1; /* slots are free unless they carry the pass's gen */
   tsdb_map__init(&w->sources);
   /* Archive keys must not collide with those of an earlier run that wrote
    * in the same millisecond: a random session id tells runs apart. */
@@ -1652,6 +1780,8 @@ void tsdb_writer__join(tsdb_writer *w) {
   free(w->unmarked.v);
   free(w->partial.v);
   free(w->backfills.v);
+  free(w->reject.slots);
+  free(w->reject.block_ts);
   free(w->finals.v);
   free(w->finals_order.v);
   free(w->finals_sorted.v);

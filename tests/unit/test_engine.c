@@ -1511,6 +1511,69 @@ TEST(a_burst_is_written_in_passes_of_whole_messages) {
   tsdb_series_class_release(cls);
 }
 
+typedef struct raw_points {
+  size_t n;
+  int64_t *ts;
+  double *v;
+} raw_points;
+
+static int collect_raw(void *ud, int64_t ts, double v) {
+  raw_points *r = ud;
+  r->ts[r->n] = ts;
+  r->v[r->n] = v;
+  r->n++;
+  return 0;
+}
+
+/* The reject policy on a backlog: one message of late points spanning three
+ * blocks repeats stored points and its own points. Exactly the repeats are
+ * refused, and the first value of each timestamp stays. */
+TEST(reject_policy_backlog_refuses_exactly_the_repeats) {
+  atomic_store(&fake_now, 1795680000000);
+  const int64_t t0 = 1795680000000 - 10 * 86400000LL;
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_REJECT);
+  enum { N = 25000 }; /* every 10 s: about 2.9 days */
+  static tsdb_point pts[3 * N];
+  for (int i = 0; i < N; i++) pts[i] = (tsdb_point){t0 + (int64_t)i * 10000, i, 0};
+  tsdb_ingest_msg m = {.cls = cls, .topic = "city/senml/s1/air", .topic_len = 17, .points = pts,
+                       .npoints = N};
+  CHECK_OK(tsdb_ingest(db, &m));
+  CHECK_OK(tsdb_sync(db));
+  /* The backlog, newest first: new timestamps 5 s after each stored one,
+   * every 7th stored timestamp again, every 11th new one again. */
+  size_t n = 0, repeats = 0;
+  for (int i = N - 1; i >= 0; i--) {
+    pts[n++] = (tsdb_point){t0 + (int64_t)i * 10000 + 5000, -i, 0};
+    if (i % 7 == 0) pts[n++] = (tsdb_point){t0 + (int64_t)i * 10000, 1e6, 0}, repeats++;
+    if (i % 11 == 0) pts[n++] = (tsdb_point){t0 + (int64_t)i * 10000 + 5000, 2e6, 0}, repeats++;
+  }
+  m.points = pts;
+  m.npoints = n;
+  CHECK_OK(tsdb_ingest(db, &m));
+  CHECK_OK(tsdb_sync(db));
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.duplicates_rejected, ==, repeats);
+  uint32_t id;
+  CHECK_OK(tsdb_series_find(db, "city/senml/s1/air", "v", &id));
+  static int64_t ts[2 * N + 1];
+  static double v[2 * N + 1];
+  raw_points r = {0, ts, v};
+  CHECK_OK(tsdb_read_raw(db, id, t0, t0 + (int64_t)N * 10000, collect_raw, &r));
+  CHECK_INT(r.n, ==, (size_t)(2 * N));
+  for (int i = 0; i < N; i++) {
+    CHECK_INT(ts[2 * i], ==, t0 + (int64_t)i * 10000);
+    CHECK(v[2 * i] == i);
+    CHECK_INT(ts[2 * i + 1], ==, t0 + (int64_t)i * 10000 + 5000);
+    CHECK(v[2 * i + 1] == -i);
+  }
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
 TEST(idle_series_state_is_dropped_and_rebuilt) {
   const int64_t minute = 60000;
   const int64_t base = 1795680000000 - 1795680000000 % minute;
