@@ -10,7 +10,8 @@
  *   - bulk ingest: points/s and CPU-seconds per million points (all threads
  *     of the process, RocksDB's included) with the default tiers 1m/15m/1h/1d
  *     maintained, until every point is durable, and again including a full
- *     compaction;
+ *     compaction; for a and b also with the older half of the days arriving
+ *     after the newer half (late data: every point of it rebuilds buckets);
  *   - bytes/point on disk after full compaction: raw points alone (the figure
  *     comparable to VictoriaMetrics and InfluxDB, which keep no rollups) and
  *     with the rollup tiers;
@@ -80,6 +81,7 @@ typedef struct dataset_result {
   double ingest_wall, ingest_cpu, compact_cpu;
   double raw_bpp, total_bpp;
   size_t nseries;
+  bool late;
   double last_ms; /* the newest point of every series, p50 of LAST_REPS */
 } dataset_result;
 
@@ -164,25 +166,19 @@ static double time_last_points(tsdb_db *db, char name, size_t *nseries) {
   return ms[LAST_REPS / 2];
 }
 
-static void run_dataset(const char *gen, const char *dir, char name, int days,
-                        dataset_result *r) {
-  char path[8400], topic[64];
-  loaded d;
-  load_dataset(gen, name, days, &d);
-  snprintf(path, sizeof path, "%s/ds-%c", dir, name);
-  bc_rmtree(path);
-  tsdb_db *db = bench_engine_open(path, 5000);
-  tsdb_series_class *cls = bench_engine_class("bench", "bench/{dataset}/{series}");
+/* Pushes every series' points with lo <= ts < hi, in messages of CHUNK
+ * points as they fill, in the data's time order. */
+static void push_range(tsdb_db *db, tsdb_series_class *cls, char name, const loaded *d,
+                       int64_t lo, int64_t hi) {
   static series_buf bufs[1001];
+  char topic[64];
   memset(bufs, 0, sizeof bufs);
-  double w0 = now_s(), c0 = bc_self_cpu_s();
-  /* Streaming bulk import: each series' points go out in messages of CHUNK
-   * points as they fill, in the data's time order. */
-  for (size_t i = 0; i < d.n; i++) {
-    series_buf *b = &bufs[d.series[i]];
-    b->p[b->n++] = d.points[i];
+  for (size_t i = 0; i < d->n; i++) {
+    if (d->points[i].ts_ms < lo || d->points[i].ts_ms >= hi) continue;
+    series_buf *b = &bufs[d->series[i]];
+    b->p[b->n++] = d->points[i];
     if (b->n == CHUNK) {
-      snprintf(topic, sizeof topic, "bench/%c/s%d", name, (int)d.series[i]);
+      snprintf(topic, sizeof topic, "bench/%c/s%d", name, (int)d->series[i]);
       bench_engine_push(db, cls, topic, b->p, b->n);
       b->n = 0;
     }
@@ -191,6 +187,30 @@ static void run_dataset(const char *gen, const char *dir, char name, int days,
     if (!bufs[i].n) continue;
     snprintf(topic, sizeof topic, "bench/%c/s%d", name, i);
     bench_engine_push(db, cls, topic, bufs[i].p, bufs[i].n);
+  }
+}
+
+/* late: the older half of the days arrives after the newer half (history
+ * imported for stations that already report live), so every point of it is
+ * late and rebuilds its buckets from stored data. */
+static void run_dataset(const char *gen, const char *dir, char name, int days, bool late,
+                        dataset_result *r) {
+  char path[8400];
+  loaded d;
+  load_dataset(gen, name, days, &d);
+  snprintf(path, sizeof path, "%s/ds-%c", dir, name);
+  bc_rmtree(path);
+  tsdb_db *db = bench_engine_open(path, 5000);
+  tsdb_series_class *cls = bench_engine_class("bench", "bench/{dataset}/{series}");
+  double w0 = now_s(), c0 = bc_self_cpu_s();
+  /* Streaming bulk import. */
+  if (late) {
+    int64_t mid = d.points[0].ts_ms + (d.points[d.n - 1].ts_ms - d.points[0].ts_ms) / 2;
+    mid -= mid % 86400000;
+    push_range(db, cls, name, &d, mid, INT64_MAX);
+    push_range(db, cls, name, &d, INT64_MIN, mid);
+  } else {
+    push_range(db, cls, name, &d, INT64_MIN, INT64_MAX);
   }
   tsdb_sync(db);
   double w1 = now_s(), c1 = bc_self_cpu_s();
@@ -203,6 +223,7 @@ static void run_dataset(const char *gen, const char *dir, char name, int days,
   tsdb_series_class_release(cls);
   bc_rmtree(path);
   r->name = name;
+  r->late = late;
   r->days = days;
   r->points = d.n;
   r->ingest_wall = w1 - w0;
@@ -458,21 +479,27 @@ int main(int argc, char **argv) {
     int days_full, days_quick;
     double vm_bpp; /* VictoriaMetrics 1.79.5, datasets/README.md */
   } sets[] = {{'a', 30, 2, 0.169}, {'b', 30, 2, 1.025}, {'c', 7, 2, 0.708}, {'d', 30, 2, 0.353}};
-  dataset_result dr[4];
+  /* The four datasets in time order, then a and b with the older half late. */
+  enum { NRUNS = 6 };
+  static const int run_set[NRUNS] = {0, 1, 2, 3, 0, 1};
+  dataset_result dr[NRUNS];
   memset(dr, 0, sizeof dr);
   bool do_ingest = !only || !strcmp(only, "ingest"), do_query = !only || !strcmp(only, "query"),
        do_idle = !only || !strcmp(only, "idle");
   if (do_ingest) printf("| dataset | days | points | ingest Mpts/s | CPU-s per Mpts | incl. compaction | raw B/pt | "
          "VM B/pt | ours/VM | with tiers B/pt | last point of every series |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|\n");
-  for (int i = 0; i < 4 && do_ingest; i++) {
+  for (int k = 0; k < NRUNS && do_ingest; k++) {
+    int i = run_set[k];
     if (!strchr(datasets, sets[i].name)) continue;
-    run_dataset(gen, dir, sets[i].name, quick ? sets[i].days_quick : sets[i].days_full, &dr[i]);
-    double mp = (double)dr[i].points / 1e6;
-    printf("| %c | %d | %" PRIu64 " | %.2f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %zu in %.2f ms |\n",
-           dr[i].name, dr[i].days, dr[i].points, mp / dr[i].ingest_wall, dr[i].ingest_cpu / mp,
-           (dr[i].ingest_cpu + dr[i].compact_cpu) / mp, dr[i].raw_bpp, sets[i].vm_bpp,
-           dr[i].raw_bpp / sets[i].vm_bpp, dr[i].total_bpp, dr[i].nseries, dr[i].last_ms);
+    run_dataset(gen, dir, sets[i].name, quick ? sets[i].days_quick : sets[i].days_full, k >= 4,
+                &dr[k]);
+    double mp = (double)dr[k].points / 1e6;
+    printf("| %c%s | %d | %" PRIu64 " | %.2f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %zu in %.2f ms |\n",
+           dr[k].name, dr[k].late ? ", older half late" : "", dr[k].days, dr[k].points,
+           mp / dr[k].ingest_wall, dr[k].ingest_cpu / mp,
+           (dr[k].ingest_cpu + dr[k].compact_cpu) / mp, dr[k].raw_bpp, sets[i].vm_bpp,
+           dr[k].raw_bpp / sets[i].vm_bpp, dr[k].total_bpp, dr[k].nseries, dr[k].last_ms);
     fflush(stdout);
   }
 
@@ -500,17 +527,20 @@ int main(int argc, char **argv) {
     FILE *f = fopen(json, "w");
     if (f) {
       fprintf(f, "{\"mode\":\"%s\",\"datasets\":[", quick ? "quick" : "full");
-      for (int i = 0; i < 4; i++) {
-        if (!dr[i].points) continue;
-        double mp = (double)dr[i].points / 1e6;
+      bool first = true;
+      for (int k = 0; k < NRUNS; k++) {
+        if (!dr[k].points) continue;
+        double mp = (double)dr[k].points / 1e6;
         fprintf(f,
-                "%s{\"dataset\":\"%c\",\"days\":%d,\"points\":%" PRIu64
+                "%s{\"dataset\":\"%c\",\"late\":%s,\"days\":%d,\"points\":%" PRIu64
                 ",\"ingest_mpts_per_s\":%.4f,\"cpu_s_per_mpts\":%.4f,\"cpu_s_per_mpts_incl_compaction\":%.4f,"
                 "\"raw_bytes_per_point\":%.4f,\"vm_bytes_per_point\":%.3f,\"bytes_per_point_with_tiers\":%.4f,"
                 "\"series\":%zu,\"last_point_of_every_series_ms\":%.4f}",
-                i ? "," : "", dr[i].name, dr[i].days, dr[i].points, mp / dr[i].ingest_wall,
-                dr[i].ingest_cpu / mp, (dr[i].ingest_cpu + dr[i].compact_cpu) / mp, dr[i].raw_bpp,
-                sets[i].vm_bpp, dr[i].total_bpp, dr[i].nseries, dr[i].last_ms);
+                first ? "" : ",", dr[k].name, dr[k].late ? "true" : "false", dr[k].days,
+                dr[k].points, mp / dr[k].ingest_wall, dr[k].ingest_cpu / mp,
+                (dr[k].ingest_cpu + dr[k].compact_cpu) / mp, dr[k].raw_bpp,
+                sets[run_set[k]].vm_bpp, dr[k].total_bpp, dr[k].nseries, dr[k].last_ms);
+        first = false;
       }
       fprintf(f, "],\"queries\":[");
       for (int k = 0; k < 3; k++)
