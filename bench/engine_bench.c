@@ -205,8 +205,8 @@ static void run_dataset(const char *gen, const char *dir, char name, int days, b
   double w0 = now_s(), c0 = bc_self_cpu_s();
   /* Streaming bulk import. */
   if (late) {
-    int64_t mid = d.points[0].ts_ms + (d.points[d.n - 1].ts_ms - d.points[0].ts_ms) / 2;
-    mid -= mid % 86400000;
+    /* The first days / 2 days are the history. */
+    int64_t mid = d.points[0].ts_ms - d.points[0].ts_ms % 86400000 + (int64_t)(days / 2) * 86400000;
     push_range(db, cls, name, &d, mid, INT64_MAX);
     push_range(db, cls, name, &d, INT64_MIN, mid);
   } else {

@@ -1,13 +1,20 @@
 #include "read.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "aggblock.h"
 #include "aggcache.h"
 #include "codec.h"
 #include "keys.h"
 #include "timeutil.h"
+
+void tsdb_scan_buf__free(tsdb_scan_buf *b) {
+  free(b->ts);
+  free(b->values);
+  b->ts = NULL;
+  b->values = NULL;
+  b->cap = 0;
+}
 
 static int scan_buf_reserve(tsdb_scan_buf *b, size_t n) {
   if (n <= b->cap) return 0;
@@ -20,40 +27,6 @@ static int scan_buf_reserve(tsdb_scan_buf *b, size_t n) {
   if (!values) return TSDB_ENOMEM;
   b->values = values;
   b->cap = cap;
-  return 0;
-}
-
-/* Blocks bigger than this are not remembered (a copy per reader). */
-#define SCAN_MEMO_MAX (1u << 20)
-
-void tsdb_scan_buf__free(tsdb_scan_buf *b) {
-  free(b->ts);
-  free(b->values);
-  free(b->memo);
-  *b = (tsdb_scan_buf){0};
-}
-
-/* Decodes the block v[0..vlen) into b->ts/values, unless they hold it
- * already; *n gets its point count. */
-static int scan_buf_decode(tsdb_scan_buf *b, const uint8_t *v, size_t vlen, size_t count,
-                           size_t *n) {
-  if (b->memo_len && b->memo_len == vlen && memcmp(b->memo, v, vlen) == 0) {
-    *n = b->memo_n;
-    return 0;
-  }
-  b->memo_len = 0;
-  int rc = scan_buf_reserve(b, count);
-  if (rc == 0) rc = tsdb_codec__decode(v, vlen, b->ts, b->values, b->cap, n);
-  if (rc || vlen > SCAN_MEMO_MAX) return rc;
-  if (b->memo_cap < vlen) {
-    uint8_t *m = realloc(b->memo, vlen);
-    if (!m) return 0; /* not remembered: only the next read pays */
-    b->memo = m;
-    b->memo_cap = vlen;
-  }
-  memcpy(b->memo, v, vlen);
-  b->memo_len = vlen;
-  b->memo_n = *n;
   return 0;
 }
 
@@ -79,8 +52,9 @@ int tsdb_read__raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_para
       break;
     }
     if (info.max_ts < from || info.min_ts >= to) continue;
+    if ((rc = scan_buf_reserve(buf, info.count)) != 0) break;
     size_t n = 0;
-    if ((rc = scan_buf_decode(buf, v, vlen, info.count, &n)) != 0) break;
+    if ((rc = tsdb_codec__decode(v, vlen, buf->ts, buf->values, buf->cap, &n)) != 0) break;
     for (size_t i = 0; i < n && rc == 0; i++) {
       if (buf->ts[i] < from) continue;
       if (buf->ts[i] >= to) break;

@@ -13,18 +13,11 @@
 #include "catalog.h"
 #include "store.h"
 
-/* A reusable decode buffer, grown to the largest block seen. It remembers
- * the encoded block its points came from (a copy of its bytes), so that
- * reading that block again skips the decoding: equal bytes decode to equal
- * points, so the memo can never be stale. The writer's rebuilds of late
- * buckets read the same raw block once per bucket, hundreds of times. */
+/* A reusable decode buffer, grown to the largest block seen. */
 typedef struct tsdb_scan_buf {
   int64_t *ts;
   double *values;
   size_t cap;
-  uint8_t *memo;      /* the block ts/values hold; memo_len 0: none */
-  size_t memo_len, memo_cap;
-  size_t memo_n;      /* its point count */
 } tsdb_scan_buf;
 
 void tsdb_scan_buf__free(tsdb_scan_buf *b);
