@@ -685,14 +685,19 @@ int tsdb_store__raw_max_ts(tsdb_store *st, uint32_t series, int64_t *max_ts) {
   return rc;
 }
 
-int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, uint32_t tier_s,
-                        int64_t bucket, tsdb_agg *agg, bool *found) {
+void tsdb_agg_block__free(tsdb_agg_block *b) {
+  free(b->starts);
+  free(b->aggs);
+  *b = (tsdb_agg_block){0};
+}
+
+int tsdb_store__agg_block_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series,
+                              uint32_t tier_s, int64_t bucket, tsdb_agg_block *out) {
   uint8_t key[TSDB_AGG_KEY_LEN];
   int64_t span = tsdb_aggblock__span((int64_t)tier_s * 1000);
   int64_t block = bucket - ((bucket % span) + span) % span;
   tsdb_key__agg(key, series, tier_s, block);
-  tsdb_agg__init(agg);
-  *found = false;
+  out->n = 0;
   rocksdb_readoptions_t *ro = st->ro_latest;
   rocksdb_readoptions_t *own = NULL;
   if (snap) {
@@ -711,19 +716,36 @@ int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, 
   if (!v) return 0;
   size_t n = 0;
   int rc = tsdb_aggblock__count((const uint8_t *)v, vlen, &n);
-  int64_t *starts = rc == 0 ? malloc((n ? n : 1) * sizeof *starts) : NULL;
-  tsdb_agg *aggs = rc == 0 ? malloc((n ? n : 1) * sizeof *aggs) : NULL;
-  if (rc == 0 && (!starts || !aggs)) rc = TSDB_ENOMEM;
-  if (rc == 0) rc = tsdb_aggblock__decode((const uint8_t *)v, vlen, starts, aggs, n, &n);
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    if (starts[i] == bucket && aggs[i].count > 0) {
-      *agg = aggs[i];
+  if (rc == 0 && n > out->cap) {
+    size_t cap = n;
+    int64_t *starts = realloc(out->starts, cap * sizeof *starts);
+    if (starts) out->starts = starts;
+    tsdb_agg *aggs = starts ? realloc(out->aggs, cap * sizeof *aggs) : NULL;
+    if (aggs) out->aggs = aggs;
+    if (starts && aggs)
+      out->cap = cap;
+    else
+      rc = TSDB_ENOMEM;
+  }
+  if (rc == 0 && n) rc = tsdb_aggblock__decode((const uint8_t *)v, vlen, out->starts, out->aggs, n, &n);
+  out->n = rc == 0 ? n : 0;
+  rocksdb_free(v);
+  return rc;
+}
+
+int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, uint32_t tier_s,
+                        int64_t bucket, tsdb_agg *agg, bool *found) {
+  tsdb_agg_block b = {0};
+  tsdb_agg__init(agg);
+  *found = false;
+  int rc = tsdb_store__agg_block_get(st, snap, series, tier_s, bucket, &b);
+  for (size_t i = 0; rc == 0 && i < b.n; i++) {
+    if (b.starts[i] == bucket && b.aggs[i].count > 0) {
+      *agg = b.aggs[i];
       *found = true;
     }
   }
-  free(starts);
-  free(aggs);
-  rocksdb_free(v);
+  tsdb_agg_block__free(&b);
   return rc;
 }
 

@@ -127,6 +127,20 @@ int tsdb_store__iter_tier(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf, 
  * (INT64_MIN when the series has no points). */
 int tsdb_store__raw_max_ts(tsdb_store *st, uint32_t series, int64_t *max_ts);
 
+/* A decoded aggregate block: the buckets of one (series, tier, block). */
+typedef struct tsdb_agg_block {
+  int64_t *starts;
+  tsdb_agg *aggs;
+  size_t n, cap;
+} tsdb_agg_block;
+
+void tsdb_agg_block__free(tsdb_agg_block *b);
+
+/* The stored block holding `bucket`, decoded into *out (grown as needed;
+ * out->n 0 when there is none). */
+int tsdb_store__agg_block_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series,
+                              uint32_t tier_s, int64_t bucket, tsdb_agg_block *out);
+
 /* One stored bucket (from its block); *found false (and agg empty) when absent. */
 int tsdb_store__agg_get(tsdb_store *st, const tsdb_snap *snap, uint32_t series, uint32_t tier_s,
                         int64_t bucket, tsdb_agg *agg, bool *found);
