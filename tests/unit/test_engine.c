@@ -1389,22 +1389,44 @@ static size_t check_tier_exact(tsdb_db *db, uint32_t id, int64_t tier_ms, const 
  * once crashed the writer in sort_finals when the two scratch vectors had
  * drifted apart in size; that needs passes back to back, which this test
  * cannot force: bench/fieldbench's query load is the one that found it.) */
-TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
-  const int64_t t0 = 1795680000000 - 30 * 86400000LL;
-  atomic_store(&fake_now, 1795680000000);
+/* A database whose writer gathers for a second (a burst or a round
+ * between tsdb_sync() calls is one take), on the fake clock. */
+static tsdb_db *open_bulk_db(void) {
   tsdb_options o;
   tsdb_options_init(&o);
   o.path = unit_path("db");
   o.queue_bytes = 16 << 20;
-  o.flush_interval_ms = 1000; /* a round is one pass: tsdb_sync() ends the window */
+  o.flush_interval_ms = 1000;
   o.grace_ms = 1000;
   o.clock_fn = fake_clock;
   tsdb_db *db = NULL;
   char err[256];
   CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "%s", err);
+  return db;
+}
+
+/* One field "v", tiers 1m and 15m, last write wins. */
+static tsdb_series_class *bulk_class(void) {
   static const char *const fields[] = {"v"};
   static const int64_t tiers[] = {60000, 900000};
-  tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+  return make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+}
+
+/* The id of field "v" of city/<district>/s<i>/air. */
+static uint32_t bulk_series(tsdb_db *db, const char *district, int i) {
+  char topic[64];
+  snprintf(topic, sizeof topic, "city/%s/s%d/air", district, i);
+  uint32_t id = 0;
+  CHECK_OK(tsdb_series_find(db, topic, "v", &id));
+  return id;
+}
+
+TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
+  const int64_t t0 = 1795680000000 - 30 * 86400000LL;
+  atomic_store(&fake_now, 1795680000000);
+  /* a round is one pass: tsdb_sync() ends the window */
+  tsdb_db *db = open_bulk_db();
+  tsdb_series_class *cls = bulk_class();
   static const int sizes[] = {6000, 3000, 2500, 7000, 3500, 100, 3200, 3100, 5000, 2000};
   enum { ROUNDS = sizeof sizes / sizeof sizes[0] };
   static tsdb_point pts[7000];
@@ -1421,10 +1443,7 @@ TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
   tsdb_close(db); /* what stays open is marked pending and read from raw data */
   db = open_db(unit_path("db"), true, 1000);
   for (int r = 0; r < ROUNDS; r++) {
-    char topic[64];
-    snprintf(topic, sizeof topic, "city/bulk/s%d/air", r);
-    uint32_t id;
-    CHECK_OK(tsdb_series_find(db, topic, "v", &id));
+    uint32_t id = bulk_series(db, "bulk", r);
     static buckets bs;
     bs.n = 0;
     CHECK_OK(tsdb_read_tier(db, id, 900000, t0, t0 + (int64_t)sizes[r] * 60000, collect_bucket,
@@ -1444,19 +1463,8 @@ TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
 TEST(a_burst_is_written_in_passes_of_whole_messages) {
   const int64_t t0 = 1795680000000 - 30 * 86400000LL;
   atomic_store(&fake_now, 1795680000000);
-  tsdb_options o;
-  tsdb_options_init(&o);
-  o.path = unit_path("db");
-  o.queue_bytes = 16 << 20;
-  o.flush_interval_ms = 1000; /* the whole burst is one take */
-  o.grace_ms = 1000;
-  o.clock_fn = fake_clock;
-  tsdb_db *db = NULL;
-  char err[256];
-  CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "%s", err);
-  static const char *const fields[] = {"v"};
-  static const int64_t tiers[] = {60000, 900000};
-  tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+  tsdb_db *db = open_bulk_db(); /* the whole burst is one take */
+  tsdb_series_class *cls = bulk_class();
   enum { SERIES = 3, MESSAGES = 4, PER_MESSAGE = 1000 };
   static tsdb_point pts[PER_MESSAGE];
   /* Interleaved: each message opens a 1-minute bucket per point. */
@@ -1487,10 +1495,7 @@ TEST(a_burst_is_written_in_passes_of_whole_messages) {
   tsdb_close(db);
   db = open_db(unit_path("db"), true, 1000);
   for (int s = 0; s < SERIES; s++) {
-    char topic[64];
-    snprintf(topic, sizeof topic, "city/burst/s%d/air", s);
-    uint32_t id;
-    CHECK_OK(tsdb_series_find(db, topic, "v", &id));
+    uint32_t id = bulk_series(db, "burst", s);
     static buckets bs;
     bs.n = 0;
     const int64_t end = t0 + (int64_t)MESSAGES * PER_MESSAGE * 60000;
