@@ -241,10 +241,10 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
   tsdb_series_params sp;
   int rc = tsdb_catalog__params(&db->catalog, series, &sp);
   if (rc) return rc;
-  if (sp.raw_retention_ms) {
-    int64_t cutoff = tsdb_db__now(db) - sp.raw_retention_ms;
-    if (before <= cutoff) return TSDB_ENOTFOUND;
-  }
+  /* Points older than raw retention are gone, whether or not compaction has
+   * removed them yet. */
+  const int64_t cutoff = sp.raw_retention_ms ? tsdb_db__now(db) - sp.raw_retention_ms : INT64_MIN;
+  if (before <= cutoff) return TSDB_ENOTFOUND;
   tsdb_store_iter *it;
   /* Blocks that start before `before`, newest first. */
   rc = tsdb_store__iter_raw(db->store, NULL, series, INT64_MIN, before, &it);
@@ -260,7 +260,6 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
       break;
     }
     if (info.min_ts >= before) continue;
-    int64_t cutoff = sp.raw_retention_ms ? tsdb_db__now(db) - sp.raw_retention_ms : INT64_MIN;
     if (info.newest_known && info.max_ts < before) {
       /* The usual case, the newest block of a live series: O(1), from the
        * block's trailer (codec.c). */

@@ -739,6 +739,19 @@ static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const
   return 0;
 }
 
+/* The first index of the ascending v[0..n) whose value is >= ts (n if none). */
+static size_t lower_bound_ts(const int64_t *v, size_t n, int64_t ts) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid] < ts)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 /* ---- the reject policy's duplicate index ---- */
 
 static size_t reject_hash(uint32_t series, int64_t ts, size_t mask) {
@@ -847,15 +860,8 @@ static bool is_duplicate(tsdb_writer *w, uint32_t id, int64_t ts) {
     x->block_series = id;
     x->block_start = block;
   }
-  size_t lo = 0, hi = x->block_n; /* binary search in the ascending block */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (x->block_ts[mid] < ts)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < x->block_n && x->block_ts[lo] == ts;
+  size_t at = lower_bound_ts(x->block_ts, x->block_n, ts);
+  return at < x->block_n && x->block_ts[at] == ts;
 }
 
 /*
@@ -1028,15 +1034,8 @@ static void refresh_existed(tsdb_writer *w, acc *a) {
     w->existed_block = block;
   }
   const tsdb_agg_block *b = &w->existed;
-  size_t lo = 0, hi = b->n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (b->starts[mid] < a->start)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  a->existed = lo < b->n && b->starts[lo] == a->start && b->aggs[lo].count > 0;
+  size_t at = lower_bound_ts(b->starts, b->n, a->start);
+  a->existed = at < b->n && b->starts[at] == a->start && b->aggs[at].count > 0;
 }
 
 /* Rebuilds marked accumulators from the committed data: clusters of a
