@@ -3,9 +3,8 @@
 
 function(tsdb_target_defaults target)
   target_compile_options(${target} PRIVATE
-    -Wall -Wextra -Wconversion -Wshadow -Wstrict-prototypes
-    -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wundef
-    -fno-common)
+    -Wall -Wextra -Wconversion -Wshadow -Wpointer-arith -Wformat=2 -Wundef
+    $<$<COMPILE_LANGUAGE:C>:-Wstrict-prototypes -Wmissing-prototypes -fno-common>)
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
   if(TSDB_WERROR)
     target_compile_options(${target} PRIVATE -Werror)

@@ -73,6 +73,17 @@ const plugin_option_doc plugin_option_docs[] = {
     {"dead_letter", "off",
      "Republish the original payload of every refused message on `$tsdb/dead/<topic>` (`on` or "
      "`off`)."},
+    {"wal_recovery", "point_in_time",
+     "What a damaged write-ahead log does at start (a write cut short by a crash, or a damaged "
+     "disk): `point_in_time` recovers everything before the damage, drops the rest and says so "
+     "at error level, after copying the log files to `<data_dir>/wal-damaged-<time>/`; "
+     "`strict` refuses to start."},
+    {"acl_fallback", "defer",
+     "The plugin's ACL check denies reading another client's answers, replays and error "
+     "records (see ACLs). `defer`: every other decision is the broker's `acl_file` or ACL "
+     "plugin's. `allow`: for a broker with no ACL at all, where Mosquitto would deny what every "
+     "check deferred; the plugin then allows everything else itself, and no `acl_file` or ACL "
+     "plugin is asked."},
 };
 const size_t plugin_option_count = sizeof plugin_option_docs / sizeof plugin_option_docs[0];
 
@@ -96,6 +107,8 @@ void plugin_config__defaults(plugin_config *c) {
   c->max_replays = 4;
   c->error_records = true;
   c->dead_letter = false;
+  c->wal_recovery = TSDB_WAL_POINT_IN_TIME;
+  c->acl_fallback = ACL_FALLBACK_DEFER;
 }
 
 static int parse_bool(const char *value, bool *out) {
@@ -246,6 +259,20 @@ int plugin_config__set(plugin_config *c, const char *key, const char *value, cha
     if (parse_bool(value, &c->error_records)) return fail(err, errlen, key, value, "'on' or 'off'");
   } else if (!strcmp(key, "dead_letter")) {
     if (parse_bool(value, &c->dead_letter)) return fail(err, errlen, key, value, "'on' or 'off'");
+  } else if (!strcmp(key, "wal_recovery")) {
+    if (!strcmp(value, "point_in_time"))
+      c->wal_recovery = TSDB_WAL_POINT_IN_TIME;
+    else if (!strcmp(value, "strict"))
+      c->wal_recovery = TSDB_WAL_STRICT;
+    else
+      return fail(err, errlen, key, value, "'point_in_time' or 'strict'");
+  } else if (!strcmp(key, "acl_fallback")) {
+    if (!strcmp(value, "defer"))
+      c->acl_fallback = ACL_FALLBACK_DEFER;
+    else if (!strcmp(value, "allow"))
+      c->acl_fallback = ACL_FALLBACK_ALLOW;
+    else
+      return fail(err, errlen, key, value, "'defer' or 'allow'");
   } else {
     char known[512] = "";
     size_t off = 0;

@@ -23,6 +23,12 @@ typedef enum plugin_durability {
   DURABILITY_FSYNC = 2  /* once the WAL is fsynced: survives a power loss */
 } plugin_durability;
 
+/* What the plugin's ACL check answers outside its reply namespaces. */
+typedef enum plugin_acl_fallback {
+  ACL_FALLBACK_DEFER = 0, /* the broker's acl_file or ACL plugin decides */
+  ACL_FALLBACK_ALLOW = 1  /* a broker without any ACL: the plugin allows */
+} plugin_acl_fallback;
+
 typedef struct plugin_config {
   char data_dir[1024];
   char schema_dir[1024];
@@ -43,6 +49,8 @@ typedef struct plugin_config {
   uint32_t max_replays;
   bool error_records; /* publish an error record to a refused publisher */
   bool dead_letter;   /* republish refused payloads on $tsdb/dead/<topic> */
+  int wal_recovery;   /* tsdb_wal_recovery */
+  plugin_acl_fallback acl_fallback;
 } plugin_config;
 
 /* The option table, for the README and for `--help`-style listings. */

@@ -72,6 +72,11 @@ void plugin__metrics(plugin_state *st) {
   sys_publish("$SYS/broker/tsdb/write/latency_p50_us", es.write_latency_p50_us);
   sys_publish("$SYS/broker/tsdb/write/latency_p99_us", es.write_latency_p99_us);
   sys_publish("$SYS/broker/tsdb/write/errors", es.write_errors);
+  sys_publish("$SYS/broker/tsdb/storage/failing", es.storage_failing);
+  sys_publish("$SYS/broker/tsdb/storage/failures", es.storage_failures);
+  sys_publish("$SYS/broker/tsdb/storage/wal_damaged", es.wal_damaged);
+  sys_publish("$SYS/broker/tsdb/messages/lost", es.messages_lost);
+  sys_publish("$SYS/broker/tsdb/points/lost", es.points_lost);
   sys_publish("$SYS/broker/tsdb/series", es.series);
   sys_publish("$SYS/broker/tsdb/buckets/open", es.open_buckets);
   sys_publish("$SYS/broker/tsdb/backfills/pending", es.backfills_pending);

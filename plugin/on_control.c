@@ -58,6 +58,10 @@ int plugin__schemas_install(plugin_state *st, ingest_schema_set *set) {
   return 0;
 }
 
+/* Mosquitto 2.0.11 runs the reload callbacks in turn and stops at the first
+ * that does not return MOSQ_ERR_PLUGIN_DEFER, skipping every later plugin's
+ * reload and the v4 auth plugins' security_init (src/security.c,
+ * security__init_single): so this one always defers. */
 int plugin__on_reload(int event, void *event_data, void *userdata) {
   (void)event;
   (void)event_data;
@@ -68,16 +72,16 @@ int plugin__on_reload(int event, void *event_data, void *userdata) {
     mosquitto_log_printf(MOSQ_LOG_ERR,
                          PLUGIN_NAME ": reload failed, keeping the %zu schemas in force",
                          ingest_schema_set_count(st->schemas));
-    return MOSQ_ERR_SUCCESS;
+    return MOSQ_ERR_PLUGIN_DEFER;
   }
   /* Messages already queued hold their own class references, so the old set
    * can go at once. Both callbacks run on the broker thread: no race. */
   if (plugin__schemas_install(st, fresh) != 0) {
     mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed (out of memory)");
     ingest_schema_set_release(fresh);
-    return MOSQ_ERR_SUCCESS;
+    return MOSQ_ERR_PLUGIN_DEFER;
   }
   mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": reloaded schemas=%zu",
                        ingest_schema_set_count(fresh));
-  return MOSQ_ERR_SUCCESS;
+  return MOSQ_ERR_PLUGIN_DEFER;
 }

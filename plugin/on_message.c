@@ -31,9 +31,7 @@ int64_t plugin__now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A client id can scope an ACL pattern ($tsdb/errors/%c) only without
- * '/', '+' and '#': "a/b" could otherwise read what is meant for "a". */
-static bool scopable(const char *client) {
+bool plugin__client_id_scopable(const char *client) {
   return client && client[0] && !strpbrk(client, "/+#");
 }
 
@@ -55,7 +53,7 @@ static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_e
                        client ? client : "", ev->topic, plugin_refusal_names[why],
                        err ? err->pointer : "", err ? err->message : "");
   if (st->cfg.error_records) {
-    if (!scopable(client)) {
+    if (!plugin__client_id_scopable(client)) {
       st->error_records_unscoped++;
     } else {
       ingest_error_context ctx = {
@@ -115,11 +113,19 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
     st->passed_unmatched++;
     return MOSQ_ERR_SUCCESS;
   }
-  /* An empty retained publish clears the retained message: not a reading. */
-  if (ev->payloadlen == 0) return MOSQ_ERR_SUCCESS;
+  ingest_error err;
+  ingest_error_clear(&err);
+  if (ev->payloadlen == 0) {
+    /* An empty retained publish clears the retained message: not a reading.
+     * An empty one that is not retained is nothing a schema accepts. */
+    if (ev->retain) return MOSQ_ERR_SUCCESS;
+    ingest_error_set(&err, INGEST_EDECODE, "format", "",
+                     "(root): empty payload; only an empty retained publish (which clears the "
+                     "retained message) may be empty");
+    return refuse(st, REFUSAL_DECODE, ev, schema, index, &err);
+  }
 
   int64_t arrival = plugin__now_ms();
-  ingest_error err;
   ingest_output out;
   ingest_output_init(&out, st->points, INGEST_OUTPUT_POINTS, st->names, st->units,
                      INGEST_OUTPUT_NAMES, st->name_text, sizeof st->name_text);

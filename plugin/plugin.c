@@ -73,6 +73,10 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
   o.fsync_wal = st->cfg.durability == DURABILITY_FSYNC;
   o.archive_retention_ms = st->cfg.archive_retention_ms;
   o.max_replays = st->cfg.max_replays;
+  o.wal_recovery = st->cfg.wal_recovery;
+  /* A data directory that cannot be used now (permissions, a full disk)
+   * must not take the broker down: messages are refused until it can. */
+  o.open_retry = true;
   o.log_fn = NULL; /* engine logs come back through the result queue to on_tick */
   char err[512] = "";
   int rc = tsdb_open(&o, &st->db, err, sizeof err);
@@ -85,6 +89,8 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
   st->next_refusal_log_ms = plugin__now_ms() + st->cfg.refusal_log_interval_ms;
 
   int reg = mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, plugin__on_message, NULL, st);
+  reg |= mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, plugin__on_acl_check, NULL,
+                                     st);
   reg |= mosquitto_callback_register(identifier, MOSQ_EVT_TICK, plugin__on_tick, NULL, st);
   reg |= mosquitto_callback_register(identifier, MOSQ_EVT_CONTROL, plugin__on_control,
                                      PLUGIN_CONTROL_TOPIC, st);
@@ -92,6 +98,7 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
   if (reg != MOSQ_ERR_SUCCESS) {
     mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": cannot register callbacks");
     mosquitto_callback_unregister(identifier, MOSQ_EVT_MESSAGE, plugin__on_message, NULL);
+    mosquitto_callback_unregister(identifier, MOSQ_EVT_ACL_CHECK, plugin__on_acl_check, NULL);
     mosquitto_callback_unregister(identifier, MOSQ_EVT_TICK, plugin__on_tick, NULL);
     mosquitto_callback_unregister(identifier, MOSQ_EVT_CONTROL, plugin__on_control,
                                   PLUGIN_CONTROL_TOPIC);
@@ -100,14 +107,19 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
     engine_open_fail(st);
     return MOSQ_ERR_UNKNOWN;
   }
-  mosquitto_log_printf(MOSQ_LOG_NOTICE,
+  tsdb_stats stats;
+  tsdb_stats_get(st->db, &stats);
+  mosquitto_log_printf(stats.storage_failing ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
                        PLUGIN_NAME
-                       ": started data_dir=%s schema_dir=%s schemas=%zu unmatched=%s durability=%s",
+                       ": started data_dir=%s schema_dir=%s schemas=%zu unmatched=%s durability=%s "
+                       "acl_fallback=%s storage=%s",
                        st->cfg.data_dir, st->cfg.schema_dir, ingest_schema_set_count(st->schemas),
                        st->cfg.unmatched == UNMATCHED_PASS ? "pass" : "refuse",
                        st->cfg.durability == DURABILITY_ASYNC  ? "async"
                        : st->cfg.durability == DURABILITY_SYNC ? "sync"
-                                                                : "fsync");
+                                                                : "fsync",
+                       st->cfg.acl_fallback == ACL_FALLBACK_ALLOW ? "allow" : "defer",
+                       stats.storage_failing ? "unavailable (messages refused, retrying)" : "ok");
   *userdata = st;
   return MOSQ_ERR_SUCCESS;
 }
@@ -118,22 +130,28 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *option
   (void)option_count;
   plugin_state *st = userdata;
   if (!st) return MOSQ_ERR_SUCCESS;
-  /* Order: stop new work reaching the engine, close it (drains the ingest
-   * queue into RocksDB and joins its threads), then log what it said. */
+  /* Order: stop new work reaching the engine, shut it down (drains the
+   * ingest queue into RocksDB and joins its threads), log what it said,
+   * then free it. */
   mosquitto_callback_unregister(st->id, MOSQ_EVT_MESSAGE, plugin__on_message, NULL);
+  mosquitto_callback_unregister(st->id, MOSQ_EVT_ACL_CHECK, plugin__on_acl_check, NULL);
   mosquitto_callback_unregister(st->id, MOSQ_EVT_CONTROL, plugin__on_control,
                                 PLUGIN_CONTROL_TOPIC);
   mosquitto_callback_unregister(st->id, MOSQ_EVT_RELOAD, plugin__on_reload, NULL);
   mosquitto_callback_unregister(st->id, MOSQ_EVT_TICK, plugin__on_tick, NULL);
+  tsdb_shutdown(st->db);
+  plugin__drain_results(st, SIZE_MAX, true);
   tsdb_stats stats;
   tsdb_stats_get(st->db, &stats);
-  plugin__drain_results(st, SIZE_MAX, true);
   tsdb_close(st->db);
-  mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                       PLUGIN_NAME ": stopped accepted=%llu points_written=%llu series=%llu",
+  mosquitto_log_printf(stats.messages_lost ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
+                       PLUGIN_NAME
+                       ": stopped accepted=%llu points_written=%llu series=%llu messages_lost=%llu "
+                       "points_lost=%llu",
                        (unsigned long long)st->accepted,
-                       (unsigned long long)stats.points_written,
-                       (unsigned long long)stats.series);
+                       (unsigned long long)stats.points_written, (unsigned long long)stats.series,
+                       (unsigned long long)stats.messages_lost,
+                       (unsigned long long)stats.points_lost);
   ingest_schema_set_release(st->schemas);
   free(st->schema_stats);
   free(st);

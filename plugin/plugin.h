@@ -74,6 +74,7 @@ typedef struct plugin_state {
 
 /* Callbacks (each in its own file). */
 int plugin__on_message(int event, void *event_data, void *userdata);
+int plugin__on_acl_check(int event, void *event_data, void *userdata);
 int plugin__on_tick(int event, void *event_data, void *userdata);
 int plugin__on_control(int event, void *event_data, void *userdata);
 int plugin__on_reload(int event, void *event_data, void *userdata);
@@ -87,6 +88,11 @@ int plugin__schemas_install(plugin_state *st, ingest_schema_set *set);
 void plugin__drain_results(plugin_state *st, size_t max, bool logs_only);
 
 int64_t plugin__now_ms(void);
+
+/* Whether a client id can own a reply namespace ($tsdb/reply/<id>/...):
+ * not empty, and without '/', '+' or '#', which would make
+ * "$tsdb/reply/<id>" reach into another client's namespace or be a filter. */
+bool plugin__client_id_scopable(const char *client);
 
 /* Publishes $SYS/broker/tsdb/... and hands the plugin's counters to the
  * engine's stats command (metrics.c). Broker thread. */

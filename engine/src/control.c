@@ -15,9 +15,13 @@
  *     it names no valid data topic), published with no target client: the
  *     broker then applies each subscriber's read ACL, so a client can only
  *     receive answers about topics its ACL lets it read (README: ACLs).
+ *   - Every command ends with {"done":true} on $tsdb/reply/<client id>,
+ *     whatever it found. `stats` is answered on $tsdb/admin/<client id>/stats,
+ *     which an ACL grants to operators only.
  *   - A client id containing '/', '+' or '#' would break that scoping (client
  *     "a/b" could read replies meant for client "a"), so such requests are
- *     refused and logged, never answered.
+ *     refused and logged, never answered. The plugin's ACL check
+ *     (plugin/on_acl.c) lets only client X read $tsdb/reply/X/....
  * Ordering
  *   - Read your writes: a request is run only after the writer has stored
  *     every message accepted before the request arrived.
@@ -79,7 +83,8 @@ typedef struct cmd_ctx {
   char data_topic[512];  /* where a single answer goes ("" = none) */
   char error[384];       /* set => error answer */
   tsdb_scan_buf scan;
-  bool multi;            /* answered per series, then a "done" marker */
+  bool multi;            /* answered per series (then "done", like every command) */
+  bool admin;            /* answered on $tsdb/admin/<client>/<command> */
   int64_t now;
 } cmd_ctx;
 
@@ -161,10 +166,14 @@ static bool arg_duration(cmd_ctx *c, const char *name, int64_t *out) {
 
 /* ---- answers ---- */
 
+/* $tsdb/reply/<client>/<data topic>, or $tsdb/reply/<client> without one,
+ * or $tsdb/admin/<client>/<command> for an operators' answer (stats). */
 static void publish_answer(tsdb_db *db, const char *client_id, const char *data_topic,
-                           const char *body, size_t len) {
+                           const char *admin_command, const char *body, size_t len) {
   char topic[1024];
-  int n = data_topic && data_topic[0]
+  int n = admin_command ? snprintf(topic, sizeof topic, "$tsdb/admin/%s/%s", client_id,
+                                   admin_command)
+          : data_topic && data_topic[0]
               ? snprintf(topic, sizeof topic, "$tsdb/reply/%s/%s", client_id, data_topic)
               : snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
   if (n < 0 || (size_t)n >= sizeof topic) {
@@ -201,8 +210,21 @@ static void emit(cmd_ctx *c, const char *data_topic, const tsdb_strbuf *members,
     tsdb_strbuf__json_string(&sb, c->name, strlen(c->name));
     tsdb_strbuf__puts(&sb, ",\"error\":\"out of memory building the answer\"}]}");
   }
-  publish_answer(c->db, c->client_id, data_topic, sb.data ? sb.data : "", sb.len);
+  publish_answer(c->db, c->client_id, data_topic, c->admin ? c->name : NULL,
+                 sb.data ? sb.data : "", sb.len);
   tsdb_strbuf__free(&sb);
+}
+
+/* {"responses":[{"command":..,"correlationData":..,"done":true}]} on
+ * $tsdb/reply/<client>: the end of every command, whatever it found, so that
+ * whether it comes tells nothing about series the client may not read. */
+static void emit_done(cmd_ctx *c) {
+  tsdb_strbuf done;
+  tsdb_strbuf__init(&done);
+  tsdb_strbuf__puts(&done, ",\"done\":true");
+  c->admin = false;
+  emit(c, NULL, &done, NULL);
+  tsdb_strbuf__free(&done);
 }
 
 /* ---- selecting series: topic filter, labels, fields ---- */
@@ -691,8 +713,12 @@ static void cmd_cancel(cmd_ctx *c) {
 
 /* ---- stats ---- */
 
+/* The engine's and the plugin's counters (series, per-schema traffic):
+ * operators' business, so answered on $tsdb/admin/<client>/stats, which the
+ * broker's ACL grants to operators only (README: ACLs). */
 static void cmd_stats(cmd_ctx *c) {
   tsdb_db *db = c->db;
+  c->admin = true;
   tsdb_stats st;
   tsdb_stats_get(db, &st);
   tsdb_strbuf *sb = c->out;
@@ -708,7 +734,9 @@ static void cmd_stats(cmd_ctx *c) {
       "\"disk_bytes\":{\"raw\":%llu,\"agg\":%llu,\"other\":%llu,\"wal\":%llu},"
       "\"rocksdb_memory_bytes\":{\"memtables\":%llu,\"block_cache\":%llu,"
       "\"table_readers\":%llu},\"sources_cached\":%llu,\"series_active\":%llu,\"memory_trims\":%llu,"
-      "\"agg_cache\":{\"hits\":%llu,\"misses\":%llu,\"bytes\":%llu}}",
+      "\"agg_cache\":{\"hits\":%llu,\"misses\":%llu,\"bytes\":%llu},"
+      "\"storage_failing\":%llu,\"storage_failures\":%llu,\"messages_lost\":%llu,"
+      "\"points_lost\":%llu,\"wal_damaged\":%llu}",
       (unsigned long long)st.messages_ingested, (unsigned long long)st.points_ingested,
       (unsigned long long)st.points_written, (unsigned long long)st.queue_full,
       st.queue_bytes_used, st.queue_bytes_capacity, (unsigned long long)st.batches,
@@ -725,7 +753,10 @@ static void cmd_stats(cmd_ctx *c) {
       (unsigned long long)st.memory.block_cache, (unsigned long long)st.memory.table_readers,
       (unsigned long long)st.sources_cached, (unsigned long long)st.series_active,
       (unsigned long long)st.memory_trims, (unsigned long long)st.agg_cache_hits,
-      (unsigned long long)st.agg_cache_misses, (unsigned long long)st.agg_cache_bytes);
+      (unsigned long long)st.agg_cache_misses, (unsigned long long)st.agg_cache_bytes,
+      (unsigned long long)st.storage_failing, (unsigned long long)st.storage_failures,
+      (unsigned long long)st.messages_lost, (unsigned long long)st.points_lost,
+      (unsigned long long)st.wal_damaged);
   char *prom = tsdb_stats_prometheus(&st);
   pthread_mutex_lock(&db->host_lock);
   tsdb_strbuf__puts(sb, ",\"host\":");
@@ -777,6 +808,7 @@ static void error_answer(tsdb_db *db, const char *client_id, const char *command
   vsnprintf(c.error, sizeof c.error, fmt, ap);
   va_end(ap);
   emit(&c, NULL, NULL, c.error);
+  emit_done(&c);
 }
 
 static void handle(tsdb_db *db, const job *j) {
@@ -815,6 +847,13 @@ static void handle(tsdb_db *db, const job *j) {
                    "unknown command '%s' (supported: %s)", name->valuestring, list_text);
       continue;
     }
+    if (!tsdb_db__store(db)) {
+      /* Not open yet (tsdb_options.open_retry): nothing to read. */
+      error_answer(db, j->client_id, def->name, corr, "%s",
+                   "storage unavailable: the database is not open yet (see the broker's log); "
+                   "retry later");
+      continue;
+    }
     tsdb_strbuf members;
     tsdb_strbuf__init(&members);
     cmd_ctx c;
@@ -831,16 +870,12 @@ static void handle(tsdb_db *db, const job *j) {
     scan = c.scan;
     if (c.error[0])
       emit(&c, c.data_topic, NULL, c.error);
-    else if (c.multi) {
-      /* Per-series answers went out; the end marker carries no count, so it
-       * tells nothing about series the client may not read. */
-      tsdb_strbuf done;
-      tsdb_strbuf__init(&done);
-      tsdb_strbuf__puts(&done, ",\"done\":true");
-      emit(&c, NULL, &done, NULL);
-      tsdb_strbuf__free(&done);
-    } else
+    else if (!c.multi) /* per-series answers went out already */
       emit(&c, c.data_topic, &members, NULL);
+    /* The end marker comes after every command and carries no count: it
+     * says nothing about series the client may not read (issue 12: it once
+     * came only when a plain topic's series existed). */
+    emit_done(&c);
     tsdb_strbuf__free(&members);
   }
   tsdb_scan_buf__free(&scan);

@@ -58,11 +58,19 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   if (rc == 0 && (rc = tsdb_catalog__init(&db->catalog, &db->log)) == 0) catalog_ok = true;
   if (rc == 0 && (rc = tsdb_queue__init(&db->queue, opts->queue_bytes)) == 0) queue_ok = true;
   if (rc == 0) {
-    tsdb_store_options so = {opts->cache_mb, &db->log, tsdb_db__key_expired, db};
-    rc = tsdb_store__open(db->path, &so, &db->store, err, sizeof err);
+    rc = tsdb_db__open_store(db, err, sizeof err);
+    if (rc == TSDB_EIO && opts->open_retry) {
+      /* The broker runs on; messages are refused until the writer opens it. */
+      tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
+                       "cannot open the database yet, refusing messages (write_failed) and "
+                       "retrying every second: %s",
+                       err);
+      tsdb_queue__set_failing(&db->queue, true);
+      atomic_store(&db->counters.storage_failing, 1);
+      rc = 0;
+      err[0] = '\0';
+    }
   }
-  if (rc == 0 && (rc = tsdb_catalog__load(&db->catalog, db->store)) != 0)
-    snprintf(err, sizeof err, "cannot load the series catalog: %s", tsdb_strerror(rc));
   if (rc == 0 && (rc = tsdb_writer__start(db, &db->writer)) != 0)
     snprintf(err, sizeof err, "cannot start the writer thread: %s", tsdb_strerror(rc));
   if (rc == 0 && (rc = tsdb_replays__init(db, &db->replays)) != 0)
@@ -87,22 +95,55 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
     free(db);
     return rc;
   }
-  tsdb_log__printf(&db->log, TSDB_LOG_NOTICE, "opened path=%s series=%zu", db->path,
-                   tsdb_catalog__count(&db->catalog));
+  if (tsdb_db__store(db))
+    tsdb_log__printf(&db->log, TSDB_LOG_NOTICE, "opened path=%s series=%zu", db->path,
+                     tsdb_catalog__count(&db->catalog));
   *out = db;
   return 0;
 }
 
-void tsdb_close(tsdb_db *db) {
-  if (!db) return;
+int tsdb_db__open_store(tsdb_db *db, char *err, size_t errlen) {
+  tsdb_store_options so = {db->opts.cache_mb, db->opts.wal_recovery, &db->log,
+                           tsdb_db__key_expired, db};
+  tsdb_store *st = NULL;
+  int rc = tsdb_store__open(db->path, &so, &st, err, errlen);
+  if (rc) return rc;
+  rc = tsdb_catalog__load(&db->catalog, st);
+  if (rc) {
+    snprintf(err, errlen, "cannot load the series catalog: %s", tsdb_strerror(rc));
+    tsdb_store__close(st);
+    /* Start the next attempt from an empty catalog. */
+    tsdb_catalog__destroy(&db->catalog);
+    int irc = tsdb_catalog__init(&db->catalog, &db->log);
+    return irc ? irc : rc;
+  }
+  db->store = st;
+  atomic_store_explicit(&db->store_ready, true, memory_order_release);
+  return 0;
+}
+
+void tsdb_shutdown(tsdb_db *db) {
+  if (!db || db->shut_down) return;
+  db->shut_down = true;
   /* Order: stop the producers of work (maintenance, control, replays, then ingest),
-   * let the writer drain and exit, then close storage and free the rest. */
+   * let the writer drain and exit, then close storage. */
   tsdb_maint__stop(db->maint);
   tsdb_control__stop(db->control);
   tsdb_replays__stop(db->replays);
   tsdb_queue__stop(&db->queue);
   tsdb_writer__join(db->writer);
+  db->maint = NULL;
+  db->control = NULL;
+  db->replays = NULL;
+  db->writer = NULL;
+  atomic_store_explicit(&db->store_ready, false, memory_order_release);
   tsdb_store__close(db->store);
+  db->store = NULL;
+}
+
+void tsdb_close(tsdb_db *db) {
+  if (!db) return;
+  tsdb_shutdown(db);
   tsdb_queue__destroy(&db->queue);
   tsdb_catalog__destroy(&db->catalog);
   tsdb_results__destroy(&db->results);
@@ -142,7 +183,7 @@ int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg) {
   tsdb_ingest_msg m = queued_form(db, msg);
   msg = &m;
   int rc = tsdb_queue__push_durable(&db->queue, msg);
-  if (rc == 0 || rc == TSDB_EIO) {
+  if (rc == 0) {
     atomic_fetch_add_explicit(&db->counters.messages_ingested, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->counters.points_ingested, msg->npoints, memory_order_relaxed);
   }
@@ -215,9 +256,13 @@ int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, 
 
 void tsdb_retention_sweep(tsdb_db *db) { tsdb_maint__sweep(db); }
 
-void tsdb_compact(tsdb_db *db) { tsdb_store__compact(db->store); }
+void tsdb_compact(tsdb_db *db) {
+  if (tsdb_db__store(db)) tsdb_store__compact(db->store);
+}
 
 void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out) {
+  memset(out, 0, sizeof *out);
+  if (!tsdb_db__store(db)) return;
   out->raw = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_RAW);
   out->agg = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_AGG);
   out->other = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_DEFAULT) +
@@ -227,6 +272,8 @@ void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out) {
 }
 
 void tsdb_store_memory_get(tsdb_db *db, tsdb_store_memory *out) {
+  memset(out, 0, sizeof *out);
+  if (!tsdb_db__store(db)) return;
   tsdb_store__memory(db->store, &out->memtables, &out->block_cache, &out->table_readers);
 }
 
@@ -264,8 +311,16 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->sources_cached = atomic_load(&c->sources_cached);
   s->series_active = atomic_load(&c->series_active);
   s->memory_trims = atomic_load(&c->memory_trims);
-  tsdb_aggcache__counters(tsdb_store__aggcache(db->store), &s->agg_cache_hits,
-                          &s->agg_cache_misses, &s->agg_cache_bytes);
+  tsdb_store *st = tsdb_db__store(db);
+  if (st) {
+    tsdb_aggcache__counters(tsdb_store__aggcache(st), &s->agg_cache_hits, &s->agg_cache_misses,
+                            &s->agg_cache_bytes);
+    s->wal_damaged = tsdb_store__wal_damaged(st);
+  }
+  s->storage_failing = atomic_load(&c->storage_failing);
+  s->storage_failures = atomic_load(&c->storage_failures);
+  s->messages_lost = atomic_load(&c->messages_lost);
+  s->points_lost = atomic_load(&c->points_lost);
 }
 
 uint64_t tsdb_db__latency_quantile(tsdb_counters *c, double q) {
@@ -323,6 +378,11 @@ char *tsdb_stats_prometheus(const tsdb_stats *s) {
       M(agg_cache_hits, "counter", "Aggregate blocks served decoded from the cache."),
       M(agg_cache_misses, "counter", "Aggregate blocks looked up in the cache and decoded."),
       M(agg_cache_bytes, "gauge", "Memory the decoded aggregate block cache holds."),
+      M(storage_failing, "gauge", "1 while writes to storage fail and messages are refused."),
+      M(storage_failures, "counter", "Times writes to storage started to fail."),
+      M(messages_lost, "counter", "Accepted (acknowledged) messages that were never written."),
+      M(points_lost, "counter", "Points of accepted messages that were never written."),
+      M(wal_damaged, "gauge", "1 when this start dropped damaged write-ahead log records."),
 #undef M
   };
   for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {

@@ -40,6 +40,10 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t sources_cached; /* a gauge: topics in the writer's cache */
   atomic_uint_fast64_t series_active;  /* a gauge: series the writer holds state for */
   atomic_uint_fast64_t memory_trims;   /* free heap pages given back (maint) */
+  atomic_uint_fast64_t storage_failing;  /* a gauge: writes fail now (writer) */
+  atomic_uint_fast64_t storage_failures; /* times writes started to fail */
+  atomic_uint_fast64_t messages_lost;    /* acknowledged, never written */
+  atomic_uint_fast64_t points_lost;
 } tsdb_counters;
 
 struct tsdb_db {
@@ -47,7 +51,11 @@ struct tsdb_db {
   char *path;
   tsdb_logger log;
   tsdb_results results;
+  /* Set once, before store_ready (release): other threads use it only after
+   * seeing store_ready (acquire; tsdb_db__store). The writer may set it
+   * after tsdb_open() returned (tsdb_options.open_retry). */
   tsdb_store *store;
+  atomic_bool store_ready;
   tsdb_catalog catalog;
   tsdb_queue queue;
   tsdb_writer *writer;
@@ -55,9 +63,20 @@ struct tsdb_db {
   tsdb_maint *maint;
   tsdb_replays *replays;
   tsdb_counters counters;
+  bool shut_down; /* tsdb_shutdown() ran (host thread) */
   pthread_mutex_t host_lock; /* guards the host's metrics below */
   char *host_json, *host_prometheus;
 };
+
+/* The store once it is open and its catalog loaded, else NULL. Any thread. */
+static inline tsdb_store *tsdb_db__store(tsdb_db *db) {
+  return atomic_load_explicit(&db->store_ready, memory_order_acquire) ? db->store : NULL;
+}
+
+/* Opens the store and loads the catalog, then publishes them
+ * (store_ready). TSDB_EIO: not now (retry later); other codes: damaged or
+ * unknown data. `err` says why in words. */
+int tsdb_db__open_store(tsdb_db *db, char *err, size_t errlen);
 
 /* A quantile of the write latency histogram, in microseconds. */
 uint64_t tsdb_db__latency_quantile(tsdb_counters *c, double q);

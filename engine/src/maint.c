@@ -140,6 +140,7 @@ static void compact_run_until_clean(tsdb_db *db, uint32_t lo, uint32_t hi, int64
 }
 
 void tsdb_maint__sweep(tsdb_db *db) {
+  if (!tsdb_db__store(db)) return; /* not open yet (tsdb_options.open_retry) */
   int64_t now = tsdb_db__now(db);
   size_t ids = tsdb_catalog__id_limit(&db->catalog);
   uint32_t run_lo = 0, run_hi = 0;

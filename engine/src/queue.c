@@ -39,6 +39,7 @@ static void release_records(uint8_t *data, size_t len) {
   while (off < len) {
     tsdb_qrec *r = (tsdb_qrec *)(data + off);
     tsdb_series_class_release(r->cls);
+    r->cls = NULL;
     off += tsdb_qrec__size_of(r);
   }
 }
@@ -66,37 +67,88 @@ void tsdb_queue__destroy(tsdb_queue *q) {
   pthread_cond_destroy(&q->done);
 }
 
-static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *seq);
+/* ticket: a durable push (listed, urgent); NULL for a plain one. */
+static int push(tsdb_queue *q, const tsdb_ingest_msg *m, tsdb_queue_ticket *ticket);
 
-int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *m) { return push(q, m, false, NULL); }
+int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *m) { return push(q, m, NULL); }
 
 int tsdb_queue__push_durable(tsdb_queue *q, const tsdb_ingest_msg *m) {
-  uint64_t seq;
-  int rc = push(q, m, true, &seq);
+  tsdb_queue_ticket t = {NULL, 0, false, false};
+  int rc = push(q, m, &t);
   if (rc) return rc;
+  /* push() listed the ticket under the lock; the writer resolves it. */
   pthread_mutex_lock(&q->lock);
-  while (q->committed < seq && !(q->stop && q->writer_exited))
-    pthread_cond_wait(&q->done, &q->lock);
-  if (q->committed < seq)
-    rc = TSDB_ECLOSED;
-  else if (seq > q->failed_lo && seq <= q->failed_hi)
-    rc = TSDB_EIO;
+  while (!t.done && !(q->stop && q->writer_exited)) pthread_cond_wait(&q->done, &q->lock);
+  if (!t.done) { /* the writer is gone: take the ticket off the list */
+    for (tsdb_queue_ticket **pp = &q->tickets; *pp; pp = &(*pp)->next) {
+      if (*pp != &t) continue;
+      *pp = t.next;
+      break;
+    }
+  }
   pthread_mutex_unlock(&q->lock);
-  return rc;
+  return !t.done ? TSDB_ECLOSED : t.ok ? 0 : TSDB_EIO;
+}
+
+/* Resolves the waiting tickets with from_seq < seq <= to_seq (lock held). */
+static void resolve_tickets(tsdb_queue *q, uint64_t from_seq, uint64_t to_seq, bool ok) {
+  tsdb_queue_ticket **pp = &q->tickets;
+  while (*pp) {
+    tsdb_queue_ticket *t = *pp;
+    if (t->seq > from_seq && t->seq <= to_seq) {
+      *pp = t->next;
+      t->ok = ok;
+      t->done = true; /* t may vanish once the lock is released */
+    } else {
+      pp = &t->next;
+    }
+  }
 }
 
 void tsdb_queue__committed(tsdb_queue *q, uint64_t from_seq, uint64_t seq, bool ok) {
   pthread_mutex_lock(&q->lock);
-  if (!ok) {
-    q->failed_lo = from_seq;
-    q->failed_hi = seq;
-  }
-  if (seq > q->committed) q->committed = seq;
+  resolve_tickets(q, from_seq, seq, ok);
   pthread_mutex_unlock(&q->lock);
   pthread_cond_broadcast(&q->done);
 }
 
-static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *seq_out) {
+void tsdb_queue__set_failing(tsdb_queue *q, bool failing) {
+  pthread_mutex_lock(&q->lock);
+  q->failing = failing;
+  if (failing) {
+    resolve_tickets(q, 0, UINT64_MAX, false);
+    for (size_t off = 0; off < q->used;) {
+      tsdb_qrec *r = (tsdb_qrec *)(q->buf[q->fill] + off);
+      if (r->flags & TSDB_QREC_DURABLE) r->flags |= TSDB_QREC_DROPPED;
+      off += tsdb_qrec__size_of(r);
+    }
+  }
+  pthread_mutex_unlock(&q->lock);
+  pthread_cond_broadcast(&q->done);
+}
+
+bool tsdb_queue__failing(tsdb_queue *q) {
+  pthread_mutex_lock(&q->lock);
+  bool failing = q->failing;
+  pthread_mutex_unlock(&q->lock);
+  return failing;
+}
+
+bool tsdb_queue__sleep_unless_stopped(tsdb_queue *q, int64_t ms) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t at_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + ms;
+  struct timespec at = {(time_t)(at_ms / 1000), (long)(at_ms % 1000) * 1000000L};
+  pthread_mutex_lock(&q->lock);
+  while (!q->stop && pthread_cond_timedwait(&q->wake, &q->lock, &at) != ETIMEDOUT) {
+  }
+  bool stopped = q->stop;
+  pthread_mutex_unlock(&q->lock);
+  return stopped;
+}
+
+static int push(tsdb_queue *q, const tsdb_ingest_msg *m, tsdb_queue_ticket *ticket) {
+  bool urgent = ticket != NULL;
   if (!m->cls || !m->topic || m->topic_len == 0 || m->topic_len > UINT32_MAX ||
       m->npoints > UINT32_MAX || (m->names && (m->nnames == 0 || m->nnames > UINT32_MAX)))
     return TSDB_EINVAL;
@@ -109,7 +161,7 @@ static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *
   if (m->payload_len > UINT32_MAX || (m->payload_len && !m->payload)) return TSDB_EINVAL;
   tsdb_qrec rec = {m->cls, m->arrival_ms, (uint32_t)m->topic_len, (uint32_t)m->npoints,
                    m->names ? (uint32_t)m->nnames : 0, (uint32_t)names_bytes,
-                   (uint32_t)m->payload_len, 0};
+                   (uint32_t)m->payload_len, urgent ? TSDB_QREC_DURABLE : 0};
   size_t need = tsdb_qrec__size_of(&rec);
   if (need > q->cap) return TSDB_ETOOBIG;
 
@@ -117,6 +169,10 @@ static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *
   if (q->stop) {
     pthread_mutex_unlock(&q->lock);
     return TSDB_ECLOSED;
+  }
+  if (q->failing) {
+    pthread_mutex_unlock(&q->lock);
+    return TSDB_EIO;
   }
   if (q->used + need > q->cap) {
     pthread_mutex_unlock(&q->lock);
@@ -158,8 +214,12 @@ static int push(tsdb_queue *q, const tsdb_ingest_msg *m, bool urgent, uint64_t *
   size_t before = q->used;
   q->used += need;
   q->pushed++;
-  if (seq_out) *seq_out = q->pushed;
-  if (urgent) q->urgent = true;
+  if (ticket) {
+    ticket->seq = q->pushed;
+    ticket->next = q->tickets;
+    q->tickets = ticket;
+    q->urgent = true;
+  }
   atomic_store_explicit(&q->used_snapshot, q->used, memory_order_relaxed);
   bool wake = q->writer_sleeping || (q->writer_gathering && urgent) ||
               (q->writer_gathering && before < q->cap / 2 && q->used >= q->cap / 2);
@@ -260,11 +320,13 @@ int tsdb_queue__wait_processed(tsdb_queue *q, uint64_t seq) {
     q->writer_gathering = false;
   }
   if (wake) pthread_cond_signal(&q->wake);
-  while (q->processed < seq) {
+  /* While storage fails the writer makes no progress: a reader reads what
+   * is stored rather than wait for a recovery. */
+  while (q->processed < seq && !q->failing) {
     if (q->stop && q->writer_exited) break;
     pthread_cond_wait(&q->done, &q->lock);
   }
-  int rc = q->processed >= seq ? 0 : TSDB_ECLOSED;
+  int rc = q->processed >= seq ? 0 : q->failing ? TSDB_EIO : TSDB_ECLOSED;
   pthread_mutex_unlock(&q->lock);
   return rc;
 }

@@ -16,14 +16,22 @@
  * - Full: when the fill buffer cannot take a record (the writer is behind by
  *   a whole buffer), push fails with TSDB_EFULL at once; it never waits. The
  *   caller refuses the message (MQTT 0x87) and counts it.
- * - Sequence numbers: push counts messages; the writer reports the count it
- *   has written to the WAL (committed) and the count it has fully processed
- *   (rollups too), so a durable push can wait for its own write and
+ * - Sequence numbers: push counts messages; the writer reports the ranges it
+ *   has written to the WAL (committed, or failed) and the count it has fully
+ *   processed (rollups too), so a durable push can wait for its own write and
  *   tsdb_sync() for "everything before me".
  * - Durable pushes (the plugin's sync durability: PUBACK only after the WAL
  *   write) mark the queue urgent: the writer skips its gathering window, and
- *   the pusher waits until its message is committed. That blocks the pushing
- *   thread by design, and only for messages that asked for it.
+ *   the pusher waits on a ticket of its own until its message's write has
+ *   returned. That blocks the pushing thread by design, and only for
+ *   messages that asked for it.
+ * - Failing storage: once a write has failed, the writer marks the queue
+ *   failing until a write succeeds again. Pushes are then refused at once
+ *   with TSDB_EIO (the caller refuses the message: nothing is acknowledged
+ *   that cannot be written), every durable push still waiting is answered
+ *   TSDB_EIO and its record is dropped, never written later. Records
+ *   already taken or queued and not durable (acknowledged when queued) are
+ *   kept and written once storage works again (writer.c).
  * - Shutdown: stop() makes further pushes fail with TSDB_ECLOSED and wakes
  *   the writer, which drains what is queued and exits.
  */
@@ -46,17 +54,19 @@
  * archive, padded to 8 bytes (payload_len 0: none).
  */
 typedef struct tsdb_qrec {
-  tsdb_series_class *cls; /* a reference owned by the record */
+  tsdb_series_class *cls; /* a reference owned by the record; NULL once released */
   int64_t arrival_ms;
   uint32_t topic_len;
   uint32_t npoints;
   uint32_t nnames;
   uint32_t names_bytes; /* padded size of the name table */
   uint32_t payload_len;
-  uint32_t pad_;
+  uint32_t flags;       /* TSDB_QREC_* */
 } tsdb_qrec;
 
 #define TSDB_QREC_NO_UNIT 255
+#define TSDB_QREC_DURABLE 1u /* its pusher waits for the write (push_durable) */
+#define TSDB_QREC_DROPPED 2u /* its pusher was told it failed: never write it */
 
 static inline size_t tsdb_qrec__topic_pad(size_t len) { return (len + 8) & ~(size_t)7; }
 static inline size_t tsdb_qrec__size_of(const tsdb_qrec *r) {
@@ -75,6 +85,14 @@ static inline const tsdb_point *tsdb_qrec__points(const tsdb_qrec *r) {
   return (const tsdb_point *)((const char *)(r + 1) + tsdb_qrec__topic_pad(r->topic_len));
 }
 
+/* A durable push waiting for its write: on the pusher's stack, listed in
+ * the queue while it waits. */
+typedef struct tsdb_queue_ticket {
+  struct tsdb_queue_ticket *next;
+  uint64_t seq;
+  bool done, ok;
+} tsdb_queue_ticket;
+
 typedef struct tsdb_queue {
   pthread_mutex_t lock;
   pthread_cond_t wake; /* the writer waits here */
@@ -88,9 +106,9 @@ typedef struct tsdb_queue {
   bool urgent; /* a durable push waits: no gathering window */
   bool stop;
   bool writer_exited;
+  bool failing;       /* storage fails: pushes are refused (TSDB_EIO) */
   uint64_t pushed;    /* messages accepted */
-  uint64_t committed; /* messages whose write has returned (see failed_*) */
-  uint64_t failed_lo, failed_hi; /* messages (lo, hi] of the last failed write */
+  tsdb_queue_ticket *tickets; /* durable pushes waiting for their write */
   uint64_t processed; /* messages the writer has finished */
   atomic_uint_fast64_t full;
   atomic_size_t used_snapshot; /* for stats, without the lock */
@@ -99,13 +117,22 @@ typedef struct tsdb_queue {
 int tsdb_queue__init(tsdb_queue *q, size_t cap);
 void tsdb_queue__destroy(tsdb_queue *q); /* releases classes of unprocessed records */
 
+/* TSDB_EIO at once while storage fails (tsdb_queue__set_failing). */
 int tsdb_queue__push(tsdb_queue *q, const tsdb_ingest_msg *msg);
 /* Push, then wait until the message's write to the WAL has returned:
- * 0 when it is stored, TSDB_EIO when that write failed (nothing of it is
- * stored). Blocks the caller. */
+ * 0 when it is stored, TSDB_EIO when that write failed or storage fails
+ * (nothing of it is stored, and it never will be). Blocks the caller. */
 int tsdb_queue__push_durable(tsdb_queue *q, const tsdb_ingest_msg *msg);
-/* Writer: the messages up to seq have been written (ok) or not (!ok). */
+/* Writer: the messages (from_seq, seq] have been written (ok) or not (!ok). */
 void tsdb_queue__committed(tsdb_queue *q, uint64_t from_seq, uint64_t seq, bool ok);
+/* Writer: storage fails (true) or works again (false). Failing answers
+ * every waiting durable push TSDB_EIO and marks the durable records still
+ * in the fill buffer TSDB_QREC_DROPPED (the writer marks those of the buffer
+ * it holds itself). */
+void tsdb_queue__set_failing(tsdb_queue *q, bool failing);
+bool tsdb_queue__failing(tsdb_queue *q);
+/* Writer: sleeps up to ms (CLOCK_MONOTONIC) or until stop; true once stopped. */
+bool tsdb_queue__sleep_unless_stopped(tsdb_queue *q, int64_t ms);
 
 /*
  * Writer: waits until data is queued, `deadline_ms` (CLOCK_MONOTONIC ms, or

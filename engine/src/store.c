@@ -2,12 +2,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <rocksdb/c.h>
 
@@ -16,6 +19,8 @@
 #include "block.h"
 #include "codec.h"
 #include "keys.h"
+#include "store_cxx.h"
+#include "timeutil.h"
 
 #define TSDB_FORMAT_VERSION "1"
 
@@ -26,6 +31,25 @@ typedef struct filter_ctx {
   struct tsdb_store *st;
   tsdb_cf_id cf;
 } filter_ctx;
+
+/*
+ * RocksDB's info log (store_cxx.h: why it is ours). Every line at INFO or
+ * above goes to <dir>/LOG, as RocksDB's own logger would write it, through
+ * stdio whose errors are ignored: a full disk costs log lines, never the
+ * process. WARN and above also go to the engine's log, rate-limited. While
+ * the database opens, the lines that say WAL records were dropped are kept
+ * for the open's own report.
+ */
+#define INFO_LOG_MAX_BYTES ((long)16 << 20) /* then LOG becomes LOG.old */
+
+typedef struct info_log {
+  pthread_mutex_t lock;
+  FILE *file;
+  char *path, *old_path;
+  bool opening;
+  char drops[768]; /* "file: dropping N bytes; Corruption: ..." lines of the open */
+  tsdb_ratelimit forward; /* WARN+ lines to the engine's log */
+} info_log;
 
 struct tsdb_store {
   rocksdb_t *db;
@@ -43,6 +67,11 @@ struct tsdb_store {
   rocksdb_readoptions_t *ro_latest;
   tsdb_aggcache *aggcache; /* decoded agg blocks (aggcache.h); NULL: none */
   const tsdb_logger *log;
+  info_log info;
+  tsdb_ratelimit errors; /* storage error lines */
+  pthread_mutex_t error_lock;
+  char last_error[256]; /* the newest storage error, for the writer's report */
+  bool wal_damaged;     /* this open dropped damaged write-ahead log records */
   /* Merge statistics, updated from RocksDB's background threads. */
   atomic_uint_fast64_t merge_corrupt_inputs;
   atomic_uint_fast64_t merge_dropped_points;
@@ -59,16 +88,67 @@ struct tsdb_snap {
 struct tsdb_store_iter {
   rocksdb_iterator_t *it;
   rocksdb_readoptions_t *ro;
-  const tsdb_logger *log;
+  tsdb_store *st;
   uint8_t *lower, *upper; /* bounds must outlive the iterator */
 };
 
-/* Turns a RocksDB error string into a code and a log line; frees it. */
-static int take_error(const tsdb_logger *log, char *errptr, const char *what) {
+/* Turns a RocksDB error string into a code and a (rate-limited) log line;
+ * frees it. A failing disk fails every write and many reads: a line each
+ * would flood the broker's log (issue 12 counted 864 in a second). */
+static int take_error(tsdb_store *st, char *errptr, const char *what) {
   if (!errptr) return 0;
-  tsdb_log__printf(log, TSDB_LOG_ERROR, "storage error op=%s reason=\"%s\"", what, errptr);
+  pthread_mutex_lock(&st->error_lock);
+  snprintf(st->last_error, sizeof st->last_error, "%s", errptr);
+  pthread_mutex_unlock(&st->error_lock);
+  tsdb_log__limited(st->log, &st->errors, TSDB_LOG_ERROR, "storage error op=%s reason=\"%s\"",
+                    what, errptr);
   rocksdb_free(errptr);
   return TSDB_EIO;
+}
+
+void tsdb_store__last_error(tsdb_store *st, char *buf, size_t len) {
+  pthread_mutex_lock(&st->error_lock);
+  snprintf(buf, len, "%s", st->last_error[0] ? st->last_error : "unknown");
+  pthread_mutex_unlock(&st->error_lock);
+}
+
+/* ---- RocksDB's info log ---- */
+
+static void info_log_open_file(info_log *il) {
+  il->file = fopen(il->path, "a");
+  if (il->file) setvbuf(il->file, NULL, _IOLBF, 0);
+}
+
+static void info_log_line(void *ud, int level, const char *line) {
+  tsdb_store *st = ud;
+  info_log *il = &st->info;
+  static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR", "FATAL", "HEADER"};
+  pthread_mutex_lock(&il->lock);
+  if (il->file) {
+    char when[64];
+    tsdb_time__format_rfc3339(tsdb_time__realtime_ms(), when);
+    fprintf(il->file, "%s [%s] %s\n", when,
+            level >= 0 && level <= TSDB_ROCKS_HEADER ? names[level] : "?", line);
+    if (ferror(il->file)) clearerr(il->file); /* a full disk: the line is lost, nothing else */
+    long size = ftell(il->file);
+    if (size > INFO_LOG_MAX_BYTES) {
+      fclose(il->file);
+      rename(il->path, il->old_path);
+      info_log_open_file(il);
+    }
+  }
+  if (il->opening && level >= TSDB_ROCKS_WARN && strstr(line, "dropping ")) {
+    size_t used = strlen(il->drops);
+    snprintf(il->drops + used, sizeof il->drops - used, "%s%s", used ? "; " : "", line);
+  }
+  bool opening = il->opening;
+  pthread_mutex_unlock(&il->lock);
+  /* While the database opens, its own error says what went wrong, with
+   * what RocksDB dropped (tsdb_store__open). */
+  if (level >= TSDB_ROCKS_WARN && level != TSDB_ROCKS_HEADER && !opening)
+    tsdb_log__limited(st->log, &il->forward,
+                      level >= TSDB_ROCKS_ERROR ? TSDB_LOG_ERROR : TSDB_LOG_WARNING,
+                      "rocksdb: %s", line);
 }
 
 /*
@@ -340,6 +420,158 @@ static rocksdb_options_t *make_cf_options(tsdb_store *st, tsdb_cf_id cf) {
   return o;
 }
 
+/* RocksDB's WALRecoveryMode values (include/rocksdb/options.h). */
+enum { WAL_ABSOLUTE_CONSISTENCY = 1, WAL_POINT_IN_TIME = 2 };
+
+static rocksdb_t *open_db(tsdb_store *st, const char *path, int wal_mode, char **errptr) {
+  rocksdb_options_set_wal_recovery_mode(st->db_opts, wal_mode);
+  const rocksdb_options_t *cf_opts[TSDB_CF_COUNT];
+  for (int i = 0; i < TSDB_CF_COUNT; i++) cf_opts[i] = st->cf_opts[i];
+  pthread_mutex_lock(&st->info.lock);
+  st->info.drops[0] = '\0';
+  st->info.opening = true;
+  pthread_mutex_unlock(&st->info.lock);
+  rocksdb_t *db = rocksdb_open_column_families(st->db_opts, path, TSDB_CF_COUNT, cf_names,
+                                               cf_opts, st->cf, errptr);
+  pthread_mutex_lock(&st->info.lock);
+  st->info.opening = false;
+  pthread_mutex_unlock(&st->info.lock);
+  return db;
+}
+
+static int copy_file(const char *from, const char *to) {
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return -1;
+  int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (out < 0) {
+    close(in);
+    return -1;
+  }
+  char buf[65536];
+  ssize_t n;
+  int rc = 0;
+  while (rc == 0 && (n = read(in, buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno != EINTR) rc = -1;
+      continue;
+    }
+    for (ssize_t off = 0; rc == 0 && off < n;) {
+      ssize_t w = write(out, buf + off, (size_t)(n - off));
+      if (w < 0 && errno != EINTR) rc = -1;
+      if (w > 0) off += w;
+    }
+  }
+  if (rc == 0 && fsync(out) != 0) rc = -1;
+  int saved = errno;
+  close(in);
+  close(out);
+  errno = saved;
+  return rc;
+}
+
+/* Copies the write-ahead log files (NNNNNN.log) into a new directory
+ * <path>/wal-damaged-<UTC time>: a point-in-time recovery then drops the
+ * damaged part for good, so the evidence is kept first. */
+static int save_wal_files(const char *path, char *saved, size_t savedlen, char *why,
+                          size_t whylen) {
+  char stamp[64];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  if (snprintf(saved, savedlen, "%s/wal-damaged-%s", path, stamp) >= (int)savedlen) {
+    snprintf(why, whylen, "path too long");
+    return -1;
+  }
+  if (mkdir(saved, 0750) != 0 && errno != EEXIST) {
+    snprintf(why, whylen, "cannot create '%s': %s", saved, strerror(errno));
+    return -1;
+  }
+  DIR *d = opendir(path);
+  if (!d) {
+    snprintf(why, whylen, "cannot list '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  struct dirent *e;
+  while (rc == 0 && (e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (n <= 4 || strcmp(e->d_name + n - 4, ".log")) continue;
+    char from[PATH_MAX], to[PATH_MAX];
+    if (snprintf(from, sizeof from, "%s/%s", path, e->d_name) >= (int)sizeof from ||
+        snprintf(to, sizeof to, "%s/%s", saved, e->d_name) >= (int)sizeof to) {
+      snprintf(why, whylen, "path too long");
+      rc = -1;
+    } else if (copy_file(from, to) != 0) {
+      snprintf(why, whylen, "cannot copy '%s': %s", from, strerror(errno));
+      rc = -1;
+    }
+  }
+  closedir(d);
+  return rc;
+}
+
+/*
+ * Opens the database, first with RocksDB's strictest WAL recovery
+ * (kAbsoluteConsistency: any damaged or incomplete record fails the open).
+ * Its default, point-in-time recovery, replays the log up to the first bad
+ * record and drops the rest without a word to the application: a log
+ * replaced by 4 KiB of garbage started an empty database with no warning
+ * (issue 12). So a damage is always reported, with what RocksDB says it
+ * dropped (file, bytes, reason), and then either refused (TSDB_WAL_STRICT)
+ * or recovered up to the damage after a copy of the log files is saved.
+ */
+static int open_with_wal_policy(tsdb_store *st, const char *path, int policy, char *err,
+                                size_t errlen) {
+  char *errptr = NULL;
+  st->db = open_db(st, path, WAL_ABSOLUTE_CONSISTENCY, &errptr);
+  if (st->db) return 0;
+  char drops[sizeof st->info.drops];
+  pthread_mutex_lock(&st->info.lock);
+  snprintf(drops, sizeof drops, "%s", st->info.drops);
+  pthread_mutex_unlock(&st->info.lock);
+  bool wal_damage = strstr(errptr, "Corruption") && drops[0];
+  if (!wal_damage) {
+    snprintf(err, errlen, "cannot open RocksDB at '%s': %s", path, errptr);
+    int rc = strstr(errptr, "Corruption") ? TSDB_ECORRUPT : TSDB_EIO;
+    rocksdb_free(errptr);
+    return rc;
+  }
+  rocksdb_free(errptr);
+  errptr = NULL;
+  if (policy == TSDB_WAL_STRICT) {
+    snprintf(err, errlen,
+             "the write-ahead log in '%s' is damaged (%s); starting would drop the damaged "
+             "records and every later one. To start anyway, keeping everything before the "
+             "damage, set plugin_opt_wal_recovery point_in_time (a copy of the log files is "
+             "kept in the data directory)",
+             path, drops);
+    return TSDB_ECORRUPT;
+  }
+  char saved[PATH_MAX], why[PATH_MAX + 128];
+  bool kept = save_wal_files(path, saved, sizeof saved, why, sizeof why) == 0;
+  st->db = open_db(st, path, WAL_POINT_IN_TIME, &errptr);
+  if (!st->db) {
+    snprintf(err, errlen, "cannot open RocksDB at '%s' (its write-ahead log is damaged: %s): %s",
+             path, drops, errptr);
+    rocksdb_free(errptr);
+    return TSDB_ECORRUPT;
+  }
+  st->wal_damaged = true;
+  if (kept)
+    tsdb_log__printf(st->log, TSDB_LOG_ERROR,
+                     "write-ahead log damaged, recovered up to the damage: %s. Every write "
+                     "logged after the damage is lost. The damaged log files were copied to %s",
+                     drops, saved);
+  else
+    tsdb_log__printf(st->log, TSDB_LOG_ERROR,
+                     "write-ahead log damaged, recovered up to the damage: %s. Every write "
+                     "logged after the damage is lost. No copy of the damaged log files could "
+                     "be kept (%s)",
+                     drops, why);
+  return 0;
+}
+
 int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out,
                      char *err, size_t errlen) {
   *out = NULL;
@@ -351,6 +583,20 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
   st->expired = opts->expired;
   st->expired_ud = opts->expired_ud;
   st->path = strdup(path);
+  pthread_mutex_init(&st->error_lock, NULL);
+  tsdb_ratelimit__init(&st->errors, 10000, 3);
+  pthread_mutex_init(&st->info.lock, NULL);
+  tsdb_ratelimit__init(&st->info.forward, 60000, 20);
+  size_t plen = strlen(path);
+  st->info.path = malloc(plen + 5);
+  st->info.old_path = malloc(plen + 9);
+  if (!st->path || !st->info.path || !st->info.old_path) {
+    tsdb_store__close(st);
+    return TSDB_ENOMEM;
+  }
+  snprintf(st->info.path, plen + 5, "%s/LOG", path);
+  snprintf(st->info.old_path, plen + 9, "%s/LOG.old", path);
+  info_log_open_file(&st->info);
   st->cache = rocksdb_cache_create_lru((size_t)(opts->cache_mb ? opts->cache_mb : 64) << 20);
   /* A quarter more for decoded aggregate blocks; without it (no memory)
    * reads decode every time. */
@@ -366,8 +612,12 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
   rocksdb_options_set_create_missing_column_families(st->db_opts, 1);
   rocksdb_options_increase_parallelism(st->db_opts, 2);
   rocksdb_options_set_max_background_jobs(st->db_opts, 2);
-  rocksdb_options_set_keep_log_file_num(st->db_opts, 3);
   rocksdb_options_set_max_total_wal_size(st->db_opts, 256ull << 20);
+  if (tsdb_rocks__set_logger(st->db_opts, TSDB_ROCKS_INFO, info_log_line, st) != 0 ||
+      tsdb_rocks__manual_recovery(st->db_opts) != 0) {
+    tsdb_store__close(st);
+    return TSDB_ENOMEM;
+  }
 
   for (int i = 0; i < TSDB_CF_COUNT; i++) st->cf_opts[i] = make_cf_options(st, (tsdb_cf_id)i);
   st->wo_async = rocksdb_writeoptions_create();
@@ -375,20 +625,14 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
   rocksdb_writeoptions_set_sync(st->wo_sync, 1);
   st->ro_latest = rocksdb_readoptions_create();
 
-  char *errptr = NULL;
-  const rocksdb_options_t *cf_opts[TSDB_CF_COUNT];
-  for (int i = 0; i < TSDB_CF_COUNT; i++) cf_opts[i] = st->cf_opts[i];
-  st->db = rocksdb_open_column_families(st->db_opts, path, TSDB_CF_COUNT, cf_names, cf_opts,
-                                        st->cf, &errptr);
-  if (errptr) {
-    snprintf(err, errlen, "cannot open RocksDB at '%s': %s", path, errptr);
-    rocksdb_free(errptr);
-    st->db = NULL;
+  rc = open_with_wal_policy(st, path, opts->wal_recovery, err, errlen);
+  if (rc) {
     tsdb_store__close(st);
-    return TSDB_EIO;
+    return rc;
   }
 
   /* On-disk format: refuse to open data written in a format we do not know. */
+  char *errptr = NULL;
   size_t vlen = 0;
   char *version = rocksdb_get_cf(st->db, st->ro_latest, st->cf[TSDB_CF_DEFAULT], "format", 6,
                                  &vlen, &errptr);
@@ -422,6 +666,16 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
   return 0;
 }
 
+int tsdb_store__resume(tsdb_store *st, char *why, size_t whylen) {
+  char *errptr = tsdb_rocks__resume(st->db);
+  if (!errptr) return 0;
+  snprintf(why, whylen, "%s", errptr);
+  rocksdb_free(errptr);
+  return TSDB_EIO;
+}
+
+bool tsdb_store__wal_damaged(const tsdb_store *st) { return st->wal_damaged; }
+
 void tsdb_store__close(tsdb_store *st) {
   if (!st) return;
   if (st->db) {
@@ -433,6 +687,7 @@ void tsdb_store__close(tsdb_store *st) {
     if (st->cf_opts[i]) rocksdb_options_destroy(st->cf_opts[i]);
   for (int i = 0; i < TSDB_CF_COUNT; i++)
     if (st->filters[i]) rocksdb_compactionfilter_destroy(st->filters[i]);
+  /* The options own the info logger: nothing logs after this. */
   if (st->db_opts) rocksdb_options_destroy(st->db_opts);
   if (st->table_opts) rocksdb_block_based_options_destroy(st->table_opts);
   if (st->cache) rocksdb_cache_destroy(st->cache);
@@ -440,6 +695,13 @@ void tsdb_store__close(tsdb_store *st) {
   if (st->wo_async) rocksdb_writeoptions_destroy(st->wo_async);
   if (st->wo_sync) rocksdb_writeoptions_destroy(st->wo_sync);
   if (st->ro_latest) rocksdb_readoptions_destroy(st->ro_latest);
+  if (st->info.file) fclose(st->info.file);
+  free(st->info.path);
+  free(st->info.old_path);
+  pthread_mutex_destroy(&st->info.lock);
+  tsdb_ratelimit__destroy(&st->info.forward);
+  pthread_mutex_destroy(&st->error_lock);
+  tsdb_ratelimit__destroy(&st->errors);
   free(st->path);
   free(st);
 }
@@ -544,7 +806,7 @@ int tsdb_store__archive_delete_before(tsdb_store *st, int64_t before) {
   char *errptr = NULL;
   rocksdb_delete_range_cf(st->db, st->wo_async, st->cf[TSDB_CF_ARCHIVE], (const char *)lo,
                           sizeof lo, (const char *)hi, sizeof hi, &errptr);
-  int rc = take_error(st->log, errptr, "archive_delete_range");
+  int rc = take_error(st, errptr, "archive_delete_range");
   if (rc == 0)
     rocksdb_compact_range_cf(st->db, st->cf[TSDB_CF_ARCHIVE], (const char *)lo, sizeof lo,
                              (const char *)hi, sizeof hi);
@@ -559,7 +821,7 @@ void tsdb_store__batch_catalog_put(tsdb_store *st, tsdb_wbatch *b, const void *k
 int tsdb_store__write(tsdb_store *st, tsdb_wbatch *b, bool sync) {
   char *errptr = NULL;
   rocksdb_write(st->db, sync ? st->wo_sync : st->wo_async, b->wb, &errptr);
-  return take_error(st->log, errptr, "write");
+  return take_error(st, errptr, "write");
 }
 
 /* ---- reads ---- */
@@ -583,7 +845,7 @@ int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf,
   *out = NULL;
   tsdb_store_iter *it = calloc(1, sizeof *it);
   if (!it) return TSDB_ENOMEM;
-  it->log = st->log;
+  it->st = st;
   it->ro = rocksdb_readoptions_create();
   if (snap) rocksdb_readoptions_set_snapshot(it->ro, snap->snap);
   if (lower) {
@@ -626,7 +888,7 @@ const uint8_t *tsdb_store__iter_value(const tsdb_store_iter *it, size_t *len) {
 int tsdb_store__iter_status(tsdb_store_iter *it) {
   char *errptr = NULL;
   rocksdb_iter_get_error(it->it, &errptr);
-  return take_error(it->log, errptr, "iterate");
+  return take_error(it->st, errptr, "iterate");
 }
 
 void tsdb_store__iter_close(tsdb_store_iter *it) {
@@ -679,7 +941,7 @@ int tsdb_store__raw_max_ts(tsdb_store *st, uint32_t series, int64_t *max_ts) {
   }
   char *errptr = NULL;
   rocksdb_iter_get_error(it, &errptr);
-  if (errptr) rc = take_error(st->log, errptr, "raw_max_ts");
+  if (errptr) rc = take_error(st, errptr, "raw_max_ts");
   rocksdb_iter_destroy(it);
   rocksdb_readoptions_destroy(ro);
   return rc;
@@ -712,7 +974,7 @@ int tsdb_store__agg_block_get(tsdb_store *st, const tsdb_snap *snap, uint32_t se
                            &errptr);
   reading--;
   if (own) rocksdb_readoptions_destroy(own);
-  if (errptr) return take_error(st->log, errptr, "agg_get");
+  if (errptr) return take_error(st, errptr, "agg_get");
   if (!v) return 0;
   size_t n = 0;
   int rc = tsdb_aggblock__count((const uint8_t *)v, vlen, &n);
@@ -824,7 +1086,7 @@ void tsdb_store__compact(tsdb_store *st) {
   for (int i = 0; i < TSDB_CF_COUNT; i++) {
     char *errptr = NULL;
     rocksdb_flush_cf(st->db, fo, st->cf[i], &errptr);
-    take_error(st->log, errptr, "flush");
+    take_error(st, errptr, "flush");
     rocksdb_compact_range_cf(st->db, st->cf[i], NULL, 0, NULL, 0);
   }
   rocksdb_flushoptions_destroy(fo);

@@ -50,14 +50,31 @@ typedef bool (*tsdb_expired_fn)(void *ud, tsdb_cf_id cf, const uint8_t *key, siz
 
 typedef struct tsdb_store_options {
   uint32_t cache_mb;
+  int wal_recovery; /* tsdb_wal_recovery: what a damaged write-ahead log does to the open */
   const tsdb_logger *log;
   tsdb_expired_fn expired; /* NULL: nothing expires */
   void *expired_ud;
 } tsdb_store_options;
 
+/* Opens (creating) the database. TSDB_EIO: the directory or the database
+ * cannot be used now (permissions, not a directory, full disk, another
+ * process holds it); TSDB_ECORRUPT: damaged data, or a damaged write-ahead
+ * log under TSDB_WAL_STRICT; TSDB_EVERSION: a format this build does not
+ * read. `err` says which, in words. A damaged write-ahead log under
+ * TSDB_WAL_POINT_IN_TIME is recovered up to the damage, reported at ERROR
+ * with what was dropped, and its files copied aside first. */
 int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out,
                      char *err, size_t errlen);
 void tsdb_store__close(tsdb_store *st);
+/* After a failed write: asks RocksDB to clear its background error (it
+ * flushes the memtables and starts a new write-ahead log). 0 when writes
+ * may be retried; TSDB_EIO with RocksDB's reason in `why` while the cause
+ * (a full disk, say) is still there. Writer thread only. */
+int tsdb_store__resume(tsdb_store *st, char *why, size_t whylen);
+/* The text of the newest storage error. */
+void tsdb_store__last_error(tsdb_store *st, char *buf, size_t len);
+/* Whether this open dropped damaged write-ahead log records. */
+bool tsdb_store__wal_damaged(const tsdb_store *st);
 
 /* ---- writes ---- */
 tsdb_wbatch *tsdb_store__batch_new(void);

@@ -93,6 +93,11 @@
  * the spare list serves a whole pass without malloc. */
 #define PASS_OPENED SPARE_ACCS
 #define PASS_POINTS (1u << 18)
+/* While storage fails, RocksDB is asked to resume after RETRY_FIRST_MS,
+ * then at doubling intervals up to RETRY_MAX_MS: a full disk that gets
+ * space back is written to again within about a second. */
+#define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS 1000
 
 typedef enum marker_state {
   MARKER_NONE = 0, /* no pending marker anywhere */
@@ -250,6 +255,14 @@ struct tsdb_writer {
   size_t enc_cap;
   tsdb_scan_buf scan;
   uint64_t last_seq; /* messages taken from the queue so far */
+  uint64_t pass_points; /* points in the batch being written */
+  /* Storage failure (see "Failure" above): set by the first failed write,
+   * cleared when RocksDB resumes. */
+  bool failing;
+  int64_t failing_since; /* monotonic ms */
+  int64_t recovered_at;  /* monotonic ms of the last recovery */
+  uint32_t retry_ms;     /* the next wait before a resume attempt */
+  tsdb_ratelimit fail_log, still_failing; /* "failing" and "still failing" lines */
   uint32_t session;  /* archive keys: a random id of this process... */
   uint32_t archive_seq; /* ...and a counter */
   int64_t next_disk_refresh; /* monotonic ms */
@@ -645,7 +658,7 @@ static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
     tsdb_store__batch_raw_merge(w->db->store, w->batch, id, block, w->enc, len);
     i = j;
   }
-  atomic_fetch_add(&w->db->counters.points_written, n);
+  w->pass_points += n; /* counted as written once the batch is */
   return 0;
 }
 
@@ -864,10 +877,46 @@ static bool is_duplicate(tsdb_writer *w, uint32_t id, int64_t ts) {
   return at < x->block_n && x->block_ts[at] == ts;
 }
 
+/* Messages and points of the records in data[0..len) that are to be
+ * written (not dropped). */
+static void count_records(const uint8_t *data, size_t len, uint64_t *msgs, uint64_t *points) {
+  *msgs = *points = 0;
+  for (size_t off = 0; off < len;) {
+    const tsdb_qrec *r = (const tsdb_qrec *)(data + off);
+    if (!(r->flags & TSDB_QREC_DROPPED)) {
+      (*msgs)++;
+      *points += r->npoints;
+    }
+    off += tsdb_qrec__size_of(r);
+  }
+}
+
+/* The records in data[0..len) are done with: their class references go. */
+static void release_records(uint8_t *data, size_t len) {
+  for (size_t off = 0; off < len;) {
+    tsdb_qrec *r = (tsdb_qrec *)(data + off);
+    tsdb_series_class_release(r->cls);
+    r->cls = NULL;
+    off += tsdb_qrec__size_of(r);
+  }
+}
+
+/* Storage fails: the durable records still held were answered TSDB_EIO
+ * (tsdb_queue__set_failing), so they must never be written. */
+static void drop_durable(uint8_t *data, size_t len) {
+  for (size_t off = 0; off < len;) {
+    tsdb_qrec *r = (tsdb_qrec *)(data + off);
+    if (r->flags & TSDB_QREC_DURABLE) r->flags |= TSDB_QREC_DROPPED;
+    off += tsdb_qrec__size_of(r);
+  }
+}
+
 /*
  * Stages the records of data[0..len) until the pass is full (PASS_OPENED,
  * PASS_POINTS) or an error: *used is the bytes and *records the messages
- * taken, each one whole. On error the pass's messages fail together.
+ * taken, each one whole. On error the pass's messages fail together. The
+ * records keep their class references until their pass is written
+ * (release_records): a pass whose write fails is staged again later.
  */
 static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now, size_t *used,
                          uint64_t *records) {
@@ -883,6 +932,8 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now,
     tsdb_qrec *r = (tsdb_qrec *)(data + off);
     off += tsdb_qrec__size_of(r);
     taken++;
+    /* Its publisher was told the write failed (sync durability): never stored. */
+    if (r->flags & TSDB_QREC_DROPPED) continue;
     points += r->npoints;
     const char *topic = tsdb_qrec__topic(r);
     const tsdb_point *pts = tsdb_qrec__points(r);
@@ -939,7 +990,6 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now,
       if ((rc = stage_point(ws, pts[i].ts_ms, pts[i].value))) break;
       rc = rollup_point(w, id, ws, s, pts[i].ts_ms, pts[i].value, now);
     }
-    tsdb_series_class_release(r->cls);
   }
   free(names);
   *used = off;
@@ -1504,6 +1554,43 @@ static void commit_finals(tsdb_writer *w) {
   w->finals.n = 0;
 }
 
+/* ---- storage failure ---- */
+
+/*
+ * The first failed write puts the writer in the failing state: the queue
+ * refuses new messages (TSDB_EIO: the plugin answers 0x87 write_failed) and
+ * answers waiting durable pushes TSDB_EIO, until RocksDB resumes (see
+ * ride_out_failure). Logged once here, not per write.
+ */
+static void enter_failing(tsdb_writer *w) {
+  if (w->failing) return;
+  tsdb_db *db = w->db;
+  w->failing = true;
+  w->failing_since = tsdb_time__monotonic_ms();
+  /* A failure soon after a recovery keeps the backoff it had reached. */
+  if (w->failing_since - w->recovered_at > 10 * RETRY_MAX_MS) w->retry_ms = RETRY_FIRST_MS;
+  tsdb_queue__set_failing(&db->queue, true);
+  atomic_fetch_add(&db->counters.storage_failures, 1);
+  atomic_store(&db->counters.storage_failing, 1);
+  char why[256];
+  tsdb_store__last_error(db->store, why, sizeof why);
+  tsdb_log__limited(&db->log, &w->fail_log, TSDB_LOG_ERROR,
+                   "storage failing reason=\"%s\": new messages are refused (write_failed) until "
+                   "a write succeeds; acknowledged messages not yet written are kept in memory "
+                   "and written then",
+                   why);
+}
+
+/* Writes the writer's batch; a failure enters the failing state. */
+static int store_write(tsdb_writer *w, bool sync) {
+  int rc = tsdb_store__write(w->db->store, w->batch, sync);
+  if (rc) {
+    atomic_fetch_add(&w->db->counters.write_errors, 1);
+    enter_failing(w);
+  }
+  return rc;
+}
+
 /* The batch failed: the collected accumulators stay open and retry later. */
 static void restore_finals(tsdb_writer *w, int64_t now) {
   for (size_t i = 0; i < w->finals.n; i++) {
@@ -1519,8 +1606,7 @@ static void finalize_due(tsdb_writer *w, int64_t now) {
   w->finals.n = 0;
   collect_due(w, now);
   if (w->finals.n == 0) return;
-  if (tsdb_store__write(w->db->store, w->batch, false) != 0) {
-    atomic_fetch_add(&w->db->counters.write_errors, 1);
+  if (store_write(w, false) != 0) {
     restore_finals(w, now);
     return;
   }
@@ -1616,7 +1702,7 @@ static bool backfill_step(tsdb_writer *w) {
     if (rc == 0)
       rc = tsdb_catalog__set_complete_from(&db->catalog, db->store, w->batch, id, t,
                                            last ? INT64_MIN : lo);
-    if (rc == 0) rc = tsdb_store__write(db->store, w->batch, false);
+    if (rc == 0) rc = store_write(w, false);
     if (rc) {
       tsdb_log__printf(&db->log, TSDB_LOG_ERROR, "backfill failed series=%u tier=%zu error=%s",
                        id, t, tsdb_err_name(rc));
@@ -1639,21 +1725,37 @@ static bool backfill_step(tsdb_writer *w) {
  * filled up) and sets *pass_seq to the message count where it ended.
  */
 static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
-                      uint64_t *pass_seq) {
+                      uint64_t *pass_seq, bool *pass_failed) {
   tsdb_db *db = w->db;
   int64_t now = tsdb_db__now(db);
   size_t used = 0;
   *pass_seq = seq;
+  *pass_failed = false;
   if (len > 0) {
     tsdb_store__batch_clear(w->batch);
     w->touched.n = 0;
     w->changed.n = 0;
     w->finals.n = 0;
+    w->pass_points = 0;
     uint64_t records;
     int rc = stage_records(w, data, len, now, &used, &records);
     if (used < len) *pass_seq = seq = w->last_seq + records;
     for (size_t i = 0; rc == 0 && i < w->touched.n; i++)
       rc = flush_series(w, w->touched.v[i], w->ws[w->touched.v[i]]);
+    bool staged = rc == 0;
+    if (rc) {
+      /* Not a storage failure (no memory, say): retrying could fail the
+       * same way for good, so the pass's messages are dropped, counted and
+       * said, like a crash would lose them. */
+      uint64_t msgs = 0, pts = 0;
+      count_records(data, used, &msgs, &pts);
+      atomic_fetch_add(&db->counters.messages_lost, msgs);
+      atomic_fetch_add(&db->counters.points_lost, pts);
+      tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
+                       "cannot stage a batch error=%s messages_lost=%" PRIu64
+                       " points_lost=%" PRIu64,
+                       tsdb_err_name(rc), msgs, pts);
+    }
     if (rc == 0) {
       /* Buckets already due (a backfill moving on, a late point) go into this
        * same batch; only those still open get a pending marker. */
@@ -1666,7 +1768,7 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
         a->marker = MARKER_QUEUED;
       }
       int64_t t0 = tsdb_time__monotonic_us();
-      rc = tsdb_store__write(db->store, w->batch, db->opts.fsync_wal);
+      rc = store_write(w, db->opts.fsync_wal);
       int64_t us = tsdb_time__monotonic_us() - t0;
       int bucket = 0;
       while (bucket < TSDB_LATENCY_BUCKETS - 1 && ((int64_t)1 << bucket) < us) bucket++;
@@ -1676,6 +1778,7 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
      * their write failed). Rollup work below does not delay their PUBACK. */
     tsdb_queue__committed(&db->queue, w->last_seq, seq, rc == 0);
     if (rc == 0) {
+      atomic_fetch_add(&db->counters.points_written, w->pass_points);
       for (size_t i = 0; i < w->changed.n; i++) {
         tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, w->changed.v[i]);
         if (s) s->persisted = true;
@@ -1693,11 +1796,9 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
       /* Nothing was written: markers stay owed, tried again next pass. */
       for (size_t i = 0; i < w->unmarked.n; i++)
         if (w->unmarked.v[i]->marker == MARKER_QUEUED) w->unmarked.v[i]->marker = MARKER_NONE;
-      atomic_fetch_add(&db->counters.write_errors, 1);
-      tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
-                       "write failed error=%s points_lost=0 (none were acknowledged as stored "
-                       "beyond the WAL) action=rebuilding rollups from stored data",
-                       tsdb_err_name(rc));
+      /* A failed write keeps the pass's messages to write them again once
+       * storage works (the caller); a staging error dropped them above. */
+      *pass_failed = staged;
       /* Nothing of the batch is stored: forget what we believed, including
        * the topic -> series cache, so new series write their descriptors
        * again with their next points. */
@@ -1729,9 +1830,11 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
   } else if (w->refresh.n) {
     refresh_accs(w);
   }
-  finalize_due(w, now);
-  if (w->partial.n) publish_partials(w, now);
-  if (w->backfills.n) backfill_step(w);
+  if (!w->failing) {
+    finalize_due(w, now);
+    if (w->partial.n) publish_partials(w, now);
+    if (w->backfills.n) backfill_step(w);
+  }
   /* Disk usage for stats and metrics, read here because RocksDB's property
    * reads must stay off the broker thread. */
   int64_t mono = tsdb_time__monotonic_ms();
@@ -1755,6 +1858,101 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
   sweep_series(w, now, budget);
   trim_vectors(w);
   return used;
+}
+
+/*
+ * Storage fails: wait and ask RocksDB to resume, at growing intervals, until
+ * it does (true: the held messages are written next) or the engine stops
+ * (false). Nothing is taken from the queue meanwhile, and the queue refuses
+ * new messages, so what is held is what was acknowledged before the failure.
+ */
+static bool ride_out_failure(tsdb_writer *w) {
+  tsdb_db *db = w->db;
+  for (;;) {
+    bool stopping = tsdb_queue__sleep_unless_stopped(&db->queue, w->retry_ms);
+    char why[256] = "";
+    if (tsdb_store__resume(db->store, why, sizeof why) == 0) {
+      w->recovered_at = tsdb_time__monotonic_ms();
+      int64_t ms = w->recovered_at - w->failing_since;
+      w->failing = false;
+      tsdb_queue__set_failing(&db->queue, false);
+      atomic_store(&db->counters.storage_failing, 0);
+      tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
+                       "storage works again after %" PRId64 " ms: writes resumed, messages "
+                       "accepted again",
+                       ms);
+      return true;
+    }
+    if (stopping) return false;
+    w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
+    tsdb_log__limited(&db->log, &w->still_failing, TSDB_LOG_ERROR,
+                      "storage still failing after %" PRId64 " ms reason=\"%s\"",
+                      tsdb_time__monotonic_ms() - w->failing_since, why);
+  }
+}
+
+/*
+ * The engine stops while storage still fails: the acknowledged messages held
+ * (data[0..len)) and those still queued cannot be written. They are counted
+ * (messages_lost, points_lost) and said, the only way anything acknowledged
+ * is lost short of a crash.
+ */
+static void lose_held(tsdb_writer *w, uint8_t *data, size_t len) {
+  tsdb_db *db = w->db;
+  uint64_t msgs = 0, pts = 0;
+  if (data) {
+    count_records(data, len, &msgs, &pts);
+    release_records(data, len);
+  }
+  uint8_t *rest;
+  size_t rest_len;
+  uint64_t seq;
+  tsdb_queue__take(&db->queue, -1, 0, &rest, &rest_len, &seq);
+  if (rest) {
+    uint64_t m = 0, p = 0;
+    count_records(rest, rest_len, &m, &p);
+    msgs += m;
+    pts += p;
+    release_records(rest, rest_len);
+  }
+  w->last_seq = seq;
+  tsdb_queue__processed(&db->queue, seq);
+  atomic_fetch_add(&db->counters.messages_lost, msgs);
+  atomic_fetch_add(&db->counters.points_lost, pts);
+  if (msgs)
+    tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
+                     "stopping while storage fails: messages_lost=%" PRIu64 " points_lost=%" PRIu64
+                     " (acknowledged, not written)",
+                     msgs, pts);
+}
+
+/*
+ * The store could not be opened when the engine started (open_retry): try
+ * again at growing intervals up to RETRY_MAX_MS until it opens (true) or
+ * the engine stops (false). The queue refuses messages meanwhile.
+ */
+static bool open_store_retrying(tsdb_writer *w) {
+  tsdb_db *db = w->db;
+  int64_t since = tsdb_time__monotonic_ms();
+  for (;;) {
+    if (tsdb_queue__sleep_unless_stopped(&db->queue, w->retry_ms)) return false;
+    char err[512] = "";
+    int rc = tsdb_db__open_store(db, err, sizeof err);
+    if (rc == 0) {
+      w->retry_ms = RETRY_FIRST_MS;
+      tsdb_queue__set_failing(&db->queue, false);
+      atomic_store(&db->counters.storage_failing, 0);
+      tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
+                       "opened path=%s series=%zu after %" PRId64 " ms: messages accepted",
+                       db->path, tsdb_catalog__count(&db->catalog),
+                       tsdb_time__monotonic_ms() - since);
+      return true;
+    }
+    w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
+    tsdb_log__limited(&db->log, &w->still_failing, TSDB_LOG_ERROR,
+                      "still cannot open the database after %" PRId64 " ms: %s",
+                      tsdb_time__monotonic_ms() - since, err);
+  }
 }
 
 /* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
@@ -1802,7 +2000,7 @@ static void recover(tsdb_writer *w) {
   }
   tsdb_store__iter_status(it);
   tsdb_store__iter_close(it);
-  if (dropped) tsdb_store__write(db->store, w->batch, false);
+  if (dropped) store_write(w, false);
   if (recovered)
     refresh_accs(w);
   if (recovered || dropped)
@@ -1818,6 +2016,11 @@ static void *writer_main(void *arg) {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
 
+  if (!tsdb_db__store(db) && !open_store_retrying(w)) {
+    lose_held(w, NULL, 0);
+    tsdb_queue__writer_exited(&db->queue);
+    return NULL;
+  }
   recover(w);
   uint32_t ids = tsdb_catalog__id_limit(&db->catalog);
   for (uint32_t id = 1; id < ids; id++) {
@@ -1847,13 +2050,26 @@ static void *writer_main(void *arg) {
     size_t off = 0;
     do {
       uint64_t pass_seq;
-      off += process(w, data ? data + off : NULL, len - off, seq, &pass_seq);
-      w->last_seq = pass_seq;
+      bool pass_failed;
+      size_t used = process(w, data ? data + off : NULL, len - off, seq, &pass_seq, &pass_failed);
+      if (!pass_failed) {
+        if (used) release_records(data + off, used);
+        off += used;
+        w->last_seq = pass_seq;
+        tsdb_queue__processed(&db->queue, pass_seq);
+      }
       atomic_store(&db->counters.open_buckets, w->heap_n);
       atomic_store(&db->counters.backfills_pending, w->backfills.n);
       atomic_store(&db->counters.sources_cached, w->sources.count);
       atomic_store(&db->counters.series_active, w->ws_count);
-      tsdb_queue__processed(&db->queue, pass_seq);
+      if (w->failing) {
+        if (data) drop_durable(data + off, len - off);
+        if (!ride_out_failure(w)) {
+          lose_held(w, data ? data + off : NULL, len - off);
+          alive = false;
+          break;
+        }
+      }
     } while (off < len);
     if (data) tsdb_queue__release_pages(&db->queue, data, len);
     if (!alive) break;
@@ -1868,6 +2084,10 @@ int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
   if (!w) return TSDB_ENOMEM;
   w->db = db;
   w->reject.gen = 1; /* slots are free unless they carry the pass's gen */
+  tsdb_ratelimit__init(&w->still_failing, 30000, 1);
+  tsdb_ratelimit__init(&w->fail_log, 60000, 3);
+  w->retry_ms = RETRY_FIRST_MS;
+  w->recovered_at = INT64_MIN / 2;
   tsdb_map__init(&w->sources);
   /* Archive keys must not collide with those of an earlier run that wrote
    * in the same millisecond: a random session id tells runs apart. */
@@ -1881,11 +2101,15 @@ int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
   }
   w->batch = tsdb_store__batch_new();
   if (!w->batch) {
+    tsdb_ratelimit__destroy(&w->still_failing);
+    tsdb_ratelimit__destroy(&w->fail_log);
     free(w);
     return TSDB_ENOMEM;
   }
   if (pthread_create(&w->thread, NULL, writer_main, w)) {
     tsdb_store__batch_free(w->batch);
+    tsdb_ratelimit__destroy(&w->still_failing);
+    tsdb_ratelimit__destroy(&w->fail_log);
     free(w);
     return TSDB_ETHREAD;
   }
@@ -1928,5 +2152,7 @@ void tsdb_writer__join(tsdb_writer *w) {
   free(w->buckets);
   tsdb_scan_buf__free(&w->scan);
   tsdb_store__batch_free(w->batch);
+  tsdb_ratelimit__destroy(&w->still_failing);
+  tsdb_ratelimit__destroy(&w->fail_log);
   free(w);
 }

@@ -39,6 +39,10 @@ void ingest_error_clear(ingest_error *err) {
 int ingest_error_set(ingest_error *err, int code, const char *keyword,
                      const char *pointer, const char *fmt, ...) {
   if (!err) return code;
+  /* A new error: the members its setter does not fill stay empty, never
+   * left over from an earlier error or from uninitialised memory (an error
+   * record once carried "\rV" as its schema_path; issue 12). */
+  ingest_error_clear(err);
   err->code = code;
   snprintf(err->keyword, sizeof err->keyword, "%s", keyword ? keyword : "");
   snprintf(err->pointer, sizeof err->pointer, "%s", pointer ? pointer : "");

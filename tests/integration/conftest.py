@@ -1,5 +1,6 @@
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -54,3 +55,27 @@ def broker(broker_factory):
     b = broker_factory()
     b.start()
     return b
+
+
+@pytest.fixture
+def tmpfs(workdir):
+    """Mounts small tmpfs file systems in the work directory (the fault tests'
+    full disks); unmounts them at the end. Needs root, as CI runs."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounts = []
+
+    def mount(name, size="64m"):
+        path = os.path.join(workdir, name)
+        os.makedirs(path, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", path],
+                       check=True)
+        mounts.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounts):
+        # The brokers are stopped by now (broker_factory is set up after this
+        # fixture and torn down before it); lazily, in case one still is not.
+        if subprocess.run(["umount", path], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", path], capture_output=True)

@@ -74,7 +74,12 @@ class Broker:
             # the build tree of an arbitrary checkout; tests stay root.
             lines.append("user root")
         lines.append("plugin %s" % PLUGIN)
-        for k, v in self.options.items():
+        options = dict(self.options)
+        if "acl_file" not in self.extra_conf and "plugin " not in self.extra_conf:
+            # No ACL of the broker's own: without this the plugin's ACL check
+            # would defer every decision to nobody, and Mosquitto denies then.
+            options.setdefault("acl_fallback", "allow")
+        for k, v in options.items():
             if v is not None:
                 lines.append("plugin_opt_%s %s" % (k, v))
         lines.append(self.extra_conf)
@@ -122,6 +127,19 @@ class Broker:
         rc = self.proc.returncode
         self.proc = None
         return rc
+
+    def wait_log(self, text, timeout=10.0):
+        """Waits until the running broker's log holds `text` (the plugin logs
+        the engine's lines in the broker's loop, a moment after they happen);
+        returns the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log()
+            if text in log:
+                return log
+            if time.monotonic() > deadline:
+                raise AssertionError("%r not logged within %.0f s:\n%s" % (text, timeout, log[-4000:]))
+            time.sleep(0.05)
 
     def log(self):
         text = ""
@@ -182,22 +200,34 @@ class Client:
                 return m
             self.set_aside.append(m)
 
-    def command(self, commands, timeout=10.0):
-        """Sends $CONTROL/tsdb/v1 commands; returns the response objects in order."""
+    def command(self, commands, timeout=10.0, answers=None):
+        """Sends $CONTROL/tsdb/v1 commands and waits for the done marker that
+        ends each; returns each command's first response (its answer, or the
+        marker when nothing else came) in order. With `answers` (a list) it
+        also appends every response received, in arrival order."""
         for i, cmd in enumerate(commands):
             cmd.setdefault("correlationData", "c%d-%s" % (i, uuid.uuid4().hex[:6]))
         self.subscribe("$tsdb/reply/%s/#" % self.client_id)
+        self.subscribe("$tsdb/admin/%s/#" % self.client_id)
         self.publish("$CONTROL/tsdb/v1", {"commands": commands})
-        wanted = {c["correlationData"]: None for c in commands}
+        first = {c["correlationData"]: None for c in commands}
+        done = set()
         deadline = time.monotonic() + timeout
-        while any(v is None for v in wanted.values()):
+        while len(done) < len(first):
             m = self.wait_message(max(0.1, deadline - time.monotonic()),
-                                  predicate=lambda m: m.topic.startswith("$tsdb/reply/"))
+                                  predicate=lambda m: m.topic.startswith(("$tsdb/reply/", "$tsdb/admin/")))
             for r in json.loads(m.payload)["responses"]:
-                if r.get("correlationData") in wanted:
-                    r["_topic"] = m.topic
-                    wanted[r["correlationData"]] = r
-        return [wanted[c["correlationData"]] for c in commands]
+                corr = r.get("correlationData")
+                if corr not in first:
+                    continue
+                r["_topic"] = m.topic
+                if answers is not None:
+                    answers.append(r)
+                if first[corr] is None:
+                    first[corr] = r
+                if r.get("done"):
+                    done.add(corr)
+        return [first[c["correlationData"]] for c in commands]
 
     def close(self):
         self.c.disconnect()

@@ -8,29 +8,41 @@ import time
 from harness import Client
 
 ACL = """
-# Everyone may publish city data and send commands.
+# everyone may publish city data and send commands
 pattern write city/#
 pattern write $CONTROL/tsdb/v1
-# Everyone reads their own answers, replays and error records...
+# every client reads the end markers of its own commands and its error records
 pattern read $tsdb/reply/%c
-pattern read $tsdb/reply/%c/city/#
-pattern read $tsdb/replay/%c/#
 pattern read $tsdb/errors/%c
 
+# alice reads all of the city's data, live, as aggregates, answers and replays
 user alice
 topic read city/#
-topic read $tsdb/agg/#
+topic read $tsdb/agg/+/city/#
+topic read $tsdb/reply/+/city/#
+topic read $tsdb/replay/+/+
+topic read $tsdb/replay/+/+/city/#
 
-# ...but bob not those about city/secret. Mosquitto checks a user's deny
-# lines before any allow line and before the patterns. The client-id level
-# is a wildcard: bob may connect with any client id.
+# bob the same but city/secret. Mosquitto checks a user's deny lines before
+# any allow line and before the patterns.
 user bob
 topic read city/#
-topic deny city/secret/#
 topic read $tsdb/agg/+/city/#
+topic read $tsdb/reply/+/city/#
+topic read $tsdb/replay/+/+
+topic read $tsdb/replay/+/+/city/#
+topic deny city/secret/#
 topic deny $tsdb/agg/+/city/secret/#
 topic deny $tsdb/reply/+/city/secret/#
 topic deny $tsdb/replay/+/+/city/secret/#
+
+# carol: nothing but her own end markers and error records
+user carol
+
+# operators: the stats answers (their own only: the plugin's check) and $SYS
+user ops
+topic read $tsdb/admin/#
+topic read $SYS/#
 """
 
 
@@ -100,3 +112,11 @@ def test_bob_never_reads_city_secret(broker_factory, workdir):
     assert "$tsdb/replay/bob-1/all/city/open/s2/air" in topics, topics
     for c in (alice, bob):
         c.close()
+
+
+def test_the_readme_shows_this_acl():
+    from harness import SOURCE_DIR
+    with open(os.path.join(SOURCE_DIR, "README.md")) as f:
+        readme = f.read()
+    body = ACL.strip("\n")
+    assert "```\n%s\n```" % body in readme, "README.md's ACL example differs from this test's"

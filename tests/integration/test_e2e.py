@@ -210,12 +210,15 @@ def test_query_errors_are_answers(broker):
     assert r["error"] == "missing argument 'topic'"
     r = query(c, topic="test/s8/air", field="pm10", **{"from": "yesterday"})
     assert "argument 'from'" in r["error"]
-    # Malformed request: answered on $tsdb/reply/<client id>, client stays connected.
+    # Malformed request: answered on $tsdb/reply/<client id>, then done, and
+    # the client stays connected.
     c.subscribe("$tsdb/reply/%s/#" % c.client_id)
     c.publish("$CONTROL/tsdb/v1", "{not json")
     m = c.wait_message(timeout=10)
     assert m.topic == "$tsdb/reply/%s" % c.client_id
     assert json.loads(m.payload)["responses"][0]["error"] == "request is not valid JSON"
+    m = c.wait_message(timeout=10)
+    assert json.loads(m.payload)["responses"][0]["done"] is True
     assert c.c.is_connected()
     c.close()
 

@@ -55,7 +55,7 @@ def test_stats_command_and_sys_metrics(broker_factory):
     c.publish("test/st/air", {"ts": now_ms() - 5_000, "pm10": 3.0})
     c.publish("test/st/air", {"ts": now_ms() - 5_000, "pm10": -3.0})  # refused
     r = c.command([{"command": "stats"}])[0]
-    assert r["_topic"] == "$tsdb/reply/%s" % c.client_id
+    assert r["_topic"] == "$tsdb/admin/%s/stats" % c.client_id
     assert r["engine"]["points_written"] >= 1 and r["engine"]["series"] >= 1
     prom = r["prometheus"]
     assert "# TYPE tsdb_points_written counter" in prom

@@ -5,6 +5,10 @@
  * refusals that mosquitto_pub and python-paho 1.6 do not expose.
  *
  *   tsdb_pub5 -p PORT -t TOPIC -m PAYLOAD [-t TOPIC -m PAYLOAD ...] [-i CLIENT_ID]
+ *   tsdb_pub5 -p PORT -f FILE [-i CLIENT_ID]
+ *
+ * With -f, FILE holds one message per line: the topic, a tab, the payload
+ * (any number of lines; the fault tests publish thousands).
  *
  * Output, one line per message then one summary line:
  *   puback topic=<topic> reason=<decimal code>
@@ -20,7 +24,9 @@
 
 #define MAX_MESSAGES 64
 
-static volatile int last_reason = -1;
+#include <stdatomic.h>
+
+static atomic_int last_reason = -1;
 
 static void on_published(void *ctx, int token, int packet_type, MQTTProperties *props,
                          enum MQTTReasonCodes reason) {
@@ -44,18 +50,60 @@ static void on_lost(void *ctx, char *cause) {
   fprintf(stderr, "connection lost: %s\n", cause ? cause : "?");
 }
 
+/* Reads "topic\tpayload" lines into growing arrays (the lines are kept). */
+static int read_file(const char *path, const char ***topics, const char ***payloads, int *n) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  int cap = 0;
+  char *line = NULL;
+  size_t linecap = 0;
+  ssize_t len;
+  while ((len = getline(&line, &linecap, f)) > 0) {
+    if (line[len - 1] == '\n') line[--len] = '\0';
+    char *tab = strchr(line, '\t');
+    if (!tab) continue;
+    *tab = '\0';
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 256;
+      *topics = realloc((void *)*topics, (size_t)cap * sizeof **topics);
+      *payloads = realloc((void *)*payloads, (size_t)cap * sizeof **payloads);
+      if (!*topics || !*payloads) return -1;
+    }
+    (*topics)[*n] = line;
+    (*payloads)[*n] = tab + 1;
+    (*n)++;
+    line = NULL; /* kept by the arrays */
+    linecap = 0;
+  }
+  free(line);
+  fclose(f);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  const char *port = NULL, *id = "tsdb_pub5";
-  const char *topics[MAX_MESSAGES], *payloads[MAX_MESSAGES];
+  const char *port = NULL, *id = "tsdb_pub5", *file = NULL;
+  const char *arg_topics[MAX_MESSAGES], *arg_payloads[MAX_MESSAGES];
+  const char **topics = arg_topics, **payloads = arg_payloads;
   int ntopics = 0, npayloads = 0, opt;
-  while ((opt = getopt(argc, argv, "p:t:m:i:")) != -1) {
+  while ((opt = getopt(argc, argv, "p:t:m:i:f:")) != -1) {
     switch (opt) {
     case 'p': port = optarg; break;
-    case 't': if (ntopics < MAX_MESSAGES) topics[ntopics++] = optarg; break;
-    case 'm': if (npayloads < MAX_MESSAGES) payloads[npayloads++] = optarg; break;
+    case 't': if (ntopics < MAX_MESSAGES) arg_topics[ntopics++] = optarg; break;
+    case 'm': if (npayloads < MAX_MESSAGES) arg_payloads[npayloads++] = optarg; break;
     case 'i': id = optarg; break;
+    case 'f': file = optarg; break;
     default: goto usage;
     }
+  }
+  if (file) {
+    if (ntopics) goto usage;
+    topics = NULL;
+    payloads = NULL;
+    if (read_file(file, &topics, &payloads, &ntopics) != 0) {
+      fprintf(stderr, "cannot read %s\n", file);
+      return 2;
+    }
+    npayloads = ntopics;
   }
   if (!port || ntopics == 0 || ntopics != npayloads) goto usage;
 
@@ -92,8 +140,9 @@ int main(int argc, char **argv) {
     last_reason = -1;
     r = MQTTClient_publishMessage5(client, topics[i], &msg, &token);
     MQTTResponse_free(r);
-    MQTTClient_waitForCompletion(client, token, 5000);
-    for (int w = 0; w < 500 && last_reason < 0; w++) usleep(10000);
+    /* The PUBACK's callback sets last_reason (MQTTClient_waitForCompletion
+     * polls in 100 ms steps: far too slow for thousands of messages). */
+    for (int w = 0; w < 50000 && last_reason < 0; w++) usleep(100);
     printf("puback topic=%s reason=%d\n", topics[i], last_reason);
     if (last_reason < 0) status = 1;
   }
@@ -105,7 +154,8 @@ int main(int argc, char **argv) {
   return status;
 
 usage:
-  fprintf(stderr, "usage: %s -p PORT -t TOPIC -m PAYLOAD [-t TOPIC -m PAYLOAD ...] [-i ID]\n",
+  fprintf(stderr,
+          "usage: %s -p PORT (-t TOPIC -m PAYLOAD [-t TOPIC -m PAYLOAD ...] | -f FILE) [-i ID]\n",
           argv[0]);
   return 2;
 }

@@ -972,7 +972,7 @@ typedef struct answer {
   int n;
   char topic[8][256];
   char payload[8][8192];
-  bool finished; /* a "done" marker or an error arrived */
+  bool finished; /* the "done" marker that ends every command arrived */
 } answer;
 
 /* Publications that are not answers (a replay's messages, which race with
@@ -981,40 +981,37 @@ static pubs stray_pubs;
 
 static void collect_answer(void *ud, const tsdb_result *r) {
   answer *a = ud;
-  if (r->kind == TSDB_RESULT_PUBLISH && strncmp(r->topic, "$tsdb/reply/", 12)) {
+  if (r->kind == TSDB_RESULT_PUBLISH && strncmp(r->topic, "$tsdb/reply/", 12) &&
+      strncmp(r->topic, "$tsdb/admin/", 12)) {
     collect_pub(&stray_pubs, r);
     return;
   }
   if (r->kind != TSDB_RESULT_PUBLISH || a->n == 8) return;
   snprintf(a->topic[a->n], sizeof a->topic[0], "%s", r->topic);
   snprintf(a->payload[a->n], sizeof a->payload[0], "%.*s", (int)r->payload_len, r->payload);
-  if (strstr(a->payload[a->n], "\"done\":true") || strstr(a->payload[a->n], "\"error\":"))
-    a->finished = true;
+  if (strstr(a->payload[a->n], "\"done\":true")) a->finished = true;
   a->n++;
 }
 
-/* Submits a request and collects its answers up to the done marker (or an
- * error answer); single: up to the first answer (commands with one answer). */
-static void control_answers(tsdb_db *db, const char *client, const char *json, answer *a,
-                            bool single) {
+/* Submits a request and collects its answers up to the done marker that
+ * ends every command. */
+static void control(tsdb_db *db, const char *client, const char *json, answer *a) {
   memset(a, 0, sizeof *a);
   CHECK_OK(tsdb_control_submit(db, client, json, strlen(json)));
-  for (int i = 0; i < 1000 && !a->finished && !(single && a->n); i++) {
+  for (int i = 0; i < 1000 && !a->finished; i++) {
     tsdb_results_drain(db, 1, collect_answer, a);
-    if (!a->finished && !(single && a->n)) usleep(2000);
+    if (!a->finished) usleep(2000);
   }
-  CHECK_MSG(a->finished || (single && a->n), "no complete answer to %s", json);
+  CHECK_MSG(a->finished, "no complete answer to %s", json);
 }
 
-static void control(tsdb_db *db, const char *client, const char *json, answer *a) {
-  control_answers(db, client, json, a, false);
-}
-
+/* Commands with one answer (stats, replay, cancel): the answer, then done. */
 static void control1(tsdb_db *db, const char *client, const char *json, answer *a) {
-  control_answers(db, client, json, a, true);
+  control(db, client, json, a);
+  CHECK_INT(a->n, ==, 2);
 }
 
-/* Moves the publications control_answers() set aside into p. */
+/* Moves the publications control() set aside into p. */
 static void take_stray_pubs(pubs *p) {
   for (int i = 0; i < stray_pubs.n && p->n < 64; i++, p->n++) {
     memcpy(p->topics[p->n], stray_pubs.topics[i], sizeof p->topics[0]);

@@ -69,6 +69,18 @@ typedef enum tsdb_dup_policy {
 
 typedef int64_t (*tsdb_clock_fn)(void *ud); /* wall clock, ms since epoch */
 
+/* What opening a database whose write-ahead log is damaged does (a log cut
+ * short by a crash mid-write, or corrupted on disk). */
+typedef enum tsdb_wal_recovery {
+  /* Replay the log up to the damage and drop the rest, after copying the
+   * log files to <path>/wal-damaged-<time>/; logged at ERROR with what
+   * RocksDB dropped (file, bytes, reason). */
+  TSDB_WAL_POINT_IN_TIME = 0,
+  /* Refuse to open (TSDB_ECORRUPT), saying what is damaged and how to
+   * start anyway. */
+  TSDB_WAL_STRICT = 1
+} tsdb_wal_recovery;
+
 typedef struct tsdb_options {
   const char *path;            /* RocksDB directory (created if missing); required */
   size_t queue_bytes;          /* ingest queue capacity, each of its two halves; default 32 MiB */
@@ -90,6 +102,14 @@ typedef struct tsdb_options {
   bool fsync_wal;              /* fsync the WAL with every batch (power-loss safe); default false */
   tsdb_clock_fn clock_fn;      /* NULL: CLOCK_REALTIME. Tests inject a clock. */
   void *clock_ud;
+  int wal_recovery;            /* tsdb_wal_recovery; default TSDB_WAL_POINT_IN_TIME */
+  /* When the store cannot be opened for a storage reason (permissions, not
+   * a directory, a full disk, another process holding it: TSDB_EIO),
+   * tsdb_open() still succeeds: ingest is refused with TSDB_EIO and
+   * commands are answered "storage unavailable" while the writer retries
+   * the open, at most every second. Damaged data and unknown formats still
+   * fail tsdb_open(). Default false: tsdb_open() fails. */
+  bool open_retry;
 } tsdb_options;
 
 /* Fills every field with its default (path NULL). */
@@ -106,9 +126,15 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf,
 /*
  * Stops accepting input, drains the ingest queue into RocksDB, finalizes
  * nothing that is still open (open buckets are recovered at the next open),
- * joins every thread and closes the store. Results not yet drained are freed.
- * Safe to call with NULL.
+ * joins every thread and closes the store. The results produced up to then
+ * (the last log lines: what a stop while storage fails has lost, say) stay
+ * drainable, and tsdb_stats_get() keeps working, until tsdb_close().
+ * Idempotent; safe to call with NULL.
  */
+void tsdb_shutdown(tsdb_db *db);
+
+/* tsdb_shutdown() if it has not run, then frees everything, results not
+ * yet drained included. Safe to call with NULL. */
 void tsdb_close(tsdb_db *db);
 
 /* Blocks until everything ingested before the call is committed to RocksDB
@@ -191,8 +217,13 @@ typedef struct tsdb_ingest_msg {
  * Copies the message into the bounded ingest queue and returns at once.
  * Makes no system call in the common case: the writer is woken at most once
  * per batch window. Returns TSDB_EFULL when the queue is full (the caller
- * refuses the message and counts it), TSDB_ECLOSED while closing,
- * TSDB_EINVAL for a bad field index or empty topic.
+ * refuses the message and counts it), TSDB_EIO while storage fails (from
+ * the first failed write until a write succeeds again: the caller refuses
+ * the message), TSDB_ECLOSED while closing, TSDB_EINVAL for a bad field
+ * index or empty topic. A message accepted (0) is written even if storage
+ * fails after it: the writer keeps it and writes it once storage works
+ * again; only a stop while storage still fails loses it, counted in
+ * tsdb_stats.messages_lost.
  */
 int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg);
 
@@ -200,8 +231,9 @@ int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg);
  * Like tsdb_ingest(), then BLOCKS until the message's points are in
  * RocksDB's write-ahead log (fsynced when fsync_wal is set): a process crash
  * after it returns 0 cannot lose them. The writer skips its batching window
- * for it. Returns TSDB_EIO when that write failed (nothing of the message is
- * stored), TSDB_EFULL without waiting when the queue is full. For the
+ * for it. Returns TSDB_EIO when that write failed or storage fails (nothing
+ * of the message is stored, and it never will be), TSDB_EFULL without
+ * waiting when the queue is full. For the
  * plugin's sync durability: the broker sends PUBACK after this returns.
  */
 int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg);
@@ -382,6 +414,11 @@ typedef struct tsdb_stats {
   uint64_t agg_cache_hits;       /* aggregate blocks served decoded from the cache */
   uint64_t agg_cache_misses;     /* aggregate blocks looked up and decoded (absent or changed) */
   uint64_t agg_cache_bytes;      /* memory the cache holds (at most cache_mb / 4 MiB) */
+  uint64_t storage_failing;      /* 1 while writes fail (or the store is not open yet) */
+  uint64_t storage_failures;     /* times writes started to fail */
+  uint64_t messages_lost;        /* accepted (acknowledged) messages never written */
+  uint64_t points_lost;          /* their points */
+  uint64_t wal_damaged;          /* 1 when this open dropped damaged write-ahead log records */
 } tsdb_stats;
 
 /* Counters of the host (the plugin: accepted/refused per schema and reason)
