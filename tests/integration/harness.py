@@ -33,11 +33,16 @@ def free_port():
 
 
 def make_schema_dir(workdir, include_shipped=("air-quality",)):
-    """A schema directory with the test schemas and some shipped ones."""
+    """A schema directory with the test schemas and the named shipped ones,
+    never the rest of ./schemas, which is the user's (README: "Shipped
+    schemas and their examples")."""
     d = os.path.join(workdir, "schemas")
     shutil.copytree(TEST_SCHEMAS, d)
     for name in include_shipped:
-        shutil.copytree(os.path.join(SOURCE_DIR, "schemas", name), os.path.join(d, name))
+        src = os.path.join(SOURCE_DIR, "schemas", name)
+        if not os.path.isfile(os.path.join(src, "examples.json")):
+            raise ValueError("%s is not a shipped schema with examples" % src)
+        shutil.copytree(src, os.path.join(d, name))
     return d
 
 

@@ -7,6 +7,9 @@
 #ifndef TSDB_TESTS_TEST_INGEST_H
 #define TSDB_TESTS_TEST_INGEST_H
 
+#include <stdbool.h>
+#include <sys/stat.h>
+
 #include <cjson/cJSON.h>
 
 #include "ingest/jsonschema.h"
@@ -106,5 +109,18 @@ static inline long t_find(const ingest_schema *s, const t_out *o, const char *fi
     CHECK_MSG((o)->err.message[0] != '\0', "no message");                                  \
     CHECK_INT((o)->out.npoints, ==, 0);                                                    \
   } while (0)
+
+/* Whether root/name (root: a schema directory such as schemas/) is a tested
+ * schema: a directory with an examples.json. The shipped schemas all are;
+ * every other entry (a user's schema directory or *.schema.json file, with or
+ * without example files, loadable or not) is the operator's, and the tests
+ * never load it. README: "Shipped schemas and their examples". */
+static inline bool t_tested_schema_dir(const char *root, const char *name) {
+  char path[8192];
+  struct stat st;
+  if (name[0] == '.') return false;
+  snprintf(path, sizeof path, "%s/%s/examples.json", root, name);
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 #endif /* TSDB_TESTS_TEST_INGEST_H */

@@ -1,12 +1,19 @@
 /*
- * Schemas: every shipped schema loads; every y_* example passes and yields
+ * Schemas: every tested schema loads; every y_* example passes and yields
  * the points its directory's examples.json describes; every n_* example
  * fails with the reason, keyword and pointer in expected-errors.json, and
  * its error record is valid JSON; every example's topic routes to its own
- * schema in the set of all shipped schemas (templates do not collide).
+ * schema in the set of all tested schemas (templates do not collide).
  * Plus the mapping section's load errors and MessagePack payloads.
  *
- * examples.json, next to schema.json:
+ * The tested schemas of schemas/ are its directories with an examples.json
+ * (t_tested_schema_dir): the shipped ones, and any of a user's that carries
+ * examples of its own. The rest of schemas/ is the operator's: a user's
+ * schema without examples is normal there, and the tests never load it
+ * (user_schemas_change_nothing checks that with tests/user-schemas/).
+ *
+ * examples.json, next to schema.json (expected-errors.json is needed once
+ * the directory has n_* files):
  *   {"topic": "city/mitte/s17/air",            default topic of the examples
  *    "arrival": "2026-11-26T09:20:00Z",         the broker's clock for them
  *    "y_full.json": {"topic": "...",            per file, all optional
@@ -15,8 +22,11 @@
  *                               "value": 17.2, "unit": "ug/m3"}]}}
  */
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <msgpack.h>
@@ -115,7 +125,7 @@ static int check_schema_dir(const char *dir, const ingest_schema_set *set) {
   CHECK_MSG(ingest_schema_load_file(path, &s, &err) == 0, "%s", err.message);
 
   snprintf(path, sizeof path, "%s/expected-errors.json", dir);
-  cJSON *expected = slurp_json(path, true);
+  cJSON *expected = slurp_json(path, false); /* absent: no n_* file may be there */
   snprintf(path, sizeof path, "%s/examples.json", dir);
   cJSON *examples = slurp_json(path, true);
   const char *default_topic = str_member(examples, "topic");
@@ -134,7 +144,7 @@ static int check_schema_dir(const char *dir, const ingest_schema_set *set) {
     const char *topic = meta && str_member(meta, "topic") ? str_member(meta, "topic") : default_topic;
     int64_t at = meta && str_member(meta, "arrival") ? parse_time(str_member(meta, "arrival"), path)
                                                      : arrival;
-    /* The topic reaches this schema among all the shipped ones. */
+    /* The topic reaches this schema among all the tested ones. */
     const ingest_schema *routed = ingest_schema_set_route(set, topic, strlen(topic));
     CHECK_MSG(routed && !strcmp(ingest_schema_id(routed), ingest_schema_id(s)),
               "%s: topic %s routes to %s, not %s", path, topic,
@@ -174,6 +184,7 @@ static int check_schema_dir(const char *dir, const ingest_schema_set *set) {
     check_record(s, &out, topic, path);
   }
   closedir(d);
+  CHECK_MSG(examples_seen > negatives, "%s: no y_* example", dir);
   CHECK_MSG(cJSON_GetArraySize(expected) == negatives,
             "%s: expected-errors.json lists %d files, the directory has %d n_* files", dir,
             cJSON_GetArraySize(expected), negatives);
@@ -183,31 +194,127 @@ static int check_schema_dir(const char *dir, const ingest_schema_set *set) {
   return examples_seen;
 }
 
-TEST(shipped_schemas_accept_y_and_refuse_n) {
-  const char *root = TSDB_SOURCE_DIR "/schemas";
-  /* They load together as one routed set. */
-  ingest_schema_set *set;
-  char errbuf[512];
-  CHECK_MSG(ingest_schema_set_load_dir(root, &set, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+/* A fresh, empty directory inside the test's temporary directory. The
+ * returned path stays valid until the next call. */
+static const char *fresh_dir(void) {
+  static char dir[4096];
+  static int made;
+  snprintf(dir, sizeof dir, "%s/dir-%d", unit_tmpdir(), ++made);
+  CHECK_MSG(mkdir(dir, 0700) == 0, "mkdir %s: %s", dir, strerror(errno));
+  return dir;
+}
+
+static bool any_entry(const char *root, const char *name) {
+  (void)root;
+  return name[0] != '.';
+}
+
+/* Links every entry of root that want() accepts into dir, except where dir
+ * already has an entry of that name: a schema directory of the chosen
+ * schemas, for ingest_schema_set_load_dir(), without copying a file. */
+static void link_entries(const char *root, const char *dir,
+                         bool (*want)(const char *root, const char *name)) {
+  char target[PATH_MAX], link[8192];
+  CHECK_MSG(realpath(root, target) != NULL, "%s: %s", root, strerror(errno));
+  size_t tlen = strlen(target);
   DIR *d = opendir(root);
-  CHECK(d != NULL);
+  CHECK_MSG(d != NULL, "cannot read %s: %s", root, strerror(errno));
   struct dirent *e;
-  int schemas = 0, examples = 0;
   while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    char dir[4096];
-    struct stat st;
-    snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) continue;
-    examples += check_schema_dir(dir, set);
-    schemas++;
+    if (!want(root, e->d_name)) continue;
+    snprintf(target + tlen, sizeof target - tlen, "/%s", e->d_name);
+    snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+    CHECK_MSG(symlink(target, link) == 0 || errno == EEXIST, "symlink %s: %s", link,
+              strerror(errno));
   }
   closedir(d);
-  CHECK(schemas >= 8);
-  CHECK(examples >= 4 * schemas);
-  CHECK_INT(ingest_schema_set_count(set), ==, schemas);
+}
+
+typedef struct {
+  int dirs, examples;
+} tested_counts;
+
+/* Checks every tested schema directory of root (a schema directory such as
+ * schemas/), with their examples routed in the set of them all, built from
+ * them alone: nothing else in root is ever loaded. *set_out (if given)
+ * receives that set, which the caller releases. */
+static tested_counts check_tested_schemas(const char *root, ingest_schema_set **set_out) {
+  const char *links = fresh_dir();
+  link_entries(root, links, t_tested_schema_dir);
+  ingest_schema_set *set;
+  char errbuf[512];
+  CHECK_MSG(ingest_schema_set_load_dir(links, &set, errbuf, sizeof errbuf) == 0,
+            "the tested schemas of %s do not load together: %s", root, errbuf);
+  struct dirent **names;
+  int n = scandir(links, &names, NULL, alphasort);
+  CHECK(n >= 0);
+  tested_counts c = {0, 0};
+  for (int i = 0; i < n; i++) {
+    if (names[i]->d_name[0] != '.') {
+      char dir[4096];
+      snprintf(dir, sizeof dir, "%s/%s", root, names[i]->d_name);
+      c.examples += check_schema_dir(dir, set);
+      c.dirs++;
+    }
+    free(names[i]);
+  }
+  free(names);
+  CHECK_INT(ingest_schema_set_count(set), ==, c.dirs);
+  if (set_out)
+    *set_out = set;
+  else
+    ingest_schema_set_release(set);
+  return c;
+}
+
+TEST(shipped_schemas_accept_y_and_refuse_n) {
+  ingest_schema_set *set;
+  tested_counts c = check_tested_schemas(TSDB_SOURCE_DIR "/schemas", &set);
+  /* The eight of the README's table: a shipped directory that lost its
+   * examples.json must not drop out of the tests unnoticed. */
+  CHECK(c.dirs >= 8);
+  CHECK(c.examples >= 4 * c.dirs);
   CHECK(ingest_schema_set_route(set, "city/mitte/air", 14) == NULL);
   ingest_schema_set_release(set);
+}
+
+static bool air_quality_twins(const char *root, const char *name) {
+  (void)root;
+  return !strcmp(name, "air-quality") || !strcmp(name, "user-equivalent-topic");
+}
+
+/* Issue 12, item 17: a user's own schemas beside the shipped ones in schemas/,
+ * where ./run.sh reads them, change nothing the tests check. The entries of
+ * tests/user-schemas/ (its README.md says what each one is) and of schemas/
+ * are linked into one temporary schema directory, which the broker would
+ * refuse to load; its tested schemas must be exactly those of schemas/ plus
+ * the one user directory that has an examples.json. */
+TEST(user_schemas_change_nothing) {
+  const char *shipped = TSDB_SOURCE_DIR "/schemas", *user = TSDB_SOURCE_DIR "/tests/user-schemas";
+  char mixed[4096];
+  snprintf(mixed, sizeof mixed, "%s", fresh_dir());
+  link_entries(user, mixed, any_entry);
+  link_entries(shipped, mixed, any_entry); /* a fixture's name, should schemas/ have it, wins */
+
+  /* What made the tests fail before: the whole directory does not load
+   * (user-same-topic, user-broken), and a template equivalent to a shipped
+   * one takes its topics (user-equivalent-topic). */
+  ingest_schema_set *set;
+  char errbuf[512];
+  CHECK(ingest_schema_set_load_dir(mixed, &set, errbuf, sizeof errbuf) != 0);
+  const char *twins = fresh_dir();
+  link_entries(mixed, twins, air_quality_twins);
+  if (ingest_schema_set_load_dir(twins, &set, errbuf, sizeof errbuf) == 0) {
+    /* Unless the loader comes to refuse such twins: the first id wins. */
+    CHECK_STR(ingest_schema_id(ingest_schema_set_route(set, "city/mitte/s17/air", 18)),
+              "aa-user-air");
+    ingest_schema_set_release(set);
+  }
+
+  tested_counts alone = check_tested_schemas(shipped, NULL);
+  tested_counts beside = check_tested_schemas(mixed, NULL);
+  CHECK_INT(beside.dirs, ==, alone.dirs + 1);         /* user-with-examples */
+  CHECK_INT(beside.examples, ==, alone.examples + 2); /* its y_wet and n_moisture_above_100 */
 }
 
 static const char *write_schema(const char *name, const char *text) {
