@@ -1997,6 +1997,49 @@ TEST(archive_replay_and_cancel) {
   tsdb_series_class_release(cls);
 }
 
+static atomic_int notified;
+static void count_notify(void *ud) {
+  (void)ud;
+  atomic_fetch_add(&notified, 1);
+}
+
+/* The host hears once that results wait, until a drain starts; a drain that
+ * leaves results behind says so again. */
+TEST(results_notify_once_per_drain) {
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = unit_path("db");
+  o.queue_bytes = 1 << 20;
+  o.results_notify_fn = count_notify;
+  tsdb_db *db = NULL;
+  char err[256];
+  CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "tsdb_open: %s", err);
+  /* The "opened" log line waits: announced once. */
+  CHECK_INT(tsdb_results_pending(db), >=, 1);
+  CHECK_INT(atomic_load(&notified), ==, 1);
+  static pubs p;
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  /* Three answers while nobody drains: one notification. */
+  int before = atomic_load(&notified);
+  for (int i = 0; i < 3; i++) {
+    const char *req = "{\"commands\":[{\"command\":\"stats\"}]}";
+    CHECK_OK(tsdb_control_submit(db, "me", req, strlen(req)));
+  }
+  for (int i = 0; i < 5000 && tsdb_results_pending(db) < 3; i++) usleep(1000);
+  CHECK_INT(tsdb_results_pending(db), >=, 3);
+  CHECK_INT(atomic_load(&notified), ==, before + 1);
+  /* One drained, the rest announced again by the drain itself. */
+  CHECK_INT(tsdb_results_drain(db, 1, collect_pub, &p), ==, 1);
+  CHECK_INT(atomic_load(&notified), ==, before + 2);
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  int after = atomic_load(&notified);
+  const char *req = "{\"commands\":[{\"command\":\"stats\"}]}";
+  CHECK_OK(tsdb_control_submit(db, "me", req, strlen(req)));
+  for (int i = 0; i < 5000 && atomic_load(&notified) == after; i++) usleep(1000);
+  CHECK_INT(atomic_load(&notified), >, after);
+  tsdb_close(db);
+}
+
 TEST(open_reports_an_unreadable_store) {
   const char *path = unit_path("db");
   tsdb_db *db = open_db(path, false, 1000);
