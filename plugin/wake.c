@@ -243,7 +243,8 @@ void plugin_wake__tick(plugin_wake *w) {
     w->checked = true;
     struct sigaction cur;
     if (!pthread_equal(pthread_self(), w->broker))
-      mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": wake-up off reason=tick_on_another_thread");
+      mosquitto_log_printf(MOSQ_LOG_WARNING,
+                           PLUGIN_NAME ": wake-up off reason=tick_on_another_thread");
     else if (sigaction(w->signo, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) ||
              cur.sa_handler != on_signal)
       mosquitto_log_printf(MOSQ_LOG_WARNING,
