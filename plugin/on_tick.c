@@ -73,6 +73,7 @@ int plugin__on_tick(int event, void *event_data, void *userdata) {
   (void)event;
   (void)event_data;
   plugin_state *st = userdata;
+  plugin_wake__tick(st->wake); /* before the drain: see wake.c, Ordering */
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   plugin__drain_results(st, st->cfg.tick_max_results, false);

@@ -30,6 +30,7 @@ EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supp
 }
 
 static void engine_open_fail(plugin_state *st) {
+  plugin_wake__stop(st->wake);
   ingest_schema_set_release(st->schemas);
   free(st->schema_stats);
   free(st);
@@ -78,6 +79,9 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
    * must not take the broker down: messages are refused until it can. */
   o.open_retry = true;
   o.log_fn = NULL; /* engine logs come back through the result queue to on_tick */
+  st->wake = plugin_wake__start(); /* on the broker thread, before any engine thread */
+  o.results_notify_fn = st->wake ? plugin_wake__notify : NULL;
+  o.results_notify_ud = st->wake;
   char err[512] = "";
   int rc = tsdb_open(&o, &st->db, err, sizeof err);
   if (rc) {
@@ -144,6 +148,7 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *option
   tsdb_stats stats;
   tsdb_stats_get(st->db, &stats);
   tsdb_close(st->db);
+  plugin_wake__stop(st->wake); /* after the engine: nothing notifies any more */
   mosquitto_log_printf(stats.messages_lost ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
                        PLUGIN_NAME
                        ": stopped accepted=%llu points_written=%llu series=%llu messages_lost=%llu "

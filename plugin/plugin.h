@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ingest/schema.h"
 #include "tsdb/tsdb.h"
+#include "wake.h"
 
 #define PLUGIN_NAME "tsdb"
 #define PLUGIN_CONTROL_TOPIC "$CONTROL/tsdb/v1"
@@ -51,6 +52,7 @@ typedef struct plugin_state {
   mosquitto_plugin_id_t *id;
   plugin_config cfg;
   tsdb_db *db;
+  plugin_wake *wake; /* NULL: results leave at the next loop pass (wake.c) */
   ingest_schema_set *schemas;
   plugin_schema_stats *schema_stats; /* one per schema of the set, same order */
   /* Scratch for the message callback (broker thread only): the extracted

@@ -53,7 +53,8 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   char err[512] = "";
   int rc = db->path ? 0 : TSDB_ENOMEM;
   bool results_ok = false, catalog_ok = false, queue_ok = false;
-  if (rc == 0 && (rc = tsdb_results__init(&db->results, opts->max_results ? opts->max_results : 1)) == 0)
+  if (rc == 0 && (rc = tsdb_results__init(&db->results, opts->max_results ? opts->max_results : 1,
+                                            opts->results_notify_fn, opts->results_notify_ud)) == 0)
     results_ok = true;
   if (rc == 0 && (rc = tsdb_catalog__init(&db->catalog, &db->log)) == 0) catalog_ok = true;
   if (rc == 0 && (rc = tsdb_queue__init(&db->queue, opts->queue_bytes)) == 0) queue_ok = true;

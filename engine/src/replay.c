@@ -9,23 +9,35 @@
  *     at x60 of an hour takes a minute, and must not hold a control thread
  *     that queries wait for). Each thread owns its replay: a RocksDB
  *     snapshot iterator over the time-major archive, its pacing clock and
- *     counters. The registry (a list under a mutex) only holds the handles,
- *     so `cancel` can find one and set its flag.
+ *     progress schedule. The registry (a list under a mutex) only holds the
+ *     handles, so `cancel` can find one and set its flag.
  *   - Messages go out through the result queue (the broker thread publishes
  *     them in the tick), on $tsdb/replay/<client id>/<replay id>/<original
  *     topic> with no target client, so the broker's read ACL decides who
  *     receives them, topic by topic. Live consumers of the original topics
  *     see nothing. Progress goes to $tsdb/replay/<client id>/<replay id>.
+ * What progress may say
+ *   - The broker's ACL withholds some of the published messages from the
+ *     requester, and we cannot know which (Mosquitto 2.0 has no "may client
+ *     X read topic T"). So progress never depends on the messages: no count,
+ *     no arrival time of a message. A paced replay (x N) reports the point
+ *     of the requested range it has reached on the clock alone, position =
+ *     from + elapsed x N, and ends ("done", position = to) when that covers
+ *     the range, however many messages matched; a "max" replay reports only
+ *     its state. "running" leaves every PROGRESS_EVERY_MS of the thread's
+ *     clock, also while it waits for pacing or for the backlog.
  * Ordering: messages in arrival order (the archive's key order), with their
- *   original payload; progress messages follow the messages they count.
+ *   original payload. A paced message leaves at from + (arrival - from) / N
+ *   on the replay's clock.
  * Flow control: before each message the thread waits while the result queue
  *   holds more than a backlog of bytes (results.h), so a replay at "max"
- *   runs as fast as the broker publishes and never fills memory. Pacing at
- *   x N sleeps in slices of at most 100 ms, checking for cancellation.
+ *   runs as fast as the broker publishes and never fills memory. Waits
+ *   (pacing, backlog) are sliced to at most 100 ms, checking for cancellation.
  * Shutdown order: stop() cancels every replay, joins each thread (a thread
- *   notices within one pacing slice or one backlog wait), frees the
- *   registry. It runs before the store closes.
+ *   notices within one slice), frees the registry. It runs before the store
+ *   closes.
  */
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -42,6 +54,7 @@
 
 #define REPLAY_BACKLOG_BYTES ((size_t)8 << 20)
 #define PROGRESS_EVERY_MS 1000
+#define SLICE_MS 100
 
 typedef struct replay {
   struct replay *next;
@@ -54,6 +67,9 @@ typedef struct replay {
   double speed; /* 0: as fast as flow control allows */
   atomic_bool cancel;
   atomic_bool finished;
+  /* Owned by the replay's thread. */
+  int64_t start_ms;         /* monotonic time the replay began */
+  int64_t next_progress_ms; /* monotonic time of the next "running" */
 } replay;
 
 struct tsdb_replays {
@@ -69,16 +85,32 @@ static void sleep_ms(int64_t ms) {
   nanosleep(&ts, NULL);
 }
 
-static void progress(replay *r, const char *state, uint64_t sent, int64_t position,
-                     const char *error) {
+/* Monotonic time at which a paced replay reaches archive time t. Capped so
+ * that a tiny speed over a long range cannot overflow. */
+static int64_t paced_due(const replay *r, int64_t t) {
+  double d = ceil((double)(t - r->from) / r->speed);
+  if (d > 1e15) d = 1e15; /* about 30 000 years */
+  return r->start_ms + (int64_t)d;
+}
+
+/* Where a paced replay stands: from + elapsed x speed, a function of the
+ * clock only, within [from, to]. */
+static int64_t paced_position(const replay *r, int64_t now) {
+  double p = (double)r->from + (double)(now - r->start_ms) * r->speed;
+  return p >= (double)r->to ? r->to : p <= (double)r->from ? r->from : (int64_t)p;
+}
+
+/* {"replay":..,"state":..[,"position_ms":..][,"error":..]}: nothing in it
+ * depends on the archived messages (see DESIGN). */
+static void progress(replay *r, const char *state, int64_t position, const char *error) {
   char topic[512];
   snprintf(topic, sizeof topic, "$tsdb/replay/%s/%s", r->client_id, r->id);
   tsdb_strbuf sb;
   tsdb_strbuf__init(&sb);
   tsdb_strbuf__puts(&sb, "{\"replay\":");
   tsdb_strbuf__json_string(&sb, r->id, strlen(r->id));
-  tsdb_strbuf__printf(&sb, ",\"state\":\"%s\",\"sent\":%llu", state, (unsigned long long)sent);
-  if (position != INT64_MIN) tsdb_strbuf__printf(&sb, ",\"position_ms\":%lld", (long long)position);
+  tsdb_strbuf__printf(&sb, ",\"state\":\"%s\"", state);
+  if (r->speed > 0) tsdb_strbuf__printf(&sb, ",\"position_ms\":%lld", (long long)position);
   if (error) {
     tsdb_strbuf__puts(&sb, ",\"error\":");
     tsdb_strbuf__json_string(&sb, error, strlen(error));
@@ -89,6 +121,43 @@ static void progress(replay *r, const char *state, uint64_t sent, int64_t positi
   tsdb_strbuf__free(&sb);
 }
 
+/* "running" when its time has come; returns the time the next one is due. */
+static int64_t heartbeat(replay *r, int64_t now) {
+  if (now >= r->next_progress_ms) {
+    progress(r, "running", r->speed > 0 ? paced_position(r, now) : 0, NULL);
+    while (r->next_progress_ms <= now) r->next_progress_ms += PROGRESS_EVERY_MS;
+  }
+  return r->next_progress_ms;
+}
+
+/* Sleeps until the monotonic time `due`, in slices, keeping the progress
+ * schedule. False when cancelled. */
+static bool wait_until(replay *r, int64_t due) {
+  for (;;) {
+    if (atomic_load(&r->cancel)) return false;
+    int64_t now = tsdb_time__monotonic_ms();
+    int64_t next = heartbeat(r, now);
+    if (now >= due) return true;
+    int64_t d = due - now;
+    if (d > SLICE_MS) d = SLICE_MS;
+    if (d > next - now) d = next - now;
+    sleep_ms(d);
+  }
+}
+
+/* Waits while the result queue holds more than the backlog, keeping the
+ * progress schedule. False when cancelled. */
+static bool wait_backlog(replay *r) {
+  for (;;) {
+    int64_t now = tsdb_time__monotonic_ms();
+    int64_t next = heartbeat(r, now);
+    int64_t d = next - now;
+    int rc = tsdb_results__wait_below_for(&r->db->results, REPLAY_BACKLOG_BYTES, &r->cancel,
+                                          d < SLICE_MS ? d : SLICE_MS);
+    if (rc) return rc > 0;
+  }
+}
+
 static void *replay_main(void *arg) {
   replay *r = arg;
   tsdb_db *db = r->db;
@@ -96,18 +165,24 @@ static void *replay_main(void *arg) {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
 
+  r->start_ms = tsdb_time__monotonic_ms();
+  r->next_progress_ms = r->start_ms + PROGRESS_EVERY_MS;
   uint8_t lo[8], hi[8];
   tsdb_key__put_ts(lo, r->from);
   tsdb_key__put_ts(hi, r->to);
   tsdb_snap *snap = tsdb_store__snapshot(db->store);
   tsdb_store_iter *it = NULL;
   int rc = tsdb_store__iter_open(db->store, snap, TSDB_CF_ARCHIVE, lo, sizeof lo, hi, sizeof hi, &it);
-  uint64_t sent = 0;
-  int64_t first_arrival = INT64_MIN, start = tsdb_time__monotonic_ms(), position = INT64_MIN;
-  int64_t next_progress = start + PROGRESS_EVERY_MS;
+  uint64_t sent = 0; /* for the broker's log only, never for the requester */
   char topic[1024];
   const char *error = NULL;
-  for (; rc == 0 && !atomic_load(&r->cancel) && tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
+  bool cancelled = false;
+  for (; rc == 0 && tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
+    if (atomic_load(&r->cancel)) {
+      cancelled = true;
+      break;
+    }
+    heartbeat(r, tsdb_time__monotonic_ms());
     size_t klen, vlen;
     const uint8_t *k = tsdb_store__iter_key(it, &klen);
     const uint8_t *v = tsdb_store__iter_value(it, &vlen);
@@ -117,37 +192,35 @@ static void *replay_main(void *arg) {
     memcpy(topic, v + 2, tlen);
     topic[tlen] = '\0';
     if (!tsdb_topic_filter_match(r->filter, topic)) continue;
-    int64_t arrival = tsdb_key__get_ts(k);
-    if (r->speed > 0) {
-      /* Keep the original spacing, compressed by the speed factor. */
-      if (first_arrival == INT64_MIN) first_arrival = arrival;
-      int64_t due = start + (int64_t)((double)(arrival - first_arrival) / r->speed);
-      for (int64_t now = tsdb_time__monotonic_ms(); now < due && !atomic_load(&r->cancel);
-           now = tsdb_time__monotonic_ms())
-        sleep_ms(due - now < 100 ? due - now : 100);
-      if (atomic_load(&r->cancel)) break;
+    /* Keep the original spacing, compressed by the speed factor, measured
+     * from the start of the range (not from the first message). */
+    if (r->speed > 0 && !wait_until(r, paced_due(r, tsdb_key__get_ts(k)))) {
+      cancelled = true;
+      break;
     }
-    if (!tsdb_results__wait_below(&db->results, REPLAY_BACKLOG_BYTES, &r->cancel)) break;
+    if (!wait_backlog(r)) {
+      cancelled = true;
+      break;
+    }
     char out_topic[1400];
     int n = snprintf(out_topic, sizeof out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id,
                      topic);
     if (n < 0 || (size_t)n >= sizeof out_topic) continue;
     tsdb_results__publish(&db->results, out_topic, v + 2 + tlen, vlen - 2 - tlen, 1, false, true);
     sent++;
-    position = arrival;
-    int64_t now = tsdb_time__monotonic_ms();
-    if (now >= next_progress) {
-      next_progress = now + PROGRESS_EVERY_MS;
-      progress(r, "running", sent, position, NULL);
-    }
   }
-  if (rc == 0 && it) rc = tsdb_store__iter_status(it);
+  if (rc == 0 && it && !cancelled) rc = tsdb_store__iter_status(it);
   if (rc) error = tsdb_strerror(rc);
   tsdb_store__iter_close(it);
   tsdb_store__snapshot_release(db->store, snap);
-  progress(r, error ? "error" : atomic_load(&r->cancel) ? "cancelled" : "done", sent, position, error);
+  /* A paced replay covers its whole range, whatever matched in it. */
+  if (!error && !cancelled && r->speed > 0 && !wait_until(r, paced_due(r, r->to))) cancelled = true;
+  const char *state = error ? "error" : cancelled ? "cancelled" : "done";
+  int64_t position = r->speed > 0 ? paced_position(r, tsdb_time__monotonic_ms()) : 0;
+  if (!error && !cancelled) position = r->to;
+  progress(r, state, position, error);
   tsdb_log__printf(&db->log, TSDB_LOG_INFO, "replay %s client=%s id=%s sent=%llu",
-                   error ? "failed" : atomic_load(&r->cancel) ? "cancelled" : "done", r->client_id, r->id,
+                   error ? "failed" : cancelled ? "cancelled" : "done", r->client_id, r->id,
                    (unsigned long long)sent);
   atomic_store(&r->finished, true);
   return NULL;

@@ -4,8 +4,11 @@
 #include <string.h>
 #include <time.h>
 
-int tsdb_results__init(tsdb_results *q, size_t max_items) {
+int tsdb_results__init(tsdb_results *q, size_t max_items, void (*notify)(void *ud),
+                       void *notify_ud) {
   memset(q, 0, sizeof *q);
+  q->notify = notify;
+  q->notify_ud = notify_ud;
   if (pthread_mutex_init(&q->lock, NULL)) return TSDB_ENOMEM;
   if (pthread_cond_init(&q->drained, NULL)) {
     pthread_mutex_destroy(&q->lock);
@@ -27,6 +30,11 @@ void tsdb_results__destroy(tsdb_results *q) {
   pthread_cond_destroy(&q->drained);
 }
 
+/* Tells the host once that there is something to drain (see results.h). */
+static void announce(tsdb_results *q) {
+  if (q->notify && !atomic_exchange(&q->announced, true)) q->notify(q->notify_ud);
+}
+
 static void append(tsdb_results *q, tsdb_result_item *item) {
   atomic_fetch_add(&q->bytes, item->result.payload_len);
   pthread_mutex_lock(&q->lock);
@@ -37,6 +45,7 @@ static void append(tsdb_results *q, tsdb_result_item *item) {
   q->tail = item;
   atomic_fetch_add(&q->count, 1);
   pthread_mutex_unlock(&q->lock);
+  announce(q);
 }
 
 int tsdb_results__publish(tsdb_results *q, const char *topic, const void *payload,
@@ -80,27 +89,61 @@ int tsdb_results__log(tsdb_results *q, int level, const char *text) {
   return 0;
 }
 
-bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, atomic_bool *stop) {
-  if (atomic_load(&q->bytes) <= max_bytes) return true;
+int tsdb_results__wait_below_for(tsdb_results *q, size_t max_bytes, atomic_bool *stop,
+                                 int64_t timeout_ms) {
+  if (atomic_load(&q->bytes) <= max_bytes) return 1;
+  struct timespec end;
+  clock_gettime(CLOCK_REALTIME, &end);
+  if (timeout_ms >= 0) {
+    end.tv_sec += (time_t)(timeout_ms / 1000);
+    end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (end.tv_nsec >= 1000000000L) {
+      end.tv_sec++;
+      end.tv_nsec -= 1000000000L;
+    }
+  }
+  int rc = 0;
   pthread_mutex_lock(&q->lock);
-  while (atomic_load(&q->bytes) > max_bytes && !(stop && atomic_load(stop))) {
-    /* Timed, so that a stop request is noticed even if nobody drains. */
+  for (;;) {
+    if (atomic_load(&q->bytes) <= max_bytes) {
+      rc = 1;
+      break;
+    }
+    if (stop && atomic_load(stop)) {
+      rc = -1;
+      break;
+    }
+    /* At most 50 ms at a time, so that a stop request is noticed even if
+     * nobody drains. */
     struct timespec at;
     clock_gettime(CLOCK_REALTIME, &at);
+    if (timeout_ms >= 0 && (at.tv_sec > end.tv_sec ||
+                            (at.tv_sec == end.tv_sec && at.tv_nsec >= end.tv_nsec)))
+      break;
     at.tv_nsec += 50 * 1000000L;
     if (at.tv_nsec >= 1000000000L) {
       at.tv_sec++;
       at.tv_nsec -= 1000000000L;
     }
+    if (timeout_ms >= 0 && (at.tv_sec > end.tv_sec ||
+                            (at.tv_sec == end.tv_sec && at.tv_nsec > end.tv_nsec)))
+      at = end;
     pthread_cond_timedwait(&q->drained, &q->lock, &at);
   }
   pthread_mutex_unlock(&q->lock);
-  return !(stop && atomic_load(stop));
+  return rc;
+}
+
+bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, atomic_bool *stop) {
+  return tsdb_results__wait_below_for(q, max_bytes, stop, -1) == 1;
 }
 
 size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
                            tsdb_result_fn fn, void *ud) {
-  if (max_items == 0 || atomic_load(&q->count) == 0) return 0;
+  if (max_items == 0) return 0;
+  /* Items linked from here on announce themselves (results.h). */
+  atomic_store(&q->announced, false);
+  if (atomic_load(&q->count) == 0) return 0;
   /* Detach up to max_items (and about max_bytes) under the lock; hand them
    * over without it. */
   pthread_mutex_lock(&q->lock);
@@ -117,8 +160,10 @@ size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
   if (last) last->next = NULL;
   atomic_fetch_sub(&q->count, n);
   atomic_fetch_sub(&q->bytes, bytes);
+  bool left = q->head != NULL;
   pthread_mutex_unlock(&q->lock);
   pthread_cond_broadcast(&q->drained);
+  if (left) announce(q); /* the bounds kept some: the host should come back soon */
 
   for (it = first; it;) {
     tsdb_result_item *next = it->next;

@@ -16,6 +16,14 @@
  *   publications and logs are dropped and counted; command answers are
  *   always queued, because a requester waits for them and their number is
  *   bounded by the control queue.
+ * - Notification: the host may give a function (tsdb_options.
+ *   results_notify_fn) that is called when results become available and
+ *   none are announced yet: a producer that links an item while `announced`
+ *   is false sets it and calls the function, on its own thread, after
+ *   releasing the lock. A drain clears `announced` before it detaches, so an
+ *   item linked after that announces itself again; a drain that leaves items
+ *   behind (its bounds) announces them itself. So at most one notification
+ *   is outstanding per drain, and no item waits unannounced.
  * - Shutdown: the owner stops producers first, then frees what is left.
  */
 #ifndef TSDB_RESULTS_H
@@ -25,6 +33,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tsdb/tsdb.h"
 
@@ -41,9 +50,14 @@ typedef struct tsdb_results {
   atomic_uint_fast64_t dropped;
   atomic_size_t bytes;     /* payload bytes waiting */
   pthread_cond_t drained;  /* signalled when items leave */
+  atomic_bool announced;   /* the host was notified of items not yet drained */
+  void (*notify)(void *ud);
+  void *notify_ud;
 } tsdb_results;
 
-int tsdb_results__init(tsdb_results *q, size_t max_items);
+/* notify may be NULL (the host polls). */
+int tsdb_results__init(tsdb_results *q, size_t max_items, void (*notify)(void *ud),
+                       void *notify_ud);
 void tsdb_results__destroy(tsdb_results *q);
 
 /* Queues a publication; copies topic and payload. `essential` items (command
@@ -58,6 +72,11 @@ int tsdb_results__log(tsdb_results *q, int level, const char *text);
  * or a replay never fills memory faster than the broker publishes. Returns
  * false when `stop` became true while waiting. */
 bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, atomic_bool *stop);
+/* The same, giving up after timeout_ms: returns 1 when below, 0 on timeout,
+ * -1 when `stop` became true. For producers that must act on their own clock
+ * while they wait (replay progress). */
+int tsdb_results__wait_below_for(tsdb_results *q, size_t max_bytes, atomic_bool *stop,
+                                 int64_t timeout_ms);
 
 size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
                            tsdb_result_fn fn, void *ud);

@@ -92,6 +92,23 @@ def test_bob_never_reads_city_secret(broker_factory, workdir):
     # Replays: bob replays everything, receives only open messages.
     bob.command([{"command": "replay", "topic": "city/#", "from": int(start) - 60_000,
                   "to": int(time.time() * 1000) + 1, "id": "all"}])
+    # Replay progress tells bob nothing about what he may not read: a replay
+    # of the secret topic ends exactly like one of a topic without messages,
+    # "max" (no count) and paced (the range on the clock, not the messages).
+    t_to = int(time.time() * 1000) + 1
+    ends = {}
+    for rid, topic, speed in (("sec", "city/secret/#", "max"), ("none", "city/nothing/#", "max"),
+                              ("secp", "city/secret/#", 100), ("nonep", "city/nothing/#", 100)):
+        r = bob.command([{"command": "replay", "topic": topic, "from": int(start) - 60_000,
+                          "to": t_to, "speed": speed, "id": rid}])[0]
+        assert "error" not in r, r
+        m = bob.wait_message(timeout=15, predicate=lambda m, rid=rid: m.topic == "$tsdb/replay/bob-1/" + rid
+                             and json.loads(m.payload)["state"] != "running")
+        ends[rid] = json.loads(m.payload)
+    assert ends["sec"] == {"replay": "sec", "state": "done"}, ends
+    assert ends["none"] == {"replay": "none", "state": "done"}, ends
+    assert ends["secp"] == {"replay": "secp", "state": "done", "position_ms": t_to}, ends
+    assert ends["nonep"] == {"replay": "nonep", "state": "done", "position_ms": t_to}, ends
     # Errors: an invalid secret message of alice's; its record goes to alice.
     alice.subscribe("$tsdb/errors/alice-1")
     alice.publish("city/secret/s1/air", {"ts": ts, "pm10": -1, "pm25": 1})

@@ -1925,12 +1925,9 @@ TEST(sigkill_mid_batch_loses_no_acknowledged_batch) {
   }
 }
 
-TEST(archive_replay_and_cancel) {
-  atomic_store(&fake_now, 1795680000000);
-  tsdb_db *db = open_db(unit_path("db"), true, 1000);
-  static const char *const fields[] = {"v"};
-  static const int64_t tiers[] = {60000};
-  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+/* Six archived messages, arriving a second apart from 1795679100000, on
+ * city/a/s1/air (even) and city/b/s2/air (odd), payload {"v":i}. */
+static void archive_six(tsdb_db *db, tsdb_series_class *cls) {
   for (int i = 0; i < 6; i++) {
     char payload[64];
     snprintf(payload, sizeof payload, "{\"v\":%d}", i);
@@ -1941,57 +1938,176 @@ TEST(archive_replay_and_cancel) {
                          .arrival_ms = 1795679100000 + i * 1000};
     CHECK_OK(tsdb_ingest(db, &m));
   }
+}
+
+/* Drains publications into p until one on `topic` contains `needle` (or
+ * about 10 s pass); returns its index, or -1. */
+static int drain_until(tsdb_db *db, pubs *p, const char *topic, const char *needle) {
+  take_stray_pubs(p);
+  for (int i = 0; i < 10000; i++) {
+    for (int k = 0; k < p->n; k++)
+      if (!strcmp(p->topics[k], topic) && strstr(p->payloads[k], needle)) return k;
+    if (p->n < 64) tsdb_results_drain(db, 1, collect_pub, p);
+    usleep(1000);
+  }
+  return -1;
+}
+
+TEST(archive_replay_and_cancel) {
+  atomic_store(&fake_now, 1795680000000);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  archive_six(db, cls);
   answer a;
   control1(db, "op", "{\"commands\":[{\"command\":\"replay\",\"topic\":\"city/a/#\",\"from\":1795679100000,"
                     "\"to\":1795679105000,\"id\":\"x\"}]}", &a);
   CHECK_MSG(strstr(a.payload[0], "\"replay\":\"x\"") && strstr(a.payload[0], "\"speed\":\"max\""),
             "%s", a.payload[0]);
-  /* The replayed messages, then the progress message "done". */
+  /* The replayed messages, then the progress message "done", which says
+   * nothing about them: no count, and for "max" no position. */
   static pubs p;
-  take_stray_pubs(&p);
-  for (int i = 0; i < 2000 && p.n < 4; i++) {
-    tsdb_results_drain(db, 100, collect_pub, &p);
-    if (p.n < 4) usleep(1000);
-  }
-  CHECK_INT(p.n, ==, 4);
+  p.n = 0;
+  CHECK_INT(drain_until(db, &p, "$tsdb/replay/op/x", "\"state\":\"done\""), ==, 3);
   CHECK_STR(p.topics[0], "$tsdb/replay/op/x/city/a/s1/air");
   CHECK_STR(p.payloads[0], "{\"v\":0}");
   CHECK_STR(p.payloads[1], "{\"v\":2}");
   CHECK_STR(p.payloads[2], "{\"v\":4}"); /* arrival 1795679104000 < to */
-  CHECK_STR(p.topics[3], "$tsdb/replay/op/x");
-  CHECK_MSG(strstr(p.payloads[3], "\"state\":\"done\",\"sent\":3"), "%s", p.payloads[3]);
+  CHECK_STR(p.payloads[3], "{\"replay\":\"x\",\"state\":\"done\"}");
   /* A slow replay (x 0.001: a second of archive per 1000 s) is cancelled. */
   control1(db, "op", "{\"commands\":[{\"command\":\"replay\",\"topic\":\"#\",\"from\":1795679100000,"
                     "\"to\":1795679106000,\"speed\":0.001,\"id\":\"slow\"}]}", &a);
-  /* Its first message goes at once, the next is 1000 s away: cancelled once
-   * the first is out, it has sent exactly one. */
+  /* Its first message arrived at `from`: it goes at once; the next is 1000 s
+   * away. */
   p.n = 0;
-  take_stray_pubs(&p);
-  bool first_out = false;
-  for (int i = 0; i < 5000 && !first_out; i++) {
-    tsdb_results_drain(db, 100, collect_pub, &p);
-    for (int k = 0; k < p.n; k++) first_out |= !strncmp(p.topics[k], "$tsdb/replay/op/slow/", 21);
-    if (!first_out) usleep(1000);
-  }
-  CHECK(first_out);
+  CHECK(drain_until(db, &p, "$tsdb/replay/op/slow/city/a/s1/air", "{\"v\":0}") >= 0);
   control1(db, "someone-else", "{\"commands\":[{\"command\":\"cancel\",\"replay\":\"slow\"}]}", &a);
   CHECK(strstr(a.payload[0], "no replay 'slow' of yours is running") != NULL);
   control1(db, "op", "{\"commands\":[{\"command\":\"cancel\",\"replay\":\"slow\"}]}", &a);
   CHECK(strstr(a.payload[0], "\"cancelled\":true") != NULL);
-  take_stray_pubs(&p);
-  for (int i = 0; i < 2000; i++) {
-    tsdb_results_drain(db, 100, collect_pub, &p);
-    bool done = false;
-    for (int k = 0; k < p.n; k++) done |= strstr(p.payloads[k], "\"state\":\"cancelled\"") != NULL;
-    if (done) break;
-    usleep(1000);
-  }
-  int cancelled = 0;
-  for (int k = 0; k < p.n; k++)
-    cancelled += strstr(p.payloads[k], "\"state\":\"cancelled\",\"sent\":1") != NULL;
-  CHECK_INT(cancelled, ==, 1);
+  p.n = 0;
+  int k = drain_until(db, &p, "$tsdb/replay/op/slow", "\"state\":\"cancelled\"");
+  CHECK(k >= 0);
+  /* Its position is where the clock had taken it: a few ms of archive time. */
+  long long pos = -1;
+  CHECK_MSG(sscanf(p.payloads[k], "{\"replay\":\"slow\",\"state\":\"cancelled\",\"position_ms\":%lld}",
+                   &pos) == 1, "%s", p.payloads[k]);
+  CHECK_INT(pos, >=, 1795679100000);
+  CHECK_INT(pos, <, 1795679101000);
+  CHECK(strstr(p.payloads[k], "sent") == NULL);
   tsdb_close(db);
   tsdb_series_class_release(cls);
+}
+
+/* Progress never depends on which messages matched (the broker's ACL may
+ * withhold any of them from the requester): a replay of messages and one of
+ * nothing report the same, paced ones on the clock over the whole range. */
+TEST(replay_progress_does_not_depend_on_the_messages) {
+  atomic_store(&fake_now, 1795680000000);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  archive_six(db, cls);
+  answer a;
+  static pubs p;
+  /* "max": the same final message, whether three messages matched or none. */
+  const char *max_done = "{\"replay\":\"m\",\"state\":\"done\"}";
+  for (int round = 0; round < 2; round++) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "{\"commands\":[{\"command\":\"replay\",\"topic\":\"%s\",\"from\":"
+             "1795679100000,\"to\":1795679105000,\"id\":\"m\"}]}", round ? "city/none/#" : "city/a/#");
+    control1(db, "op", cmd, &a);
+    p.n = 0;
+    int k = drain_until(db, &p, "$tsdb/replay/op/m", "\"state\":");
+    CHECK(k >= 0);
+    CHECK_STR(p.payloads[k], max_done);
+    CHECK_INT(k, ==, round ? 0 : 3);
+  }
+  /* Paced at x4 over 5 s of archive: 1.25 s, a "running" at 1 s with the
+   * clock's position, then "done" at `to`; the same with nothing matching. */
+  const int64_t from = 1795679100000, to = 1795679105000;
+  for (int round = 0; round < 2; round++) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "{\"commands\":[{\"command\":\"replay\",\"topic\":\"%s\",\"from\":"
+             "%lld,\"to\":%lld,\"speed\":4,\"id\":\"p\"}]}", round ? "city/none/#" : "city/a/#",
+             (long long)from, (long long)to);
+    int64_t t0 = tsdb_time__monotonic_ms();
+    control1(db, "op", cmd, &a);
+    CHECK_MSG(strstr(a.payload[0], "\"speed\":4"), "%s", a.payload[0]);
+    p.n = 0;
+    int k = drain_until(db, &p, "$tsdb/replay/op/p", "\"state\":\"done\"");
+    int64_t took = tsdb_time__monotonic_ms() - t0;
+    CHECK(k >= 0);
+    /* The range, not the last message (at 1 s), decides the end. */
+    CHECK_INT(took, >=, 1250 - 2);
+    char want[128];
+    snprintf(want, sizeof want, "{\"replay\":\"p\",\"state\":\"done\",\"position_ms\":%lld}",
+             (long long)to);
+    CHECK_STR(p.payloads[k], want);
+    int running = 0, messages = 0;
+    for (int i = 0; i < k; i++) {
+      if (!strncmp(p.topics[i], "$tsdb/replay/op/p/", 18)) {
+        messages++;
+        continue;
+      }
+      CHECK_STR(p.topics[i], "$tsdb/replay/op/p");
+      long long pos;
+      CHECK_MSG(sscanf(p.payloads[i], "{\"replay\":\"p\",\"state\":\"running\",\"position_ms\":%lld}",
+                       &pos) == 1, "%s", p.payloads[i]);
+      CHECK_INT(pos, >=, from + 3900); /* about 1 s at x4 */
+      CHECK_INT(pos, <=, to);
+      running++;
+    }
+    CHECK_INT(running, >=, 1);
+    CHECK_INT(messages, ==, round ? 0 : 3);
+  }
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+static atomic_int notified;
+static void count_notify(void *ud) {
+  (void)ud;
+  atomic_fetch_add(&notified, 1);
+}
+
+/* The host hears once that results wait, until a drain starts; a drain that
+ * leaves results behind says so again. */
+TEST(results_notify_once_per_drain) {
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = unit_path("db");
+  o.queue_bytes = 1 << 20;
+  o.results_notify_fn = count_notify;
+  tsdb_db *db = NULL;
+  char err[256];
+  CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "tsdb_open: %s", err);
+  /* The "opened" log line waits: announced once. */
+  CHECK_INT(tsdb_results_pending(db), >=, 1);
+  CHECK_INT(atomic_load(&notified), ==, 1);
+  static pubs p;
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  /* Three answers while nobody drains: one notification. */
+  int before = atomic_load(&notified);
+  for (int i = 0; i < 3; i++) {
+    const char *req = "{\"commands\":[{\"command\":\"stats\"}]}";
+    CHECK_OK(tsdb_control_submit(db, "me", req, strlen(req)));
+  }
+  for (int i = 0; i < 5000 && tsdb_results_pending(db) < 3; i++) usleep(1000);
+  CHECK_INT(tsdb_results_pending(db), >=, 3);
+  CHECK_INT(atomic_load(&notified), ==, before + 1);
+  /* One drained, the rest announced again by the drain itself. */
+  CHECK_INT(tsdb_results_drain(db, 1, collect_pub, &p), ==, 1);
+  CHECK_INT(atomic_load(&notified), ==, before + 2);
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  int after = atomic_load(&notified);
+  const char *req = "{\"commands\":[{\"command\":\"stats\"}]}";
+  CHECK_OK(tsdb_control_submit(db, "me", req, strlen(req)));
+  for (int i = 0; i < 5000 && atomic_load(&notified) == after; i++) usleep(1000);
+  CHECK_INT(atomic_load(&notified), >, after);
+  tsdb_close(db);
 }
 
 TEST(open_reports_an_unreadable_store) {

@@ -94,6 +94,14 @@ typedef struct tsdb_options {
   int64_t archive_retention_ms; /* keep original messages for replay this long; 0 off; default 7 d */
   uint32_t max_replays;        /* replays running at once; default 4 */
   size_t max_results;          /* undrained results before aggregates are dropped; default 100000 */
+  /* Called when results become available to drain while none are announced
+   * yet: at most once until the next tsdb_results_drain*() starts (a drain
+   * that leaves results behind calls it again, on the draining thread).
+   * Called from any engine thread; must be quick and thread-safe and must
+   * not call into the engine. NULL: the host polls. The plugin wakes the
+   * broker's loop with it. */
+  void (*results_notify_fn)(void *ud);
+  void *results_notify_ud;
   bool publish_aggregates;     /* emit $tsdb/agg/... results; default true */
   uint32_t partial_interval_ms; /* open buckets publish "partial" this often; 0 off; default 5000 */
   tsdb_log_fn log_fn;          /* NULL: log records go to the result queue (TSDB_RESULT_LOG) */
