@@ -127,7 +127,9 @@ void tsdb_shutdown(tsdb_db *db) {
   if (!db || db->shut_down) return;
   db->shut_down = true;
   /* Order: stop the producers of work (maintenance, control, replays, then ingest),
-   * let the writer drain and exit, then close storage. */
+   * let the writer drain and exit, then close storage. The host no longer
+   * drains results (its tick is unregistered), so nothing may wait for it. */
+  tsdb_results__end_waits(&db->results);
   tsdb_maint__stop(db->maint);
   tsdb_control__stop(db->control);
   tsdb_replays__stop(db->replays);

@@ -109,7 +109,7 @@ int tsdb_results__wait_below_for(tsdb_results *q, size_t max_bytes, atomic_bool 
       rc = 1;
       break;
     }
-    if (stop && atomic_load(stop)) {
+    if ((stop && atomic_load(stop)) || atomic_load(&q->shutting_down)) {
       rc = -1;
       break;
     }
@@ -132,6 +132,13 @@ int tsdb_results__wait_below_for(tsdb_results *q, size_t max_bytes, atomic_bool 
   }
   pthread_mutex_unlock(&q->lock);
   return rc;
+}
+
+void tsdb_results__end_waits(tsdb_results *q) {
+  atomic_store(&q->shutting_down, true);
+  pthread_mutex_lock(&q->lock);
+  pthread_cond_broadcast(&q->drained);
+  pthread_mutex_unlock(&q->lock);
 }
 
 bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, atomic_bool *stop) {

@@ -53,6 +53,7 @@ typedef struct tsdb_results {
   atomic_bool announced;   /* the host was notified of items not yet drained */
   void (*notify)(void *ud);
   void *notify_ud;
+  atomic_bool shutting_down; /* waits for backlog end at once (tsdb_shutdown) */
 } tsdb_results;
 
 /* notify may be NULL (the host polls). */
@@ -72,6 +73,9 @@ int tsdb_results__log(tsdb_results *q, int level, const char *text);
  * or a replay never fills memory faster than the broker publishes. Returns
  * false when `stop` became true while waiting. */
 bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, atomic_bool *stop);
+/* Shutdown: every wait for the backlog to shrink ends now and from now on
+ * (the host stops draining: a producer must not wait for it forever). */
+void tsdb_results__end_waits(tsdb_results *q);
 /* The same, giving up after timeout_ms: returns 1 when below, 0 on timeout,
  * -1 when `stop` became true. For producers that must act on their own clock
  * while they wait (replay progress). */

@@ -181,6 +181,24 @@ class Client:
         self.c.subscribe(topic, qos)
         done.get(timeout=10)
 
+    def subscribe_code(self, topic, qos=1):
+        """Subscribes (MQTT v5); returns the SUBACK reason code: the granted
+        QoS, or 0x87 when an ACL check refused the filter."""
+        done = queue.Queue()
+        self.c.on_subscribe = lambda c, u, mid, codes, props=None: done.put(codes)
+        self.c.subscribe(topic, qos)
+        codes = done.get(timeout=10)
+        return codes[0].value if hasattr(codes[0], "value") else int(codes[0])
+
+    def drain(self, settle=0.0):
+        """Every message received so far (after `settle` seconds more)."""
+        time.sleep(settle)
+        got = list(self.set_aside)
+        self.set_aside = []
+        while not self.messages.empty():
+            got.append(self.messages.get())
+        return got
+
     def publish(self, topic, payload, qos=1, retain=False):
         if not isinstance(payload, (bytes, str)):
             payload = json.dumps(payload)
