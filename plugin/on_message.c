@@ -20,9 +20,15 @@
 #include "plugin.h"
 
 const char *const plugin_refusal_names[REFUSAL_COUNT] = {
-#define PLUGIN_REFUSAL_NAME_(name, text) text,
+#define PLUGIN_REFUSAL_NAME_(name, text, sentence) text,
     PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_NAME_)
 #undef PLUGIN_REFUSAL_NAME_
+};
+
+static const char *const refusal_sentences[REFUSAL_COUNT] = {
+#define PLUGIN_REFUSAL_SENTENCE_(name, text, sentence) sentence,
+    PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_SENTENCE_)
+#undef PLUGIN_REFUSAL_SENTENCE_
 };
 
 int64_t plugin__now_ms(void) {
@@ -46,6 +52,12 @@ bool plugin__client_id_scopable(const char *client) {
 static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_evt_message *ev,
                   const ingest_schema *schema, size_t schema_index, const ingest_error *err) {
   const char *client = mosquitto_client_id(ev->client);
+  ingest_error own;
+  if (!err && refusal_sentences[why]) {
+    /* The plugin's own reasons: no schema, no pointer, one sentence. */
+    ingest_error_set(&own, INGEST_EINVAL, "", "", "%s", refusal_sentences[why]);
+    err = &own;
+  }
   st->refused[why]++;
   if (schema && st->schema_stats) st->schema_stats[schema_index].refused[why]++;
   mosquitto_log_printf(MOSQ_LOG_DEBUG,

@@ -19,20 +19,30 @@
 #define PLUGIN_NAME "tsdb"
 #define PLUGIN_CONTROL_TOPIC "$CONTROL/tsdb/v1"
 
-/* Why a message was refused (MQTT reason 0x87 to v5 QoS >= 1 publishers). */
+/* Why a message was refused (MQTT reason 0x87 to v5 QoS >= 1 publishers),
+ * and for the plugin's own reasons the sentence its error record carries
+ * (the others carry the schema's or the decoder's). */
 #define PLUGIN_REFUSAL_MAP(XX)                                                 \
-  XX(DECODE, "decode")                                                         \
-  XX(VALIDATE, "validate")                                                     \
-  XX(TIMESTAMP, "timestamp")                                                   \
-  XX(UNMATCHED, "unmatched")                                                   \
-  XX(TOOBIG, "toobig")                                                         \
-  XX(QUEUE_FULL, "queue_full")                                                 \
-  XX(WRITE_FAILED, "write_failed")                                             \
-  XX(RESERVED_TOPIC, "reserved_topic")                                         \
-  XX(INTERNAL, "internal")
+  XX(DECODE, "decode", NULL)                                                   \
+  XX(VALIDATE, "validate", NULL)                                               \
+  XX(TIMESTAMP, "timestamp", NULL)                                             \
+  XX(UNMATCHED, "unmatched",                                                   \
+     "no schema matches the topic, and this broker refuses such topics "       \
+     "(plugin_opt_unmatched refuse)")                                          \
+  XX(TOOBIG, "toobig", NULL)                                                   \
+  XX(QUEUE_FULL, "queue_full",                                                 \
+     "the broker's storage queue is full (it is behind): publish it again "    \
+     "later")                                                                  \
+  XX(WRITE_FAILED, "write_failed",                                             \
+     "storage is failing, and nothing is accepted until it works again: "      \
+     "publish it again later")                                                 \
+  XX(RESERVED_TOPIC, "reserved_topic",                                         \
+     "topics under $tsdb/ are the broker's own: clients may not publish "      \
+     "there")                                                                  \
+  XX(INTERNAL, "internal", "an internal error of the broker's plugin (see its log)")
 
 typedef enum plugin_refusal {
-#define PLUGIN_REFUSAL_ENUM_(name, text) REFUSAL_##name,
+#define PLUGIN_REFUSAL_ENUM_(name, text, sentence) REFUSAL_##name,
   PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_ENUM_)
 #undef PLUGIN_REFUSAL_ENUM_
   REFUSAL_COUNT

@@ -239,6 +239,11 @@ def test_an_unusable_data_dir_refuses_messages_until_it_is_usable(
     c = Client(b.port)
     r = c.command([{"command": "last", "topic": TOPIC}])[0]
     assert r["error"].startswith("storage unavailable"), r
+    # The publisher's error record says why.
+    c.subscribe("$tsdb/errors/%s" % c.client_id)
+    c.publish(TOPIC, {"ts": readings.t0, "n": 0})
+    rec = json.loads(c.wait_message(timeout=10, predicate=lambda m: m.topic.startswith("$tsdb/errors/")).payload)
+    assert rec["reason"] == "write_failed" and "storage is failing" in rec["message"], rec
     c.close()
     if fault == "read-only":
         subprocess.run(["mount", "-o", "remount,rw", mnt], check=True)

@@ -4,7 +4,7 @@ import os
 import signal
 import time
 
-from harness import Client, pub5
+from harness import Client, make_schema_dir, pub5
 
 REFUSED = 0x87
 
@@ -83,3 +83,42 @@ def test_sighup_reloads_schemas_atomically(broker, workdir):
     reasons, _, out = pub5(broker.port, [("test/s19/air", {"ts": ts + 1, "pm10": 4000}),
                                          ("test/s19/air", {"ts": ts + 2, "pm10": 6000})])
     assert reasons[0] in (0, 0x10) and reasons[1] == REFUSED, out
+
+
+def test_error_records_of_every_reason_are_well_formed(broker_factory, workdir):
+    """Every refusal reason the broker can be made to produce, through the
+    real broker: each record is valid JSON whose members are all defined
+    (issue 12: decode and timestamp records carried uninitialised bytes)."""
+    make_schema_dir(workdir, include_shipped=("air-quality", "senml"))
+    b = broker_factory(options={"unmatched": "refuse"})
+    b.start()
+    c = Client(b.port, client_id="dev-rec")
+    c.subscribe("$tsdb/errors/dev-rec")
+    now = int(time.time() * 1000)
+    pack = [{"n": "n%03d-%s" % (i, "x" * 90), "v": 1} for i in range(256)]
+    cases = {
+        "decode": ("test/r1/air", '{"ts": 1, "pm10": '),
+        "validate": ("test/r1/air", {"ts": now, "pm10": -3}),
+        "timestamp": ("test/r1/air", {"ts": now + 86_400_000, "pm10": 3}),
+        "unmatched": ("nowhere/r1", {"x": 1}),
+        "reserved_topic": ("$tsdb/agg/1m/test/r1/air", {"forged": True}),
+        "toobig": ("city/mitte/d1/senml", pack),
+        "empty": ("test/r1/air", ""),
+    }
+    for want, (topic, payload) in cases.items():
+        c.publish(topic, payload)
+        rec = json.loads(c.wait_message(timeout=10).payload)
+        assert rec["reason"] == ("decode" if want == "empty" else want), (want, rec)
+        assert rec["client"] == "dev-rec" and rec["topic"] == topic, rec
+        for k in ("keyword", "pointer", "schema_path", "expected", "actual", "message"):
+            v = rec.get(k, "")
+            assert isinstance(v, str) and all(ch >= " " for ch in v), (want, k, v)
+        if want in ("decode", "timestamp", "empty", "unmatched", "reserved_topic", "toobig"):
+            # No schema keyword failed: nothing of the JSON Schema's part.
+            assert rec.get("schema_path", "") == "", (want, rec)
+        if want in ("unmatched", "reserved_topic"):
+            assert rec.get("schema") in (None, "") and rec.get("pointer", "") == "", rec
+        if want == "validate":
+            assert rec["schema_path"] == "/properties/pm10/minimum" and rec["actual"] == "-3"
+        assert rec["message"], (want, rec)
+    c.close()
