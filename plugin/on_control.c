@@ -4,7 +4,7 @@
  * A command request is copied to the engine's control queue and answered
  * later from a control thread through the tick; this callback never parses
  * or reads storage. It always returns success: a non-zero return would
- * disconnect the client (MOSQUITTO-2.0-FACTS.md); errors become answers.
+ * disconnect the client (docs/mosquitto-2.0-facts.md); errors become answers.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  *   MOSQ_ERR_SUCCESS      the message goes on to subscribers as usual;
  *   MOSQ_ERR_ACL_DENIED   the message is dropped; MQTT v5 QoS >= 1
  *                         publishers get reason 0x87, and stay connected.
- * Any other code would disconnect the publisher (MOSQUITTO-2.0-FACTS.md),
+ * Any other code would disconnect the publisher (docs/mosquitto-2.0-facts.md),
  * so internal failures are refusals that are counted and logged.
  */
 #include <stdio.h>

@@ -8,8 +8,9 @@
  * shape they have had since the C API began and that language bindings
  * (gorocksdb, for one) rely on. The types stay opaque here: a handle's
  * address is its first member's address. The library and these headers come
- * from the same Debian package (librocksdb-dev 7.8.3); test_engine exercises
- * every function of this file.
+ * from the same Debian package (librocksdb-dev 7.8.3). Every open goes
+ * through the logger; tests/integration/test_faults.py exercises the
+ * listener and Resume() on a full disk (docs/mosquitto-2.0-facts.md).
  */
 #include "store_cxx.h"
 
