@@ -24,7 +24,7 @@ scripts/build.sh build-tsan -DTSDB_WERROR=ON -DTSDB_TSAN=ON -DTSDB_BUILD_PLUGIN=
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^test_engine\.' --timeout 900
 echo "== libFuzzer: every payload decoder and the JSON Schema validator, a bounded run each"
-CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSDB_FUZZ=ON \
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSDB_FUZZ=ON \
   -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target tsdb_fuzzers
 tests/fuzz/run.sh build-fuzz "${TSDB_FUZZ_SECONDS:-10}"
