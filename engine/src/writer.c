@@ -41,11 +41,21 @@
  *   Records are applied in queue order; a bucket's publications leave in the
  *   order of the changes that caused them (one result queue).
  * Failure
- *   A failed batch write loses nothing that was acknowledged (nothing of the
- *   batch is stored) but is counted and logged; accumulators it touched are
- *   refreshed from raw data after the next successful write, and series
- *   created in it write their descriptors again. Crash: open buckets are
- *   marked on disk and rebuilt from raw data at the next start.
+ *   The first failed write (a full disk) puts this thread in a failing
+ *   state: the queue refuses new messages and fails every waiting durable
+ *   push, whose records are then dropped; nothing of the failed batch is
+ *   stored. The records it holds (acknowledged when queued) stay in their
+ *   buffer and are staged and written again once RocksDB resumes, which it
+ *   is asked to do after 100 ms and then at doubling intervals up to 1 s
+ *   (ride_out_failure). Accumulators the batch touched are refreshed from
+ *   raw data, and series created in it write their descriptors again. A
+ *   stop while storage still fails counts and logs what it held as lost
+ *   (lose_held). A staging error that is not storage (no memory) drops its
+ *   pass the same way, counted. Crash: open buckets are marked on disk and
+ *   rebuilt from raw data at the next start.
+ * Opening late
+ *   When the engine started without its store (tsdb_options.open_retry),
+ *   this thread opens it first, retrying at the same intervals.
  * Full queue
  *   Not this thread's concern: producers are refused (see queue.h).
  * Shutdown order
