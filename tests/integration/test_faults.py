@@ -151,14 +151,19 @@ def storage_error_lines(log):
     return [l for l in log.splitlines() if "tsdb: storage" in l or "tsdb: rocksdb:" in l]
 
 
-@pytest.mark.parametrize("durability", ["async", "sync"])
-def test_full_disk_refuses_then_resumes_and_keeps_every_acknowledged_message(
-        tmpfs, broker_factory, durability):
+def full_disk_broker(tmpfs, broker_factory, durability):
+    """A broker on a 64 MiB tmpfs that is full but for 2 MiB; returns it, the
+    filler file, the readings and the set of acknowledged n."""
     data = tmpfs("data", "64m")
     b = broker_factory(options={"data_dir": data, "durability": durability})
     b.start()
-    readings, acked = Readings(), set()
-    filler = fill(data, leave=2 << 20)
+    return b, fill(data, leave=2 << 20), Readings(), set()
+
+
+@pytest.mark.parametrize("durability", ["async", "sync"])
+def test_full_disk_refuses_then_resumes_and_keeps_every_acknowledged_message(
+        tmpfs, broker_factory, durability):
+    b, filler, readings, acked = full_disk_broker(tmpfs, broker_factory, durability)
     t = time.monotonic()
     first_refused = fill_until_refused(b, readings, acked)
     print("\nfilled in %.1f s" % (time.monotonic() - t))
@@ -197,11 +202,7 @@ def test_full_disk_refuses_then_resumes_and_keeps_every_acknowledged_message(
 @pytest.mark.parametrize("durability", ["async", "sync"])
 def test_a_stop_while_the_disk_is_full_counts_and_logs_what_is_lost(
         tmpfs, broker_factory, durability):
-    data = tmpfs("data", "64m")
-    b = broker_factory(options={"data_dir": data, "durability": durability})
-    b.start()
-    readings, acked = Readings(), set()
-    filler = fill(data, leave=2 << 20)
+    b, filler, readings, acked = full_disk_broker(tmpfs, broker_factory, durability)
     fill_until_refused(b, readings, acked)
     assert b.stop() == 0
     log = b.log()
