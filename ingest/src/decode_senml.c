@@ -25,12 +25,13 @@
  *
  * Refused, with the section in the message: a root that is not an array or
  * is empty (RFC 8428 section 3: "one or more records"), a record that is not an
- * object, a field of the wrong type, a label twice in one record, an unknown
- * label ending in "_" (4.4, must-understand), a version above 10 or a
- * version that changes within the pack (4.4), more than one value field or
- * neither value nor sum in a record with regular fields (4.2), an invalid
- * resolved name (4.5.1), a non-finite value or time. A record with only base
- * fields (the first record of section 5.1.7) sets them and stores nothing.
+ * object, a field of the wrong type, an unknown label ending in "_" (4.4,
+ * must-understand), a version above 10 or a version that changes within the
+ * pack (4.4), more than one value field or neither value nor sum in a record
+ * with regular fields (4.2), an invalid resolved name (4.5.1), a non-finite
+ * value or time. A label twice in one record is refused by the JSON parser
+ * (a member name twice, members.c). A record with only base fields (the
+ * first record of section 5.1.7) sets them and stores nothing.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -263,9 +264,8 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
                     "(RFC 8428 section 4.4)",
                     (int)(klen > 40 ? 40 : klen), key);
       if (l == UNKNOWN) continue; /* section 4.4: ignored */
-      if (ingest_value_present(lab[l]))
-        return fail(err, rec, (int)l, v, "each label once", "label '%s' appears twice in one record",
-                    label_names[l]);
+      /* A label twice never gets here: the parser refuses a member name
+       * twice in any object (members.c). */
       if (ingest_value_type(v) != label_types[l])
         return fail(err, rec, (int)l, v, ingest_type_name(label_types[l]),
                     "'%s' must be a %s (RFC 8428 section 5)", label_names[l],
