@@ -32,8 +32,19 @@ for s in schemas/*/; do
   done
 done
 
+# The JSON decoder against jansson: every shipped JSON example.
+d="$work/seeds-json_oracle"
+rm -rf "$d" && mkdir -p "$d"
+for s in schemas/*/; do
+  n=$(basename "$s")
+  for ex in "$s"y_*.json "$s"n_*.json; do
+    [ -e "$ex" ] || continue
+    cp "$ex" "$d/$n-$(basename "$ex")"
+  done
+done
+
 status=0
-for t in json msgpack senml ttn_v3 sensor_community jsonschema; do
+for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"
