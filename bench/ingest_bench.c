@@ -27,6 +27,7 @@
 #include <msgpack.h>
 
 #include "ingest/schema.h"
+#include "rfc8259.h"
 
 static const char schema_text[] =
     "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
@@ -68,6 +69,28 @@ static const char refused_late_json[] =
     "{\"station\":\"wx-tempelhof-03\",\"ts\":\"2026-11-26T09:15:00.000Z\",\"temperature\":4.52,"
     "\"humidity\":81.3,\"pressure\":1013.25,\"wind_speed\":3.4,\"wind_direction\":245,"
     "\"rain_1h\":-0.2,\"firmware\":\"2.4.1-rc3-build-17\"}";
+
+/* Issue 12: refused by the strict decoder, not by the schema. */
+static const char not_json[] =
+    "{\"station\":\"wx-tempelhof-03\",\"ts\":\"2026-11-26T09:15:00.000Z\",\"temperature\":04.52,"
+    "\"humidity\":81.3,\"pressure\":1013.25,\"wind_speed\":3.4,\"wind_direction\":245,"
+    "\"rain_1h\":0.2,\"firmware\":\"2.4.1-rc3-build-17\"}";
+static const char name_twice[] =
+    "{\"station\":\"wx-tempelhof-03\",\"ts\":\"2026-11-26T09:15:00.000Z\",\"temperature\":4.52,"
+    "\"humidity\":81.3,\"pressure\":1013.25,\"wind_speed\":3.4,\"wind_direction\":245,"
+    "\"rain_1h\":0.2,\"ts\":\"9999-12-31T23:59:59.000Z\"}";
+
+/* An object of n members m0..m<n-1>, and "m<n/2>" again when twice. */
+static char *wide(size_t n, bool twice, size_t *len) {
+  char *b = malloc(16 * n + 64);
+  if (!b) exit(1);
+  size_t o = (size_t)sprintf(b, "{");
+  for (size_t i = 0; i < n; i++) o += (size_t)sprintf(b + o, "%s\"m%zu\":%zu", i ? "," : "", i, i);
+  if (twice) o += (size_t)sprintf(b + o, ",\"m%zu\":0", n / 2);
+  o += (size_t)sprintf(b + o, "}");
+  *len = o;
+  return b;
+}
 
 static double cpu_ns(void) {
   struct timespec ts;
@@ -122,7 +145,8 @@ typedef struct work {
   size_t len;
   int expect; /* 0 or the refusal code */
   int kind;   /* 0 process, 1 cJSON parse only, 2 msgpack unpack only,
-                 3 process and format the error record */
+                 3 process and format the error record, 4 the RFC 8259 check only */
+  long div;   /* this case runs iterations / div messages a batch (0: 1) */
 } work;
 
 static tsdb_point points[INGEST_OUTPUT_POINTS];
@@ -133,6 +157,10 @@ static int once(const work *w) {
     int rc = j ? 0 : -1;
     cJSON_Delete(j);
     return rc;
+  }
+  if (w->kind == 4) {
+    ingest_rfc8259_result r;
+    return ingest_rfc8259__check(w->payload, w->len, 1000, &r) == INGEST_RFC8259_OK ? 0 : -1;
   }
   if (w->kind == 2) {
     msgpack_unpacked up;
@@ -173,15 +201,18 @@ static void measure(bench_case *cases, size_t n, long iterations, int runs) {
       fprintf(stderr, "ingest_bench: %s %s: unexpected result\n", cases[c].group, cases[c].name);
       exit(1);
     }
-    for (long i = 0; i < iterations / 10; i++) once(&cases[c].w); /* warm up */
+    long each = iterations / (cases[c].w.div > 1 ? cases[c].w.div : 1);
+    for (long i = 0; i < each / 10; i++) once(&cases[c].w); /* warm up */
   }
   for (int r = 0; r < runs; r++) {
     for (size_t c = 0; c < n; c++) {
       const work *w = &cases[c].w;
+      long each = iterations / (w->div > 1 ? w->div : 1);
+      if (each < 1) each = 1;
       int fails = 0;
       double t0 = cpu_ns();
-      for (long i = 0; i < iterations; i++) fails += once(w) != w->expect;
-      cases[c].per[r] = (cpu_ns() - t0) / (double)iterations;
+      for (long i = 0; i < each; i++) fails += once(w) != w->expect;
+      cases[c].per[r] = (cpu_ns() - t0) / (double)each;
       if (fails) {
         fprintf(stderr, "ingest_bench: %s: %d unexpected results\n", cases[c].name, fails);
         exit(1);
@@ -233,27 +264,36 @@ int main(int argc, char **argv) {
   to_msgpack(refused_early_json, &early);
   to_msgpack(refused_late_json, &late);
 
+  size_t wide_ok_len, wide_dup_len;
+  char *wide_ok = wide(10000, false, &wide_ok_len), *wide_dup = wide(10000, true, &wide_dup_len);
+
   machine();
   printf("method:  CPU time of this thread (CLOCK_THREAD_CPUTIME_ID), %ld messages per batch,\n"
          "         %d batches of every case taken in turn, median (min, max) in ns/message\n\n",
          iterations, runs);
   bench_case cases[] = {
-      {"JSON", "accepted (6 points)", {js, accepted_json, sizeof accepted_json - 1, 0, 0}, {0}, 0, 0, 0},
-      {"JSON", "refused at the first field", {js, refused_early_json, sizeof refused_early_json - 1, INGEST_EVALIDATE, 0}, {0}, 0, 0, 0},
-      {"JSON", "refused at the last field", {js, refused_late_json, sizeof refused_late_json - 1, INGEST_EVALIDATE, 0}, {0}, 0, 0, 0},
-      {"JSON", "refused + its error record", {js, refused_late_json, sizeof refused_late_json - 1, INGEST_EVALIDATE, 3}, {0}, 0, 0, 0},
-      {"JSON", "cJSON parse + delete alone", {js, accepted_json, sizeof accepted_json - 1, 0, 1}, {0}, 0, 0, 0},
-      {"MessagePack", "accepted (6 points)", {ms, acc.data, acc.size, 0, 0}, {0}, 0, 0, 0},
-      {"MessagePack", "refused at the first field", {ms, early.data, early.size, INGEST_EVALIDATE, 0}, {0}, 0, 0, 0},
-      {"MessagePack", "refused at the last field", {ms, late.data, late.size, INGEST_EVALIDATE, 0}, {0}, 0, 0, 0},
-      {"MessagePack", "refused + its error record", {ms, late.data, late.size, INGEST_EVALIDATE, 3}, {0}, 0, 0, 0},
-      {"MessagePack", "msgpack-c unpack + destroy alone", {ms, acc.data, acc.size, 0, 2}, {0}, 0, 0, 0},
+      {"JSON", "accepted (6 points)", {js, accepted_json, sizeof accepted_json - 1, 0, 0, 0}, {0}, 0, 0, 0},
+      {"JSON", "refused at the first field", {js, refused_early_json, sizeof refused_early_json - 1, INGEST_EVALIDATE, 0, 0}, {0}, 0, 0, 0},
+      {"JSON", "refused at the last field", {js, refused_late_json, sizeof refused_late_json - 1, INGEST_EVALIDATE, 0, 0}, {0}, 0, 0, 0},
+      {"JSON", "refused + its error record", {js, refused_late_json, sizeof refused_late_json - 1, INGEST_EVALIDATE, 3, 0}, {0}, 0, 0, 0},
+      {"JSON", "cJSON parse + delete alone", {js, accepted_json, sizeof accepted_json - 1, 0, 1, 0}, {0}, 0, 0, 0},
+      {"MessagePack", "accepted (6 points)", {ms, acc.data, acc.size, 0, 0, 0}, {0}, 0, 0, 0},
+      {"MessagePack", "refused at the first field", {ms, early.data, early.size, INGEST_EVALIDATE, 0, 0}, {0}, 0, 0, 0},
+      {"MessagePack", "refused at the last field", {ms, late.data, late.size, INGEST_EVALIDATE, 0, 0}, {0}, 0, 0, 0},
+      {"MessagePack", "refused + its error record", {ms, late.data, late.size, INGEST_EVALIDATE, 3, 0}, {0}, 0, 0, 0},
+      {"MessagePack", "msgpack-c unpack + destroy alone", {ms, acc.data, acc.size, 0, 2, 0}, {0}, 0, 0, 0},
+      {"JSON, strict decoding (issue 12)", "RFC 8259 check alone", {js, accepted_json, sizeof accepted_json - 1, 0, 4, 0}, {0}, 0, 0, 0},
+      {"JSON, strict decoding (issue 12)", "refused: not JSON (04.52)", {js, not_json, sizeof not_json - 1, INGEST_EDECODE, 0, 0}, {0}, 0, 0, 0},
+      {"JSON, strict decoding (issue 12)", "refused: a member name twice", {js, name_twice, sizeof name_twice - 1, INGEST_EDECODE, 0, 0}, {0}, 0, 0, 0},
+      {"JSON, strict decoding (issue 12)", "10 000 members: cJSON parse alone", {js, wide_ok, wide_ok_len, 0, 1, 1000}, {0}, 0, 0, 0},
+      {"JSON, strict decoding (issue 12)", "10 000 members: refused (required)", {js, wide_ok, wide_ok_len, INGEST_EVALIDATE, 0, 1000}, {0}, 0, 0, 0},
+      {"JSON, strict decoding (issue 12)", "10 000 members: refused (a name twice)", {js, wide_dup, wide_dup_len, INGEST_EDECODE, 0, 1000}, {0}, 0, 0, 0},
   };
   size_t ncases = sizeof cases / sizeof cases[0];
   measure(cases, ncases, iterations, runs);
   for (size_t c = 0; c < ncases; c++) {
     if (c == 0 || strcmp(cases[c].group, cases[c - 1].group)) printf("%s\n", cases[c].group);
-    printf("  %-34s %4zu B  %6.0f ns  (%.0f, %.0f)\n", cases[c].name, cases[c].w.len,
+    printf("  %-38s %6zu B  %8.0f ns  (%.0f, %.0f)\n", cases[c].name, cases[c].w.len,
            cases[c].median, cases[c].min, cases[c].max);
   }
   double json_ok = cases[0].median, mp_ok = cases[5].median;
@@ -268,6 +308,8 @@ int main(int argc, char **argv) {
   printf("  refused <= accepted, MessagePack:  %s (slowest refusal %.0f ns)\n",
          mp_ref <= mp_ok ? "met" : "MISSED", mp_ref);
 
+  free(wide_ok);
+  free(wide_dup);
   msgpack_sbuffer_destroy(&acc);
   msgpack_sbuffer_destroy(&early);
   msgpack_sbuffer_destroy(&late);

@@ -11,7 +11,8 @@
  * pass every declared element is known to be there, so msgpack-c allocates
  * at most a small multiple of the payload's size. The pass also bounds
  * nesting at msgpack-c's own limit (MSGPACK_EMBED_STACK_SIZE, 32), so that a
- * deep value gets a precise reason.
+ * deep value gets a precise reason. A map with a string key twice is
+ * refused after the unpack, as a JSON object with a name twice is.
  */
 #include <msgpack.h>
 
@@ -124,7 +125,10 @@ static int parse(const void *payload, size_t len, ingest_doc *doc, ingest_error 
   msgpack_unpack_return ur = msgpack_unpack_next(&doc->mp, payload, len, &off);
   if (ur == MSGPACK_UNPACK_SUCCESS && off == len) {
     doc->root = ingest_value_from_msgpack(&doc->mp.data);
-    return 0;
+    /* A map with a key twice is as ambiguous as in JSON (members.c). */
+    int rc = ingest_members__unique(doc->root, err);
+    if (rc) msgpack_unpacked_destroy(&doc->mp);
+    return rc;
   }
   msgpack_unpacked_destroy(&doc->mp);
   if (ur == MSGPACK_UNPACK_SUCCESS)

@@ -25,12 +25,20 @@
  *
  * Refused, with the section in the message: a root that is not an array or
  * is empty (RFC 8428 section 3: "one or more records"), a record that is not an
- * object, a field of the wrong type, a label twice in one record, an unknown
- * label ending in "_" (4.4, must-understand), a version above 10 or a
- * version that changes within the pack (4.4), more than one value field or
- * neither value nor sum in a record with regular fields (4.2), an invalid
- * resolved name (4.5.1), a non-finite value or time. A record with only base
- * fields (the first record of section 5.1.7) sets them and stores nothing.
+ * object, a field of the wrong type, an unknown label ending in "_" (4.4,
+ * must-understand), a version above 10 or a version that changes within the
+ * pack (4.4), more than one value field or neither value nor sum in a record
+ * with regular fields (4.2), an invalid resolved name (4.5.1), a non-finite
+ * value or time. A label twice in one record is refused by the JSON parser
+ * (a member name twice, members.c).
+ *
+ * Section 4.2 makes a value field (or a sum) required in every record. One
+ * exception is kept, because section 5.1.7's own example uses it: a record
+ * of base fields only, which sets them for the records after it and stores
+ * nothing. So refused as well: a record with neither a value, a sum nor a
+ * base field ([{}], or only unknown labels); base fields that no later
+ * record with a value or a sum uses; and a pack in which no record has a
+ * value or a sum, which holds no measurement at all.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -242,6 +250,10 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
     return INGEST_EDECODE;
   }
   base b = {.bn = "", .version = SENML_VERSION};
+  size_t measurements = 0;        /* records with a value or a sum */
+  bool base_only = false;         /* a record of base fields only since the last one */
+  size_t base_only_rec = 0;       /* the latest of them, for the error */
+  ingest_value base_only_r = {0};
   ingest_iter it = {0};
   const char *key;
   size_t klen;
@@ -263,9 +275,8 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
                     "(RFC 8428 section 4.4)",
                     (int)(klen > 40 ? 40 : klen), key);
       if (l == UNKNOWN) continue; /* section 4.4: ignored */
-      if (ingest_value_present(lab[l]))
-        return fail(err, rec, (int)l, v, "each label once", "label '%s' appears twice in one record",
-                    label_names[l]);
+      /* A label twice never gets here: the parser refuses a member name
+       * twice in any object (members.c). */
       if (ingest_value_type(v) != label_types[l])
         return fail(err, rec, (int)l, v, ingest_type_name(label_types[l]),
                     "'%s' must be a %s (RFC 8428 section 5)", label_names[l],
@@ -314,9 +325,22 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
       b.has_bs = true;
     }
 
-    bool regular = false;
+    bool regular = false, based = false;
     for (int l = N; l < NLABELS; l++) regular |= ingest_value_present(lab[l]);
-    if (!regular) continue; /* only base fields (RFC 8428 section 5.1.7's first record) */
+    for (int l = BN; l <= BVER; l++) based |= ingest_value_present(lab[l]);
+    if (!regular && !based)
+      return fail(err, rec, -1, r, "a value field or a sum",
+                  "a record with no value field (v, vs, vb, vd), no sum and no base field "
+                  "carries nothing (RFC 8428 section 4.2)");
+    if (!regular) {
+      /* Only base fields: section 4.2 wants a value or a sum in every
+       * record, but section 5.1.7's example opens with such a record, for
+       * the ones after it. Kept if a later record is a measurement. */
+      base_only = true;
+      base_only_rec = rec;
+      base_only_r = r;
+      continue;
+    }
     int nvalues = ingest_value_present(lab[V]) + ingest_value_present(lab[VS]) +
                   ingest_value_present(lab[VB]) + ingest_value_present(lab[VD]);
     if (nvalues > 1)
@@ -326,6 +350,9 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
     if (nvalues == 0 && !has_sum)
       return fail(err, rec, -1, r, "a value or a sum",
                   "a record needs a value field (v, vs, vb, vd) or a sum (RFC 8428 section 4.2)");
+
+    measurements++;
+    base_only = false;
 
     /* Name (4.5.1). */
     const char *nm = "";
@@ -443,6 +470,19 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
       if ((rc = emit(&c, sname, (size_t)w, NULL, 0, ts, sum, shown))) return rc;
     }
   }
+  if (measurements == 0) {
+    ingest_error_set(err, INGEST_EDECODE, "senml", "",
+                     "(root): no record of the pack has a value field or a sum: a pack is a list "
+                     "of measurements (RFC 8428 sections 4 and 4.2)");
+    ingest_extract__expected(err, "a record with v, vs, vb, vd or s");
+    snprintf(err->actual, sizeof err->actual, "%zu record%s of base fields only",
+             root.ops->count(root.node), root.ops->count(root.node) == 1 ? "" : "s");
+    return INGEST_EDECODE;
+  }
+  if (base_only)
+    return fail(err, base_only_rec, -1, base_only_r, "a later measurement",
+                "this record has only base fields, and no record after it has a value or a sum "
+                "for them to apply to (RFC 8428 sections 4.1 and 4.2)");
   return 0;
 }
 

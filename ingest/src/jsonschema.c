@@ -55,6 +55,19 @@ enum {
   LIT_TEXT_MAX = 160
 };
 
+/* What compiling a "pattern" may cost (see the estimate before
+ * ecma_to_ere): the source length, the counts of {n,m}, group nesting
+ * (regcomp's parser recurses on it), and the memory regcomp may allocate,
+ * per pattern and for all the patterns of a schema. A schema is loaded on
+ * the broker at start and on SIGHUP, next to the set in force. */
+#define PATTERN_MAX_LEN 4096
+#define PATTERN_MAX_REPEAT 255
+#define PATTERN_MAX_GROUPS 32
+#define PATTERN_MAX_BYTES (8 << 20)
+#define SCHEMA_PATTERN_MAX_BYTES (32 << 20)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 #define SCHEMA_2020_12 "https://json-schema.org/draft/2020-12/schema"
 
 /* ------------------------------------------------------------------------ */
@@ -523,6 +536,7 @@ typedef struct compiler {
   node *all; /* every node, for the cycle check */
   memo *memo; /* subschema -> node, so "$ref"s share nodes and cycles end */
   size_t nmemo, capmemo;
+  double pattern_bytes; /* what regcomp may take for the patterns so far */
 } compiler;
 
 static void *aalloc(compiler *c, size_t n) {
@@ -931,17 +945,139 @@ static const char *bracket_atom(const char *s, size_t n, size_t *i, bool set[128
   }
 }
 
+/* --- what compiling a pattern may cost ------------------------------- */
+
+/*
+ * glibc's regcomp expands a counted repetition into copies of its operand
+ * (x{2,4} becomes x x x? x?, the optional copies nested) and keeps, for
+ * every node of the expanded automaton, its epsilon closure: the nodes it
+ * reaches without reading a byte. Along a run of optional or otherwise
+ * nullable copies each closure reaches to the end of the run, so their
+ * total grows with the square of the run's length: "9-]{1,13102}$" made
+ * regcomp allocate more than 2 GB (issue 12, item 14).
+ *
+ * So each subexpression is summarised as regcomp builds it: n nodes, e
+ * closure entries in all, f entries in the closure of its entry, t epsilon
+ * nodes whose closure reaches past its end, and whether it matches the
+ * empty string. Concatenation adds t(a) * f(b) entries (a's open ends see
+ * into b); an optional copy adds a branch node seeing into the copy; a
+ * repetition composes its copies one by one, so nested repetitions
+ * multiply. Nodes are counted as they are built, those that a {0} drops
+ * afterwards included: regcomp builds them all before it sees the {0}.
+ * The memory estimate is 200 bytes a node + 16 bytes a closure entry +
+ * 8 KiB. On glibc 2.36, for 40 chosen patterns from "x" through
+ * "a{1,2000}", "(a{0,30}){0,30}{0,10}" and a 200-way alternation, it was
+ * at least what regcomp keeps (mallinfo2) every time, and up to 100 times
+ * more for nested optional repetitions; for 3000 random patterns under the
+ * limits, the most one kept was 3.2 MiB and the highest peak (resident
+ * memory of a process compiling it) 29 MiB, a {0} of a large expansion,
+ * which the count of built nodes now bounds as well.
+ */
+typedef struct rcost {
+  double n, e, f, t;
+  double made; /* nodes built on the way, those a {0} then drops included */
+  bool nullable;
+} rcost;
+
+static const rcost RC_EMPTY = {0, 0, 0, 0, 0, true};
+static const rcost RC_CHAR = {1, 1, 1, 0, 1, false};
+static const rcost RC_EPSILON = {1, 1, 1, 1, 1, true}; /* ^, $, group ends */
+
+static rcost rc_cat(rcost a, rcost b) {
+  rcost r = {a.n + b.n,          a.e + b.e + a.t * b.f,        a.f + (a.nullable ? b.f : 0),
+             b.t + (b.nullable ? a.t : 0), a.made + b.made, a.nullable && b.nullable};
+  return r;
+}
+
+static rcost rc_opt(rcost x) {
+  rcost r = {x.n + 1, x.e + 1 + x.f, 1 + x.f, x.t + 1, x.made + 1, true};
+  return r;
+}
+
+static rcost rc_star(rcost x) {
+  rcost r = {x.n + 1, x.e + 1 + x.f + x.t * (1 + x.f), 1 + x.f, 1 + x.t, x.made + 1, true};
+  return r;
+}
+
+static rcost rc_alt(rcost a, rcost b) {
+  rcost r = {a.n + b.n + 1,
+             a.e + b.e + 1 + a.f + b.f,
+             1 + a.f + b.f,
+             a.t + b.t + (a.nullable || b.nullable),
+             a.made + b.made + 1,
+             a.nullable || b.nullable};
+  return r;
+}
+
+static rcost rc_group(rcost x) { return rc_cat(rc_cat(RC_EPSILON, x), RC_EPSILON); }
+
+/* x{lo,hi}, hi < 0 for no upper bound. At most 2 * PATTERN_MAX_REPEAT
+ * steps: the counts were bounded before. */
+static rcost rc_repeat(rcost x, long lo, long hi) {
+  rcost r = RC_EMPTY;
+  for (long i = 0; i < lo; i++) r = rc_cat(r, x);
+  if (hi < 0) return rc_cat(r, rc_star(x));
+  for (long i = lo; i < hi; i++) r = rc_cat(r, rc_opt(x));
+  if (r.made < x.made) r.made = x.made; /* x{0}: built, then dropped */
+  return r;
+}
+
+static double rc_bytes(rcost x) { return 200 * x.made + 16 * x.e + 8192; }
+
+/* The pieces of one group (or of the whole pattern) being read. */
+typedef struct rframe {
+  rcost alts;  /* the alternatives closed so far */
+  int nalts;
+  rcost cat;   /* the current alternative, without its last atom */
+  rcost last;  /* its last atom, which a quantifier may still change */
+  bool has_last;
+} rframe;
+
+static void rf_commit(rframe *f) {
+  if (f->has_last) f->cat = rc_cat(f->cat, f->last);
+  f->has_last = false;
+}
+
+static void rf_atom(rframe *f, rcost a) {
+  rf_commit(f);
+  f->last = a;
+  f->has_last = true;
+}
+
+static rcost rf_close(rframe *f) {
+  rf_commit(f);
+  return f->nalts ? rc_alt(f->alts, f->cat) : f->cat;
+}
+
+/* A count of {n,m}, saturated (a longer one is over the limit anyway). */
+static long repeat_count(const char *s, size_t from, size_t to) {
+  long v = 0;
+  for (size_t k = from; k < to; k++) v = v > 100000 ? v : v * 10 + (s[k] - '0');
+  return v;
+}
+
 /*
  * Translates the supported ECMA-262 subset (see jsonschema.h) into a POSIX
  * extended regular expression. Returns NULL or the reason for refusing, and
  * *unsupported tells a valid-but-unsupported feature from a syntax error.
+ * *bytes is what regcomp may allocate for it (the estimate above); the
+ * counts, the length and the nesting are bounded here, the estimate by the
+ * caller.
  */
-static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
+static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported, double *bytes) {
   size_t n = strlen(s);
   size_t i = 0;
   bool atom = false; /* something a quantifier may follow */
   int groups = 0;
+  rframe frames[PATTERN_MAX_GROUPS + 1];
+  rframe *f = &frames[0];
+  *f = (rframe){RC_EMPTY, 0, RC_EMPTY, RC_EMPTY, false};
   *unsupported = true;
+  *bytes = 0;
+  if (n > PATTERN_MAX_LEN) {
+    *unsupported = false;
+    return "longer than " STR(PATTERN_MAX_LEN) " bytes";
+  }
   while (i < n) {
     unsigned char c = (unsigned char)s[i];
     switch (c) {
@@ -950,13 +1086,16 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
     case '?':
     case '{': {
       size_t start = i;
+      long lo = c == '+', hi = c == '?' ? 1 : -1;
       if (c == '{') {
         size_t k = i + 1;
         while (k < n && s[k] >= '0' && s[k] <= '9') k++;
         bool ok = k > i + 1;
+        lo = hi = repeat_count(s, i + 1, k);
         if (ok && k < n && s[k] == ',') {
-          k++;
+          size_t m = ++k;
           while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+          hi = k > m ? repeat_count(s, m, k) : -1;
         }
         if (!ok || k >= n || s[k] != '}') {
           *unsupported = false;
@@ -970,6 +1109,12 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
         *unsupported = false;
         return "quantifier without anything to repeat";
       }
+      if (lo > PATTERN_MAX_REPEAT || hi > PATTERN_MAX_REPEAT) {
+        *unsupported = false;
+        return "a repetition count is above " STR(PATTERN_MAX_REPEAT) " (the least RE_DUP_MAX "
+               "POSIX allows; bound a string's length with minLength and maxLength)";
+      }
+      f->last = rc_repeat(f->last, lo, hi < lo && hi >= 0 ? lo : hi);
       ds_put(d, s + start, i - start);
       /* lazy quantifiers: whether a match exists does not depend on
        * laziness, and that is all "pattern" asks */
@@ -996,8 +1141,14 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
       } else {
         i++;
       }
+      if (groups == PATTERN_MAX_GROUPS) {
+        *unsupported = false;
+        return "groups nested deeper than " STR(PATTERN_MAX_GROUPS) " levels";
+      }
+      rf_commit(f);
+      f = &frames[++groups];
+      *f = (rframe){RC_EMPTY, 0, RC_EMPTY, RC_EMPTY, false};
       ds_chr(d, '(');
-      groups++;
       atom = false;
       break;
     case ')':
@@ -1005,20 +1156,34 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
         *unsupported = false;
         return "unmatched ')'";
       }
-      groups--;
+      {
+        rcost g = rc_group(rf_close(f));
+        f = &frames[--groups];
+        rf_atom(f, g);
+      }
       ds_chr(d, ')');
       i++;
       atom = true;
       break;
     case '|':
+      rf_commit(f);
+      f->alts = f->nalts++ ? rc_alt(f->alts, f->cat) : f->cat;
+      f->cat = RC_EMPTY;
+      ds_chr(d, (char)c);
+      i++;
+      atom = false;
+      break;
     case '^':
     case '$':
+      rf_commit(f);
+      f->cat = rc_cat(f->cat, RC_EPSILON);
       ds_chr(d, (char)c);
       i++;
       atom = false;
       break;
     case '.': /* ECMA-262 '.' does not match line terminators */
       ds_put(d, "[^\n\r]", 5);
+      rf_atom(f, RC_CHAR);
       i++;
       atom = true;
       break;
@@ -1062,6 +1227,7 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
       for (int ch = 1; ch < 128; ch++) any = any || set[ch];
       if (!any) return "empty classes [] and [^] are not supported";
       ere_set(d, set, negate);
+      rf_atom(f, RC_CHAR);
       atom = true;
       break;
     }
@@ -1073,6 +1239,7 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
       char e = s[i + 1];
       i += 2;
       atom = true;
+      rf_atom(f, RC_CHAR);
       bool set[128] = {false};
       switch (e) {
       case 'd':
@@ -1109,6 +1276,7 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
           ds_chr(d, '('); /* one code point is one atom for quantifiers */
           put_utf8(d, (unsigned long)v);
           ds_chr(d, ')');
+          f->last = rc_group(rc_cat(rc_cat(RC_CHAR, RC_CHAR), v < 0x800 ? RC_EMPTY : RC_CHAR));
         }
         break;
       }
@@ -1135,9 +1303,13 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
         ds_chr(d, '(');
         ds_put(d, s + i, k);
         ds_chr(d, ')');
+        rcost bytes_of = RC_EMPTY;
+        for (size_t b = 0; b < k; b++) bytes_of = rc_cat(bytes_of, RC_CHAR);
+        rf_atom(f, rc_group(bytes_of));
         i += k;
       } else {
         ere_literal(d, c);
+        rf_atom(f, RC_CHAR);
         i++;
       }
       atom = true;
@@ -1149,6 +1321,7 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported) {
     return "unmatched '('";
   }
   if (d->len == 0) ds_put(d, "()", 2); /* the empty pattern matches anything */
+  *bytes = rc_bytes(rf_close(f));
   return NULL;
 }
 
@@ -1156,13 +1329,27 @@ static int compile_pattern(compiler *c, const char *src, const char *path,
                            regex_t **out) {
   dstr d = {0};
   bool unsupported;
-  const char *why = ecma_to_ere(src, &d, &unsupported);
+  double bytes;
+  const char *why = ecma_to_ere(src, &d, &unsupported, &bytes);
   if (why == NULL && d.oom) why = "out of memory";
   if (why) {
     free(d.p);
     return cerror(c, unsupported ? INGEST_EUNSUPPORTED : INGEST_ESCHEMA, path,
                   "pattern", "pattern \"%.120s\": %s", src, why);
   }
+  /* Before regcomp, not after: what it would allocate is the danger. */
+  if (bytes > PATTERN_MAX_BYTES || c->pattern_bytes + bytes > SCHEMA_PATTERN_MAX_BYTES) {
+    free(d.p);
+    bool alone = bytes > PATTERN_MAX_BYTES;
+    return cerror(c, INGEST_ESCHEMA, path, "pattern",
+                  "pattern \"%.80s\": compiling it could take about %.0f MiB, more than the "
+                  "%d MiB allowed %s (nested or long optional repetitions multiply; bound a "
+                  "string's length with minLength and maxLength)",
+                  src, bytes / 1048576.0,
+                  (alone ? PATTERN_MAX_BYTES : SCHEMA_PATTERN_MAX_BYTES) / 1048576,
+                  alone ? "for one pattern" : "for the patterns of one schema together");
+  }
+  c->pattern_bytes += bytes;
   rx *r = aalloc(c, sizeof *r);
   if (r == NULL) {
     free(d.p);

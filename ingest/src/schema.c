@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "ingest/jsonschema.h"
+#include "rfc8259.h"
 #include "schema_internal.h"
 
 #define SCHEMA_FILE_MAX (1 << 20)
@@ -103,17 +104,32 @@ int ingest_schema_load_file(const char *path, ingest_schema **out, ingest_error 
   char *text = read_file(path, &len, err);
   if (!text) return err->code;
   ingest_schema *s = calloc(1, sizeof *s);
-  cJSON *doc = cJSON_ParseWithLength(text, len);
+  /* The same strict RFC 8259 reading as messages get (rfc8259.c): cJSON
+   * alone would take "017", trailing garbage after a NUL, or cut a
+   * "pattern" or "const" at a \u0000. A name twice is left to the loaders,
+   * which refuse it with the member's path where it matters. */
+  ingest_rfc8259_result r;
+  ingest_rfc8259_status st = ingest_rfc8259__check(text, len, CJSON_NESTING_LIMIT, &r);
+  bool strict = st == INGEST_RFC8259_OK || st == INGEST_RFC8259_DUPLICATE;
+  cJSON *doc = strict ? cJSON_ParseWithLength(text, len) : NULL;
   int rc = 0;
-  if (!s || !(s->path = strdup(path))) {
+  if (!s || !(s->path = strdup(path)) || (strict && !doc)) {
     rc = ingest_error_set(err, INGEST_ENOMEM, "", "", "%s: out of memory", path);
-  } else if (!doc) {
-    /* cJSON reports where parsing stopped: give the line. */
-    const char *at = cJSON_GetErrorPtr();
-    size_t line = 1;
-    for (const char *p = text; at && p < at && p < text + len; p++) line += *p == '\n';
-    rc = ingest_error_set(err, INGEST_ESCHEMA, "", "", "%s: not valid JSON (near line %zu)",
-                          path, line);
+  } else if (!strict) {
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < r.where && i < len; i++) {
+      column = text[i] == '\n' ? 1 : column + 1;
+      line += text[i] == '\n';
+    }
+    if (st == INGEST_RFC8259_NUL)
+      rc = ingest_error_set(err, INGEST_ESCHEMA, "", "",
+                            "%s: line %zu, column %zu: a string holds \\u0000, which cannot be "
+                            "kept (strings end at their first NUL)",
+                            path, line, column);
+    else
+      rc = ingest_error_set(err, INGEST_ESCHEMA, "", "",
+                            "%s: not valid JSON (line %zu, column %zu): %s", path, line, column,
+                            st == INGEST_RFC8259_DEEP ? "nested too deep" : r.why);
   } else if (!cJSON_IsObject(doc)) {
     rc = ingest_error_set(err, INGEST_ESCHEMA, "", "", "%s: a schema must be a JSON object", path);
   } else {

@@ -146,6 +146,14 @@ int ingest_decode_json__parse(const void *payload, size_t len, ingest_doc *doc,
                               ingest_error *err);
 void ingest_decode_json__release(ingest_doc *doc);
 
+/* members.c: every object of the decoded payload has unique member names
+ * (RFC 8259 section 4); else INGEST_EDECODE, keyword "format", the object's
+ * pointer and the name in err. O(n log n) in the members of an object. */
+int ingest_members__unique(ingest_value root, ingest_error *err);
+/* The refusal of a duplicate name[0..len) in the object at pointer. */
+int ingest_members__refuse(const char *pointer, const char *name, size_t len,
+                           ingest_error *err);
+
 /* mapping.c: x-tsdb at load time (everything except the JSON Schema). */
 int ingest_mapping__load(ingest_schema *s, const void *x_tsdb, ingest_error *err);
 void ingest_mapping__free(ingest_schema *s);

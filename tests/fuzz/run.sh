@@ -23,7 +23,8 @@ seed_dir ttn_v3 ttn-air-quality
 seed_dir sensor_community sensor-community
 # The validator's input: a schema, a NUL byte, an instance. Only from the
 # tested schemas, the directories with an examples.json (README: "Shipped
-# schemas and their examples"): the rest of schemas/ is a user's own.
+# schemas and their examples"): the rest of schemas/ is a user's own. Besides
+# them, seeds and a dictionary that steer it at patterns.
 d="$work/seeds-jsonschema"
 rm -rf "$d" && mkdir -p "$d"
 for s in schemas/*/; do
@@ -34,22 +35,45 @@ for s in schemas/*/; do
     { cat "$s/schema.json"; printf '\0'; cat "$ex"; } > "$d/$n-$(basename "$ex")"
   done
 done
+cp tests/fuzz/seeds/jsonschema/* "$d"/
+
+# The JSON decoder against jansson: every shipped JSON example.
+d="$work/seeds-json_oracle"
+rm -rf "$d" && mkdir -p "$d"
+for s in schemas/*/; do
+  n=$(basename "$s")
+  for ex in "$s"y_*.json "$s"n_*.json; do
+    [ -e "$ex" ] || continue
+    cp "$ex" "$d/$n-$(basename "$ex")"
+  done
+done
 
 status=0
-for t in json msgpack senml ttn_v3 sensor_community jsonschema; do
+for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"
+  asan=detect_leaks=1:abort_on_error=1
+  limits=(-rss_limit_mb=2048)
+  if [ "$t" = jsonschema ]; then
+    # Compiling a schema has a bounded cost (jsonschema.c: pattern limits,
+    # 32 MiB of patterns per schema): a schema that makes any allocation
+    # of 64 MiB, or the process reach 512 MiB, is a failure. ASan's
+    # quarantine is cut to 32 MiB so that the limit measures the schema
+    # (the fuzzer runs at about 170 MiB so).
+    asan=$asan:quarantine_size_mb=32
+    limits=(-rss_limit_mb=512 -malloc_limit_mb=64 -dict=tests/fuzz/jsonschema.dict)
+  fi
   # New inputs go to the first directory; the seeds are only read.
-  if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      "$bin/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  if ! ASAN_OPTIONS=$asan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      "$bin/fuzz_$t" -max_total_time="$secs" -timeout=10 "${limits[@]}" -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$work/crash-$t-" \
       "$corpus" "$work/seeds-$t" > "$work/fuzz_$t.log" 2>&1; then
     echo "fuzz_$t FAILED; log: $work/fuzz_$t.log"
     tail -n 60 "$work/fuzz_$t.log"
     status=1
   else
-    grep -E "stat::number_of_executed_units|cov: " "$work/fuzz_$t.log" | tail -n 2 | sed 's/^/   /'
+    grep -E "stat::number_of_executed_units|stat::peak_rss_mb|cov: " "$work/fuzz_$t.log" | tail -n 3 | sed 's/^/   /'
   fi
 done
 exit $status

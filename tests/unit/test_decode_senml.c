@@ -233,7 +233,6 @@ TEST(invalid_packs_of_section_4_are_refused) {
       {"[{\"n\":\"a\",\"vb\":\"true\"}]", "/0/vb", "must be a boolean"},
       {"[{\"n\":\"a\",\"t\":\"2026-11-26T09:15:00Z\",\"v\":1}]", "/0/t", "must be a number"},
       {"[{\"bn\":5,\"n\":\"a\",\"v\":1}]", "/0/bn", "must be a string"},
-      {"[{\"n\":\"a\",\"v\":1,\"v\":2}]", "/0/v", "twice"},
       {"[{\"n\":\"a\",\"v\":1,\"x_\":2}]", "/0", "must be understood"},
       {"[{\"bver\":0,\"n\":\"a\",\"v\":1}]", "/0/bver", "positive integer"},
       {"[{\"bver\":10.5,\"n\":\"a\",\"v\":1}]", "/0/bver", "positive integer"},
@@ -241,6 +240,17 @@ TEST(invalid_packs_of_section_4_are_refused) {
       {"[{\"bver\":5,\"n\":\"a\",\"v\":1},{\"bver\":6,\"n\":\"b\",\"v\":1}]", "/1/bver", "same version"},
       {"[{\"n\":\"a\",\"v\":1,\"vb\":true}]", "/0", "exactly one value"},
       {"[{\"n\":\"a\",\"u\":\"Cel\"}]", "/0", "value field"},
+      /* Records that carry no measurement (section 4.2), and packs that
+       * hold none. */
+      {"[{}]", "/0", "carries nothing"},
+      {"[{\"l\":\"link\"}]", "/0", "carries nothing"},
+      {"[{\"n\":\"a\",\"v\":1},{}]", "/1", "carries nothing"},
+      {"[{\"bn\":\"a:\"}]", "", "no record of the pack has a value"},
+      {"[{\"bn\":\"a:\",\"bt\":1},{\"bu\":\"Cel\"},{\"bver\":10}]", "",
+       "no record of the pack has a value"},
+      {"[{\"n\":\"a\",\"v\":1},{\"bn\":\"b:\"}]", "/1", "no record after it"},
+      {"[{\"bn\":\"a:\"},{\"n\":\"x\",\"v\":1},{\"bt\":5},{\"bu\":\"A\"}]", "/3",
+       "no record after it"},
       {"[{\"v\":1}]", "/0", "is empty"},
       {"[{\"n\":\"-a\",\"v\":1}]", "/0/n", "start with a letter"},
       {"[{\"bn\":\"dev 1/\",\"n\":\"a\",\"v\":1}]", "/0/bn", "character outside"},
@@ -276,6 +286,19 @@ TEST(invalid_packs_of_section_4_are_refused) {
   snprintf(pack, sizeof pack, "[{\"n\":\"%s\",\"v\":1}]", name);
   CHECK_INT(t_process(s, NULL, pack, SIZE_MAX, T_ARRIVAL, &out), ==, INGEST_EDECODE);
   CHECK(strstr(out.err.message, "longer than 255") != NULL);
+  /* A label twice is a member name twice: the JSON parser refuses it. */
+  int rc = t_process(s, NULL, "[{\"n\":\"a\",\"v\":1,\"v\":2}]", SIZE_MAX, T_ARRIVAL, &out);
+  CHECK_REFUSED(rc, &out, INGEST_EDECODE, "format", "/0");
+  CHECK(strstr(out.err.message, "\"v\" appears twice") != NULL);
+  /* Base fields that a later measurement uses, a string value only, a base
+   * sum: measurements, even when none becomes a stored point. */
+  CHECK_OK(t_process(s, NULL, "[{\"bn\":\"a:\"},{\"n\":\"x\",\"vs\":\"on\"}]", SIZE_MAX,
+                     T_ARRIVAL, &out));
+  CHECK_INT(out.out.npoints, ==, 0);
+  CHECK_OK(t_process(s, NULL, "[{\"bs\":10},{\"n\":\"e\"},{\"n\":\"f\",\"s\":1}]", SIZE_MAX,
+                     T_ARRIVAL, &out));
+  CHECK_POINT(s, &out, "e:sum", T_ARRIVAL, 10);
+  CHECK_POINT(s, &out, "f:sum", T_ARRIVAL, 11);
   /* The root: an object is not a pack. */
   CHECK_INT(t_process(s, NULL, "{\"n\":\"a\",\"v\":1}", SIZE_MAX, T_ARRIVAL, &out), ==,
             INGEST_EVALIDATE); /* this schema's "type": "array" says so first */

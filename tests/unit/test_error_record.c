@@ -137,3 +137,52 @@ TEST(long_values_are_cut_and_the_record_bounded) {
   CHECK_STR(small, "");
   CHECK_INT(ingest_error_record_json(&err, &ctx, small, 0), ==, INGEST_ETOOBIG);
 }
+
+/* The refusals of issue 12 through the real decoders: each record is JSON,
+ * UTF-8, and names reason, keyword and pointer, whatever bytes the payload
+ * held where the record quotes it. */
+TEST(records_of_strict_json_refusals) {
+  ingest_schema *json = t_schema("{\"x-tsdb\":{\"id\":\"j\",\"version\":1,\"topic\":\"j/{a}\","
+                                 "\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
+  ingest_schema *senml = t_schema("{\"x-tsdb\":{\"id\":\"s\",\"version\":1,\"topic\":\"s/{a}\","
+                                  "\"format\":\"senml\"}}");
+  static const struct {
+    bool senml;
+    const char *payload;
+    size_t len;
+    const char *keyword, *pointer;
+  } cases[] = {
+#define C(senml, lit, kw, ptr) {senml, lit, sizeof(lit) - 1, kw, ptr}
+      C(false, "{\"v\":\"\x01\xff\xc3\"}", "format", "/v"),       /* control byte, bad UTF-8 */
+      C(false, "{\"v\":1,\0\"\\\"\":2}", "format", ""),            /* a raw NUL */
+      C(false, "{\"v\":017}", "format", "/v"),
+      C(false, "{\"v\":\"a\\u0000\\\"\\\\\"}", "format", "/v"),    /* \u0000 then escapes */
+      C(false, "{\"\\\"q\\\\\":1,\"\\\"q\\\\\":2}", "format", ""), /* a name twice, escaped */
+      C(false, "{\"a/~\":{\"\xc3\xa9\":1,\"\xc3\xa9\":2}}", "format", "/a~1~0"),
+      C(false, "\xef\xbb\xbf{\"v\":1}", "format", ""),
+      C(true, "[{}]", "senml", "/0"),
+      C(true, "[{\"bn\":\"a:\",\"bt\":1}]", "senml", ""),
+      C(true, "[{\"n\":\"a\",\"v\":1},{\"bu\":\"Cel\"}]", "senml", "/1"),
+#undef C
+  };
+  static t_out out;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const ingest_schema *s = cases[i].senml ? senml : json;
+    const char *topic = cases[i].senml ? "s/1" : "j/1";
+    int rc = t_process(s, topic, cases[i].payload, cases[i].len, T_ARRIVAL, &out);
+    CHECK_MSG(rc == INGEST_EDECODE, "case %zu: rc %d: %s", i, rc, out.err.message);
+    ingest_error_context ctx = {ingest_schema_id(s), 1, topic, 3, "dev-7", NULL, T_ARRIVAL};
+    CHECK(ingest_error_record_json(&out.err, &ctx, rec, sizeof rec) > 0);
+    CHECK_MSG(utf8_valid(rec), "case %zu: not UTF-8: %s", i, rec);
+    cJSON *j = cJSON_Parse(rec);
+    CHECK_MSG(cJSON_IsObject(j), "case %zu: not JSON: %s", i, rec);
+    CHECK_STR(member(j, "reason"), "decode");
+    CHECK_STR(member(j, "keyword"), cases[i].keyword);
+    CHECK_MSG(!strcmp(member(j, "pointer"), cases[i].pointer), "case %zu: pointer %s", i,
+              member(j, "pointer"));
+    CHECK(member(j, "message")[0] != '\0');
+    cJSON_Delete(j);
+  }
+  ingest_schema_free(json);
+  ingest_schema_free(senml);
+}

@@ -88,18 +88,28 @@ TEST(empty_truncated_and_invalid_utf8) {
   CHECK_INT(refused(0, "{\"v\":1", 6), ==, INGEST_EDECODE);
   CHECK_INT(refused(0, "{\"v\":1} x", 9), ==, INGEST_EDECODE); /* trailing bytes */
   CHECK_INT(refused(0, "{\"t\":1,\"v\":1} \n", 15), ==, 0); /* trailing whitespace */
-  CHECK_INT(refused(0, "{\"t\":1,\"v\":1}\0", 14), ==, 0);  /* a final NUL */
+  /* A final NUL (a C string's terminator sent along) is not JSON either
+   * (RFC 8259 section 2): refused with a reason that says where it is. */
+  CHECK_INT(refused(0, "{\"t\":1,\"v\":1}\0", 14), ==, INGEST_EDECODE);
+  CHECK(strstr(out.err.message, "at byte 13 of 14: the payload has bytes after") != NULL);
   CHECK_INT(refused(0, "{\"t\":1,\"v\":1}\0\0", 15), ==, INGEST_EDECODE);
+  /* Invalid UTF-8 is refused by the JSON decoders (RFC 8259 section 8.1),
+   * wherever it is: a name, a value, a SenML name, a value_type. */
   const char bad_utf8[] = "{\"\xff\xfe\":\"\xc3\x28\",\"s\":\"\xed\xa0\x80\",\"v\":1}";
   survive_all(bad_utf8, sizeof bad_utf8 - 1);
-  /* maxLength counts code points: invalid UTF-8 fails it, with a reason. */
-  CHECK_INT(refused(0, bad_utf8, sizeof bad_utf8 - 1), ==, INGEST_EVALIDATE);
+  CHECK_INT(refused(0, bad_utf8, sizeof bad_utf8 - 1), ==, INGEST_EDECODE);
+  CHECK_STR(out.err.keyword, "format");
+  CHECK(strstr(out.err.message, "not UTF-8") != NULL);
   const char senml_utf8[] = "[{\"n\":\"caf\xc3\xa9\xff\",\"v\":1}]";
   CHECK_INT(refused(2, senml_utf8, sizeof senml_utf8 - 1), ==, INGEST_EDECODE);
+  CHECK_STR(out.err.pointer, "/0/n");
   const char sc_utf8[] = "{\"sensordatavalues\":[{\"value_type\":\"\xff\",\"value\":\"1\"}]}";
-  CHECK_INT(refused(4, sc_utf8, sizeof sc_utf8 - 1), ==, INGEST_EVALIDATE);
+  CHECK_INT(refused(4, sc_utf8, sizeof sc_utf8 - 1), ==, INGEST_EDECODE);
+  CHECK_STR(out.err.pointer, "/sensordatavalues/0/value_type");
   survive_all("{\"v\":1,\"\0\":2}", 13);
   survive_all("\xef\xbb\xbf{\"v\":1}", 10); /* a byte order mark */
+  CHECK_INT(refused(0, "\xef\xbb\xbf{\"t\":1,\"v\":1}", 16), ==, INGEST_EDECODE);
+  CHECK(strstr(out.err.message, "byte order mark") != NULL);
 }
 
 static char big[(1 << 20) + 64];

@@ -14,6 +14,7 @@
 #include "ingest/value.h"
 
 #include <cjson/cJSON.h>
+#include <malloc.h>
 #include <msgpack.h>
 
 /* ------------------------------------------------------------------------ */
@@ -380,6 +381,113 @@ TEST(pattern_rejected) {
   COMPILE_ERROR("{\"properties\":{\"id\":{\"pattern\":\"a{3,2}\"}}}", INGEST_ESCHEMA,
                 "pattern", "/properties/id/pattern");
   COMPILE_ERROR("{\"pattern\":5}", INGEST_ESCHEMA, "pattern", "/pattern");
+}
+
+/* The message of a schema that must not compile (code ESCHEMA, keyword
+ * "pattern" at path), which must say `says`. */
+static void pattern_refused_at(const char *file, int line, const char *text, const char *path,
+                               const char *says) {
+  expect_compile_error_at(file, line, text, INGEST_ESCHEMA, "pattern", path);
+  cJSON *j = parse(file, line, text);
+  ingest_error e;
+  ingest_jsonschema *s = NULL;
+  ingest_jsonschema_compile(j, &s, &e);
+  cJSON_Delete(j);
+  if (strstr(e.message, says) == NULL)
+    unit__fail(file, line, "message \"%s\" lacks \"%s\"", e.message, says);
+}
+#define PATTERN_REFUSED(text, path, says) pattern_refused_at(__FILE__, __LINE__, text, path, says)
+
+/* Issue 12, item 14: a pattern whose compilation would take glibc's regcomp
+ * gigabytes is refused before regcomp sees it. */
+TEST(pattern_compile_cost_is_bounded) {
+  /* Found by fuzzing: more than 2 GB while the schema loaded. */
+  PATTERN_REFUSED("{\"type\":\"string\",\"pattern\":\"9-]{1,13102}$\"}", "/pattern",
+                  "a repetition count is above 255");
+  PATTERN_REFUSED("{\"pattern\":\"a{256}\"}", "/pattern", "above 255");
+  PATTERN_REFUSED("{\"pattern\":\"a{0,99999999999999999999}\"}", "/pattern", "above 255");
+  PATTERN_REFUSED("{\"pattern\":\"a{1000,}\"}", "/pattern", "above 255");
+  /* Counts within bounds that multiply: about 659 MiB. */
+  PATTERN_REFUSED("{\"properties\":{\"id\":{\"pattern\":\"^((a{1,255}){1,255})$\"}}}",
+                  "/properties/id/pattern", "for one pattern");
+  PATTERN_REFUSED("{\"pattern\":\"(((a?){10}){10}){10}\"}", "/pattern", "MiB");
+  PATTERN_REFUSED("{\"pattern\":\"([0-9]{0,200}x?){1,40}\"}", "/pattern", "MiB");
+  /* A long pattern, deep groups. */
+  static char text[8192];
+  int n = snprintf(text, sizeof text, "{\"pattern\":\"");
+  for (int i = 0; i < 4097; i++) text[n++] = 'a';
+  snprintf(text + n, sizeof text - (size_t)n, "\"}");
+  PATTERN_REFUSED(text, "/pattern", "longer than 4096 bytes");
+  n = snprintf(text, sizeof text, "{\"pattern\":\"");
+  for (int i = 0; i < 33; i++) text[n++] = '(';
+  text[n++] = 'a';
+  for (int i = 0; i < 33; i++) text[n++] = ')';
+  snprintf(text + n, sizeof text - (size_t)n, "\"}");
+  PATTERN_REFUSED(text, "/pattern", "nested deeper than 32");
+  COMPILE_ERROR("{\"pattern\":\"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))\"}",
+                INGEST_ESCHEMA, "pattern", "/pattern");
+  ingest_jsonschema_free(
+      COMPILE("{\"pattern\":\"((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))\"}"));
+
+  /* What sensor schemas write compiles, and so do the largest legal counts. */
+  static const char *const fine[] = {
+      "^[A-Za-z0-9._-]{1,64}$",
+      "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+      "^[A-F0-9]{2}(:[A-F0-9]{2}){5}$",
+      "^.{1,255}$",
+      "a{255}",
+      "(a?){255}",
+      "^(?:[a-z]{1,20}\\\\.){1,20}[a-z]{2,10}$",
+  };
+  for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+    n = snprintf(text, sizeof text, "{\"pattern\":\"%s\"}", fine[i]);
+    ingest_jsonschema_free(COMPILE(text));
+  }
+  /* A 200-way alternation of station names. */
+  n = snprintf(text, sizeof text, "{\"pattern\":\"^(");
+  for (int i = 0; i < 200; i++) n += snprintf(text + n, sizeof text - (size_t)n, "%sst-%03d", i ? "|" : "", i);
+  snprintf(text + n, sizeof text - (size_t)n, ")$\"}");
+  ingest_jsonschema_free(COMPILE(text));
+
+  /* The patterns of one schema share a budget: (a?){255} is about 6 MiB,
+   * five fit in 32 MiB, the sixth does not. */
+  n = snprintf(text, sizeof text, "{\"properties\":{");
+  for (int i = 0; i < 6; i++)
+    n += snprintf(text + n, sizeof text - (size_t)n, "%s\"p%d\":{\"pattern\":\"(a?){255}\"}",
+                  i ? "," : "", i);
+  snprintf(text + n, sizeof text - (size_t)n, "}}");
+  pattern_refused_at(__FILE__, __LINE__, text, "/properties/p5/pattern",
+                     "for the patterns of one schema together");
+}
+
+/* What the accepted patterns above really keep allocated, measured with
+ * glibc's mallinfo2 (so not under a sanitizer, whose allocator it does not
+ * see): within the per-pattern budget the estimate enforces. */
+TEST(pattern_compile_memory_within_budget) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  fprintf(stderr, "skipped under a sanitizer\n");
+  return;
+#endif
+  static const char *const largest[] = {
+      "{\"pattern\":\"^.{1,255}$\"}",
+      "{\"pattern\":\"(a?){255}\"}",
+      "{\"pattern\":\"((a?){16}){16}\"}",
+      "{\"pattern\":\"(ab|cd){1,255}\"}",
+      "{\"pattern\":\"(a{1,255}b{1,255}c{1,255})\"}",
+      "{\"pattern\":\"([a-z0-9]{0,100}.?){1,4}\"}",
+  };
+  for (size_t i = 0; i < sizeof largest / sizeof largest[0]; i++) {
+    cJSON *j = parse(__FILE__, __LINE__, largest[i]);
+    size_t before = mallinfo2().uordblks;
+    ingest_jsonschema *s = NULL;
+    ingest_error e;
+    int rc = ingest_jsonschema_compile(j, &s, &e);
+    size_t kept = mallinfo2().uordblks - before;
+    CHECK_MSG(rc == 0, "%s: %s", largest[i], e.message);
+    CHECK_MSG(kept < (size_t)8 << 20, "%s keeps %zu bytes", largest[i], kept);
+    ingest_jsonschema_free(s);
+    cJSON_Delete(j);
+  }
 }
 
 TEST(format_date_time) {

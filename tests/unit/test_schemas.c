@@ -372,7 +372,19 @@ TEST(mapping_errors_name_the_member) {
   CHECK(strstr(err.message, "patternProperties") != NULL);
   path = write_schema("j.schema.json", "{\n\"type\": \"object\",\n\"x-tsdb\": {,}\n}");
   CHECK_INT(ingest_schema_load_file(path, &s, &err), ==, INGEST_ESCHEMA);
-  CHECK_MSG(strstr(err.message, "not valid JSON (near line 3)") != NULL, "%s", err.message);
+  CHECK_MSG(strstr(err.message, "not valid JSON (line 3, column 12): a member name is a string") != NULL,
+            "%s", err.message);
+  /* Strict as messages are: no "017", no \u0000 cut from a pattern. */
+  path = write_schema("z.schema.json", "{\"maximum\": 017,\n\"x-tsdb\":{" MAPPING_OK "}}");
+  CHECK_INT(ingest_schema_load_file(path, &s, &err), ==, INGEST_ESCHEMA);
+  CHECK_MSG(strstr(err.message, "not valid JSON (line 1, column 14): a number has no leading zeros")
+                != NULL,
+            "%s", err.message);
+  path = write_schema("n.schema.json",
+                      "{\"properties\":{\"id\":{\"pattern\":\"^a\\u0000|\"}},\n\"x-tsdb\":{" MAPPING_OK "}}");
+  CHECK_INT(ingest_schema_load_file(path, &s, &err), ==, INGEST_ESCHEMA);
+  CHECK_MSG(strstr(err.message, "line 1, column 35: a string holds \\u0000") != NULL, "%s",
+            err.message);
 }
 
 TEST(schema_set_refuses_duplicates_and_keeps_nothing) {

@@ -14,6 +14,15 @@ foreach(t test_decode_senml test_decode_ttn_v3 test_decode_sensor_community test
   tsdb_add_unit_test(${t} SOURCES unit/${t}.c LIBS tsdb_ingest)
   target_compile_definitions(${t} PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 endforeach()
+# Strict JSON: y_/n_ texts and a differential run against jansson, the
+# oracle (a test dependency only: scripts/deps.sh test installs it).
+pkg_check_modules(JANSSON QUIET IMPORTED_TARGET jansson)
+if(JANSSON_FOUND)
+  tsdb_add_unit_test(test_json_strict SOURCES unit/test_json_strict.c
+                     LIBS tsdb_ingest PkgConfig::JANSSON INCLUDES ${PROJECT_SOURCE_DIR}/ingest/src)
+else()
+  message(WARNING "libjansson-dev is missing: test_json_strict is not built (scripts/deps.sh test)")
+endif()
 set_tests_properties(test_ingest_hostile.mutated_shipped_examples test_ingest_hostile.random_bytes
                      PROPERTIES TIMEOUT 600)
 if(TSDB_FUZZ)

@@ -64,6 +64,13 @@
  *     Matching uses regexec() with REG_STARTEND (no copy, no NUL needed);
  *     glibc's regexec may allocate internally: "pattern" is the one keyword
  *     whose evaluation is not allocation-free.
+ *     Compiling one is bounded (INGEST_ESCHEMA at the pattern's path
+ *     beyond): at most 4096 bytes, counts of {n,m} at most 255 (POSIX's
+ *     least RE_DUP_MAX), groups nested at most 32 deep, and what regcomp
+ *     may allocate, estimated from the pattern's structure (nested and
+ *     optional repetitions multiply: "9-]{1,13102}$" made glibc take more
+ *     than 2 GB), at most 8 MiB per pattern and 32 MiB for all the
+ *     patterns of a schema.
  *   - Depth: a value nested more than 64 levels below the root is refused
  *     (keyword of the applicator that reached it) when the schema descends
  *     that far; schema nesting is limited to 200 levels at compile time.
