@@ -17,7 +17,6 @@ commit: --plugin before=/tmp/old/mosquitto_tsdb.so --plugin after=build/plugin/m
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -30,6 +29,8 @@ import time
 import uuid
 
 import paho.mqtt.client as mqtt
+
+import bench  # bench.py beside this file: machine(), pkg_version()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -196,16 +197,9 @@ def quantile(xs, q):
 
 
 def machine():
-    model = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mosq = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "mosquitto"], capture_output=True,
-                          text=True).stdout.strip()
-    return "%d cores of %s, kernel %s, mosquitto %s" % (os.cpu_count(), model, platform.release(),
-                                                       mosq or "?")
+    m = bench.machine()
+    return "%d cores of %s, kernel %s, mosquitto %s" % (m["nproc"], m["cpu"], m["kernel"],
+                                                       bench.pkg_version("mosquitto") or "?")
 
 
 def main():
