@@ -126,7 +126,7 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
     return MOSQ_ERR_SUCCESS;
   }
   ingest_error err;
-  ingest_error_clear(&err);
+  ingest_error_empty(&err); /* no member left undefined, whatever path refuses */
   if (ev->payloadlen == 0) {
     /* An empty retained publish clears the retained message: not a reading.
      * An empty one that is not retained is nothing a schema accepts. */

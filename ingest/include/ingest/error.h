@@ -61,7 +61,17 @@ typedef struct ingest_error {
 /* Resets every field to "" and code to 0. */
 void ingest_error_clear(ingest_error *err);
 
-/* Fills err (code, keyword, pointer, message from fmt); leaves other fields. Returns code. */
+/* The same in effect for a struct about to be handed to the ingest path:
+ * every member an empty string, without writing all ~900 bytes (the broker
+ * thread does it for every message). */
+static inline void ingest_error_empty(ingest_error *err) {
+  err->code = 0;
+  err->keyword[0] = err->pointer[0] = err->schema_path[0] = '\0';
+  err->expected[0] = err->actual[0] = err->message[0] = '\0';
+}
+
+/* Fills err (code, keyword, pointer, message from fmt) after clearing it,
+ * so that the members the caller does not set next stay empty. Returns code. */
 int ingest_error_set(ingest_error *err, int code, const char *keyword,
                      const char *pointer, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
