@@ -41,6 +41,7 @@
 #include <mosquitto_plugin.h>
 
 #include "plugin.h"
+#include "tsdb/topic.h"
 
 static const char *const owned_namespaces[] = {"reply", "replay", "errors", "admin"};
 
@@ -92,7 +93,7 @@ int plugin__on_acl_check(int event, void *event_data, void *userdata) {
   const char *owner;
   if (!owned_namespace(topic, &owner)) return fallback;
   const char *client = mosquitto_client_id(ev->client);
-  if (!client || !plugin__client_id_scopable(client)) return MOSQ_ERR_ACL_DENIED;
+  if (!tsdb_client_id_scopable(client)) return MOSQ_ERR_ACL_DENIED;
   if (!owner) return fallback; /* "$tsdb/reply": nothing is published there */
   if (owner_is(owner, client)) return fallback;
   /* A filter with a wildcard at the owner level ("$tsdb/reply/#") may be

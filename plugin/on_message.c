@@ -18,6 +18,7 @@
 #include <mosquitto_broker.h>
 
 #include "plugin.h"
+#include "tsdb/topic.h"
 
 const char *const plugin_refusal_names[REFUSAL_COUNT] = {
 #define PLUGIN_REFUSAL_NAME_(name, text, sentence) text,
@@ -37,9 +38,6 @@ int64_t plugin__now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool plugin__client_id_scopable(const char *client) {
-  return client && client[0] && !strpbrk(client, "/+#");
-}
 
 /*
  * Drops the message with MOSQ_ERR_ACL_DENIED, counts it (in total and for
@@ -65,7 +63,7 @@ static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_e
                        client ? client : "", ev->topic, plugin_refusal_names[why],
                        err ? err->pointer : "", err ? err->message : "");
   if (st->cfg.error_records) {
-    if (!plugin__client_id_scopable(client)) {
+    if (!tsdb_client_id_scopable(client)) {
       st->error_records_unscoped++;
     } else {
       ingest_error_context ctx = {

@@ -101,11 +101,6 @@ void plugin__drain_results(plugin_state *st, size_t max, bool logs_only);
 
 int64_t plugin__now_ms(void);
 
-/* Whether a client id can own a reply namespace ($tsdb/reply/<id>/...):
- * not empty, and without '/', '+' or '#', which would make
- * "$tsdb/reply/<id>" reach into another client's namespace or be a filter. */
-bool plugin__client_id_scopable(const char *client);
-
 /* Publishes $SYS/broker/tsdb/... and hands the plugin's counters to the
  * engine's stats command (metrics.c). Broker thread. */
 void plugin__metrics(plugin_state *st);

@@ -788,10 +788,6 @@ static const command_def commands[] = {
     {"cancel", cmd_cancel},
 };
 
-static bool client_id_scopable(const char *id) {
-  return id[0] && !strpbrk(id, "/+#");
-}
-
 static void error_answer(tsdb_db *db, const char *client_id, const char *command_name,
                          const cJSON *correlation, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -911,7 +907,7 @@ static void *control_main(void *arg) {
 int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *payload,
                          size_t len) {
   tsdb_db *db = c->db;
-  if (!client_id || !client_id_scopable(client_id)) {
+  if (!tsdb_client_id_scopable(client_id)) {
     tsdb_log__printf(&db->log, TSDB_LOG_WARNING,
                      "control request refused client=\"%s\" reason=\"a client id with '/', '+' "
                      "or '#' cannot be given ACL-scoped answers\"",

@@ -67,7 +67,6 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
                        "retrying every second: %s",
                        err);
       tsdb_queue__set_failing(&db->queue, true);
-      atomic_store(&db->counters.storage_failing, 1);
       rc = 0;
       err[0] = '\0';
     }
@@ -320,7 +319,7 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
                             &s->agg_cache_bytes);
     s->wal_damaged = tsdb_store__wal_damaged(st);
   }
-  s->storage_failing = atomic_load(&c->storage_failing);
+  s->storage_failing = tsdb_queue__failing(&db->queue); /* the queue refuses while it is */
   s->storage_failures = atomic_load(&c->storage_failures);
   s->messages_lost = atomic_load(&c->messages_lost);
   s->points_lost = atomic_load(&c->points_lost);

@@ -40,7 +40,6 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t sources_cached; /* a gauge: topics in the writer's cache */
   atomic_uint_fast64_t series_active;  /* a gauge: series the writer holds state for */
   atomic_uint_fast64_t memory_trims;   /* free heap pages given back (maint) */
-  atomic_uint_fast64_t storage_failing;  /* a gauge: writes fail now (writer) */
   atomic_uint_fast64_t storage_failures; /* times writes started to fail */
   atomic_uint_fast64_t messages_lost;    /* acknowledged, never written */
   atomic_uint_fast64_t points_lost;

@@ -127,6 +127,13 @@ void tsdb_queue__set_failing(tsdb_queue *q, bool failing) {
   pthread_cond_broadcast(&q->done);
 }
 
+bool tsdb_queue__failing(tsdb_queue *q) {
+  pthread_mutex_lock(&q->lock);
+  bool failing = q->failing;
+  pthread_mutex_unlock(&q->lock);
+  return failing;
+}
+
 bool tsdb_queue__sleep_unless_stopped(tsdb_queue *q, int64_t ms) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);

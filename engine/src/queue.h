@@ -130,6 +130,8 @@ void tsdb_queue__committed(tsdb_queue *q, uint64_t from_seq, uint64_t seq, bool 
  * in the fill buffer TSDB_QREC_DROPPED (the writer marks those of the buffer
  * it holds itself). */
 void tsdb_queue__set_failing(tsdb_queue *q, bool failing);
+/* Whether storage fails now (the stats' storage_failing). */
+bool tsdb_queue__failing(tsdb_queue *q);
 /* Writer: sleeps up to ms (CLOCK_MONOTONIC) or until stop; true once stopped. */
 bool tsdb_queue__sleep_unless_stopped(tsdb_queue *q, int64_t ms);
 

@@ -271,3 +271,5 @@ bool tsdb_topic_filter_valid(const char *filter) {
   }
   return true;
 }
+
+bool tsdb_client_id_scopable(const char *id) { return id && id[0] && !strpbrk(id, "/+#"); }

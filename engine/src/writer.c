@@ -1581,7 +1581,6 @@ static void enter_failing(tsdb_writer *w) {
   if (w->failing_since - w->recovered_at > 10 * RETRY_MAX_MS) w->retry_ms = RETRY_FIRST_MS;
   tsdb_queue__set_failing(&db->queue, true);
   atomic_fetch_add(&db->counters.storage_failures, 1);
-  atomic_store(&db->counters.storage_failing, 1);
   char why[256];
   tsdb_store__last_error(db->store, why, sizeof why);
   tsdb_log__limited(&db->log, &w->fail_log, TSDB_LOG_ERROR,
@@ -1886,7 +1885,6 @@ static bool ride_out_failure(tsdb_writer *w) {
       int64_t ms = w->recovered_at - w->failing_since;
       w->failing = false;
       tsdb_queue__set_failing(&db->queue, false);
-      atomic_store(&db->counters.storage_failing, 0);
       tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
                        "storage works again after %" PRId64 " ms: writes resumed, messages "
                        "accepted again",
@@ -1951,7 +1949,6 @@ static bool open_store_retrying(tsdb_writer *w) {
     if (rc == 0) {
       w->retry_ms = RETRY_FIRST_MS;
       tsdb_queue__set_failing(&db->queue, false);
-      atomic_store(&db->counters.storage_failing, 0);
       tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
                        "opened path=%s series=%zu after %" PRId64 " ms: messages accepted",
                        db->path, tsdb_catalog__count(&db->catalog),
