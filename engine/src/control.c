@@ -880,6 +880,8 @@ static void handle(tsdb_db *db, const job *j) {
 
 static void *control_main(void *arg) {
   tsdb_control *c = arg;
+  /* Named for top -H, perf and the benchmarks' per-thread CPU. */
+  pthread_setname_np(pthread_self(), "tsdb-control");
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);

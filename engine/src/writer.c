@@ -2017,6 +2017,8 @@ static void recover(tsdb_writer *w) {
 
 static void *writer_main(void *arg) {
   tsdb_writer *w = arg;
+  /* Named for top -H, perf and the benchmarks' per-thread CPU. */
+  pthread_setname_np(pthread_self(), "tsdb-writer");
   tsdb_db *db = w->db;
   /* Signals belong to the host's threads (the broker handles SIGHUP etc.). */
   sigset_t all;
