@@ -10,7 +10,7 @@ set -euo pipefail
 RUN_PKGS=(
   build-essential cmake pkg-config
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
-  libpaho-mqtt-dev librocksdb-dev libmsgpack-dev libcjson-dev
+  libpaho-mqtt-dev librocksdb-dev libmsgpack-dev libcjson-dev libdouble-conversion-dev
 )
 TEST_PKGS=(python3 python3-paho-mqtt python3-pytest clang libclang-rt-14-dev libjansson-dev)
 BENCH_PKGS=(influxdb victoria-metrics gnuplot-nox)

@@ -98,13 +98,6 @@ void tsdb_strbuf__json_string(tsdb_strbuf *sb, const char *s, size_t len) {
   tsdb_strbuf__putc(sb, '"');
 }
 
-void tsdb_format_double(double v, char *buf, size_t len) {
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(buf, len, "%.*g", prec, v);
-    if (prec == 17 || strtod(buf, NULL) == v) return;
-  }
-}
-
 void tsdb_strbuf__json_double(tsdb_strbuf *sb, double v) {
   if (!isfinite(v)) {
     tsdb_strbuf__puts(sb, "null");

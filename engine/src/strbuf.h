@@ -34,7 +34,8 @@ void tsdb_strbuf__json_string(tsdb_strbuf *sb, const char *s, size_t len);
 void tsdb_strbuf__json_double(tsdb_strbuf *sb, double v);
 void tsdb_strbuf__json_int(tsdb_strbuf *sb, int64_t v);
 
-/* Shortest "%.{15,16,17}g" text that reads back as the same double. */
+/* The shortest text that reads back as the same double (dtoa.cc): plain
+ * decimal from 1e-6 to 1e21, exponential ("1e+21") outside. */
 void tsdb_format_double(double v, char *buf, size_t len);
 
 #endif /* TSDB_STRBUF_H */
