@@ -55,6 +55,11 @@ static inline void tsdb_key__agg(uint8_t key[TSDB_AGG_KEY_LEN], uint32_t series,
   tsdb_key__put_ts(key + 8, bucket);
 }
 
+/* Pending markers (the pending family, agg key layout) of this series id
+ * are global: the marker of (tier, start) stands for that bucket of every
+ * series (writer.c, "Pending markers"). Series ids start at 1. */
+#define TSDB_GLOBAL_MARKER_SERIES 0u
+
 #define TSDB_ARCHIVE_KEY_LEN 16
 
 static inline void tsdb_key__archive(uint8_t key[TSDB_ARCHIVE_KEY_LEN], int64_t arrival,

@@ -248,15 +248,21 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
   cur.cache = tsdb_store__aggcache(st);
   cur.span = tsdb_aggblock__span(tier_ms);
   cur.cacheable_before = sp->now; /* INT64_MIN (unknown): nothing is cached */
-  tsdb_store_iter *pend_it = NULL;
+  tsdb_store_iter *pend_it = NULL, *glob_it = NULL;
   int rc = tsdb_store__iter_tier(st, snap, TSDB_CF_AGG, sp->id, tier_s,
                                  tsdb_bucket_floor(from, tsdb_aggblock__span(tier_ms)), to,
                                  &cur.it);
   if (rc == 0)
     rc = tsdb_store__iter_tier(st, snap, TSDB_CF_PENDING, sp->id, tier_s, from, to, &pend_it);
+  /* The global markers stand for this series' buckets too (writer.c,
+   * "Pending markers"). */
+  if (rc == 0)
+    rc = tsdb_store__iter_tier(st, snap, TSDB_CF_PENDING, TSDB_GLOBAL_MARKER_SERIES, tier_s, from,
+                               to, &glob_it);
   /* Merge-join the stored buckets with the pending markers by start time. */
   while (rc == 0) {
-    bool have_a = cursor_valid(&cur), have_p = tsdb_store__iter_valid(pend_it);
+    bool have_a = cursor_valid(&cur), have_own = tsdb_store__iter_valid(pend_it),
+         have_glob = tsdb_store__iter_valid(glob_it), have_p = have_own || have_glob;
     if (cur.rc) {
       rc = cur.rc;
       break;
@@ -267,15 +273,19 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
     }
     if (!have_a && !have_p) break;
     size_t klen;
-    int64_t a_start = have_a ? cur.starts[cur.i] : INT64_MAX, p_start = INT64_MAX;
-    if (have_p) p_start = tsdb_key__get_ts(tsdb_store__iter_key(pend_it, &klen) + 8);
+    int64_t a_start = have_a ? cur.starts[cur.i] : INT64_MAX, own_start = INT64_MAX,
+            glob_start = INT64_MAX;
+    if (have_own) own_start = tsdb_key__get_ts(tsdb_store__iter_key(pend_it, &klen) + 8);
+    if (have_glob) glob_start = tsdb_key__get_ts(tsdb_store__iter_key(glob_it, &klen) + 8);
+    int64_t p_start = own_start < glob_start ? own_start : glob_start;
     tsdb_agg agg;
     int64_t start;
     if (p_start <= a_start) {
       /* Not authoritative on disk: compute it from the finer source. */
       start = p_start;
       rc = tsdb_read__agg_range(st, snap, sp, tier - 1, start, start + tier_ms, buf, &agg);
-      tsdb_store__iter_next(pend_it);
+      if (own_start == p_start) tsdb_store__iter_next(pend_it);
+      if (glob_start == p_start) tsdb_store__iter_next(glob_it);
       if (a_start == p_start) cur.i++;
     } else {
       start = a_start;
@@ -285,8 +295,10 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
   }
   int rc_a = cur.it ? tsdb_store__iter_status(cur.it) : 0;
   int rc_p = pend_it ? tsdb_store__iter_status(pend_it) : 0;
+  if (rc_p == 0 && glob_it) rc_p = tsdb_store__iter_status(glob_it);
   tsdb_store__iter_close(cur.it);
   tsdb_store__iter_close(pend_it);
+  tsdb_store__iter_close(glob_it);
   cursor_unpin(&cur);
   free(cur.own_starts);
   free(cur.own_aggs);

@@ -32,7 +32,20 @@
  *   5. Finalize accumulators that became due: write the aggregate and delete
  *      the pending marker in one batch. Queue "$tsdb/agg/..." publications
  *      for everything finalized once its batch is written.
- * When a bucket is due
+ * Pending markers
+   A bucket opened by a point newer than everything stored for its series
+   (live, in-order data: nearly every bucket) is covered by the GLOBAL
+   marker of its (tier, start), written once for every series whose bucket
+   it is, in the batch that opens the first of them, and deleted in the
+   first batch after the last of them is final. Any other bucket (late,
+   out-of-order or recovered data) has a marker of its own. So a city's
+   100 000 series write two markers a minute between them, not two each
+   (the memtable's skiplist inserts were the writer's largest cost), while
+   a reader still finds every bucket that is not final on disk: readers
+   treat a global marker as a marker of every series (read.c), and
+   recovery turns each global marker into markers of the series that have
+   raw points in its bucket (recover).
+ When a bucket is due
  *   At end + grace, unless points for it are still arriving (a backfill or a
  *   late device): then `grace` after its last point, or as soon as the series
  *   has moved on to a later bucket of the tier. A bucket finalized before is
@@ -87,6 +100,8 @@
 /* The writer's state of a series with nothing open, and a topic's cached
  * series ids, are dropped after this long without a message. */
 #define IDLE_MS (10 * 60 * 1000)
+/* The idle sweeps cover their tables this many times per IDLE_MS. */
+#define SWEEP_ROUNDS 4
 /* Per-pass vectors keep their capacity up to this many entries. */
 #define VEC_KEEP 4096
 /* Freed accumulators kept for reuse: importing 1-minute data opens and
@@ -112,8 +127,21 @@
 typedef enum marker_state {
   MARKER_NONE = 0, /* no pending marker anywhere */
   MARKER_QUEUED,   /* its put is in the batch being written */
-  MARKER_ON_DISK   /* committed */
+  MARKER_ON_DISK,  /* committed */
+  MARKER_DELETING  /* global markers: its delete is in the batch being written */
 } marker_state;
+
+/* The global pending marker of a (tier, start) and the open accumulators
+ * it covers (see "Pending markers" above). One allocation; the key is the
+ * globals map's. */
+typedef struct global_marker {
+  char key[12]; /* tier_s and start, as stored in the struct's own bytes */
+  uint32_t tier_s;
+  int64_t start;
+  uint32_t holders; /* open accumulators it covers */
+  uint8_t state;    /* marker_state */
+  bool dirty;       /* listed in w->gdirty: its marker may have to change */
+} global_marker;
 
 typedef struct acc {
   struct acc *next, *prev; /* in the series' list for its tier, newest first */
@@ -128,7 +156,8 @@ typedef struct acc {
   bool in_partial;  /* listed in w->partial (changed since its last partial update) */
   size_t partial_idx;
   int64_t last_partial; /* wall clock of its last partial publication */
-  uint8_t marker;   /* marker_state */
+  uint8_t marker;   /* marker_state of its own marker */
+  struct global_marker *gm; /* the global marker covering it, or NULL */
   int64_t start;
   int64_t tier_ms;
   int64_t last_touch; /* wall clock of the last point added */
@@ -251,6 +280,8 @@ struct tsdb_writer {
   VEC(final_entry *) finals_order; /* sort_finals' scratch */
   VEC(final_entry) finals_sorted;   /* likewise */
   VEC(uint64_t) backfills; /* (series << 8 | tier) of tiers still being backfilled */
+  tsdb_map globals;               /* (tier_s, start) -> global_marker */
+  VEC(global_marker *) gdirty;    /* globals whose marker may have to change */
   reject_index reject; /* the reject policy's duplicate checks, for one pass */
   VEC(acc *) run;       /* refresh_accs' scratch: one cluster's accumulators */
   VEC(tsdb_agg) run_states;
@@ -276,6 +307,7 @@ struct tsdb_writer {
   uint32_t session;  /* archive keys: a random id of this process... */
   uint32_t archive_seq; /* ...and a counter */
   int64_t next_disk_refresh; /* monotonic ms */
+  int64_t last_sweep;        /* db clock of the last idle sweep slice */
 };
 
 #define VEC_PUSH(vec, item)                                                    \
@@ -499,6 +531,79 @@ static int mark_refresh(tsdb_writer *w, acc *a) {
   return VEC_PUSH(w->refresh, a);
 }
 
+/* ---- global pending markers ---- */
+
+static void gm_dirty(tsdb_writer *w, global_marker *g) {
+  if (g->dirty) return;
+  if (VEC_PUSH(w->gdirty, g)) return; /* no memory: looked at again by the next holder */
+  g->dirty = true;
+}
+
+/* The global marker of (tier_s, start), held once more; NULL without
+ * memory (the caller then gives the bucket a marker of its own). */
+static global_marker *gm_hold(tsdb_writer *w, uint32_t tier_s, int64_t start) {
+  char key[12];
+  memcpy(key, &tier_s, 4);
+  memcpy(key + 4, &start, 8);
+  global_marker *g = tsdb_map__get(&w->globals, key, sizeof key);
+  if (!g) {
+    if (!(g = calloc(1, sizeof *g))) return NULL;
+    memcpy(g->key, key, sizeof key);
+    g->tier_s = tier_s;
+    g->start = start;
+    if (tsdb_map__put(&w->globals, g->key, sizeof g->key, g)) {
+      free(g);
+      return NULL;
+    }
+  }
+  if (g->holders++ == 0) gm_dirty(w, g);
+  return g;
+}
+
+static void gm_release(tsdb_writer *w, global_marker *g) {
+  if (--g->holders == 0) gm_dirty(w, g);
+}
+
+/* Puts the marker of each global that gained its first holder and deletes
+ * the marker of each that lost its last, into w->batch. */
+static void stage_globals(tsdb_writer *w) {
+  for (size_t i = 0; i < w->gdirty.n; i++) {
+    global_marker *g = w->gdirty.v[i];
+    if (g->holders && g->state == MARKER_NONE) {
+      tsdb_store__batch_pending_put(w->db->store, w->batch, TSDB_GLOBAL_MARKER_SERIES, g->tier_s,
+                                    g->start);
+      g->state = MARKER_QUEUED;
+    } else if (!g->holders && g->state == MARKER_ON_DISK) {
+      tsdb_store__batch_pending_delete(w->db->store, w->batch, TSDB_GLOBAL_MARKER_SERIES,
+                                       g->tier_s, g->start);
+      g->state = MARKER_DELETING;
+    }
+  }
+}
+
+/* After the batch of stage_globals: written (ok) or not. A global with no
+ * holder and no marker is forgotten; the others stay listed while their
+ * marker still has to change. */
+static void commit_globals(tsdb_writer *w, bool ok) {
+  size_t keep = 0;
+  for (size_t i = 0; i < w->gdirty.n; i++) {
+    global_marker *g = w->gdirty.v[i];
+    if (g->state == MARKER_QUEUED) g->state = ok ? MARKER_ON_DISK : MARKER_NONE;
+    if (g->state == MARKER_DELETING) g->state = ok ? MARKER_NONE : MARKER_ON_DISK;
+    bool settled = g->holders ? g->state == MARKER_ON_DISK : g->state == MARKER_NONE;
+    if (!settled) {
+      w->gdirty.v[keep++] = g;
+      continue;
+    }
+    g->dirty = false;
+    if (!g->holders) {
+      tsdb_map__remove(&w->globals, g->key, sizeof g->key);
+      free(g);
+    }
+  }
+  w->gdirty.n = keep;
+}
+
 /* ---- sources: topic -> series ids of the message's class ---- */
 
 /* Forgets the source's resolved series ids (they are looked up again). */
@@ -616,8 +721,11 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
       a->heap_pos = NO_HEAP;
       a->in_unmarked = true;
       if (VEC_PUSH(w->unmarked, a)) return TSDB_ENOMEM;
+      bool stored_before = ws->max_ts != INT64_MIN && ws->max_ts >= b;
+      /* In order: the global marker of this (tier, start) covers it. */
+      if (is_new && !stored_before) a->gm = gm_hold(w, (uint32_t)(tier / 1000), b);
       /* Points of this bucket may already be stored: rebuild after commit. */
-      if (ws->max_ts != INT64_MIN && ws->max_ts >= b && mark_refresh(w, a)) return TSDB_ENOMEM;
+      if (stored_before && mark_refresh(w, a)) return TSDB_ENOMEM;
     }
     a->last_touch = now;
     if (is_new) {
@@ -1558,6 +1666,7 @@ static void commit_finals(tsdb_writer *w) {
       }
     }
     if (a->in_partial) w->partial.v[a->partial_idx] = NULL;
+    if (a->gm) gm_release(w, a->gm);
     unlink_acc(w, a);
     acc_free(w, a);
   }
@@ -1614,11 +1723,14 @@ static void finalize_due(tsdb_writer *w, int64_t now) {
   tsdb_store__batch_clear(w->batch);
   w->finals.n = 0;
   collect_due(w, now);
-  if (w->finals.n == 0) return;
+  stage_globals(w); /* deletes the markers whose last bucket was final before */
+  if (w->finals.n == 0 && w->gdirty.n == 0) return;
   if (store_write(w, false) != 0) {
+    commit_globals(w, false);
     restore_finals(w, now);
     return;
   }
+  commit_globals(w, true);
   commit_finals(w);
 }
 
@@ -1771,11 +1883,12 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
       collect_due(w, now);
       for (size_t i = 0; i < w->unmarked.n; i++) {
         acc *a = w->unmarked.v[i];
-        if (a->finalizing) continue;
+        if (a->finalizing || a->gm) continue;
         tsdb_store__batch_pending_put(db->store, w->batch, a->series,
                                       (uint32_t)(a->tier_ms / 1000), a->start);
         a->marker = MARKER_QUEUED;
       }
+      stage_globals(w);
       int64_t t0 = tsdb_time__monotonic_us();
       rc = store_write(w, db->opts.fsync_wal);
       int64_t us = tsdb_time__monotonic_us() - t0;
@@ -1786,6 +1899,7 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
     /* Durable pushes wait for exactly this: their points are in the WAL (or
      * their write failed). Rollup work below does not delay their PUBACK. */
     tsdb_queue__committed(&db->queue, w->last_seq, seq, rc == 0);
+    if (staged) commit_globals(w, rc == 0);
     if (rc == 0) {
       atomic_fetch_add(&db->counters.points_written, w->pass_points);
       for (size_t i = 0; i < w->changed.n; i++) {
@@ -1861,10 +1975,21 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
     atomic_store(&db->counters.mem_block_cache, block_cache);
     atomic_store(&db->counters.mem_table_readers, table_readers);
   }
-  /* A slice per pass; a bigger one when no data came (an idle wake-up). */
-  size_t budget = len ? 4096 : 65536;
-  sweep_sources(w, now, budget);
-  sweep_series(w, now, budget);
+  /* The idle sweeps go over their tables once every IDLE_MS / SWEEP_ROUNDS
+   * of the db clock, a slice per pass in proportion to the time since the
+   * last: their cost is per second, not per pass. A fixed slice per pass
+   * cost a third of the CPU at 10 000 series (engine_bench --only day),
+   * where passes are small. */
+  if (now < w->last_sweep) w->last_sweep = now; /* the clock was set back */
+  int64_t elapsed = now - w->last_sweep, round = IDLE_MS / SWEEP_ROUNDS;
+  if (elapsed > round) elapsed = round;
+  size_t src_budget = (size_t)((double)w->sources.cap * (double)elapsed / (double)round);
+  size_t ws_budget = (size_t)((double)w->ws_cap * (double)elapsed / (double)round);
+  if (src_budget || ws_budget) {
+    w->last_sweep = now;
+    sweep_sources(w, now, src_budget);
+    sweep_series(w, now, ws_budget);
+  }
   trim_vectors(w);
   return used;
 }
@@ -1963,6 +2088,75 @@ static bool open_store_retrying(tsdb_writer *w) {
 }
 
 /* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
+/* Opens a recovered accumulator for (series, tier t, start), marked for a
+ * rebuild from raw data; NULL when it cannot (no memory). */
+static acc *recover_acc(tsdb_writer *w, uint32_t id, int t, int64_t tier_ms, int64_t start,
+                        int64_t now) {
+  wseries *h = ws_get(w, id);
+  acc **pp = h ? &h->accs[t] : NULL;
+  while (pp && *pp && (*pp)->start > start) pp = &(*pp)->next;
+  if (pp && *pp && (*pp)->start == start) return *pp; /* both kinds of marker named it */
+  acc *a = h ? acc_new(w) : NULL;
+  if (!a) return NULL;
+  a->series = id;
+  a->tier = (uint8_t)t;
+  a->start = start;
+  a->tier_ms = tier_ms;
+  a->last_touch = now;
+  a->superseded = true; /* nothing will extend it but late points */
+  tsdb_agg__init(&a->state);
+  a->next = *pp;
+  a->prev = pp == &h->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
+  if (*pp) (*pp)->prev = a;
+  *pp = a;
+  heap_push(w, a, acc_due(w, a));
+  mark_refresh(w, a);
+  return a;
+}
+
+/* The global markers left by the last run (see "Pending markers"). */
+typedef struct recovered_global {
+  uint32_t tier_s;
+  int64_t start;
+} recovered_global;
+
+/*
+ * Each global marker stands for its bucket in every series with raw points
+ * there: those get a marker of their own, in the batch that deletes the
+ * global one, and are rebuilt like any marked bucket. The series are found
+ * by the newest raw timestamp of each (one seek a series).
+ */
+static void recover_globals(tsdb_writer *w, const recovered_global *g, size_t ng, int64_t now,
+                            size_t *recovered) {
+  tsdb_db *db = w->db;
+  int64_t oldest = INT64_MAX;
+  for (size_t i = 0; i < ng; i++)
+    if (g[i].start < oldest) oldest = g[i].start;
+  uint32_t limit = tsdb_catalog__id_limit(&db->catalog);
+  for (uint32_t id = 1; id < limit; id++) {
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
+    int64_t max_ts;
+    if (!s || tsdb_store__raw_max_ts(db->store, id, &max_ts) != 0 || max_ts == INT64_MIN ||
+        max_ts < oldest)
+      continue;
+    for (size_t i = 0; i < ng; i++) {
+      int64_t tier_ms = (int64_t)g[i].tier_s * 1000;
+      int t = -1;
+      for (size_t k = 0; k < s->profile->ntiers; k++)
+        if (s->profile->tiers_ms[k] == tier_ms) t = (int)k;
+      if (t < 0 || g[i].start > max_ts) continue;
+      acc *a = recover_acc(w, id, t, tier_ms, g[i].start, now);
+      if (!a || a->marker == MARKER_ON_DISK) continue;
+      tsdb_store__batch_pending_put(db->store, w->batch, id, g[i].tier_s, g[i].start);
+      a->marker = MARKER_ON_DISK; /* once the batch below is written */
+      (*recovered)++;
+    }
+  }
+  for (size_t i = 0; i < ng; i++)
+    tsdb_store__batch_pending_delete(db->store, w->batch, TSDB_GLOBAL_MARKER_SERIES, g[i].tier_s,
+                                     g[i].start);
+}
+
 static void recover(tsdb_writer *w) {
   tsdb_db *db = w->db;
   int64_t now = tsdb_db__now(db);
@@ -1970,49 +2164,49 @@ static void recover(tsdb_writer *w) {
   if (tsdb_store__iter_open(db->store, NULL, TSDB_CF_PENDING, NULL, 0, NULL, 0, &it) != 0) return;
   tsdb_store__batch_clear(w->batch);
   size_t recovered = 0, dropped = 0;
+  VEC(recovered_global) globals = {NULL, 0, 0};
+  bool globals_ok = true;
   for (; tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
     size_t klen;
     const uint8_t *k = tsdb_store__iter_key(it, &klen);
     if (klen != TSDB_AGG_KEY_LEN) continue;
     uint32_t id = tsdb_key__get_u32(k), tier_s = tsdb_key__get_u32(k + 4);
     int64_t start = tsdb_key__get_ts(k + 8);
+    if (id == TSDB_GLOBAL_MARKER_SERIES) {
+      recovered_global g = {tier_s, start};
+      if (VEC_PUSH(globals, g)) globals_ok = false;
+      continue;
+    }
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
     int t = -1;
     for (size_t i = 0; s && i < s->profile->ntiers; i++)
       if (s->profile->tiers_ms[i] == (int64_t)tier_s * 1000) t = (int)i;
-    wseries *h = t >= 0 ? ws_get(w, id) : NULL;
-    acc *a = h ? acc_new(w) : NULL;
+    acc *a = t >= 0 ? recover_acc(w, id, t, (int64_t)tier_s * 1000, start, now) : NULL;
     if (!a) { /* the series or tier is gone: its marker means nothing now */
       tsdb_store__batch_pending_delete(db->store, w->batch, id, tier_s, start);
       dropped++;
       continue;
     }
-    a->series = id;
-    a->tier = (uint8_t)t;
-    a->start = start;
-    a->tier_ms = (int64_t)tier_s * 1000;
-    a->last_touch = now;
-    a->superseded = true; /* nothing will extend it but late points */
-    tsdb_agg__init(&a->state);
-    acc **pp = &h->accs[t];
-    while (*pp && (*pp)->start > start) pp = &(*pp)->next;
-    a->next = *pp;
-    a->prev = pp == &h->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
-    if (*pp) (*pp)->prev = a;
-    *pp = a;
     a->marker = MARKER_ON_DISK;
-    heap_push(w, a, acc_due(w, a));
-    mark_refresh(w, a);
     recovered++;
   }
   tsdb_store__iter_status(it);
   tsdb_store__iter_close(it);
-  if (dropped) store_write(w, false);
+  /* Without the whole list, the global markers stay: the next start tries
+   * again, and readers keep treating their buckets as pending. */
+  if (globals.n && globals_ok) recover_globals(w, globals.v, globals.n, now, &recovered);
+  size_t nglobals = globals.n;
+  free(globals.v);
+  /* Should this write fail, the global markers stay on disk beside the
+   * buckets opened for them: readers still see those buckets as pending,
+   * and the next start recovers them again (a rebuild is idempotent). */
+  if (dropped || nglobals) store_write(w, false);
   if (recovered)
     refresh_accs(w);
   if (recovered || dropped)
     tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
-                     "recovered open buckets count=%zu dropped_markers=%zu", recovered, dropped);
+                     "recovered open buckets count=%zu dropped_markers=%zu global_markers=%zu",
+                     recovered, dropped, nglobals);
 }
 
 static void *writer_main(void *arg) {
@@ -2098,6 +2292,7 @@ int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
   w->retry_ms = RETRY_FIRST_MS;
   w->recovered_at = INT64_MIN / 2;
   tsdb_map__init(&w->sources);
+  tsdb_map__init(&w->globals);
   /* Archive keys must not collide with those of an earlier run that wrote
    * in the same millisecond: a random session id tells runs apart. */
   {
@@ -2137,6 +2332,11 @@ void tsdb_writer__join(tsdb_writer *w) {
   source *src;
   while ((src = tsdb_map__next(&w->sources, &pos)) != NULL) source_free(src);
   tsdb_map__free(&w->sources);
+  pos = 0;
+  global_marker *g;
+  while ((g = tsdb_map__next(&w->globals, &pos)) != NULL) free(g);
+  tsdb_map__free(&w->globals);
+  free(w->gdirty.v);
   free(w->heap);
   while (w->spare) {
     acc *next = w->spare->next;

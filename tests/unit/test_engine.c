@@ -968,6 +968,83 @@ TEST(open_buckets_recovered_after_reopen) {
   tsdb_series_class_release(cls);
 }
 
+/* Open in-order buckets are covered by one global pending marker per
+ * (tier, start) for every series (writer.c, "Pending markers"). Readers
+ * must see each series' open bucket as pending (computed from raw data),
+ * before and after a restart, and the restart must rebuild and finalize
+ * the bucket of every series that has points in it, and no other. */
+TEST(global_markers_cover_every_series_across_reopen) {
+  const char *path = unit_path("db");
+  const int64_t base = 1795680030000;
+  atomic_store(&fake_now, base);
+  static const char *const fields[] = {"v"};
+  static const int64_t tiers[] = {60000, 3600000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 2, TSDB_DUP_LAST);
+  int64_t b = tsdb_bucket_floor(base, 60000);
+  tsdb_db *db = open_db(path, true, 1000);
+  /* A series whose buckets are long final by the restart: not rebuilt. */
+  ingest1(db, cls, "city/a/old/air", 0, b - 3 * 3600000, 9);
+  CHECK_OK(tsdb_sync(db));
+  atomic_store(&fake_now, base + 1500); /* its grace after its last point is over */
+  ingest1(db, cls, "city/a/s8/air", 0, b + 500, 1);
+  CHECK_OK(tsdb_sync(db)); /* finalizes it: its global markers go with the next batch */
+  static const char *const topics[] = {"city/a/s1/air", "city/a/s2/air", "city/a/s3/air"};
+  for (int i = 0; i < 3; i++)
+    for (int k = 0; k <= i; k++) ingest1(db, cls, topics[i], 0, b + 1000 * (k + 1), 10 * (i + 1));
+  CHECK_OK(tsdb_sync(db));
+  static pubs p;
+  tsdb_results_drain(db, 1000, collect_pub, &p); /* the old series' finals */
+  uint32_t ids[3];
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 3; i++) {
+      CHECK_OK(tsdb_series_find(db, topics[i], "v", &ids[i]));
+      for (int t = 0; t < 2; t++) {
+        static buckets bs;
+        bs.n = 0;
+        CHECK_OK(tsdb_read_tier(db, ids[i], tiers[t], b - 86400000, b + 86400000, collect_bucket,
+                                &bs));
+        CHECK_INT(bs.n, ==, 1);
+        CHECK_INT(bs.b[0].count, ==, (uint64_t)(i + 1));
+        CHECK(bs.b[0].min == 10 * (i + 1));
+      }
+    }
+    if (round == 0) {
+      tsdb_close(db); /* open buckets: only the global markers are on disk */
+      db = open_db(path, true, 1000);
+    }
+  }
+  /* Past the 1m buckets' end and grace: each series' bucket is final. */
+  atomic_store(&fake_now, b + 60000 + 1001);
+  ingest1(db, cls, "city/a/s9/air", 0, b + 61000, 0);
+  CHECK_OK(tsdb_sync(db));
+  p.n = 0;
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  int finals = 0;
+  for (int i = 0; i < p.n; i++) {
+    if (strncmp(p.topics[i], "$tsdb/agg/1m/", 13)) continue;
+    CHECK_MSG(strstr(p.topics[i], "/old/") == NULL, "%s was rebuilt: %s", p.topics[i], p.payloads[i]);
+    for (int k = 0; k < 3; k++) {
+      char count[32];
+      snprintf(count, sizeof count, "\"v_count\":%d,", k + 1);
+      if (!strcmp(p.topics[i] + 13, topics[k])) {
+        CHECK_MSG(strstr(p.payloads[i], count) != NULL, "%s: %s", p.topics[i], p.payloads[i]);
+        finals++;
+      }
+    }
+  }
+  CHECK_INT(finals, ==, 3);
+  /* The 1m buckets are stored now, and read the same. */
+  for (int i = 0; i < 3; i++) {
+    static buckets bs;
+    bs.n = 0;
+    CHECK_OK(tsdb_read_tier(db, ids[i], 60000, b - 86400000, b + 60000, collect_bucket, &bs));
+    CHECK_INT(bs.n, ==, 1);
+    CHECK_INT(bs.b[0].count, ==, (uint64_t)(i + 1));
+  }
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
 typedef struct answer {
   int n;
   char topic[8][256];
