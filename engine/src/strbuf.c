@@ -109,7 +109,22 @@ void tsdb_strbuf__json_double(tsdb_strbuf *sb, double v) {
 }
 
 void tsdb_strbuf__json_int(tsdb_strbuf *sb, int64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof buf, "%" PRId64, v);
-  tsdb_strbuf__puts(sb, buf);
+  char digits[24];
+  size_t n = 0;
+  /* Magnitude as unsigned, so that INT64_MIN has one too. */
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    digits[sizeof digits - ++n] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) digits[sizeof digits - ++n] = '-';
+  tsdb_strbuf__append(sb, digits + sizeof digits - n, n);
+}
+
+bool tsdb_json_plain(const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == '"' || c == '\\') return false;
+  }
+  return true;
 }

@@ -33,6 +33,8 @@ void tsdb_strbuf__json_string(tsdb_strbuf *sb, const char *s, size_t len);
  * because JSON has no spelling for them (RFC 8259 section 6). */
 void tsdb_strbuf__json_double(tsdb_strbuf *sb, double v);
 void tsdb_strbuf__json_int(tsdb_strbuf *sb, int64_t v);
+/* Whether s needs no escape inside a JSON string (RFC 8259 section 7). */
+bool tsdb_json_plain(const char *s, size_t len);
 
 /* The shortest text that reads back as the same double (dtoa.cc): plain
  * decimal from 1e-6 to 1e21, exponential ("1e+21") outside. */

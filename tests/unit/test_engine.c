@@ -12,6 +12,7 @@
 #include "db.h"
 #include "keys.h"
 #include "hashmap.h"
+#include "strbuf.h"
 #include "timeutil.h"
 #include "tsdb/topic.h"
 #include "tsdb/tsdb.h"
@@ -940,6 +941,61 @@ TEST(partial_final_correction_in_order) {
   tsdb_close(db);
   tsdb_series_class_release(cls);
   partial_interval_ms = 0;
+}
+
+/* Significant digits of a number's text: no sign, point, exponent, or
+ * leading and trailing zeros. */
+static int sig_digits(const char *t) {
+  int n = 0, upto = 0, lead = 1;
+  for (; *t && *t != 'e'; t++) {
+    if (*t < '0' || *t > '9') continue;
+    if (lead && *t == '0') continue;
+    lead = 0;
+    n++;
+    if (*t != '0') upto = n;
+  }
+  return upto ? upto : 1;
+}
+
+/* JSON numbers: every double reads back bit for bit, in no more digits
+ * than the old "%.15g".."%.17g" search gave, and short decimals (the fast
+ * path of dtoa.cc) print as a person writes them. */
+TEST(format_double_round_trips_in_fewest_digits) {
+  static const struct {
+    double v;
+    const char *text;
+  } exact[] = {{0, "0"},         {-0.0, "-0"},     {20.1, "20.1"},   {0.05, "0.05"},
+               {-3, "-3"},       {1013.25, "1013.25"}, {0.1 + 0.2, "0.30000000000000004"},
+               {1e21, "1e+21"},  {1e-7, "1e-7"},   {123456.0001, "123456.0001"},
+               {-0.0001, "-0.0001"}, {9007199254740993.0, "9007199254740992"}};
+  char buf[64];
+  for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+    tsdb_format_double(exact[i].v, buf, sizeof buf);
+    CHECK_MSG(!strcmp(buf, exact[i].text), "%.17g gave %s, not %s", exact[i].v, buf,
+              exact[i].text);
+  }
+  uint64_t seed = 42;
+  for (int i = 0; i < 200000; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    double v;
+    if (i % 2) { /* a reading: up to 4 decimals */
+      static const double scale[] = {1, 10, 100, 1000, 10000};
+      v = (double)((int64_t)(seed >> 20) % 2000000 - 1000000) / scale[(seed >> 8) % 5];
+    } else { /* any finite double */
+      uint64_t bits = seed ^ (seed << 17);
+      memcpy(&v, &bits, sizeof v);
+      if (!isfinite(v)) continue;
+    }
+    tsdb_format_double(v, buf, sizeof buf);
+    double back = strtod(buf, NULL);
+    CHECK_MSG(memcmp(&back, &v, sizeof v) == 0, "%.17g printed as %s", v, buf);
+    char old[64];
+    for (int prec = 15; prec <= 17; prec++) {
+      snprintf(old, sizeof old, "%.*g", prec, v);
+      if (strtod(old, NULL) == v) break;
+    }
+    CHECK_MSG(sig_digits(buf) <= sig_digits(old), "%s longer than %s", buf, old);
+  }
 }
 
 TEST(open_buckets_recovered_after_reopen) {
