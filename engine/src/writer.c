@@ -96,7 +96,7 @@
 #include "timeutil.h"
 
 #define TS_UNKNOWN INT64_MAX /* wseries.max_ts not loaded yet */
-#define NEWEST_UNKNOWN INT64_MAX /* wseries.newest_final not looked up yet */
+#define NEWEST_UNKNOWN INT64_MAX /* source.newest_final not looked up yet */
 /* The writer's state of a series with nothing open, and a topic's cached
  * series ids, are dropped after this long without a message. */
 #define IDLE_MS (10 * 60 * 1000)
@@ -108,7 +108,7 @@
  * closes a bucket per point, and malloc/free (and the page faults of a heap
  * that a trim just shrank) cost more than the rollup itself. */
 #define SPARE_ACCS 4096
-#define NO_HEAP SIZE_MAX
+#define NO_HEAP UINT32_MAX
 /* A pass (one WriteBatch) ends after the message that takes it to this many
  * newly opened buckets, or to PASS_POINTS points. Device traffic adds to
  * buckets that are open already, so a whole window stays one pass and a
@@ -143,25 +143,27 @@ typedef struct global_marker {
   bool dirty;       /* listed in w->gdirty: its marker may have to change */
 } global_marker;
 
+/* An open bucket. A city's series each hold one per tier, so the layout is
+ * packed: 168 bytes, of which the exact aggregate state is 96. */
 typedef struct acc {
-  struct acc *next, *prev; /* in the series' list for its tier, newest first */
+  struct acc *next; /* in the series' list: by tier, then newest bucket first */
   uint32_t series;
-  uint8_t tier;     /* index into the series' tiers */
-  bool refresh;     /* rebuild from raw after the next commit */
-  bool queued_refresh;
-  bool existed;     /* an aggregate was stored before: updates are corrections */
-  bool superseded;  /* the series has a later bucket in this tier */
-  bool finalizing;  /* its aggregate is in the batch being written */
-  bool in_unmarked; /* listed in w->unmarked */
-  bool in_partial;  /* listed in w->partial (changed since its last partial update) */
-  size_t partial_idx;
-  int64_t last_partial; /* wall clock of its last partial publication */
-  uint8_t marker;   /* marker_state of its own marker */
+  uint8_t tier;           /* index into the series' tiers */
+  uint8_t marker;         /* marker_state of its own marker */
+  bool refresh : 1;       /* rebuild from raw after the next commit */
+  bool queued_refresh : 1;
+  bool existed : 1;       /* an aggregate was stored before: updates are corrections */
+  bool superseded : 1;    /* the series has a later bucket in this tier */
+  bool finalizing : 1;    /* its aggregate is in the batch being written */
+  bool in_unmarked : 1;   /* listed in w->unmarked */
+  bool in_partial : 1;    /* listed in w->partial (changed since its last partial update) */
+  uint32_t partial_idx;
+  uint32_t heap_pos;        /* NO_HEAP: not in the due-time heap */
   struct global_marker *gm; /* the global marker covering it, or NULL */
   int64_t start;
   int64_t tier_ms;
-  int64_t last_touch; /* wall clock of the last point added */
-  size_t heap_pos;
+  int64_t last_touch;   /* wall clock of the last point added */
+  int64_t last_partial; /* wall clock of its last partial publication */
   int64_t heap_due;
   tsdb_agg state;
 } acc;
@@ -173,16 +175,13 @@ typedef struct acc {
 typedef struct wseries {
   int64_t max_ts;    /* greatest stored timestamp, INT64_MIN none, TS_UNKNOWN not loaded */
   int64_t last_used; /* db clock of its last point */
-  /* Open accumulators per tier, newest bucket first, so in-order data finds
-   * its bucket at the head. */
-  acc *accs[TSDB_MAX_TIERS];
-  int64_t *stage_ts;
-  double *stage_v;
-  uint32_t nstage, stage_cap;
+  /* Open accumulators, by tier, each tier's newest bucket first, so that
+   * in-order data finds its bucket at the head of its tier. */
+  acc *accs;
+  /* Its points of the pass: nstage of them from stage_at in w->stage_ts
+   * and w->stage_v once the pass is grouped by series (group_staged). */
+  uint32_t nstage, stage_at;
   bool touched;
-  /* Newest bucket published retained per tier (the topic's first series
-   * keeps it); NEWEST_UNKNOWN: look it up in the store. */
-  int64_t newest_final[TSDB_MAX_TIERS];
 } wseries;
 
 /* A cache of the series ids of a topic's fields for the class its messages
@@ -194,6 +193,9 @@ typedef struct source {
   int64_t last_used; /* db clock */
   tsdb_series_class *cls;
   tsdb_map *named; /* fields named by the messages themselves -> named_field; NULL: none yet */
+  /* Newest bucket published retained per tier of the topic's first series;
+   * NEWEST_UNKNOWN: look it up in the store. */
+  int64_t newest_final[TSDB_MAX_TIERS];
   uint32_t ids[];  /* per class field; 0 until resolved */
 } source;
 
@@ -209,6 +211,13 @@ typedef struct msg_name {
   const char *unit; /* NULL: none */
   size_t unit_len;
 } msg_name;
+
+/* A point of the pass, before its series' points are grouped. */
+typedef struct staged_point {
+  int64_t ts;
+  double v;
+  uint32_t series;
+} staged_point;
 
 typedef struct final_entry {
   uint32_t series;
@@ -272,6 +281,10 @@ struct tsdb_writer {
   acc *spare;         /* freed accumulators kept for reuse (linked by next) */
   size_t spare_count; /* at most SPARE_ACCS */
   VEC(uint32_t) touched;
+  VEC(staged_point) staged; /* the pass's points in arrival order */
+  int64_t *stage_ts;        /* ...grouped by series (group_staged) */
+  double *stage_v;
+  size_t stage_cap;
   VEC(uint32_t) changed; /* series whose descriptor is in the current batch */
   VEC(acc *) refresh;
   VEC(acc *) unmarked; /* open accumulators whose pending marker is not written yet */
@@ -384,8 +397,8 @@ static void heap_swap(tsdb_writer *w, size_t i, size_t j) {
   acc *t = w->heap[i];
   w->heap[i] = w->heap[j];
   w->heap[j] = t;
-  w->heap[i]->heap_pos = i;
-  w->heap[j]->heap_pos = j;
+  w->heap[i]->heap_pos = (uint32_t)i; /* heap_push keeps heap_n below NO_HEAP */
+  w->heap[j]->heap_pos = (uint32_t)j;
 }
 
 static void heap_up(tsdb_writer *w, size_t i) {
@@ -409,6 +422,7 @@ static void heap_down(tsdb_writer *w, size_t i) {
 }
 
 static int heap_push(tsdb_writer *w, acc *a, int64_t due) {
+  if (w->heap_n >= NO_HEAP - 1) return TSDB_ENOMEM; /* positions are 32 bits */
   if (w->heap_n == w->heap_cap) {
     size_t cap = w->heap_cap ? w->heap_cap * 2 : 256;
     acc **h = realloc(w->heap, cap * sizeof *h);
@@ -417,7 +431,7 @@ static int heap_push(tsdb_writer *w, acc *a, int64_t due) {
     w->heap_cap = cap;
   }
   a->heap_due = due;
-  a->heap_pos = w->heap_n;
+  a->heap_pos = (uint32_t)w->heap_n;
   w->heap[w->heap_n++] = a;
   heap_up(w, a->heap_pos);
   return 0;
@@ -465,24 +479,26 @@ static wseries *ws_get(tsdb_writer *w, uint32_t id) {
   wseries *ws = calloc(1, sizeof *ws);
   if (!ws) return NULL;
   ws->max_ts = TS_UNKNOWN;
-  for (int t = 0; t < TSDB_MAX_TIERS; t++) ws->newest_final[t] = NEWEST_UNKNOWN;
   w->ws[id] = ws;
   w->ws_count++;
   return ws;
 }
 
 static void ws_free(wseries *ws) {
-  for (int t = 0; t < TSDB_MAX_TIERS; t++) {
-    acc *a = ws->accs[t];
-    while (a) {
-      acc *next = a->next;
-      free(a);
-      a = next;
-    }
+  acc *a = ws->accs;
+  while (a) {
+    acc *next = a->next;
+    free(a);
+    a = next;
   }
-  free(ws->stage_ts);
-  free(ws->stage_v);
   free(ws);
+}
+
+/* Where tier t's accumulators of the series begin (or would). */
+static acc **tier_head(wseries *ws, uint8_t t) {
+  acc **pp = &ws->accs;
+  while (*pp && (*pp)->tier < t) pp = &(*pp)->next;
+  return pp;
 }
 
 /* Frees a slice of the series states idle for IDLE_MS with nothing open. */
@@ -491,30 +507,49 @@ static void sweep_series(tsdb_writer *w, int64_t now, size_t budget) {
     if (w->ws_sweep_pos >= w->ws_cap) w->ws_sweep_pos = 0;
     size_t id = w->ws_sweep_pos++;
     wseries *ws = w->ws[id];
-    if (!ws || ws->touched || ws->nstage || now - ws->last_used < IDLE_MS) continue;
-    bool open = false;
-    for (int t = 0; t < TSDB_MAX_TIERS && !open; t++) open = ws->accs[t] != NULL;
-    if (open) continue;
+    if (!ws || ws->touched || ws->accs || now - ws->last_used < IDLE_MS) continue;
     ws_free(ws);
     w->ws[id] = NULL;
     w->ws_count--;
   }
 }
 
-static int stage_point(wseries *ws, int64_t ts, double v) {
-  if (ws->nstage == ws->stage_cap) {
-    uint32_t cap = ws->stage_cap ? ws->stage_cap * 2 : 4;
-    int64_t *t = realloc(ws->stage_ts, cap * sizeof *t);
-    if (!t) return TSDB_ENOMEM;
-    ws->stage_ts = t;
-    double *vv = realloc(ws->stage_v, cap * sizeof *vv);
-    if (!vv) return TSDB_ENOMEM;
-    ws->stage_v = vv;
-    ws->stage_cap = cap;
-  }
-  ws->stage_ts[ws->nstage] = ts;
-  ws->stage_v[ws->nstage] = v;
+/* Points are staged for the whole pass in one vector, not per series: a
+ * series reporting once a minute would otherwise keep its own arrays
+ * between passes (about 100 bytes of its memory). */
+static int stage_point(tsdb_writer *w, wseries *ws, uint32_t id, int64_t ts, double v) {
+  staged_point p = {ts, v, id};
+  if (VEC_PUSH(w->staged, p)) return TSDB_ENOMEM;
   ws->nstage++;
+  return 0;
+}
+
+/* Groups the pass's points by series into w->stage_ts/stage_v, in arrival
+ * order within a series (a counting sort over the touched series: O(n)). */
+static int group_staged(tsdb_writer *w) {
+  size_t n = w->staged.n;
+  if (n > w->stage_cap) {
+    int64_t *t = realloc(w->stage_ts, n * sizeof *t);
+    if (t) w->stage_ts = t;
+    double *v = t ? realloc(w->stage_v, n * sizeof *v) : NULL;
+    if (v) w->stage_v = v;
+    if (!t || !v) return TSDB_ENOMEM;
+    w->stage_cap = n;
+  }
+  uint32_t at = 0;
+  for (size_t i = 0; i < w->touched.n; i++) {
+    wseries *ws = w->ws[w->touched.v[i]];
+    ws->stage_at = at;
+    at += ws->nstage;
+    ws->nstage = 0; /* counts again as the points are placed */
+  }
+  for (size_t i = 0; i < n; i++) {
+    const staged_point *p = &w->staged.v[i];
+    wseries *ws = w->ws[p->series];
+    uint32_t pos = ws->stage_at + ws->nstage++;
+    w->stage_ts[pos] = p->ts;
+    w->stage_v[pos] = p->v;
+  }
   return 0;
 }
 
@@ -646,6 +681,7 @@ static source *source_get(tsdb_writer *w, const char *topic, size_t len,
   fresh->topic = text;
   fresh->topic_len = (uint32_t)len;
   fresh->last_used = now;
+  for (int t = 0; t < TSDB_MAX_TIERS; t++) fresh->newest_final[t] = NEWEST_UNKNOWN;
   tsdb_series_class_retain(cls);
   fresh->cls = cls;
   if (tsdb_map__put(&w->sources, fresh->topic, len, fresh)) { /* replaces src */
@@ -690,9 +726,9 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
   for (uint8_t t = 0; t < s->profile->ntiers; t++) {
     int64_t tier = s->profile->tiers_ms[t];
     int64_t b = tsdb_bucket_floor(ts, tier);
-    acc **pp = &ws->accs[t];
-    while (*pp && (*pp)->start > b) pp = &(*pp)->next;
-    acc *a = *pp && (*pp)->start == b ? *pp : NULL;
+    acc **head = tier_head(ws, t), **pp = head;
+    while (*pp && (*pp)->tier == t && (*pp)->start > b) pp = &(*pp)->next;
+    acc *a = *pp && (*pp)->tier == t && (*pp)->start == b ? *pp : NULL;
     if (!a) {
       a = acc_new(w);
       if (!a) return TSDB_ENOMEM;
@@ -704,15 +740,13 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
       tsdb_agg__init(&a->state);
       /* A newer bucket of this tier exists: the series has moved past this
        * one. Or this one is the newest: the previous newest is done. */
-      a->superseded = pp != &ws->accs[t];
-      acc *older = *pp;
+      a->superseded = pp != head;
+      acc *older = *pp && (*pp)->tier == t ? *pp : NULL;
       if (!a->superseded && older && !older->superseded) {
         older->superseded = true;
         if (older->heap_pos != NO_HEAP) heap_update(w, older, acc_due(w, older));
       }
-      a->next = older;
-      a->prev = pp == &ws->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
-      if (older) older->prev = a;
+      a->next = *pp;
       *pp = a;
       /* Its pending marker is written with the batch only if it is still
        * open then; a bucket already due goes straight to the agg family. */
@@ -735,7 +769,8 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
       return TSDB_ENOMEM;
     }
     if (!a->in_partial && w->db->opts.partial_interval_ms && w->db->opts.publish_aggregates) {
-      a->partial_idx = w->partial.n;
+      if (w->partial.n >= UINT32_MAX) return TSDB_ENOMEM;
+      a->partial_idx = (uint32_t)w->partial.n;
       if (VEC_PUSH(w->partial, a)) return TSDB_ENOMEM;
       a->in_partial = true;
     }
@@ -759,18 +794,20 @@ static int ensure_enc(tsdb_writer *w, size_t n) {
 /* Sort/dedup one series' staged points and add one merge operand per block. */
 static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
   const tsdb_series *s = tsdb_catalog__get_unlocked(&w->db->catalog, id);
-  size_t n = tsdb_block__normalize(ws->stage_ts, ws->stage_v, ws->nstage, s->profile->dup_policy);
+  int64_t *stage_ts = w->stage_ts + ws->stage_at;
+  double *stage_v = w->stage_v + ws->stage_at;
+  size_t n = tsdb_block__normalize(stage_ts, stage_v, ws->nstage, s->profile->dup_policy);
   size_t i = 0;
   while (i < n) {
-    int64_t block = tsdb_bucket_floor(ws->stage_ts[i], s->profile->block_span_ms);
+    int64_t block = tsdb_bucket_floor(stage_ts[i], s->profile->block_span_ms);
     size_t j = i + 1;
-    while (j < n && ws->stage_ts[j] < block + s->profile->block_span_ms && j - i < TSDB_CODEC_MAX_POINTS)
+    while (j < n && stage_ts[j] < block + s->profile->block_span_ms && j - i < TSDB_CODEC_MAX_POINTS)
       j++;
     int rc = ensure_enc(w, j - i);
     if (rc) return rc;
     size_t len = 0;
     /* An operand: a flush or compaction encodes it again (codec.h). */
-    rc = tsdb_codec__encode_with(ws->stage_ts + i, ws->stage_v + i, j - i,
+    rc = tsdb_codec__encode_with(stage_ts + i, stage_v + i, j - i,
                                  (uint8_t)s->profile->dup_policy, TSDB_CODEC_LIGHT, w->enc,
                                  w->enc_cap, &len);
     if (rc) return rc;
@@ -1106,7 +1143,7 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now,
         ws->touched = true;
         if ((rc = VEC_PUSH(w->touched, id))) break;
       }
-      if ((rc = stage_point(ws, pts[i].ts_ms, pts[i].value))) break;
+      if ((rc = stage_point(w, ws, id, pts[i].ts_ms, pts[i].value))) break;
       rc = rollup_point(w, id, ws, s, pts[i].ts_ms, pts[i].value, now);
     }
   }
@@ -1323,12 +1360,8 @@ bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topi
 static acc *open_acc(tsdb_writer *w, uint32_t series, int64_t tier_ms, int64_t start) {
   const wseries *ws = ws_find(w, series);
   if (!ws) return NULL;
-  for (int t = 0; t < TSDB_MAX_TIERS; t++) {
-    acc *a = ws->accs[t];
-    if (!a || a->tier_ms != tier_ms) continue;
-    while (a && a->start > start) a = a->next;
-    return a && a->start == start ? a : NULL;
-  }
+  for (acc *a = ws->accs; a; a = a->next)
+    if (a->tier_ms == tier_ms && a->start == start) return a;
   return NULL;
 }
 
@@ -1423,11 +1456,11 @@ static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, 
     if (s0->profile->tiers_ms[i] == tier_ms) t = (int)i;
   bool retain = false;
   if (t >= 0) {
-    wseries *h = ws_find(w, first_series);
-    int64_t newest = h ? h->newest_final[t] : NEWEST_UNKNOWN;
+    source *src = tsdb_map__get(&w->sources, topic, topic_len);
+    int64_t newest = src ? src->newest_final[t] : NEWEST_UNKNOWN;
     if (newest == NEWEST_UNKNOWN) newest = newest_stored_bucket(w, first_series, tier_ms);
     retain = start >= newest;
-    if (h) h->newest_final[t] = retain ? start : newest;
+    if (src) src->newest_final[t] = retain ? start : newest;
   }
   char pub_topic[1024];
   if (!tsdb_strbuf__failed(sb) &&
@@ -1477,7 +1510,7 @@ static void publish_partials(tsdb_writer *w, int64_t now) {
       a->in_partial = false;
       continue;
     }
-    a->partial_idx = keep;
+    a->partial_idx = (uint32_t)keep;
     w->partial.v[keep++] = a;
   }
   w->partial.n = keep;
@@ -1546,13 +1579,11 @@ static void sort_finals(tsdb_writer *w, int (*cmp_ref)(const void *, const void 
   w->finals_sorted.cap = cap;
 }
 
+/* Takes a out of its series' list (a few entries: one or two per tier). */
 static void unlink_acc(tsdb_writer *w, acc *a) {
-  wseries *h = w->ws[a->series];
-  if (a->prev)
-    a->prev->next = a->next;
-  else
-    h->accs[a->tier] = a->next;
-  if (a->next) a->next->prev = a->prev;
+  acc **pp = &w->ws[a->series]->accs;
+  while (*pp != a) pp = &(*pp)->next;
+  *pp = a->next;
 }
 
 static int cmp_final_block(const void *x, const void *y) {
@@ -1887,6 +1918,7 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
     uint64_t records;
     int rc = stage_records(w, data, len, now, &used, &records);
     if (used < len) *pass_seq = seq = w->last_seq + records;
+    if (rc == 0) rc = group_staged(w);
     for (size_t i = 0; rc == 0 && i < w->touched.n; i++)
       rc = flush_series(w, w->touched.v[i], w->ws[w->touched.v[i]]);
     bool staged = rc == 0;
@@ -1957,21 +1989,21 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
       for (size_t i = 0; i < w->touched.n; i++) {
         wseries *ws = w->ws[w->touched.v[i]];
         ws->max_ts = TS_UNKNOWN;
-        for (int t = 0; t < TSDB_MAX_TIERS; t++)
-          for (acc *a = ws->accs[t]; a; a = a->next) mark_refresh(w, a);
+        for (acc *a = ws->accs; a; a = a->next) mark_refresh(w, a);
       }
     }
     for (size_t i = 0; i < w->touched.n; i++) {
       wseries *h = w->ws[w->touched.v[i]];
       h->touched = false;
       h->nstage = 0;
-      if (h->stage_cap > 4096) { /* a bulk import passed: give the memory back */
-        free(h->stage_ts);
-        free(h->stage_v);
-        h->stage_ts = NULL;
-        h->stage_v = NULL;
-        h->stage_cap = 0;
-      }
+    }
+    w->staged.n = 0;
+    if (w->stage_cap > 4 * VEC_KEEP) { /* a bulk import passed: give the memory back */
+      free(w->stage_ts);
+      free(w->stage_v);
+      w->stage_ts = NULL;
+      w->stage_v = NULL;
+      w->stage_cap = 0;
     }
     atomic_fetch_add(&db->counters.batches, 1);
     reject_reset(&w->reject);
@@ -2113,15 +2145,15 @@ static bool open_store_retrying(tsdb_writer *w) {
   }
 }
 
-/* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
 /* Opens a recovered accumulator for (series, tier t, start), marked for a
  * rebuild from raw data; NULL when it cannot (no memory). */
 static acc *recover_acc(tsdb_writer *w, uint32_t id, int t, int64_t tier_ms, int64_t start,
                         int64_t now) {
   wseries *h = ws_get(w, id);
-  acc **pp = h ? &h->accs[t] : NULL;
-  while (pp && *pp && (*pp)->start > start) pp = &(*pp)->next;
-  if (pp && *pp && (*pp)->start == start) return *pp; /* both kinds of marker named it */
+  acc **pp = h ? tier_head(h, (uint8_t)t) : NULL;
+  while (pp && *pp && (*pp)->tier == t && (*pp)->start > start) pp = &(*pp)->next;
+  if (pp && *pp && (*pp)->tier == t && (*pp)->start == start)
+    return *pp; /* both kinds of marker named it */
   acc *a = h ? acc_new(w) : NULL;
   if (!a) return NULL;
   a->series = id;
@@ -2132,8 +2164,6 @@ static acc *recover_acc(tsdb_writer *w, uint32_t id, int t, int64_t tier_ms, int
   a->superseded = true; /* nothing will extend it but late points */
   tsdb_agg__init(&a->state);
   a->next = *pp;
-  a->prev = pp == &h->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
-  if (*pp) (*pp)->prev = a;
   *pp = a;
   heap_push(w, a, acc_due(w, a));
   mark_refresh(w, a);
@@ -2183,6 +2213,7 @@ static void recover_globals(tsdb_writer *w, const recovered_global *g, size_t ng
                                      g[i].start);
 }
 
+/* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
 static void recover(tsdb_writer *w) {
   tsdb_db *db = w->db;
   int64_t now = tsdb_db__now(db);
@@ -2371,6 +2402,9 @@ void tsdb_writer__join(tsdb_writer *w) {
     w->spare = next;
   }
   free(w->touched.v);
+  free(w->staged.v);
+  free(w->stage_ts);
+  free(w->stage_v);
   free(w->changed.v);
   free(w->refresh.v);
   free(w->unmarked.v);
