@@ -471,6 +471,14 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (only && !strcmp(only, "day") && !getenv("GLIBC_TUNABLES")) {
+    /* Memory is measured as the broker runs (run.sh, docker/): tunables are
+     * read at start, so run again with them. */
+    setenv("GLIBC_TUNABLES", MALLOC_TUNABLE, 1);
+    execv("/proc/self/exe", argv);
+    perror("engine_bench: execv");
+    return 1;
+  }
   char genpath[4200];
   if (!gen) {
     char self[4096];
@@ -571,8 +579,24 @@ int main(int argc, char **argv) {
                 k ? "," : "", qr[k].days, qr[k].interval_s, qr[k].buckets, qr[k].p50_ms, qr[k].p99_ms);
       fprintf(f,
               "],\"idle_series\":%d,\"rss_bytes_per_idle_series\":%.1f,"
-              "\"rss_bytes_per_idle_series_malloc_defaults\":%.1f}\n",
+              "\"rss_bytes_per_idle_series_malloc_defaults\":%.1f,\"days\":[",
               nidle, bps, bps_default);
+      for (size_t k = 0; k < ndays && do_day; k++) {
+        const engine_day_result *d = &day_res[k];
+        fprintf(f,
+                "%s{\"stations\":%zu,\"series\":%zu,\"hours\":%d,\"points\":%" PRIu64
+                ",\"peak_rss_kb\":%ld,\"rss_kb\":%ld,\"rocksdb_kb\":%ld,"
+                "\"rss_bytes_per_active_series\":%.1f,\"raw_bytes_per_point\":%.4f,"
+                "\"bytes_per_point_with_tiers\":%.4f,\"publications\":%" PRIu64
+                ",\"cpu_us_per_point_by_hour\":[",
+                k ? "," : "", d->stations, d->series, d->hours, d->points, d->peak_rss_kb,
+                d->rss_kb, d->rocksdb_kb, d->rss_per_series, d->raw_bpp, d->tiers_bpp,
+                d->publications);
+        for (int h = 0; h < d->hours; h++)
+          fprintf(f, "%s%.3f", h ? "," : "", d->hour[h].cpu_us_per_point);
+        fprintf(f, "]}");
+      }
+      fprintf(f, "]}\n");
       fclose(f);
     }
   }

@@ -65,6 +65,9 @@ static void count_result(void *ud, const tsdb_result *r) {
   }
 }
 
+static long status_kb(const char *key);
+static long out_rss_now(void) { return status_kb("VmRSS:"); }
+
 static long status_kb(const char *key) {
   FILE *f = fopen("/proc/self/status", "r");
   if (!f) return 0;
@@ -162,6 +165,11 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
   out->series = nst * FIELDS;
   out->hours = p->hours;
 
+  /* The start: the engine open, nothing ingested (RocksDB's part apart). */
+  tsdb_store_memory mem0;
+  tsdb_store_memory_get(db, &mem0);
+  long base_kb =
+      out_rss_now() - (long)((mem0.memtables + mem0.block_cache + mem0.table_readers) >> 10);
   drained dr = {0, 0, 0};
   uint64_t full_waits = 0;
   printf("\n| hour | CPU µs/point | CPU µs/msg | writer µs/point | wall s | RSS MB | "
@@ -239,6 +247,13 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
   }
   tsdb_stats s;
   tsdb_stats_get(db, &s);
+  tsdb_store_memory mem;
+  tsdb_store_memory_get(db, &mem);
+  out->rocksdb_kb = (long)((mem.memtables + mem.block_cache + mem.table_readers) >> 10);
+  /* RSS per active series: what the engine holds beyond RocksDB's buffers
+   * and caches (which do not grow with the series) and beyond the start. */
+  out->rss_per_series =
+      (double)((out_rss_now() - out->rocksdb_kb) - base_kb) * 1024.0 / (double)out->series;
   out->points = s.points_written;
   out->peak_rss_kb = status_kb("VmHWM:");
   out->rss_kb = status_kb("VmRSS:");
@@ -252,12 +267,14 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
   out->tiers_bpp = (double)(du.raw + du.agg) / (double)out->points;
   out->other_bpp = (double)du.other / (double)out->points;
   printf("\nday: %zu stations, %zu series, %d h, %" PRIu64 " points; peak RSS %.0f MB "
-         "(%.0f B per series), RSS at the end %.0f MB; on disk after compaction: raw %.3f B/pt, "
+         "(%.0f B per series), RSS at the end %.0f MB, of which RocksDB's memtables, block "
+         "cache and table readers %.0f MB; RSS per active series beyond those and the start: "
+         "%.0f B; on disk after compaction: raw %.3f B/pt, "
          "with tiers %.3f B/pt, archive and catalog %.3f B/pt; %" PRIu64 " publications, %" PRIu64
          " dropped; %" PRIu64 " waits on a full queue\n",
          nst, nst * FIELDS, p->hours, out->points, (double)out->peak_rss_kb / 1024,
          (double)out->peak_rss_kb * 1024 / (double)out->series, (double)out->rss_kb / 1024,
-         out->raw_bpp, out->tiers_bpp, out->other_bpp, out->publications, out->results_dropped,
+         (double)out->rocksdb_kb / 1024, out->rss_per_series, out->raw_bpp, out->tiers_bpp, out->other_bpp, out->publications, out->results_dropped,
          out->full_waits);
   if (p->hours > 1)
     printf("day: hour %d / hour 1 CPU per point: %.2f\n", p->hours,

@@ -21,7 +21,8 @@ typedef struct engine_day_result {
   size_t stations, series;
   int hours;
   uint64_t points, publications, results_dropped, full_waits;
-  long peak_rss_kb, rss_kb;
+  long peak_rss_kb, rss_kb, rocksdb_kb;
+  double rss_per_series; /* bytes, beyond RocksDB's memory and the start */
   double raw_bpp, tiers_bpp, other_bpp;
   engine_day_hour hour[ENGINE_DAY_MAX_HOURS];
 } engine_day_result;
