@@ -144,9 +144,9 @@ typedef struct global_marker {
 } global_marker;
 
 /* An open bucket. A city's series each hold one per tier, so the layout is
- * packed: 168 bytes, of which the exact aggregate state is 96. */
+ * packed: 176 bytes, of which the exact aggregate state is 96. */
 typedef struct acc {
-  struct acc *next; /* in the series' list: by tier, then newest bucket first */
+  struct acc *next, *prev; /* in the series' list for its tier, newest first */
   uint32_t series;
   uint8_t tier;           /* index into the series' tiers */
   uint8_t marker;         /* marker_state of its own marker */
@@ -157,6 +157,7 @@ typedef struct acc {
   bool finalizing : 1;    /* its aggregate is in the batch being written */
   bool in_unmarked : 1;   /* listed in w->unmarked */
   bool in_partial : 1;    /* listed in w->partial (changed since its last partial update) */
+  bool in_order : 1;      /* opened by a point newer than all its series stored */
   uint32_t partial_idx;
   uint32_t heap_pos;        /* NO_HEAP: not in the due-time heap */
   struct global_marker *gm; /* the global marker covering it, or NULL */
@@ -175,9 +176,10 @@ typedef struct acc {
 typedef struct wseries {
   int64_t max_ts;    /* greatest stored timestamp, INT64_MIN none, TS_UNKNOWN not loaded */
   int64_t last_used; /* db clock of its last point */
-  /* Open accumulators, by tier, each tier's newest bucket first, so that
-   * in-order data finds its bucket at the head of its tier. */
-  acc *accs;
+  /* Open accumulators per tier, newest bucket first, so in-order data finds
+   * its bucket at the head. (One list for all tiers would save 56 bytes but
+   * make a bulk import's coarse tiers walk past every open finer bucket.) */
+  acc *accs[TSDB_MAX_TIERS];
   /* Its points of the pass: nstage of them from stage_at in w->stage_ts
    * and w->stage_v once the pass is grouped by series (group_staged). */
   uint32_t nstage, stage_at;
@@ -485,20 +487,21 @@ static wseries *ws_get(tsdb_writer *w, uint32_t id) {
 }
 
 static void ws_free(wseries *ws) {
-  acc *a = ws->accs;
-  while (a) {
-    acc *next = a->next;
-    free(a);
-    a = next;
+  for (int t = 0; t < TSDB_MAX_TIERS; t++) {
+    acc *a = ws->accs[t];
+    while (a) {
+      acc *next = a->next;
+      free(a);
+      a = next;
+    }
   }
   free(ws);
 }
 
-/* Where tier t's accumulators of the series begin (or would). */
-static acc **tier_head(wseries *ws, uint8_t t) {
-  acc **pp = &ws->accs;
-  while (*pp && (*pp)->tier < t) pp = &(*pp)->next;
-  return pp;
+static bool ws_open(const wseries *ws) {
+  for (int t = 0; t < TSDB_MAX_TIERS; t++)
+    if (ws->accs[t]) return true;
+  return false;
 }
 
 /* Frees a slice of the series states idle for IDLE_MS with nothing open. */
@@ -507,7 +510,7 @@ static void sweep_series(tsdb_writer *w, int64_t now, size_t budget) {
     if (w->ws_sweep_pos >= w->ws_cap) w->ws_sweep_pos = 0;
     size_t id = w->ws_sweep_pos++;
     wseries *ws = w->ws[id];
-    if (!ws || ws->touched || ws->accs || now - ws->last_used < IDLE_MS) continue;
+    if (!ws || ws->touched || ws_open(ws) || now - ws->last_used < IDLE_MS) continue;
     ws_free(ws);
     w->ws[id] = NULL;
     w->ws_count--;
@@ -726,9 +729,9 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
   for (uint8_t t = 0; t < s->profile->ntiers; t++) {
     int64_t tier = s->profile->tiers_ms[t];
     int64_t b = tsdb_bucket_floor(ts, tier);
-    acc **head = tier_head(ws, t), **pp = head;
-    while (*pp && (*pp)->tier == t && (*pp)->start > b) pp = &(*pp)->next;
-    acc *a = *pp && (*pp)->tier == t && (*pp)->start == b ? *pp : NULL;
+    acc **pp = &ws->accs[t];
+    while (*pp && (*pp)->start > b) pp = &(*pp)->next;
+    acc *a = *pp && (*pp)->start == b ? *pp : NULL;
     if (!a) {
       a = acc_new(w);
       if (!a) return TSDB_ENOMEM;
@@ -740,13 +743,15 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
       tsdb_agg__init(&a->state);
       /* A newer bucket of this tier exists: the series has moved past this
        * one. Or this one is the newest: the previous newest is done. */
-      a->superseded = pp != head;
-      acc *older = *pp && (*pp)->tier == t ? *pp : NULL;
+      a->superseded = pp != &ws->accs[t];
+      acc *older = *pp;
       if (!a->superseded && older && !older->superseded) {
         older->superseded = true;
         if (older->heap_pos != NO_HEAP) heap_update(w, older, acc_due(w, older));
       }
-      a->next = *pp;
+      a->next = older;
+      a->prev = pp == &ws->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
+      if (older) older->prev = a;
       *pp = a;
       /* Its pending marker is written with the batch only if it is still
        * open then; a bucket already due goes straight to the agg family. */
@@ -757,8 +762,9 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
       a->in_unmarked = true;
       if (VEC_PUSH(w->unmarked, a)) return TSDB_ENOMEM;
       bool stored_before = ws->max_ts != INT64_MIN && ws->max_ts >= b;
-      /* In order: the global marker of this (tier, start) covers it. */
-      if (is_new && !stored_before) a->gm = gm_hold(w, (uint32_t)(tier / 1000), b);
+      /* In order: if still open at the end of the pass, the global marker of
+       * its (tier, start) covers it. */
+      a->in_order = is_new && !stored_before;
       /* Points of this bucket may already be stored: rebuild after commit. */
       if (stored_before && mark_refresh(w, a)) return TSDB_ENOMEM;
     }
@@ -1360,8 +1366,12 @@ bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topi
 static acc *open_acc(tsdb_writer *w, uint32_t series, int64_t tier_ms, int64_t start) {
   const wseries *ws = ws_find(w, series);
   if (!ws) return NULL;
-  for (acc *a = ws->accs; a; a = a->next)
-    if (a->tier_ms == tier_ms && a->start == start) return a;
+  for (int t = 0; t < TSDB_MAX_TIERS; t++) {
+    acc *a = ws->accs[t];
+    if (!a || a->tier_ms != tier_ms) continue;
+    while (a && a->start > start) a = a->next;
+    return a && a->start == start ? a : NULL;
+  }
   return NULL;
 }
 
@@ -1579,11 +1589,13 @@ static void sort_finals(tsdb_writer *w, int (*cmp_ref)(const void *, const void 
   w->finals_sorted.cap = cap;
 }
 
-/* Takes a out of its series' list (a few entries: one or two per tier). */
 static void unlink_acc(tsdb_writer *w, acc *a) {
-  acc **pp = &w->ws[a->series]->accs;
-  while (*pp != a) pp = &(*pp)->next;
-  *pp = a->next;
+  wseries *h = w->ws[a->series];
+  if (a->prev)
+    a->prev->next = a->next;
+  else
+    h->accs[a->tier] = a->next;
+  if (a->next) a->next->prev = a->prev;
 }
 
 static int cmp_final_block(const void *x, const void *y) {
@@ -1941,7 +1953,12 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
       collect_due(w, now);
       for (size_t i = 0; i < w->unmarked.n; i++) {
         acc *a = w->unmarked.v[i];
-        if (a->finalizing || a->gm) continue;
+        if (a->finalizing) continue; /* opened and final in this batch: no marker */
+        /* Held only by buckets that stay open: a bulk import, whose buckets
+         * open and close within a pass, would otherwise put and delete
+         * every global marker once a pass. */
+        if (a->in_order && !a->gm) a->gm = gm_hold(w, (uint32_t)(a->tier_ms / 1000), a->start);
+        if (a->gm) continue; /* without memory for it: a marker of its own */
         tsdb_store__batch_pending_put(db->store, w->batch, a->series,
                                       (uint32_t)(a->tier_ms / 1000), a->start);
         a->marker = MARKER_QUEUED;
@@ -1989,7 +2006,8 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
       for (size_t i = 0; i < w->touched.n; i++) {
         wseries *ws = w->ws[w->touched.v[i]];
         ws->max_ts = TS_UNKNOWN;
-        for (acc *a = ws->accs; a; a = a->next) mark_refresh(w, a);
+        for (int t = 0; t < TSDB_MAX_TIERS; t++)
+          for (acc *a = ws->accs[t]; a; a = a->next) mark_refresh(w, a);
       }
     }
     for (size_t i = 0; i < w->touched.n; i++) {
@@ -2150,10 +2168,9 @@ static bool open_store_retrying(tsdb_writer *w) {
 static acc *recover_acc(tsdb_writer *w, uint32_t id, int t, int64_t tier_ms, int64_t start,
                         int64_t now) {
   wseries *h = ws_get(w, id);
-  acc **pp = h ? tier_head(h, (uint8_t)t) : NULL;
-  while (pp && *pp && (*pp)->tier == t && (*pp)->start > start) pp = &(*pp)->next;
-  if (pp && *pp && (*pp)->tier == t && (*pp)->start == start)
-    return *pp; /* both kinds of marker named it */
+  acc **pp = h ? &h->accs[t] : NULL;
+  while (pp && *pp && (*pp)->start > start) pp = &(*pp)->next;
+  if (pp && *pp && (*pp)->start == start) return *pp; /* both kinds of marker named it */
   acc *a = h ? acc_new(w) : NULL;
   if (!a) return NULL;
   a->series = id;
@@ -2164,6 +2181,8 @@ static acc *recover_acc(tsdb_writer *w, uint32_t id, int t, int64_t tier_ms, int
   a->superseded = true; /* nothing will extend it but late points */
   tsdb_agg__init(&a->state);
   a->next = *pp;
+  a->prev = pp == &h->accs[t] ? NULL : (acc *)((char *)pp - offsetof(acc, next));
+  if (*pp) (*pp)->prev = a;
   *pp = a;
   heap_push(w, a, acc_due(w, a));
   mark_refresh(w, a);
