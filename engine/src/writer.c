@@ -2061,6 +2061,7 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
   if (elapsed > round) elapsed = round;
   size_t src_budget = (size_t)((double)w->sources.cap * (double)elapsed / (double)round);
   size_t ws_budget = (size_t)((double)w->ws_cap * (double)elapsed / (double)round);
+  if (len == 0) src_budget = ws_budget = 65536; /* an idle wake-up: nothing else waits */
   if (src_budget || ws_budget) {
     w->last_sweep = now;
     sweep_sources(w, now, src_budget);
