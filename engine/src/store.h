@@ -14,7 +14,9 @@
  *            raw points that make a bucket pending, deleted in the same batch
  *            as its final aggregate, so a crash anywhere leaves every bucket
  *            either exact on disk or marked (recovered at the next open), and
- *            a reader on one snapshot sees one or the other.
+ *            a reader on one snapshot sees one or the other. The markers of
+ *            series id 0 are global: (tier, start) for every series
+ *            (writer.c, "Pending markers").
  *
  * Every RocksDB error string is turned into a TSDB_E* code plus a log line
  * and freed with rocksdb_free(). Thread-safety: RocksDB's own (concurrent

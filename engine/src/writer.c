@@ -34,10 +34,11 @@
  *      for everything finalized once its batch is written.
  * Pending markers
    A bucket opened by a point newer than everything stored for its series
-   (live, in-order data: nearly every bucket) is covered by the GLOBAL
-   marker of its (tier, start), written once for every series whose bucket
-   it is, in the batch that opens the first of them, and deleted in the
-   first batch after the last of them is final. Any other bucket (late,
+   (live, in-order data: nearly every bucket) and still open at the end of
+   its pass is covered by the GLOBAL marker of its (tier, start), written
+   once for every series whose bucket it is, in the batch that opens the
+   first of them, and deleted in the first batch after the last of them is
+   final. (A bucket opened and final in one pass needs no marker at all.) Any other bucket (late,
    out-of-order or recovered data) has a marker of its own. So a city's
    100 000 series write two markers a minute between them, not two each
    (the memtable's skiplist inserts were the writer's largest cost), while
