@@ -21,7 +21,8 @@
  * this one's ingest and draining, the writer, RocksDB's flushes and
  * compactions) per point and per message, the writer thread's share, and
  * RSS; at the end peak RSS, RSS per series, and bytes per point on disk
- * after a full compaction (raw, with the tiers, and the archive). The
+ * after a full compaction (raw, with the tiers, and the catalog; the
+ * replay archive is not counted). The
  * question it answers: does the 24th hour cost what the first did, and
  * what does a point cost at 100 000 and 1 000 000 series.
  */
@@ -270,7 +271,7 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
          "(%.0f B per series), RSS at the end %.0f MB, of which RocksDB's memtables, block "
          "cache and table readers %.0f MB; RSS per active series beyond those and the start: "
          "%.0f B; on disk after compaction: raw %.3f B/pt, "
-         "with tiers %.3f B/pt, archive and catalog %.3f B/pt; %" PRIu64 " publications, %" PRIu64
+         "with tiers %.3f B/pt, catalog and markers %.3f B/pt (the replay archive apart); %" PRIu64 " publications, %" PRIu64
          " dropped; %" PRIu64 " waits on a full queue\n",
          nst, nst * FIELDS, p->hours, out->points, (double)out->peak_rss_kb / 1024,
          (double)out->peak_rss_kb * 1024 / (double)out->series, (double)out->rss_kb / 1024,
