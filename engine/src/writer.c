@@ -159,6 +159,8 @@ typedef struct acc {
   bool in_unmarked : 1;   /* listed in w->unmarked */
   bool in_partial : 1;    /* listed in w->partial (changed since its last partial update) */
   bool in_order : 1;      /* opened by a point newer than all its series stored */
+  bool from_global : 1;   /* recovered for a global marker (recover_globals) */
+  bool unchanged : 1;     /* ...and rebuilt equal to its stored aggregate: not published */
   uint32_t partial_idx;
   uint32_t heap_pos;        /* NO_HEAP: not in the due-time heap */
   struct global_marker *gm; /* the global marker covering it, or NULL */
@@ -229,6 +231,7 @@ typedef struct final_entry {
   int64_t tier_ms;
   int64_t start;
   bool correction;
+  bool silent; /* a recovered bucket equal to what is stored: not published */
   acc *a;
 } final_entry;
 
@@ -1226,6 +1229,17 @@ static int refresh_cluster(tsdb_writer *w, const tsdb_series_params *sp, size_t 
   return 0;
 }
 
+/* Whether two aggregates are the same state, bit for bit in what the
+ * aggregate blocks store (the mean is derived when a block is decoded). */
+static bool agg_same(const tsdb_agg *x, const tsdb_agg *y) {
+  return x->count == y->count && !memcmp(&x->sum, &y->sum, sizeof x->sum) &&
+         !memcmp(&x->sum_comp, &y->sum_comp, sizeof x->sum_comp) &&
+         !memcmp(&x->m2, &y->m2, sizeof x->m2) && !memcmp(&x->min, &y->min, sizeof x->min) &&
+         !memcmp(&x->max, &y->max, sizeof x->max) && x->first_ts == y->first_ts &&
+         x->last_ts == y->last_ts && !memcmp(&x->first, &y->first, sizeof x->first) &&
+         !memcmp(&x->last, &y->last, sizeof x->last);
+}
+
 /* Whether the stored aggregate of the accumulator's bucket exists (its
  * updates are corrections then). */
 static void refresh_existed(tsdb_writer *w, acc *a) {
@@ -1249,6 +1263,10 @@ static void refresh_existed(tsdb_writer *w, acc *a) {
   const tsdb_agg_block *b = &w->existed;
   size_t at = lower_bound_ts(b->starts, b->n, a->start);
   a->existed = at < b->n && b->starts[at] == a->start && b->aggs[at].count > 0;
+  /* A global marker stands for buckets of series that were final already
+   * (others still held it): rebuilt from the same points in the same
+   * order, they equal what is stored and are no correction. */
+  if (a->existed && a->from_global) a->unchanged = agg_same(&b->aggs[at], &a->state);
 }
 
 /* Rebuilds marked accumulators from the committed data: clusters of a
@@ -1276,8 +1294,8 @@ static void refresh_accs(tsdb_writer *w) {
       if (tsdb_read__agg_range(db->store, NULL, &sp, (int)a->tier - 1, a->start,
                                a->start + a->tier_ms, &w->scan, &state) != 0)
         continue; /* stays queued: the next pass tries again */
-      refresh_existed(w, a);
       a->state = state;
+      refresh_existed(w, a);
       a->refresh = false;
       a->queued_refresh = false;
       continue;
@@ -1675,7 +1693,7 @@ static void collect_due(tsdb_writer *w, int64_t now) {
     if (a->heap_pos != NO_HEAP || a->finalizing || a->refresh || acc_due(w, a) > now) continue;
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
     final_entry e = {a->series, s ? s->topic->text : "", s ? s->topic->len : 0, a->tier_ms,
-                     a->start, a->existed, a};
+                     a->start, a->existed && !a->unchanged, a->unchanged, a};
     if (VEC_PUSH(w->finals, e)) break;
     a->finalizing = true;
   }
@@ -1690,7 +1708,7 @@ static void collect_due(tsdb_writer *w, int64_t now) {
     heap_pop(w);
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
     final_entry e = {a->series, s ? s->topic->text : "", s ? s->topic->len : 0, a->tier_ms,
-                     a->start, a->existed, a};
+                     a->start, a->existed && !a->unchanged, a->unchanged, a};
     if (VEC_PUSH(w->finals, e)) {
       heap_push(w, a, now + 1000); /* out of memory: try again later */
       break;
@@ -1718,7 +1736,9 @@ static void commit_finals(tsdb_writer *w) {
     for (size_t i = 0; i < w->finals.n;) {
       size_t j = i + 1;
       while (j < w->finals.n && cmp_final(&w->finals.v[i], &w->finals.v[j]) == 0) j++;
-      publish_group(w, w->finals.v + i, j - i);
+      bool silent = true;
+      for (size_t k = i; k < j; k++) silent &= w->finals.v[k].silent;
+      if (!silent) publish_group(w, w->finals.v + i, j - i);
       for (size_t k = i; k < j; k++)
         if (w->finals.v[k].correction) atomic_fetch_add(&db->counters.corrections, 1);
       i = j;
@@ -2224,6 +2244,7 @@ static void recover_globals(tsdb_writer *w, const recovered_global *g, size_t ng
       if (t < 0 || g[i].start > max_ts) continue;
       acc *a = recover_acc(w, id, t, tier_ms, g[i].start, now);
       if (!a || a->marker == MARKER_ON_DISK) continue;
+      a->from_global = true;
       tsdb_store__batch_pending_put(db->store, w->batch, id, g[i].tier_s, g[i].start);
       a->marker = MARKER_ON_DISK; /* once the batch below is written */
       (*recovered)++;

@@ -1097,6 +1097,43 @@ TEST(global_markers_cover_every_series_across_reopen) {
     CHECK_INT(bs.n, ==, 1);
     CHECK_INT(bs.b[0].count, ==, (uint64_t)(i + 1));
   }
+  /* A bucket final before a restart while a sibling still held the global
+   * marker (its last point came later) is rebuilt equal: not published
+   * again, and no correction. */
+  int64_t b2 = b + 60000;
+  ingest1(db, cls, topics[0], 0, b2 + 100, 5);
+  ingest1(db, cls, topics[1], 0, b2 + 200, 6);
+  CHECK_OK(tsdb_sync(db));
+  atomic_store(&fake_now, b2 + 60500);
+  ingest1(db, cls, topics[1], 0, b2 + 59000, 7); /* s2's due: its last point + grace */
+  CHECK_OK(tsdb_sync(db));
+  atomic_store(&fake_now, b2 + 61200); /* s1's bucket is due, s2's is not */
+  ingest1(db, cls, "city/a/s9/air", 0, b2 + 61100, 0);
+  CHECK_OK(tsdb_sync(db));
+  p.n = 0;
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_close(db);
+  db = open_db(path, true, 1000);
+  atomic_store(&fake_now, b2 + 62000);
+  ingest1(db, cls, "city/a/s9/air", 0, b2 + 61900, 0);
+  CHECK_OK(tsdb_sync(db));
+  p.n = 0;
+  tsdb_results_drain(db, 1000, collect_pub, &p);
+  int s2_finals = 0;
+  char s1_topic[64], s2_topic[64];
+  snprintf(s1_topic, sizeof s1_topic, "$tsdb/agg/1m/%s", topics[0]);
+  snprintf(s2_topic, sizeof s2_topic, "$tsdb/agg/1m/%s", topics[1]);
+  for (int i = 0; i < p.n; i++) {
+    CHECK_MSG(strcmp(p.topics[i], s1_topic) != 0, "published again: %s", p.payloads[i]);
+    if (!strcmp(p.topics[i], s2_topic)) {
+      CHECK_MSG(strstr(p.payloads[i], "\"state\":\"final\"") != NULL, "%s", p.payloads[i]);
+      s2_finals++;
+    }
+  }
+  CHECK_INT(s2_finals, ==, 1);
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.corrections, ==, 0);
   tsdb_close(db);
   tsdb_series_class_release(cls);
 }
