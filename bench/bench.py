@@ -174,10 +174,18 @@ def schema_dirs(ctx):
 
 
 class Broker:
-    """mosquitto, bare or with the plugin in one of the modes."""
+    """mosquitto, bare or with the plugin in one of the modes. `conf`: more
+    lines of mosquitto.conf; `env`: more environment variables."""
 
-    def __init__(self, ctx, mode, options=None):
+    def __init__(self, ctx, mode, options=None, conf=(), env=None):
         self.ctx, self.mode = ctx, mode
+        options = dict(options or {})
+        # The plugin's own counters in `stats` are a snapshot taken at every
+        # $SYS publication: with one a second, a read 1.1 s after the load
+        # sees all of it.
+        if mode != "bare":
+            options.setdefault("sys_interval", "1s")
+        self.snapshot_wait = 1.1 if options.get("sys_interval") == "1s" else 0
         self.dir = ctx.next_dir("broker-" + mode)
         self.port = free_port()
         self.data = os.path.join(self.dir, "data")
@@ -190,17 +198,22 @@ class Broker:
         if mode != "bare":
             lines += ["plugin %s" % ctx.plugin,
                       "plugin_opt_data_dir %s" % self.data,
-                      "plugin_opt_schema_dir %s" % (vo if mode == "validate" else real)]
+                      "plugin_opt_schema_dir %s" % (vo if mode == "validate" else real),
+                      # No ACL here: with the default "defer" Mosquitto 2.0 denies what
+                      # every check deferred, the probe subscription among them.
+                      "plugin_opt_acl_fallback allow"]
             if mode in ("sync", "fsync"):
                 lines.append("plugin_opt_durability %s" % mode)
-            for k, v in (options or {}).items():
+            for k, v in options.items():
                 lines.append("plugin_opt_%s %s" % (k, v))
+        lines += list(conf)
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.log_path = os.path.join(self.dir, "broker.log")
         self.logf = open(self.log_path, "wb")
-        self.proc = spawn([MOSQUITTO, "-c", self.conf], stdout=self.logf, stderr=subprocess.STDOUT)
+        self.proc = spawn([MOSQUITTO, "-c", self.conf], stdout=self.logf, stderr=subprocess.STDOUT,
+                          env=dict(os.environ, **env) if env else None)
         try:
             wait_listening(self.port, self.proc, "mosquitto")
         except RuntimeError:
@@ -212,9 +225,12 @@ class Broker:
             return f.read().decode("utf-8", "replace")[-4000:]
 
     def stats(self):
-        """The plugin's counters through its stats command, or None."""
+        """The plugin's counters through its stats command, or None: the
+        plugin's own ("host": accepted, refused by reason, as of its last $SYS
+        publication) with the engine's current ones under "engine"."""
         if self.mode == "bare":
             return None
+        time.sleep(self.snapshot_wait)
         try:
             import paho.mqtt.client as mqtt
             from paho.mqtt.properties import Properties  # noqa: F401
@@ -223,11 +239,14 @@ class Broker:
         cid = "bench-stats-%d" % os.getpid()
         got = []
         c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
-        c.on_message = lambda cl, u, m: got.append(m.payload)
+        # The counters come on $tsdb/admin/<client id>/stats, then "done" on
+        # $tsdb/reply/<client id>.
+        c.on_message = lambda cl, u, m: got.append(m.payload) if m.topic.startswith("$tsdb/admin/") \
+            else None
         c.connect("127.0.0.1", self.port)
         c.loop_start()
         try:
-            c.subscribe([("$tsdb/reply/%s" % cid, 0), ("$tsdb/reply/%s/#" % cid, 0)])
+            c.subscribe([("$tsdb/admin/%s/stats" % cid, 0)])
             time.sleep(0.2)
             c.publish("$CONTROL/tsdb/v1", json.dumps({"commands": [{"command": "stats"}]}), qos=1)
             deadline = time.monotonic() + 15
@@ -240,7 +259,9 @@ class Broker:
             return None
         try:
             r = json.loads(got[0])["responses"][0]
-            return r.get("host", r)  # {"accepted": N, "refused": {reason: N}, ...}
+            host = dict(r["host"])  # {"accepted": N, "refused": {reason: N}, ...}
+            host["engine"] = r.get("engine", {})
+            return host
         except (ValueError, KeyError, IndexError):
             return None
 
