@@ -8,6 +8,7 @@
  *                [--series S] [--ooo FRACTION] [--latency-every MS] [--inflight K]
  *                [--pid NAME=PID]... [--settle-max S] [--batch 1] [--id PREFIX] [--json FILE]
  *                [--ts base|now] [--ts-start S] [--ts-step S] [--interval S]
+ *                [--settle-every N] [--spread 1]
  *   loadgen sink --port P [--seconds S]
  *
  * Payloads match the shipped schemas (schemas/):
@@ -72,6 +73,11 @@
  *   the subscriber (which otherwise only reads) through runs of any length.
  *   PINGRESPs are counted; a connection that sees none for a whole
  *   keep-alive after a PINGREQ is reported and ends the run.
+ *   --settle-every N (with --rate 0): after every N messages, once they are
+ *   all written to the sockets, generation pauses until the first --pid
+ *   process is idle (at most --settle-max s), so a store that queues what
+ *   it has not written yet never holds more than N messages: as fast as it
+ *   goes without refusing.
  *   Everything is bounded: --duration or --count, a 30 s limit on the fence,
  *   and --settle-max on the idle wait.
  */
@@ -159,6 +165,8 @@ static struct {
   ts_mode ts;
   double ts_start_s, ts_step_s;
   double interval_s;
+  uint64_t settle_every;
+  int spread;
   int npids;
   char pid_names[MAX_PIDS][32];
   pid_t pids[MAX_PIDS];
@@ -565,9 +573,9 @@ static void set_nonblocking(int fd) {
 
 /* ---- CPU of the measured processes ---- */
 
-static double pids_cpu(double *each) {
+static double pids_cpu_n(int npids, double *each) {
   double total = 0;
-  for (int i = 0; i < opt.npids; i++) {
+  for (int i = 0; i < npids; i++) {
     double c = bc_proc_cpu_s(opt.pids[i]);
     if (c < 0) c = 0;
     if (each) each[i] = c;
@@ -576,14 +584,16 @@ static double pids_cpu(double *each) {
   return total;
 }
 
-/* Waits until the processes have used less than 2 % of a core over 500 ms,
- * at most settle_max seconds; returns the seconds waited. */
-static double settle(void) {
+static double pids_cpu(double *each) { return pids_cpu_n(opt.npids, each); }
+
+/* Waits until the first npids processes have used less than 2 % of a core
+ * over 500 ms, at most settle_max seconds; returns the seconds waited. */
+static double settle_n(int npids) {
   int64_t t0 = bc_now_ns();
   double hist[6];
   int n = 0;
   for (;;) {
-    double c = pids_cpu(NULL);
+    double c = pids_cpu_n(npids, NULL);
     hist[n % 6] = c;
     n++;
     if (n >= 6 && c - hist[n % 6] < 0.01) break;
@@ -593,6 +603,8 @@ static double settle(void) {
   }
   return (double)(bc_now_ns() - t0) / 1e9;
 }
+
+static double settle(void) { return settle_n(opt.npids); }
 
 /* ---- pub ---- */
 
@@ -666,6 +678,11 @@ static int run_pub(void) {
   const int64_t t0 = bc_now_ns();
   const int64_t end = t0 + (int64_t)(opt.duration * 1e9);
   int64_t next_row = t0;
+  uint64_t next_pause = opt.settle_every;
+  /* --count: each publisher its share, so that at --rate 0 the first ones
+   * do not send everything (and, with --ts-step, run rounds ahead). */
+  const uint64_t pub_budget = (opt.count + (uint64_t)opt.npubs - 1) / (uint64_t)opt.npubs;
+  double paused_s = 0;
   const int64_t fence_deadline_extra = 30 * (int64_t)1000000000;
   int64_t next_probe = t0;
   bool generating = true;
@@ -697,14 +714,30 @@ static int run_pub(void) {
         }
       }
     }
-    if (generating) {
+    if (generating && opt.settle_every && opt.npids && stats.sent >= next_pause) {
+      bool flushed = true;
+      for (int p = 0; p < opt.npubs; p++)
+        if (pubs[p].out.len > pubs[p].out_off && !flush_out(&pubs[p])) flushed = false;
+      if (flushed) {
+        paused_s += settle_n(1);
+        next_pause = stats.sent + opt.settle_every;
+        now = bc_now_ns();
+      }
+    }
+    if (generating && !(opt.settle_every && stats.sent >= next_pause)) {
       double elapsed = (double)(now - t0) / 1e9;
       for (int p = 0; p < opt.npubs; p++) {
         publisher *pb = &pubs[p];
-        uint64_t due = opt.rate > 0 ? (uint64_t)(elapsed * opt.rate / opt.npubs) + 1 : UINT64_MAX;
+        /* Publisher p's k-th message falls due at k / (rate / npubs) s; with
+         * --spread 1 the publishers are out of phase, (p + 1) / npubs of
+         * that interval apart, as independent stations are, instead of all
+         * sending at once. */
+        double phase = opt.spread ? (double)(p + 1) / opt.npubs : 1.0;
+        uint64_t due = opt.rate > 0 ? (uint64_t)(elapsed * opt.rate / opt.npubs + phase) : UINT64_MAX;
         while (pb->generated < due && pb->out.len - pb->out_off < OUT_HIGH &&
                (opt.qos == 0 || pb->inflight < pb->window) &&
-               !(opt.count && stats.sent >= opt.count)) {
+               !(opt.count && (stats.sent >= opt.count || pb->index >= pub_budget)) &&
+               !(opt.settle_every && stats.sent >= next_pause)) {
           emit_next(p, opt.qos);
           if (opt.batch == 1 && !flush_out(pb)) break;
         }
@@ -804,8 +837,9 @@ static int run_pub(void) {
                 bc_percentile(stats.e2e_ms.v, stats.e2e_ms.n, 0.99),
                 bc_percentile(stats.ack_ms.v, stats.ack_ms.n, 0.5),
                 bc_percentile(stats.ack_ms.v, stats.ack_ms.n, 0.99));
-  bc_buf_printf(&j, ",\"points_per_msg\":%d,\"loadgen_cpu_s\":%.3f,\"settle_s\":%.2f,\"cpu_s\":{",
-                FIELDS, self1 - self0, settle_s);
+  bc_buf_printf(&j, ",\"points_per_msg\":%d,\"loadgen_cpu_s\":%.3f,\"settle_s\":%.2f,"
+                "\"paused_s\":%.2f,\"cpu_s\":{",
+                FIELDS, self1 - self0, settle_s, paused_s);
   for (int i = 0; i < opt.npids; i++) {
     double c = cpu1_each[i] - cpu0_each[i];
     cpu_total += c;
@@ -956,7 +990,7 @@ static int usage(void) {
           "                   [--ooo F] [--latency-every MS] [--inflight K] [--pid NAME=PID]...\n"
           "                   [--settle-max S] [--batch 1] [--id PREFIX] [--json FILE]\n"
           "                   [--seed N] [--ts base|now] [--ts-start S] [--ts-step S]\n"
-          "                   [--interval S]\n"
+          "                   [--interval S] [--settle-every N] [--spread 1]\n"
           "       loadgen sink --port P [--seconds S]\n");
   return 2;
 }
@@ -993,6 +1027,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--ts-start")) opt.ts_start_s = atof(v);
     else if (!strcmp(a, "--ts-step")) opt.ts_step_s = atof(v);
     else if (!strcmp(a, "--interval")) opt.interval_s = atof(v);
+    else if (!strcmp(a, "--settle-every")) opt.settle_every = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--spread")) opt.spread = atoi(v);
     else if (!strcmp(a, "--ts")) {
       if (!strcmp(v, "base")) opt.ts = TS_BASE;
       else if (!strcmp(v, "now")) opt.ts = TS_NOW;
