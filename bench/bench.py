@@ -141,6 +141,7 @@ class Ctx:
         self.bin = args.bin
         self.plugin = args.plugin
         self.runs = 0
+        self.partial = {}  # section name: what it measured before failing
 
     def path(self, *p):
         return os.path.join(self.tmp, *p)
@@ -823,6 +824,31 @@ def rss_kb(pid):
     return None
 
 
+def thread_cpu(pid):
+    """CPU seconds of a process's live threads in three groups: "main" (the
+    broker's loop, with the plugin's message callback), "rocksdb" (its
+    flush and compaction threads, which it names) and "plugin" (the rest:
+    the engine's writer, maintenance and control threads)."""
+    out = {"main": 0.0, "plugin": 0.0, "rocksdb": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                line = f.read()
+        except OSError:
+            continue
+        comm = line[line.index("(") + 1:line.rindex(")")]
+        fields = line[line.rindex(")") + 2:].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        group = "main" if int(tid) == pid else "rocksdb" if comm.startswith("rocksdb") else "plugin"
+        out[group] += cpu
+    return out
+
+
 class CityInstance:
     """One system for one city, fresh: ours (mosquitto + plugin, async) or a
     DIY pipeline (bare mosquitto, a subscriber, a VictoriaMetrics or InfluxDB
@@ -840,7 +866,7 @@ class CityInstance:
         a = ctx.args
         self.ctx, self.system, self.stations = ctx, system, stations
         self.sub = self.db = None
-        self.broker = None
+        self.broker = self.last_stats = None
         try:
             if system == "ours":
                 self.broker = Broker(ctx, "async", env=MALLOC_ENV)
@@ -864,9 +890,12 @@ class CityInstance:
     def step(self, label, rate, seconds=None, count=None, interval=None):
         a = self.ctx.args
         rate = max(1, int(round(rate)))
-        before = self.broker.stats() if self.system == "ours" else None
+        # The counters after the last step are those before this one.
+        before = None
+        if self.system == "ours":
+            before = self.last_stats or self.broker.stats()
         kw = {"rate": rate, "qos": 0, "kind": "json", "series": self.stations,
-              "publishers": a.city_publishers, "batch": 1, "ts": "now",
+              "publishers": a.city_publishers, "batch": 1, "ts": "now", "spread": 1,
               "latency_every": 1000, "settle_max": a.city_settle, "id": "city"}
         if count:
             kw.update(count=count, duration=count / rate + 60)
@@ -874,10 +903,12 @@ class CityInstance:
             kw["duration"] = seconds
         if interval:
             kw["interval"] = interval
+        threads0 = thread_cpu(self.broker.pid) if self.system == "ours" else None
         t_start = time.time()
         r = loadgen(self.ctx, self.broker.port, self.pids,
                     timeout=kw["duration"] + a.city_settle + 180, **kw)
         t_end = time.time()
+        threads1 = thread_cpu(self.broker.pid) if self.system == "ours" else None
         sent = r["sent"]
         row = {"stations": self.stations, "series": self.stations * 5, "system": self.system,
                "label": label, "rate": rate, "seconds": r["seconds"], "sent": sent,
@@ -895,8 +926,11 @@ class CityInstance:
                  if v is not None and r["rss_kb"].get(k, -1) >= 0]
         row["rss_per_series_b"] = (sum(grown) * 1024 / row["series"]
                                    if len(grown) == len(self.pids) else None)
+        if threads0 and threads1:
+            row["broker_threads_us_per_msg"] = {k: (threads1[k] - threads0[k]) / sent * 1e6
+                                                for k in threads0}
         if self.system == "ours":
-            after = self.broker.stats()
+            after = self.last_stats = self.broker.stats()
             if before and after:
                 row["refused_by_reason"] = {k: v - before["refused"].get(k, 0)
                                             for k, v in after["refused"].items()
@@ -995,13 +1029,16 @@ def city_search(ctx, system, stations, inst, fixed, rows, finals):
 def city_hour(ctx, stations):
     """An hour of once-a-minute data of every station, backdated (station
     timestamps from an hour ago, a minute apart), into all three stores at
-    once: loadgen publishes at QoS 1 into mosquitto + plugin with durability
-    sync, whose acknowledgements pace it (as fast as the engine writes, and
-    nothing refused); two sub_c at QoS 1 (no queue limit on the broker)
-    forward the same messages to VictoriaMetrics and InfluxDB. Then bytes per
-    point on disk after flush and full compaction in each."""
+    once: loadgen publishes at QoS 1, as fast as it can, into mosquitto +
+    plugin (async), pausing after every city_hour_settle_every messages until
+    the broker is idle, so that the plugin's queue never holds more than
+    that (as fast as the engine writes, nothing refused: the 0x87 count
+    says); two sub_c at QoS 1 (no queue limit on the broker: nothing dropped)
+    forward the same messages to
+    VictoriaMetrics and InfluxDB. Then bytes per point on disk after flush
+    and full compaction in each."""
     a = ctx.args
-    b = Broker(ctx, "sync", env=MALLOC_ENV, conf=["max_queued_messages 0"])
+    b = Broker(ctx, "async", env=MALLOC_ENV, conf=["max_queued_messages 0"])
     vm, influx = VictoriaMetrics(ctx), InfluxDB(ctx, compact_fast=True)
     subs = []
     out = {"stations": stations, "rounds": 60, "step_s": 60}
@@ -1014,13 +1051,14 @@ def city_hour(ctx, stations):
                     timeout=4 * 3600, rate=0, qos=1, kind="json", series=stations,
                     publishers=a.city_publishers, count=stations * 60, duration=4 * 3600,
                     ts_start=-3600, ts_step=60, latency_every=0, settle_max=a.city_settle,
-                    id="hour")
-        out.update(sent=r["sent"], msgs_per_s=r["msgs_per_s"], acked_ok=r["acked_ok"],
-                   refused_0x87=r["refused_0x87"], other_reason=r["other_reason"],
-                   load_seconds=round(time.monotonic() - t0, 1),
+                    settle_every=a.city_hour_settle_every, id="hour")
+        st = b.stats()
+        refused = sum(st["refused"].values()) if st else None
+        out.update(sent=r["sent"], msgs_per_s=r["msgs_per_s"], paused_s=r["paused_s"],
+                   refused=refused, acked_ok=r["acked_ok"], refused_0x87=r["refused_0x87"], load_seconds=round(time.monotonic() - t0, 1),
                    cpu_us_per_msg={k: v / r["sent"] * 1e6 for k, v in r["cpu_s"].items()})
-        log("city hour: %d messages in %.0f s (%.0f msg/s), %d acknowledged, %d refused" %
-            (r["sent"], out["load_seconds"], r["msgs_per_s"], r["acked_ok"], r["refused_0x87"]))
+        log("city hour: %d messages in %.0f s (%.0f msg/s), %s refused" %
+            (r["sent"], out["load_seconds"], r["msgs_per_s"], refused))
         # The subscribers catch up: wait until both stores hold every message
         # or stop growing (bounded).
         deadline, last, since = time.monotonic() + 600, None, time.monotonic()
@@ -1089,6 +1127,7 @@ def section_city(ctx):
     rows, finals, searches, longs = [], [], [], []
     out = {"args": {k: getattr(a, k) for k in dir(a) if k.startswith("city_")},
            "rows": rows, "instances": finals, "searches": searches, "long": longs}
+    ctx.partial["city"] = out  # kept if the section fails half-way
     t_section = time.monotonic()
     k = 0
     # The city sizes: both fixed rates, every system, then the lossless search.
@@ -1117,12 +1156,13 @@ def section_city(ctx):
         k += 1
     # Smaller cities, for the CPU against stations plot: the 10 s rate.
     for stations in a.city_sweep:
-        systems = [s for s in CITY_SYSTEMS if not s.startswith("py") or "1/10s" in a.city_py_rates]
+        systems = [s for s in a.city_sweep_systems
+                   if not s.startswith("py") or "1/10s" in a.city_py_rates]
         for system in systems[k % len(systems):] + systems[:k % len(systems)]:
             inst = CityInstance(ctx, system, stations)
             try:
                 rows.append(inst.warm)
-                rows.append(inst.step("1/10s", stations / 10, seconds=a.city_seconds))
+                rows.append(inst.step("1/10s", stations / 10, seconds=a.city_sweep_seconds))
             finally:
                 finals.append(inst.close())
         k += 1
@@ -1357,6 +1397,22 @@ def city_markdown(res):
             fmt(r["ours_to_c_vm"]) if r["system"] == "ours" else "—",
             fmt(r["rss_per_series_b"], 0), fmt(r["refused"]), fmt(r["lost"])))
     L.append("")
+    ours = [x for x in city["rows"] if x["system"] == "ours" and "broker_threads_us_per_msg" in x
+            and x["label"] in ("1/min", "1/10s", "search", "long")]
+    if ours:
+        L.append("Where ours' CPU goes (threads of the broker process, µs a message; main: "
+                 "mosquitto's loop with the plugin's message callback; plugin: the engine's "
+                 "writer, maintenance and control threads; RocksDB: its flush and compaction "
+                 "threads):")
+        L.append("")
+        L.append("| stations | step | msgs/s | main | plugin | RocksDB | process |")
+        L.append("|---|---|---|---|---|---|---|")
+        for x in ours:
+            t = x["broker_threads_us_per_msg"]
+            L.append("| %s | %s | %s | %.1f | %.1f | %.1f | %.1f |" % (
+                fmt(x["stations"]), x["label"], fmt(x["msgs_per_s"], 0), t["main"], t["plugin"],
+                t["rocksdb"], x["cpu_us_per_msg_total"]))
+        L.append("")
     py = a["city_py_rates"]
     if py != ["1/min", "1/10s"]:
         L.append("The Python pipelines ran at %s only in this mode." %
@@ -1395,10 +1451,11 @@ def city_markdown(res):
     h = city.get("hour")
     if h and "ours" in h:
         L.append("An hour of data: %s stations × 60 messages a minute apart, backdated, published "
-                 "at QoS 1 into mosquitto + plugin (durability sync, paced by its "
-                 "acknowledgements: %s msg/s) and forwarded by two C subscribers to "
-                 "VictoriaMetrics and InfluxDB; bytes on disk after flush and full compaction:" %
-                 (fmt(h["stations"]), fmt(h["msgs_per_s"], 0)))
+                 "at QoS 1 into mosquitto + plugin (async; a pause until the broker is idle after "
+                 "every %s messages: %s msg/s, %s refused) and forwarded by two C subscribers "
+                 "(QoS 1) to VictoriaMetrics and InfluxDB; bytes on disk after flush and full "
+                 "compaction:" % (fmt(h["stations"]), fmt(a["city_hour_settle_every"]),
+                                  fmt(h["msgs_per_s"], 0), fmt(h.get("refused"))))
         L.append("")
         L.append("| store | points | bytes | B/point |")
         L.append("|---|---|---|---|")
@@ -1675,21 +1732,27 @@ def main():
     # every system, then the highest lossless rate; smaller cities at the 10 s
     # rate for the plot; a long run; an hour of data for bytes/point.
     a.city_stations = [20000] if quick else [20000, 100000]
-    a.city_sweep = [1000, 5000]
     a.city_seconds = 30 if quick else 60
     a.city_publishers = 100
     a.city_warm_rate = 2500
     a.city_settle = 20 if quick else 30
+    a.city_py_rates = ["1/min"] if quick else ["1/min", "1/10s"]
     a.city_search_systems = ["ours", "c-vm"] if quick else ["ours", "c-vm", "c-influx"]
-    a.city_search_seconds = 20 if quick else 30
-    a.city_search_steps = 6 if quick else 8
+    a.city_search_seconds = 15 if quick else 30
+    a.city_search_steps = 5 if quick else 8
     a.city_search_precision = 1.25 if quick else 1.1
     a.city_rate_cap = 200000
-    a.city_py_rates = ["1/min"] if quick else ["1/min", "1/10s"]
+    a.city_sweep = [1000, 5000]
+    a.city_sweep_systems = ["ours", "c-vm"] if quick else CITY_SYSTEMS
+    a.city_sweep_seconds = 20 if quick else 60
     a.city_long_stations = a.city_stations[-1]
     a.city_long_seconds = 600
     a.city_long_systems = ["ours"] if quick else ["ours", "c-vm"]
-    a.city_hour_stations = a.city_stations[-1]
+    # The hour of data: 60 points a series whatever the city's size; --quick
+    # takes a quarter of the smaller city, the engine writes it at a few
+    # thousand messages a second today.
+    a.city_hour_stations = 5000 if quick else 20000
+    a.city_hour_settle_every = 10000
     for kv in a.set:
         k, _, v = kv.partition("=")
         if not hasattr(a, k):
@@ -1739,6 +1802,8 @@ def main():
                     # One section failing must not cost the others: say so and go on.
                     log("section %s FAILED: %s" % (name, e))
                     res.setdefault("errors", {})[name] = str(e)
+                    if name in ctx.partial:
+                        res[name] = ctx.partial[name]
                     stop_all()
                 res.setdefault("section_seconds", {})[name] = round(time.monotonic() - s0, 1)
                 with open(os.path.join(a.out, "results.json"), "w") as f:
