@@ -141,6 +141,7 @@ class Ctx:
         self.bin = args.bin
         self.plugin = args.plugin
         self.runs = 0
+        self.partial = {}  # section name: what it measured before failing
 
     def path(self, *p):
         return os.path.join(self.tmp, *p)
@@ -174,10 +175,18 @@ def schema_dirs(ctx):
 
 
 class Broker:
-    """mosquitto, bare or with the plugin in one of the modes."""
+    """mosquitto, bare or with the plugin in one of the modes. `conf`: more
+    lines of mosquitto.conf; `env`: more environment variables."""
 
-    def __init__(self, ctx, mode, options=None):
+    def __init__(self, ctx, mode, options=None, conf=(), env=None):
         self.ctx, self.mode = ctx, mode
+        options = dict(options or {})
+        # The plugin's own counters in `stats` are a snapshot taken at every
+        # $SYS publication: with one a second, a read 1.1 s after the load
+        # sees all of it.
+        if mode != "bare":
+            options.setdefault("sys_interval", "1s")
+        self.snapshot_wait = 1.1 if options.get("sys_interval") == "1s" else 0
         self.dir = ctx.next_dir("broker-" + mode)
         self.port = free_port()
         self.data = os.path.join(self.dir, "data")
@@ -190,17 +199,22 @@ class Broker:
         if mode != "bare":
             lines += ["plugin %s" % ctx.plugin,
                       "plugin_opt_data_dir %s" % self.data,
-                      "plugin_opt_schema_dir %s" % (vo if mode == "validate" else real)]
+                      "plugin_opt_schema_dir %s" % (vo if mode == "validate" else real),
+                      # No ACL here: with the default "defer" Mosquitto 2.0 denies what
+                      # every check deferred, the probe subscription among them.
+                      "plugin_opt_acl_fallback allow"]
             if mode in ("sync", "fsync"):
                 lines.append("plugin_opt_durability %s" % mode)
-            for k, v in (options or {}).items():
+            for k, v in options.items():
                 lines.append("plugin_opt_%s %s" % (k, v))
+        lines += list(conf)
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.log_path = os.path.join(self.dir, "broker.log")
         self.logf = open(self.log_path, "wb")
-        self.proc = spawn([MOSQUITTO, "-c", self.conf], stdout=self.logf, stderr=subprocess.STDOUT)
+        self.proc = spawn([MOSQUITTO, "-c", self.conf], stdout=self.logf, stderr=subprocess.STDOUT,
+                          env=dict(os.environ, **env) if env else None)
         try:
             wait_listening(self.port, self.proc, "mosquitto")
         except RuntimeError:
@@ -212,9 +226,12 @@ class Broker:
             return f.read().decode("utf-8", "replace")[-4000:]
 
     def stats(self):
-        """The plugin's counters through its stats command, or None."""
+        """The plugin's counters through its stats command, or None: the
+        plugin's own ("host": accepted, refused by reason, as of its last $SYS
+        publication) with the engine's current ones under "engine"."""
         if self.mode == "bare":
             return None
+        time.sleep(self.snapshot_wait)
         try:
             import paho.mqtt.client as mqtt
             from paho.mqtt.properties import Properties  # noqa: F401
@@ -223,11 +240,14 @@ class Broker:
         cid = "bench-stats-%d" % os.getpid()
         got = []
         c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
-        c.on_message = lambda cl, u, m: got.append(m.payload)
+        # The counters come on $tsdb/admin/<client id>/stats, then "done" on
+        # $tsdb/reply/<client id>.
+        c.on_message = lambda cl, u, m: got.append(m.payload) if m.topic.startswith("$tsdb/admin/") \
+            else None
         c.connect("127.0.0.1", self.port)
         c.loop_start()
         try:
-            c.subscribe([("$tsdb/reply/%s" % cid, 0), ("$tsdb/reply/%s/#" % cid, 0)])
+            c.subscribe([("$tsdb/admin/%s/stats" % cid, 0)])
             time.sleep(0.2)
             c.publish("$CONTROL/tsdb/v1", json.dumps({"commands": [{"command": "stats"}]}), qos=1)
             deadline = time.monotonic() + 15
@@ -240,12 +260,14 @@ class Broker:
             return None
         try:
             r = json.loads(got[0])["responses"][0]
-            return r.get("host", r)  # {"accepted": N, "refused": {reason: N}, ...}
+            host = dict(r["host"])  # {"accepted": N, "refused": {reason: N}, ...}
+            host["engine"] = r.get("engine", {})
+            return host
         except (ValueError, KeyError, IndexError):
             return None
 
-    def stop(self):
-        clean = stop(self.proc, timeout=self.ctx.args.stop_timeout)
+    def stop(self, timeout=None):
+        clean = stop(self.proc, timeout=timeout or self.ctx.args.stop_timeout)
         self.logf.close()
         return clean
 
@@ -264,13 +286,13 @@ def ours_count(ctx, data_dir):
     return json.loads(out.stdout)
 
 
-def loadgen(ctx, port, pids, **kw):
+def loadgen(ctx, port, pids, timeout=300, **kw):
     cmd = [os.path.join(ctx.bin, "loadgen"), "pub", "--port", str(port)]
     for k, v in kw.items():
         cmd += ["--" + k.replace("_", "-"), str(v)]
     for name, pid in pids.items():
         cmd += ["--pid", "%s=%d" % (name, pid)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if out.returncode:
         raise RuntimeError("loadgen failed: %s" % out.stderr)
     return json.loads(out.stdout)
@@ -299,6 +321,16 @@ class VictoriaMetrics:
         res = json.loads(body)["data"]["result"]
         return int(float(res[0]["value"][1])) if res else 0
 
+    def count_window(self, metric, t0, t1):
+        """Samples of <metric>_pm10 with times in [t0, t1] (wall-clock s)."""
+        self.flush()
+        w = int((t1 - t0) * 1000) + 2
+        q = urllib.parse.urlencode({"query": "sum(count_over_time(%s_pm10[%dms]))" % (metric, w),
+                                    "time": "%.3f" % (t1 + 0.001), "nocache": "1"})
+        _, body = http(self.port, "/api/v1/query?" + q)
+        res = json.loads(body)["data"]["result"]
+        return int(float(res[0]["value"][1])) if res else 0
+
     def compact_and_measure(self):
         """Flush, force a full merge, wait until the size is stable."""
         self.flush()
@@ -321,6 +353,9 @@ bind-address = "127.0.0.1:{rpc}"
   wal-dir = "{d}/wal"
   query-log-enabled = false
   index-version = "inmem"
+  # A city has more than the default 100 000 stations a tag may name.
+  max-values-per-tag = 0
+  max-series-per-database = 0
 {extra}
 [coordinator]
 [retention]
@@ -369,12 +404,17 @@ class InfluxDB:
         _, body = http(self.port, "/query?" + urllib.parse.urlencode({"db": "bench", "q": q}))
         return json.loads(body)
 
-    def count(self, measurement):
-        r = self.query("SELECT count(pm10) FROM %s" % measurement)
+    def count(self, measurement, where=""):
+        r = self.query("SELECT count(pm10) FROM %s%s" % (measurement, where))
         try:
             return int(r["results"][0]["series"][0]["values"][0][1])
         except (KeyError, IndexError):
             return 0
+
+    def count_window(self, measurement, t0, t1):
+        """Points with times in [t0, t1] (wall-clock s)."""
+        return self.count(measurement, " WHERE time >= %dms AND time <= %dms" %
+                          (int(t0 * 1000), int(t1 * 1000) + 1))
 
     def compact_and_measure(self):
         """Waits for the cache snapshot (WAL emptied) and the full compaction
@@ -522,6 +562,56 @@ def section_overhead(ctx):
 PIPELINES = ["ours", "c-vm", "c-influx", "py-vm", "py-influx"]
 
 
+class Subscriber:
+    """A DIY subscriber, sub_c or sub_py.py ("c" or "py"), from a broker to a
+    database's /write (target "vm" or "influx"), into measurement `meas`."""
+
+    def __init__(self, ctx, lang, broker, target, http_port, meas, qos=0, name="sub"):
+        ctx.runs += 1
+        if lang == "c":
+            cmd = [os.path.join(ctx.bin, "sub_c")]
+        else:
+            cmd = [PY, os.path.join(HERE, "sub_py.py")]
+        cmd += ["--port", str(broker.port), "--http-port", str(http_port), "--target", target,
+                "--measurement", meas, "--id", "sub-%d" % ctx.runs, "--qos", str(qos)]
+        self.log_path = os.path.join(broker.dir, "%s-%d.log" % (name, ctx.runs))
+        self.errf = open(self.log_path, "wb")
+        self.proc = spawn(cmd, stdout=subprocess.PIPE, stderr=self.errf)
+        self.pid = self.proc.pid
+        try:
+            # Ready once connected: wait for its log line, then for the SUBACK.
+            deadline = time.monotonic() + 20
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("subscriber %s-%s exited at start" % (lang, target))
+                if time.monotonic() > deadline:
+                    raise RuntimeError("subscriber %s-%s not ready in 20 s" % (lang, target))
+                with open(self.log_path, "rb") as f:
+                    if b"ready" in f.read():
+                        break
+                time.sleep(0.05)
+            time.sleep(0.3)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def stop(self, timeout=60):
+        """SIGTERM: it sends what it holds and prints its counters, returned."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        if self.proc in STARTED:
+            STARTED.remove(self.proc)
+        self.errf.close()
+        try:
+            return json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {}
+
+
 def pipeline_run(ctx, name, rate, rep, vm, influx):
     a = ctx.args
     if name == "ours":
@@ -548,46 +638,16 @@ def pipeline_run(ctx, name, rate, rep, vm, influx):
     lang, db = name.split("-")
     server = vm if db == "vm" else influx
     b = Broker(ctx, "bare")
-    ctx.runs += 1
-    meas = "air_r%d" % ctx.runs
-    http_port = server.port
-    if lang == "c":
-        cmd = [os.path.join(ctx.bin, "sub_c")]
-    else:
-        cmd = [PY, os.path.join(HERE, "sub_py.py")]
-    cmd += ["--port", str(b.port), "--http-port", str(http_port), "--target", db,
-            "--measurement", meas, "--id", "sub-%d" % ctx.runs]
-    errf = open(os.path.join(b.dir, "sub.log"), "wb")
-    sub = spawn(cmd, stdout=subprocess.PIPE, stderr=errf)
+    meas = "air_r%d" % (ctx.runs + 1)
+    sub = None
     try:
-        # Ready once its subscription is in place: wait for the log line.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if sub.poll() is not None:
-                raise RuntimeError("subscriber %s exited at start" % name)
-            with open(os.path.join(b.dir, "sub.log"), "rb") as f:
-                if b"ready" in f.read():
-                    break
-            time.sleep(0.05)
-        time.sleep(0.3)
+        sub = Subscriber(ctx, lang, b, db, server.port, meas)
         r = loadgen(ctx, b.port, {"broker": b.pid, "subscriber": sub.pid, "db": server.pid},
                     duration=a.pipeline_seconds, rate=rate, qos=0, kind="json",
                     settle_max=a.settle_max, id="p%d" % rep)
     finally:
-        sub.send_signal(signal.SIGTERM)
-        try:
-            out, _ = sub.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            sub.kill()
-            out, _ = sub.communicate()
-        if sub in STARTED:
-            STARTED.remove(sub)
-        errf.close()
+        sub_stats = sub.stop() if sub else {}
         b.stop()
-    try:
-        sub_stats = json.loads(out.decode().strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        sub_stats = {}
     time.sleep(0.2)
     stored = server.count(meas)
     shutil.rmtree(b.dir, ignore_errors=True)
@@ -742,6 +802,392 @@ def section_queries(ctx):
     return res
 
 
+# ---------------------------------------------------------------- city
+
+# Issue 13: the shape of a city. Every station publishes the `json` kind
+# (air-quality, 5 fields) with the wall-clock time of sending, each through
+# its share of CITY publisher connections, every message its own write.
+CITY_SYSTEMS = ["ours", "c-vm", "c-influx", "py-vm", "py-influx"]
+CITY_RATES = [("1/min", 60), ("1/10s", 10)]  # seconds between a station's messages
+# How run.sh starts the broker (README, "Memory"): glibc's mmap threshold fixed.
+MALLOC_ENV = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"}
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def thread_cpu(pid):
+    """CPU seconds of a process's live threads in three groups: "main" (the
+    broker's loop, with the plugin's message callback), "rocksdb" (its
+    flush and compaction threads, which it names) and "plugin" (the rest:
+    the engine's writer, maintenance and control threads)."""
+    out = {"main": 0.0, "plugin": 0.0, "rocksdb": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                line = f.read()
+        except OSError:
+            continue
+        comm = line[line.index("(") + 1:line.rindex(")")]
+        fields = line[line.rindex(")") + 2:].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        group = "main" if int(tid) == pid else "rocksdb" if comm.startswith("rocksdb") else "plugin"
+        out[group] += cpu
+    return out
+
+
+class CityInstance:
+    """One system for one city, fresh: ours (mosquitto + plugin, async) or a
+    DIY pipeline (bare mosquitto, a subscriber, a VictoriaMetrics or InfluxDB
+    of its own). Its idle RSS is read first, then one message of every
+    station (at city_warm_rate) makes every series exist before any step is
+    measured. Each step() is one loadgen run at a rate; what it sent is
+    compared with what was stored:
+      ours  the plugin's counters before and after (accepted, refused by
+            reason, points written), and at close() the points on disk
+            against everything it accepted;
+      DIY   the points the database holds with times inside the step (every
+            message carries the time it was sent)."""
+
+    def __init__(self, ctx, system, stations):
+        a = ctx.args
+        self.ctx, self.system, self.stations = ctx, system, stations
+        self.sub = self.db = None
+        self.broker = self.last_stats = None
+        try:
+            if system == "ours":
+                self.broker = Broker(ctx, "async", env=MALLOC_ENV)
+                self.pids = {"broker": self.broker.pid}
+            else:
+                lang, kind = system.split("-")
+                self.db = VictoriaMetrics(ctx) if kind == "vm" else InfluxDB(ctx)
+                self.broker = Broker(ctx, "bare", env=MALLOC_ENV)
+                self.meas = "city"
+                self.sub = Subscriber(ctx, lang, self.broker, kind, self.db.port, self.meas)
+                self.pids = {"broker": self.broker.pid, "subscriber": self.sub.pid,
+                             "db": self.db.pid}
+            time.sleep(1.0)
+            self.rss_idle = {k: rss_kb(p) for k, p in self.pids.items()}
+            self.warm = self.step("warm-up", min(a.city_warm_rate, stations),
+                                  count=stations)
+        except BaseException:
+            self.close()
+            raise
+
+    def step(self, label, rate, seconds=None, count=None, interval=None):
+        a = self.ctx.args
+        rate = max(1, int(round(rate)))
+        # The counters after the last step are those before this one.
+        before = None
+        if self.system == "ours":
+            before = self.last_stats or self.broker.stats()
+        kw = {"rate": rate, "qos": 0, "kind": "json", "series": self.stations,
+              "publishers": a.city_publishers, "batch": 1, "ts": "now", "spread": 1,
+              "latency_every": 1000, "settle_max": a.city_settle, "id": "city"}
+        if count:
+            kw.update(count=count, duration=count / rate + 60)
+        else:
+            kw["duration"] = seconds
+        if interval:
+            kw["interval"] = interval
+        threads0 = thread_cpu(self.broker.pid) if self.system == "ours" else None
+        t_start = time.time()
+        r = loadgen(self.ctx, self.broker.port, self.pids,
+                    timeout=kw["duration"] + a.city_settle + 180, **kw)
+        t_end = time.time()
+        threads1 = thread_cpu(self.broker.pid) if self.system == "ours" else None
+        sent = r["sent"]
+        row = {"stations": self.stations, "series": self.stations * 5, "system": self.system,
+               "label": label, "rate": rate, "seconds": r["seconds"], "sent": sent,
+               "msgs_per_s": r["msgs_per_s"], "settle_s": r["settle_s"],
+               "kept_up": r["settle_s"] < a.city_settle - 0.2,
+               "cpu_us_per_msg": {k: v / sent * 1e6 for k, v in r["cpu_s"].items()},
+               "cpu_us_per_msg_total": r["cpu_total_s"] / sent * 1e6,
+               "loadgen_cpu_us_per_msg": r["loadgen_cpu_s"] / sent * 1e6,
+               "rss_kb": r["rss_kb"], "rss_idle_kb": self.rss_idle,
+               "e2e_p50_ms": r["e2e_p50_ms"], "e2e_p99_ms": r["e2e_p99_ms"],
+               "probes_lost": r["probes_sent"] - r["probes_received"]}
+        # RSS per active series: what the processes grew by over their idle
+        # selves (ours: the broker; DIY: broker + subscriber + database).
+        grown = [r["rss_kb"].get(k, -1) - v for k, v in self.rss_idle.items()
+                 if v is not None and r["rss_kb"].get(k, -1) >= 0]
+        row["rss_per_series_b"] = (sum(grown) * 1024 / row["series"]
+                                   if len(grown) == len(self.pids) else None)
+        if threads0 and threads1:
+            row["broker_threads_us_per_msg"] = {k: (threads1[k] - threads0[k]) / sent * 1e6
+                                                for k in threads0}
+        if self.system == "ours":
+            after = self.last_stats = self.broker.stats()
+            if before and after:
+                row["refused_by_reason"] = {k: v - before["refused"].get(k, 0)
+                                            for k, v in after["refused"].items()
+                                            if v - before["refused"].get(k, 0)}
+                row["refused"] = sum(row["refused_by_reason"].values())
+                row["accepted"] = after["accepted"] - before["accepted"]
+                row["stored"] = (after["engine"]["points_written"]
+                                 - before["engine"]["points_written"]) // 5
+                row["queue_full"] = (after["engine"]["queue_full"]
+                                     - before["engine"]["queue_full"])
+            else:
+                row["refused"] = row["stored"] = None
+        else:
+            time.sleep(0.5)  # the subscriber's last batch
+            row["refused"] = 0
+            row["stored"] = self.db.count_window(self.meas, t_start - 0.001, t_end)
+        if row["stored"] is not None:
+            row["lost"] = sent - row["refused"] - row["stored"]
+        else:
+            row["lost"] = None
+        row["lossless"] = row["refused"] == 0 and row["lost"] == 0 and row["kept_up"]
+        if interval:
+            row["intervals"] = r.get("intervals", [])
+        log("city %6d stations %-9s %-8s %6d msg/s: sent %8d refused %7s lost %7s  "
+            "%7.1f us/msg (%s)  settle %.1f s" %
+            (self.stations, self.system, label, rate, sent, row["refused"], row["lost"],
+             row["cpu_us_per_msg_total"],
+             " ".join("%s %.1f" % kv for kv in row["cpu_us_per_msg"].items()), r["settle_s"]))
+        return row
+
+    def close(self):
+        """Stops everything; ours: the points on disk against what the plugin
+        accepted in its whole life."""
+        final = {"system": self.system, "stations": self.stations}
+        if self.sub:
+            final["subscriber"] = self.sub.stop()
+            self.sub = None
+        if self.broker:
+            final["stopped_cleanly"] = self.broker.stop(timeout=60)
+            if self.system == "ours":
+                acc = self.broker.accepted_at_stop()
+                try:
+                    pts = ours_count(self.ctx, self.broker.data)["points"]
+                except (RuntimeError, ValueError, subprocess.SubprocessError) as e:
+                    log("city: count failed: %s" % e)
+                    pts = None
+                final.update(accepted=acc, points=pts,
+                             unwritten_points=acc * 5 - pts if acc is not None and pts is not None
+                             else None)
+            shutil.rmtree(self.broker.dir, ignore_errors=True)
+            self.broker = None
+        if self.db:
+            self.db.stop()
+            shutil.rmtree(self.db.dir, ignore_errors=True)
+            self.db = None
+        return final
+
+
+def city_search(ctx, system, stations, inst, fixed, rows, finals):
+    """The highest rate at which nothing is refused or lost and the pipeline
+    is idle again within city_settle s: from what the fixed rates showed,
+    double until a step fails, then bisect. After a failing step the backlog
+    would spill into the next one: a fresh instance. Returns (rate, inst)."""
+    a = ctx.args
+    lo = max([x["rate"] for x in fixed if x["lossless"]], default=None)
+    hi = min([x["rate"] for x in fixed if not x["lossless"]], default=None)
+    if lo is not None and hi is not None and hi <= lo:
+        lo = None  # a lower rate failed: start below it
+    for _ in range(a.city_search_steps):
+        if hi is None:
+            if lo >= a.city_rate_cap:
+                break
+            r = min(lo * 2, a.city_rate_cap)
+        elif lo is None:
+            r = hi // 2
+            if r < stations / 60 / 4:
+                break
+        else:
+            if hi <= lo * a.city_search_precision:
+                break
+            r = (lo + hi) // 2
+        if inst is None:
+            inst = CityInstance(ctx, system, stations)
+            rows.append(inst.warm)
+        x = inst.step("search", r, seconds=a.city_search_seconds)
+        rows.append(x)
+        if x["lossless"]:
+            lo = x["rate"]
+        else:
+            hi = x["rate"]
+            finals.append(inst.close())
+            inst = None
+    return lo, hi, inst
+
+
+def city_hour(ctx, stations):
+    """An hour of once-a-minute data of every station, backdated (station
+    timestamps from an hour ago, a minute apart), into all three stores at
+    once: loadgen publishes at QoS 1, as fast as it can, into mosquitto +
+    plugin (async), pausing after every city_hour_settle_every messages until
+    the broker is idle, so that the plugin's queue never holds more than
+    that (as fast as the engine writes, nothing refused: the 0x87 count
+    says); two sub_c at QoS 1 (no queue limit on the broker: nothing dropped)
+    forward the same messages to
+    VictoriaMetrics and InfluxDB. Then bytes per point on disk after flush
+    and full compaction in each."""
+    a = ctx.args
+    b = Broker(ctx, "async", env=MALLOC_ENV, conf=["max_queued_messages 0"])
+    vm, influx = VictoriaMetrics(ctx), InfluxDB(ctx, compact_fast=True)
+    subs = []
+    out = {"stations": stations, "rounds": 60, "step_s": 60}
+    try:
+        subs = [Subscriber(ctx, "c", b, "vm", vm.port, "hour", qos=1, name="sub-vm"),
+                Subscriber(ctx, "c", b, "influx", influx.port, "hour", qos=1, name="sub-influx")]
+        t0 = time.monotonic()
+        r = loadgen(ctx, b.port, {"broker": b.pid, "sub_vm": subs[0].pid, "sub_influx": subs[1].pid,
+                                  "vm": vm.pid, "influx": influx.pid},
+                    timeout=4 * 3600, rate=0, qos=1, kind="json", series=stations,
+                    publishers=a.city_publishers, count=stations * 60, duration=4 * 3600,
+                    ts_start=-3600, ts_step=60, latency_every=0, settle_max=a.city_settle,
+                    settle_every=a.city_hour_settle_every, id="hour")
+        st = b.stats()
+        refused = sum(st["refused"].values()) if st else None
+        out.update(sent=r["sent"], msgs_per_s=r["msgs_per_s"], paused_s=r["paused_s"],
+                   refused=refused, acked_ok=r["acked_ok"], refused_0x87=r["refused_0x87"], load_seconds=round(time.monotonic() - t0, 1),
+                   cpu_us_per_msg={k: v / r["sent"] * 1e6 for k, v in r["cpu_s"].items()})
+        log("city hour: %d messages in %.0f s (%.0f msg/s), %s refused" %
+            (r["sent"], out["load_seconds"], r["msgs_per_s"], refused))
+        # The subscribers catch up: wait until both stores hold every message
+        # or stop growing (bounded).
+        deadline, last, since = time.monotonic() + 600, None, time.monotonic()
+        while time.monotonic() < deadline:
+            n = (vm.count("hour"), influx.count("hour"))
+            if n[0] >= r["sent"] and n[1] >= r["sent"]:
+                break
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since > 20:
+                break
+            time.sleep(2)
+        out["subscribers"] = [s.stop() for s in subs]
+        subs = []
+        out["broker_stopped_cleanly"] = b.stop()
+        c = subprocess.run([os.path.join(ctx.bin, "fieldbench"), "count", b.data, "--compact"],
+                           capture_output=True, text=True, timeout=3600)
+        if c.returncode:
+            raise RuntimeError("fieldbench count --compact: " + c.stderr)
+        ours = json.loads(c.stdout)
+        d = ours["disk"]
+        out["ours"] = {"points": ours["points"], "disk": d,
+                       "raw_bpp": d["raw"] / ours["points"],
+                       "with_tiers_bpp": (d["raw"] + d["agg"] + d["other"]) / ours["points"]}
+        nv, ni = vm.count("hour") * 5, influx.count("hour") * 5
+        vm_bytes = vm.compact_and_measure()
+        tsm, influx_dir = influx.compact_and_measure()
+        out["vm"] = {"points": nv, "bytes": vm_bytes, "bpp": vm_bytes / nv if nv else None}
+        out["influx"] = {"points": ni, "tsm_bytes": tsm, "dir_bytes": influx_dir,
+                         "bpp": tsm / ni if ni else None,
+                         "dir_bpp": influx_dir / ni if ni else None}
+        log("city hour: bytes/point ours %.3f (with tiers %.3f), VM %s, InfluxDB %s "
+            "(points %d / %d / %d)" % (out["ours"]["raw_bpp"], out["ours"]["with_tiers_bpp"],
+                                       fmt(out["vm"]["bpp"], 3), fmt(out["influx"]["bpp"], 3),
+                                       ours["points"], nv, ni))
+    finally:
+        for s in subs:
+            s.stop()
+        b.stop()
+        vm.stop()
+        influx.stop()
+        shutil.rmtree(b.dir, ignore_errors=True)
+    return out
+
+
+def city_minutes(row):
+    """CPU µs a message of all processes for each whole interval of a long
+    run (the last sample, the end of the settle wait, is the tail)."""
+    iv = row.get("intervals") or []
+    out = []
+    for p, q in zip(iv, iv[1:]):
+        if q["t"] - p["t"] < 0.9 * 60 or q["sent"] <= p["sent"]:
+            continue
+        cpu = sum(q["cpu_s"].values()) - sum(p["cpu_s"].values())
+        out.append({"minute": len(out) + 1, "sent": q["sent"] - p["sent"],
+                    "cpu_us_per_msg": cpu / (q["sent"] - p["sent"]) * 1e6,
+                    "cpu_us_per_msg_by_process": {
+                        k: (q["cpu_s"][k] - p["cpu_s"][k]) / (q["sent"] - p["sent"]) * 1e6
+                        for k in q["cpu_s"]},
+                    "rss_kb": q["rss_kb"]})
+    return out
+
+
+def section_city(ctx):
+    a = ctx.args
+    rows, finals, searches, longs = [], [], [], []
+    out = {"args": {k: getattr(a, k) for k in dir(a) if k.startswith("city_")},
+           "rows": rows, "instances": finals, "searches": searches, "long": longs}
+    ctx.partial["city"] = out  # kept if the section fails half-way
+    t_section = time.monotonic()
+    k = 0
+    # The city sizes: both fixed rates, every system, then the lossless search.
+    for stations in a.city_stations:
+        for system in CITY_SYSTEMS[k % 5:] + CITY_SYSTEMS[:k % 5]:
+            inst = CityInstance(ctx, system, stations)
+            try:
+                rows.append(inst.warm)
+                fixed = []
+                for name, every in CITY_RATES:
+                    if system.startswith("py") and name not in a.city_py_rates:
+                        continue
+                    x = inst.step(name, stations / every, seconds=a.city_seconds)
+                    rows.append(x)
+                    fixed.append(x)
+                if system in a.city_search_systems:
+                    lo, hi, inst = city_search(ctx, system, stations, inst, fixed, rows, finals)
+                    searches.append({"system": system, "stations": stations,
+                                     "series": stations * 5, "max_lossless_rate": lo,
+                                     "lowest_failing_rate": hi})
+                    log("city %d stations %s: highest lossless rate %s msg/s (lowest failing %s)"
+                        % (stations, system, lo, hi))
+            finally:
+                if inst:
+                    finals.append(inst.close())
+        k += 1
+    # Smaller cities, for the CPU against stations plot: the 10 s rate.
+    for stations in a.city_sweep:
+        systems = [s for s in a.city_sweep_systems
+                   if not s.startswith("py") or "1/10s" in a.city_py_rates]
+        for system in systems[k % len(systems):] + systems[:k % len(systems)]:
+            inst = CityInstance(ctx, system, stations)
+            try:
+                rows.append(inst.warm)
+                rows.append(inst.step("1/10s", stations / 10, seconds=a.city_sweep_seconds))
+            finally:
+                finals.append(inst.close())
+        k += 1
+    # The long run: per-minute CPU must not climb.
+    for system in a.city_long_systems:
+        inst = CityInstance(ctx, system, a.city_long_stations)
+        try:
+            rows.append(inst.warm)
+            x = inst.step("long", a.city_long_stations / 10, seconds=a.city_long_seconds,
+                          interval=60)
+            x["minutes"] = city_minutes(x)
+            rows.append(x)
+            m = x["minutes"]
+            x["climb"] = m[-1]["cpu_us_per_msg"] / m[1]["cpu_us_per_msg"] if len(m) >= 3 else None
+            longs.append(x)
+            log("city long %s: CPU us/msg per minute %s; last / second %s" %
+                (system, " ".join("%.1f" % y["cpu_us_per_msg"] for y in m), fmt(x["climb"])))
+        finally:
+            finals.append(inst.close())
+    if a.city_hour_stations:
+        out["hour"] = city_hour(ctx, a.city_hour_stations)
+    out["seconds"] = round(time.monotonic() - t_section, 1)
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 def machine():
@@ -854,7 +1300,201 @@ def goals_table(res):
                      goal(rv <= 0.5 and ok)))
         rows.append(("365-day query p50, ours / InfluxDB", "≤ 0.2", fmt(ri, 3) + note,
                      goal(ri <= 0.2 and ok)))
+    if "city" in res:
+        rows += city_goals(res["city"])
     return rows
+
+
+def city_table(city):
+    """Rows of the fixed-rate steps by (stations, rate, system); medians where
+    a key was measured more than once."""
+    keys = []
+    for x in city["rows"]:
+        k = (x["stations"], x["label"], x["system"])
+        if x["label"] in ("1/min", "1/10s") and k not in keys:
+            keys.append(k)
+    rate_order = {"1/min": 0, "1/10s": 1}
+    keys.sort(key=lambda k: (k[0], rate_order[k[1]], CITY_SYSTEMS.index(k[2])))
+    out = []
+    for k in keys:
+        xs = [x for x in city["rows"] if (x["stations"], x["label"], x["system"]) == k]
+        procs = {p: median([x["cpu_us_per_msg"].get(p) for x in xs])
+                 for p in ("broker", "subscriber", "db")}
+        out.append({"stations": k[0], "rate": k[1], "system": k[2],
+                    "msgs_per_s": median([x["msgs_per_s"] for x in xs]),
+                    "cpu_us_per_msg": procs,
+                    "cpu_us_per_msg_total": median([x["cpu_us_per_msg_total"] for x in xs]),
+                    "rss_per_series_b": median([x["rss_per_series_b"] for x in xs]),
+                    "rss_mib": {p: median([x["rss_kb"].get(p) for x in xs]) / 1024
+                                for p in xs[0]["rss_kb"]},
+                    "refused": sum(x["refused"] or 0 for x in xs),
+                    "lost": sum(x["lost"] for x in xs) if all(x["lost"] is not None for x in xs)
+                    else None})
+    for r in out:
+        c = [y for y in out if (y["stations"], y["rate"], y["system"]) == (r["stations"], r["rate"], "c-vm")]
+        r["ours_to_c_vm"] = (ratio(r["cpu_us_per_msg_total"], c[0]["cpu_us_per_msg_total"])
+                             if r["system"] == "ours" and c else None)
+    return out
+
+
+def city_goals(city):
+    rows = []
+    t = city_table(city)
+    for stations in (20000, 100000):
+        for rate, what in (("1/min", "once a minute"), ("1/10s", "every 10 s")):
+            x = [r for r in t if (r["stations"], r["rate"], r["system"]) == (stations, rate, "ours")]
+            if x and x[0]["ours_to_c_vm"] is not None:
+                v = x[0]["ours_to_c_vm"]
+                rows.append(("City, %s stations %s: CPU a message of all processes, ours ÷ "
+                             "C→VictoriaMetrics" % (fmt(stations), what), "≤ 0.5", fmt(v),
+                             goal(v <= 0.5)))
+    s = [x for x in city.get("searches", []) if x["system"] == "ours" and x["series"] == 100000]
+    if s:
+        v = s[0]["max_lossless_rate"]
+        note = "" if s[0]["lowest_failing_rate"] else " (the search's cap)"
+        rows.append(("City: highest lossless rate at 100 000 series (20 000 stations), ours",
+                     "≥ 50 000 msg/s", (fmt(v) if v else "none lossless") + note,
+                     goal(v is not None and v >= 50000)))
+    rss = [r["rss_per_series_b"] for r in t if r["system"] == "ours"
+           and r["stations"] in city["args"]["city_stations"] and r["rss_per_series_b"] is not None]
+    if rss:
+        rows.append(("City: RSS per active series, ours (broker growth over idle ÷ series), worst "
+                     "of %s stations" % " and ".join(fmt(s) for s in city["args"]["city_stations"]),
+                     "≤ 1 024 B", "%s B" % fmt(max(rss), 0), goal(max(rss) <= 1024)))
+    for x in city.get("long", []):
+        if x["system"] == "ours":
+            c = x.get("climb")
+            rows.append(("City long run (%s stations every 10 s, %d min): CPU a message, last "
+                         "minute ÷ second minute, ours" % (fmt(x["stations"]), len(x["minutes"])),
+                         "≤ 1.2 (must not climb)", fmt(c), goal(c <= 1.2 if c else None)))
+    return rows
+
+
+def city_markdown(res):
+    city, a = res["city"], res["city"]["args"]
+    L = []
+    L.append("**City shape** (issue 13, %.0f s; the `json` kind, air-quality, 5 fields a message, "
+             "QoS 0, %d publisher connections sharing the stations, every message its own write "
+             "and stamped with the time it was sent; one fresh instance per system and city, "
+             "warmed up with one message of every station; each rate for %d s; CPU of every "
+             "process from the first message until all are idle again, per message sent; RSS "
+             "per active series: what the processes grew over their idle selves ÷ (stations × 5) "
+             "(ours: the broker; DIY: broker + subscriber + database); refused: the plugin's "
+             "counters; lost = sent − refused − stored within %d s (ours: points written; DIY: "
+             "points in the database with times inside the step)):" %
+             (city.get("seconds") or 0, a["city_publishers"], a["city_seconds"], a["city_settle"]))
+    L.append("")
+    L.append("| stations | rate | system | msgs/s | broker µs/msg | subscriber µs/msg "
+             "| database µs/msg | total µs/msg | ours ÷ C→VM | RSS B/series | refused | lost |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in city_table(city):
+        c = r["cpu_us_per_msg"]
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            fmt(r["stations"]), "every 10 s" if r["rate"] == "1/10s" else "once a minute",
+            r["system"], fmt(r["msgs_per_s"], 0), fmt(c["broker"], 1),
+            fmt(c["subscriber"], 1) if c["subscriber"] is not None else "—",
+            fmt(c["db"], 1) if c["db"] is not None else "—", fmt(r["cpu_us_per_msg_total"], 1),
+            fmt(r["ours_to_c_vm"]) if r["system"] == "ours" else "—",
+            fmt(r["rss_per_series_b"], 0), fmt(r["refused"]), fmt(r["lost"])))
+    L.append("")
+    ours = [x for x in city["rows"] if x["system"] == "ours" and "broker_threads_us_per_msg" in x
+            and x["label"] in ("1/min", "1/10s", "search", "long")]
+    if ours:
+        L.append("Where ours' CPU goes (threads of the broker process, µs a message; main: "
+                 "mosquitto's loop with the plugin's message callback; plugin: the engine's "
+                 "writer, maintenance and control threads; RocksDB: its flush and compaction "
+                 "threads):")
+        L.append("")
+        L.append("| stations | step | msgs/s | main | plugin | RocksDB | process |")
+        L.append("|---|---|---|---|---|---|---|")
+        for x in ours:
+            t = x["broker_threads_us_per_msg"]
+            L.append("| %s | %s | %s | %.1f | %.1f | %.1f | %.1f |" % (
+                fmt(x["stations"]), x["label"], fmt(x["msgs_per_s"], 0), t["main"], t["plugin"],
+                t["rocksdb"], x["cpu_us_per_msg_total"]))
+        L.append("")
+    py = a["city_py_rates"]
+    if py != ["1/min", "1/10s"]:
+        L.append("The Python pipelines ran at %s only in this mode." %
+                 " and ".join("once a minute" if p == "1/min" else "every 10 s" for p in py))
+        L.append("")
+    if city.get("searches"):
+        L.append("Highest lossless rate (nothing refused, nothing lost, idle again within %d s; "
+                 "steps of %d s from the 10 s rate, doubling, then bisecting; a fresh instance "
+                 "after every failing step):" % (a["city_settle"], a["city_search_seconds"]))
+        L.append("")
+        L.append("| stations | series | system | highest lossless msgs/s | lowest failing msgs/s "
+                 "| steps (msgs/s: refused / lost) |")
+        L.append("|---|---|---|---|---|---|")
+        for s in city["searches"]:
+            st = [x for x in city["rows"] if x["system"] == s["system"]
+                  and x["stations"] == s["stations"] and x["label"] in ("1/10s", "search")]
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                fmt(s["stations"]), fmt(s["series"]), s["system"],
+                fmt(s["max_lossless_rate"]) if s["max_lossless_rate"] else "none",
+                fmt(s["lowest_failing_rate"]) if s["lowest_failing_rate"] else "—",
+                ", ".join("%s: %s / %s%s" % (fmt(x["rate"]), fmt(x["refused"]), fmt(x["lost"]),
+                                             "" if x["kept_up"] else " (not idle)")
+                          for x in st)))
+        L.append("")
+    for x in city.get("long", []):
+        m = x["minutes"]
+        L.append("Long run, %s, %s stations every 10 s (%s msg/s) for %.0f s: CPU µs a message "
+                 "of all processes per minute %s; last ÷ second minute %s (must not climb: "
+                 "≤ 1.2)%s; refused %s, lost %s; RSS at the end %s." % (
+                     x["system"], fmt(x["stations"]), fmt(x["rate"]), x["seconds"],
+                     ", ".join("%.1f" % y["cpu_us_per_msg"] for y in m), fmt(x.get("climb")),
+                     " **climbs**" if x.get("climb") and x["climb"] > 1.2 else "",
+                     fmt(x["refused"]), fmt(x["lost"]),
+                     ", ".join("%s %.0f MiB" % (k, v / 1024) for k, v in x["rss_kb"].items())))
+        L.append("")
+    h = city.get("hour")
+    if h and "ours" in h:
+        L.append("An hour of data: %s stations × 60 messages a minute apart, backdated, published "
+                 "at QoS 1 into mosquitto + plugin (async; a pause until the broker is idle after "
+                 "every %s messages: %s msg/s, %s refused) and forwarded by two C subscribers "
+                 "(QoS 1) to VictoriaMetrics and InfluxDB; bytes on disk after flush and full "
+                 "compaction:" % (fmt(h["stations"]), fmt(a["city_hour_settle_every"]),
+                                  fmt(h["msgs_per_s"], 0), fmt(h.get("refused"))))
+        L.append("")
+        L.append("| store | points | bytes | B/point |")
+        L.append("|---|---|---|---|")
+        o = h["ours"]
+        L.append("| ours, raw point blocks | %s | %s | %.3f |" % (fmt(o["points"]),
+                                                                fmt(o["disk"]["raw"]), o["raw_bpp"]))
+        L.append("| ours, with the 1m/15m/1h/1d tiers and catalog | %s | %s | %.3f |" % (
+            fmt(o["points"]), fmt(o["disk"]["raw"] + o["disk"]["agg"] + o["disk"]["other"]),
+            o["with_tiers_bpp"]))
+        L.append("| VictoriaMetrics (data path but caches) | %s | %s | %s |" % (
+            fmt(h["vm"]["points"]), fmt(h["vm"]["bytes"]), fmt(h["vm"]["bpp"], 3)))
+        L.append("| InfluxDB (TSM files) | %s | %s | %s |" % (
+            fmt(h["influx"]["points"]), fmt(h["influx"]["tsm_bytes"]), fmt(h["influx"]["bpp"], 3)))
+        L.append("| InfluxDB (whole data/) | %s | %s | %s |" % (
+            fmt(h["influx"]["points"]), fmt(h["influx"]["dir_bytes"]),
+            fmt(h["influx"]["dir_bpp"], 3)))
+        L.append("")
+    return L
+
+
+def city_plot(res, out, term):
+    """CPU µs a message against stations at the 10 s rate, one line a system."""
+    rows = [r for r in city_table(res["city"]) if r["rate"] == "1/10s"]
+    systems = [s for s in CITY_SYSTEMS if any(r["system"] == s for r in rows)]
+    if not systems:
+        return None
+    with open(os.path.join(out, "city.dat"), "w") as f:
+        for s in systems:
+            f.write("# %s\n" % s)
+            for r in sorted((r for r in rows if r["system"] == s), key=lambda r: r["stations"]):
+                f.write("%d %f\n" % (r["stations"], r["cpu_us_per_msg_total"]))
+            f.write("\n\n")
+    curves = " , ".join("'{o}/city.dat' index %d using 1:2 with linespoints lw 2 title '%s'" % (i, s)
+                        for i, s in enumerate(systems))
+    return (term + "set output '{o}/city_cpu.png'\n"
+            "set title 'City: CPU µs a message, all processes, each station every 10 s (QoS 0 JSON, 5 fields)'\n"
+            "set xlabel 'stations (5 series each)'; set ylabel 'CPU µs per message'\n"
+            "set logscale x; set logscale y; set grid; set key top right\n"
+            "plot %s\n" % curves)
 
 
 def write_markdown(res, path):
@@ -982,6 +1622,8 @@ def write_markdown(res, path):
                 fmt(ratio(x["ours_p50_ms"], x["influx_p50_ms"]), 3),
                 fmt(ratio(x["ours_p99_ms"], x["influx_p99_ms"]), 3)))
         L.append("")
+    if "city" in res:
+        L += city_markdown(res)
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
     return "\n".join(L)
@@ -1051,6 +1693,10 @@ set style data histograms; set style histogram clustered gap 1; set style fill s
 set ylabel 'ms'; set grid ytics; set logscale y; set key top left; set xrange [-0.6:4.6]
 plot '{o}/queries.dat' using 2:xtic(1) title 'ours (in-process)', '' using 3 title 'VictoriaMetrics (HTTP)', '' using 4 title 'InfluxDB (HTTP)'
 """)
+    if "city" in res:
+        c = city_plot(res, out, term)
+        if c:
+            scripts.append(c)
     for s in scripts:
         r = subprocess.run(["gnuplot"], input=s.replace("{o}", out), text=True,
                            capture_output=True, timeout=60)
@@ -1068,6 +1714,9 @@ def main():
     ap.add_argument("--out", required=True, help="results directory")
     ap.add_argument("--sections", default="ceiling,overhead,pipeline,storage,queries")
     ap.add_argument("--keep-tmp", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                    help="override one of the mode's settings below (trials), e.g. "
+                         "--set city_long_seconds=120 --set 'city_stations=[2000]'")
     a = ap.parse_args()
     quick = a.mode == "quick"
     a.reps = 3 if quick else 5
@@ -1079,6 +1728,36 @@ def main():
     a.stop_timeout = 60
     a.days_a, a.days_c = (2, 2) if quick else (30, 7)
     a.query_reps = 11 if quick else 41
+    # city (issue 13): stations of the city sizes, each at both rates with
+    # every system, then the highest lossless rate; smaller cities at the 10 s
+    # rate for the plot; a long run; an hour of data for bytes/point.
+    a.city_stations = [20000] if quick else [20000, 100000]
+    a.city_seconds = 30 if quick else 60
+    a.city_publishers = 100
+    a.city_warm_rate = 2500
+    a.city_settle = 20 if quick else 30
+    a.city_py_rates = ["1/min"] if quick else ["1/min", "1/10s"]
+    a.city_search_systems = ["ours", "c-vm"] if quick else ["ours", "c-vm", "c-influx"]
+    a.city_search_seconds = 15 if quick else 30
+    a.city_search_steps = 5 if quick else 8
+    a.city_search_precision = 1.25 if quick else 1.1
+    a.city_rate_cap = 200000
+    a.city_sweep = [1000, 5000]
+    a.city_sweep_systems = ["ours", "c-vm"] if quick else CITY_SYSTEMS
+    a.city_sweep_seconds = 20 if quick else 60
+    a.city_long_stations = a.city_stations[-1]
+    a.city_long_seconds = 600
+    a.city_long_systems = ["ours"] if quick else ["ours", "c-vm"]
+    # The hour of data: 60 points a series whatever the city's size; --quick
+    # takes a quarter of the smaller city, the engine writes it at a few
+    # thousand messages a second today.
+    a.city_hour_stations = 5000 if quick else 20000
+    a.city_hour_settle_every = 10000
+    for kv in a.set:
+        k, _, v = kv.partition("=")
+        if not hasattr(a, k):
+            ap.error("--set: no setting %s" % k)
+        setattr(a, k, json.loads(v))
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -1112,7 +1791,7 @@ def main():
     try:
         for name, fn in (("ceiling", section_loadgen_ceiling), ("overhead", section_overhead),
                          ("pipeline", section_pipeline), ("storage", section_storage),
-                         ("queries", section_queries)):
+                         ("queries", section_queries), ("city", section_city)):
             if name in sections:
                 log("section %s" % name)
                 s0 = time.monotonic()
@@ -1123,6 +1802,8 @@ def main():
                     # One section failing must not cost the others: say so and go on.
                     log("section %s FAILED: %s" % (name, e))
                     res.setdefault("errors", {})[name] = str(e)
+                    if name in ctx.partial:
+                        res[name] = ctx.partial[name]
                     stop_all()
                 res.setdefault("section_seconds", {})[name] = round(time.monotonic() - s0, 1)
                 with open(os.path.join(a.out, "results.json"), "w") as f:

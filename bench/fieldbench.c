@@ -2,9 +2,11 @@
  * fieldbench: our engine next to VictoriaMetrics and InfluxDB on the same
  * data, for bench/run.sh (which starts and stops the servers).
  *
- *   fieldbench count DIR
+ *   fieldbench count DIR [--compact]
  *       Opens a stopped broker's data directory with the engine and prints
  *       {"series":N,"points":M}: every raw point stored, of every series.
+ *       --compact then flushes and fully compacts it and adds its bytes on
+ *       disk, as engine_bench measures them: "disk":{"raw","agg","other","wal"}.
  *   fieldbench load --gen PATH --dataset a|b|c|d --days N [--vm PORT] [--influx PORT]
  *       Streams a reference dataset (bench/datasets/gen.c) as line protocol
  *       to the servers' /write endpoints, in batches; prints the points sent.
@@ -80,15 +82,25 @@ static int count_series(void *ud, uint32_t id, const char *topic, const char *fi
   return rc == TSDB_ENOTFOUND ? 0 : rc;
 }
 
-static int cmd_count(const char *dir) {
+static int cmd_count(const char *dir, bool compact) {
   counter c = {.db = bench_engine_open(dir, 5000)};
   int rc = tsdb_series_match(c.db, "#", NULL, NULL, 0, count_series, &c);
+  tsdb_disk_usage du = {0};
+  if (!rc && compact) {
+    tsdb_compact(c.db);
+    tsdb_disk_usage_get(c.db, &du);
+  }
   tsdb_close(c.db);
   if (rc) {
     fprintf(stderr, "fieldbench: count: %s\n", tsdb_strerror(rc));
     return 1;
   }
-  printf("{\"series\":%" PRIu64 ",\"points\":%" PRIu64 "}\n", c.series, c.points);
+  printf("{\"series\":%" PRIu64 ",\"points\":%" PRIu64, c.series, c.points);
+  if (compact)
+    printf(",\"disk\":{\"raw\":%" PRIu64 ",\"agg\":%" PRIu64 ",\"other\":%" PRIu64
+           ",\"wal\":%" PRIu64 "}",
+           du.raw, du.agg, du.other, du.wal);
+  printf("}\n");
   return 0;
 }
 
@@ -655,7 +667,11 @@ int main(int argc, char **argv) {
   const char *gen = NULL, *dir = NULL, *json = NULL;
   int vm = 0, influx = 0, days = 1, reps = 21;
   char dataset = 'a';
-  if (!strcmp(argv[1], "count")) return cmd_count(argv[2]);
+  if (!strcmp(argv[1], "count")) {
+    if (argc == 3 || (argc == 4 && !strcmp(argv[3], "--compact")))
+      return cmd_count(argv[2], argc == 4);
+    goto usage;
+  }
   for (int i = 2; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--gen")) gen = v;
@@ -672,7 +688,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "query") && dir && gen && vm && influx && reps > 0)
     return cmd_query(dir, gen, vm, influx, reps, json);
 usage:
-  fprintf(stderr, "usage: fieldbench count DIR\n"
+  fprintf(stderr, "usage: fieldbench count DIR [--compact]\n"
                   "       fieldbench load --gen PATH --dataset a|b|c|d --days N [--vm PORT] "
                   "[--influx PORT]\n"
                   "       fieldbench query --dir DIR --gen PATH --vm PORT --influx PORT "

@@ -7,6 +7,8 @@
  *                [--duration S | --count M] [--qos 0|1] [--kind json|msgpack|senml]
  *                [--series S] [--ooo FRACTION] [--latency-every MS] [--inflight K]
  *                [--pid NAME=PID]... [--settle-max S] [--batch 1] [--id PREFIX] [--json FILE]
+ *                [--ts base|now] [--ts-start S] [--ts-step S] [--interval S]
+ *                [--settle-every N] [--spread 1]
  *   loadgen sink --port P [--seconds S]
  *
  * Payloads match the shipped schemas (schemas/):
@@ -16,16 +18,29 @@
  *   msgpack  traffic-counter  city/d<i%16>/c<i>/traffic  ts (epoch ms), period, vehicles, cars,
  *                                                        trucks, speed_avg, occupancy (5 points)
  *   senml    senml            city/d<i%16>/n<i>/senml    5 records with bt (s) (5 points)
- * Series i sends rounds r = 0, 1, ... with time base + r * 100 ms, so every
- * (series, time) is unique and every stored point can be counted. The base is
- * 12 hours before the start (inside every shipped schema's max_past).
+ * Timestamps (--ts):
+ *   base  (the default) series i sends rounds r = 0, 1, ... with time
+ *         start + r * step, so every (series, time) is unique and every stored
+ *         point can be counted. --ts-start is seconds from now (default -43200:
+ *         12 hours before the start, inside every shipped schema's max_past),
+ *         --ts-step seconds per round (default 0.1). With --ts-start -3600
+ *         --ts-step 60 and --count 60 x series, every series gets an hour of
+ *         once-a-minute data, sent as fast as the broker takes it.
+ *   now   every message carries the wall-clock time it is encoded, as a real
+ *         station sends it; a series never repeats a millisecond (a second
+ *         message in the same ms gets the next one).
+ *   The latency probes keep the base rule at 100 ms steps in base mode and
+ *   take the wall clock in now mode.
  *
  * Reports one JSON object: messages sent and their rate, QoS 1 acknowledgements
  * (0x00, 0x87 and other reason codes, and publish-to-PUBACK latency), the
  * end-to-end latency of probe messages through a subscriber, and the CPU
  * seconds of every --pid process between the first message and the moment
  * they are all idle again after the last one (so a pipeline's tail of work
- * counts), per process and per message.
+ * counts), per process and per message, and their resident set size at the
+ * end. --interval S adds cumulative samples (messages sent, CPU and RSS of
+ * every --pid) every S seconds of the run, for figures per minute of a long
+ * run.
  *
  * DESIGN
  *   One thread, non-blocking sockets, poll(). Each publisher connection owns a
@@ -52,6 +67,17 @@
  *   Out of order: a fraction of messages is held back and sent 10 rounds of
  *   its series later, so it reaches the broker older than what its series
  *   already stored.
+ *   Keep-alive: every connection (the publishers and the probe subscriber)
+ *   sends PINGREQ when it has sent nothing for half of KEEPALIVE_S, so the
+ *   broker, which closes a connection silent for 1.5 keep-alives, keeps even
+ *   the subscriber (which otherwise only reads) through runs of any length.
+ *   PINGRESPs are counted; a connection that sees none for a whole
+ *   keep-alive after a PINGREQ is reported and ends the run.
+ *   --settle-every N (with --rate 0): after every N messages, once they are
+ *   all written to the sockets, generation pauses until the first --pid
+ *   process is idle (at most --settle-max s), so a store that queues what
+ *   it has not written yet never holds more than N messages: as fast as it
+ *   goes without refusing.
  *   Everything is bounded: --duration or --count, a 30 s limit on the fence,
  *   and --settle-max on the idle wait.
  */
@@ -77,8 +103,17 @@
 #define STEP_MS 100
 #define OUT_HIGH (256 * 1024) /* bytes encoded ahead per publisher */
 #define MAX_LAT_SAMPLES (4u << 20)
+#define KEEPALIVE_S 60 /* what bm_handshake() asks for */
+#define MAX_INTERVALS 4096
 
 typedef enum kind { KIND_JSON, KIND_MSGPACK, KIND_SENML } kind;
+typedef enum ts_mode { TS_BASE, TS_NOW } ts_mode;
+
+/* What keeps a connection alive (see DESIGN). */
+typedef struct keepalive {
+  int64_t last_tx_ns;   /* last time anything was written */
+  int64_t ping_sent_ns; /* 0: no PINGREQ outstanding */
+} keepalive;
 
 typedef struct delayed {
   uint32_t series;
@@ -102,10 +137,12 @@ typedef struct publisher {
   uint16_t fence_pid;
   char cached_date[32];
   int64_t cached_sec;
+  keepalive ka;
 } publisher;
 
 typedef struct series_state {
   int v[FIELDS]; /* tenths */
+  int64_t last_ts; /* TS_NOW: the last timestamp sent */
 } series_state;
 
 static struct {
@@ -125,16 +162,21 @@ static struct {
   int batch; /* 1: every message is its own write(), like a device */
   const char *id;
   const char *json;
+  ts_mode ts;
+  double ts_start_s, ts_step_s;
+  double interval_s;
+  uint64_t settle_every;
+  int spread;
   int npids;
   char pid_names[MAX_PIDS][32];
   pid_t pids[MAX_PIDS];
 } opt = {.host = "127.0.0.1", .npubs = 4, .duration = 5, .qos = 0, .kind = KIND_JSON,
          .series = 1000, .latency_every_ms = 10, .inflight = 1000, .settle_max = 10,
-         .id = "lg"};
+         .id = "lg", .ts = TS_BASE, .ts_start_s = -12 * 3600, .ts_step_s = STEP_MS / 1000.0};
 
 static series_state *state;
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
-static int64_t base_ms;
+static int64_t base_ms, probe_base_ms, step_ms;
 static volatile sig_atomic_t stop_flag;
 
 static uint64_t rnd(void) {
@@ -221,8 +263,17 @@ static size_t encode_payload(publisher *pb, uint32_t series, uint32_t round, cha
                              size_t *topic_len, uint8_t *buf) {
   series_state *s = &state[series];
   step_series(s);
-  int64_t ts = base_ms + (int64_t)round * STEP_MS;
   bool probe = series == opt.series;
+  int64_t ts;
+  if (opt.ts == TS_NOW) {
+    ts = bc_wall_ms();
+    if (ts <= s->last_ts) ts = s->last_ts + 1;
+    s->last_ts = ts;
+  } else if (probe) {
+    ts = probe_base_ms + (int64_t)round * STEP_MS;
+  } else {
+    ts = base_ms + (int64_t)round * step_ms;
+  }
   char *t = topic;
   t = put_lit(t, "city/");
   if (probe) {
@@ -331,6 +382,7 @@ static void sample_add(samples *s, double x) {
 
 static struct {
   uint64_t sent, acked_ok, refused_87, other_reason, probes_sent, probes_received;
+  uint64_t pings_sent, pongs_received;
   samples e2e_ms, ack_ms;
 } stats;
 
@@ -401,9 +453,48 @@ static bool flush_out(publisher *pb) {
       exit(1);
     }
     pb->out_off += (size_t)w;
+    pb->ka.last_tx_ns = bc_now_ns();
   }
   pb->out.len = pb->out_off = 0;
   return true;
+}
+
+/* ---- keep-alive ---- */
+
+/* True when the connection should send a PINGREQ now. Ends the run when a
+ * PINGREQ has gone unanswered for a whole keep-alive. */
+static bool keepalive_due(keepalive *ka, int64_t now, const char *what) {
+  const int64_t ka_ns = (int64_t)KEEPALIVE_S * 1000000000;
+  if (ka->ping_sent_ns && now - ka->ping_sent_ns > ka_ns) {
+    fprintf(stderr, "loadgen: no PINGRESP on the %s connection for %d s\n", what, KEEPALIVE_S);
+    exit(1);
+  }
+  return !ka->ping_sent_ns && now - ka->last_tx_ns >= ka_ns / 2;
+}
+
+static void keepalive_pong(keepalive *ka) {
+  ka->ping_sent_ns = 0;
+  stats.pongs_received++;
+}
+
+static const uint8_t pingreq[2] = {BM_PINGREQ << 4, 0};
+
+/* Publishers: the PINGREQ goes into the output buffer, behind any data. */
+static void publisher_keepalive(publisher *pb, int64_t now) {
+  if (!keepalive_due(&pb->ka, now, "publisher")) return;
+  bc_buf_put(&pb->out, pingreq, sizeof pingreq);
+  pb->ka.ping_sent_ns = now;
+  stats.pings_sent++;
+}
+
+/* The probe subscriber writes nothing else: two bytes into an empty socket
+ * buffer; on EAGAIN the next pass tries again. */
+static void subscriber_keepalive(int fd, keepalive *ka, int64_t now) {
+  if (!keepalive_due(ka, now, "subscriber")) return;
+  if (send(fd, pingreq, sizeof pingreq, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof pingreq) {
+    ka->last_tx_ns = ka->ping_sent_ns = now;
+    stats.pings_sent++;
+  }
 }
 
 static void handle_pub_input(publisher *pb) {
@@ -436,6 +527,8 @@ static void handle_pub_input(publisher *pb) {
         sample_add(&stats.ack_ms, (double)(bc_now_ns() - pb->sent_ns[pid]) / 1e6);
         pb->sent_ns[pid] = 0;
       }
+    } else if (type == BM_PINGRESP) {
+      keepalive_pong(&pb->ka);
     } else if (type == BM_DISCONNECT) {
       fprintf(stderr, "loadgen: DISCONNECT from the broker, reason 0x%02x\n", len ? body[0] : 0);
       exit(1);
@@ -447,7 +540,7 @@ static void handle_pub_input(publisher *pb) {
   }
 }
 
-static void handle_sub_input(int fd, bm_reader *r) {
+static void handle_sub_input(int fd, bm_reader *r, keepalive *ka) {
   for (;;) {
     ssize_t n = bm_reader_fill(r, fd);
     if (n == 0) {
@@ -461,6 +554,7 @@ static void handle_sub_input(int fd, bm_reader *r) {
   const uint8_t *body;
   size_t len;
   while (bm_reader_next(r, &first, &body, &len) == 1) {
+    if (first >> 4 == BM_PINGRESP) keepalive_pong(ka);
     if (first >> 4 != BM_PUBLISH) continue;
     bm_publish pm;
     char t[32];
@@ -479,9 +573,9 @@ static void set_nonblocking(int fd) {
 
 /* ---- CPU of the measured processes ---- */
 
-static double pids_cpu(double *each) {
+static double pids_cpu_n(int npids, double *each) {
   double total = 0;
-  for (int i = 0; i < opt.npids; i++) {
+  for (int i = 0; i < npids; i++) {
     double c = bc_proc_cpu_s(opt.pids[i]);
     if (c < 0) c = 0;
     if (each) each[i] = c;
@@ -490,14 +584,16 @@ static double pids_cpu(double *each) {
   return total;
 }
 
-/* Waits until the processes have used less than 2 % of a core over 500 ms,
- * at most settle_max seconds; returns the seconds waited. */
-static double settle(void) {
+static double pids_cpu(double *each) { return pids_cpu_n(opt.npids, each); }
+
+/* Waits until the first npids processes have used less than 2 % of a core
+ * over 500 ms, at most settle_max seconds; returns the seconds waited. */
+static double settle_n(int npids) {
   int64_t t0 = bc_now_ns();
   double hist[6];
   int n = 0;
   for (;;) {
-    double c = pids_cpu(NULL);
+    double c = pids_cpu_n(npids, NULL);
     hist[n % 6] = c;
     n++;
     if (n >= 6 && c - hist[n % 6] < 0.01) break;
@@ -507,6 +603,8 @@ static double settle(void) {
   }
   return (double)(bc_now_ns() - t0) / 1e9;
 }
+
+static double settle(void) { return settle_n(opt.npids); }
 
 /* ---- pub ---- */
 
@@ -521,11 +619,17 @@ static int run_pub(void) {
   for (uint32_t i = 0; i <= opt.series; i++)
     for (int f = 0; f < FIELDS; f++)
       state[i].v[f] = vmin[f] + (int)(rnd() % (uint64_t)((vmax[f] - vmin[f]) / 4 + 1));
-  base_ms = (bc_wall_ms() / 1000 - 12 * 3600) * 1000;
+  /* Whole seconds, as before --ts-start existed: the old default sends the
+   * same timestamps. */
+  int64_t now_s = bc_wall_ms() / 1000;
+  base_ms = (now_s + (int64_t)llround(opt.ts_start_s)) * 1000;
+  probe_base_ms = (now_s - 12 * 3600) * 1000;
+  step_ms = (int64_t)llround(opt.ts_step_s * 1000);
 
   /* The probe subscriber first, so that no probe is missed. */
   int sub_fd = -1;
   bm_reader sub_in = {0};
+  keepalive sub_ka = {.last_tx_ns = bc_now_ns()};
   char cid[128];
   if (opt.latency_every_ms > 0) {
     sub_fd = bc_tcp_connect(opt.host, opt.port);
@@ -552,17 +656,33 @@ static int run_pub(void) {
     pb->fifo_cap = opt.ooo > 0 ? 20u * opt.per_pub + 16 : 1;
     pb->fifo = calloc(pb->fifo_cap, sizeof *pb->fifo);
     pb->cached_sec = -1;
+    pb->ka.last_tx_ns = bc_now_ns();
     set_nonblocking(pb->fd);
   }
 
   double cpu0_each[MAX_PIDS], cpu1_each[MAX_PIDS];
   pids_cpu(cpu0_each);
+  /* --interval: cumulative samples, the first at the start. */
+  typedef struct sample_row {
+    double t, cpu[MAX_PIDS], self;
+    uint64_t sent;
+    long rss[MAX_PIDS];
+  } sample_row;
+  sample_row *rows = NULL;
+  size_t nrows = 0;
+  if (opt.interval_s > 0) rows = calloc(MAX_INTERVALS, sizeof *rows);
   /* The first process's main thread alone: for a broker, the thread that
    * bounds its throughput (a plugin's own threads run beside it). */
   double main0 = opt.npids ? bc_thread_cpu_s(opt.pids[0], opt.pids[0]) : 0;
   double self0 = bc_self_cpu_s();
   const int64_t t0 = bc_now_ns();
   const int64_t end = t0 + (int64_t)(opt.duration * 1e9);
+  int64_t next_row = t0;
+  uint64_t next_pause = opt.settle_every;
+  /* --count: each publisher its share, so that at --rate 0 the first ones
+   * do not send everything (and, with --ts-step, run rounds ahead). */
+  const uint64_t pub_budget = (opt.count + (uint64_t)opt.npubs - 1) / (uint64_t)opt.npubs;
+  double paused_s = 0;
   const int64_t fence_deadline_extra = 30 * (int64_t)1000000000;
   int64_t next_probe = t0;
   bool generating = true;
@@ -571,6 +691,15 @@ static int run_pub(void) {
 
   for (;;) {
     int64_t now = bc_now_ns();
+    if (rows && now >= next_row && nrows < MAX_INTERVALS) {
+      sample_row *row = &rows[nrows++];
+      row->t = (double)(now - t0) / 1e9;
+      row->sent = stats.sent;
+      row->self = bc_self_cpu_s();
+      pids_cpu(row->cpu);
+      for (int i = 0; i < opt.npids; i++) row->rss[i] = bc_proc_rss_kb(opt.pids[i]);
+      next_row += (int64_t)(opt.interval_s * 1e9);
+    }
     if (generating && (stop_flag || now >= end || (opt.count && stats.sent >= opt.count))) {
       generating = false;
       gen_end = now;
@@ -585,14 +714,30 @@ static int run_pub(void) {
         }
       }
     }
-    if (generating) {
+    if (generating && opt.settle_every && opt.npids && stats.sent >= next_pause) {
+      bool flushed = true;
+      for (int p = 0; p < opt.npubs; p++)
+        if (pubs[p].out.len > pubs[p].out_off && !flush_out(&pubs[p])) flushed = false;
+      if (flushed) {
+        paused_s += settle_n(1);
+        next_pause = stats.sent + opt.settle_every;
+        now = bc_now_ns();
+      }
+    }
+    if (generating && !(opt.settle_every && stats.sent >= next_pause)) {
       double elapsed = (double)(now - t0) / 1e9;
       for (int p = 0; p < opt.npubs; p++) {
         publisher *pb = &pubs[p];
-        uint64_t due = opt.rate > 0 ? (uint64_t)(elapsed * opt.rate / opt.npubs) + 1 : UINT64_MAX;
+        /* Publisher p's k-th message falls due at k / (rate / npubs) s; with
+         * --spread 1 the publishers are out of phase, (p + 1) / npubs of
+         * that interval apart, as independent stations are, instead of all
+         * sending at once. */
+        double phase = opt.spread ? (double)(p + 1) / opt.npubs : 1.0;
+        uint64_t due = opt.rate > 0 ? (uint64_t)(elapsed * opt.rate / opt.npubs + phase) : UINT64_MAX;
         while (pb->generated < due && pb->out.len - pb->out_off < OUT_HIGH &&
                (opt.qos == 0 || pb->inflight < pb->window) &&
-               !(opt.count && stats.sent >= opt.count)) {
+               !(opt.count && (stats.sent >= opt.count || pb->index >= pub_budget)) &&
+               !(opt.settle_every && stats.sent >= next_pause)) {
           emit_next(p, opt.qos);
           if (opt.batch == 1 && !flush_out(pb)) break;
         }
@@ -621,6 +766,8 @@ static int run_pub(void) {
         return 1;
       }
     }
+    for (int p = 0; p < opt.npubs; p++) publisher_keepalive(&pubs[p], now);
+    if (sub_fd >= 0) subscriber_keepalive(sub_fd, &sub_ka, now);
     int n = 0;
     for (int p = 0; p < opt.npubs; p++) {
       publisher *pb = &pubs[p];
@@ -650,7 +797,7 @@ static int run_pub(void) {
         if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) handle_pub_input(&pubs[i]);
         if (pfd[i].revents & POLLOUT) flush_out(&pubs[i]);
       } else {
-        handle_sub_input(sub_fd, &sub_in);
+        handle_sub_input(sub_fd, &sub_in, &sub_ka);
       }
     }
   }
@@ -658,11 +805,13 @@ static int run_pub(void) {
   /* Probes still on their way. */
   for (int i = 0; i < 20 && sub_fd >= 0 && stats.probes_received < stats.probes_sent; i++) {
     struct pollfd q = {.fd = sub_fd, .events = POLLIN};
-    if (poll(&q, 1, 10) > 0) handle_sub_input(sub_fd, &sub_in);
+    if (poll(&q, 1, 10) > 0) handle_sub_input(sub_fd, &sub_in, &sub_ka);
   }
   double self1 = bc_self_cpu_s();
   double settle_s = opt.npids ? settle() : 0;
   pids_cpu(cpu1_each);
+  long rss_end[MAX_PIDS];
+  for (int i = 0; i < opt.npids; i++) rss_end[i] = bc_proc_rss_kb(opt.pids[i]);
   double main1 = opt.npids ? bc_thread_cpu_s(opt.pids[0], opt.pids[0]) : 0;
   for (int p = 0; p < opt.npubs; p++) close(pubs[p].fd);
   if (sub_fd >= 0) close(sub_fd);
@@ -675,27 +824,59 @@ static int run_pub(void) {
   bc_buf_printf(&j, "{\"batch\":%d,\"kind\":\"%s\",\"qos\":%d,\"publishers\":%d,\"series\":%u,\"rate\":%.0f,"
                 "\"ooo\":%.3f,\"sent\":%" PRIu64 ",\"seconds\":%.4f,\"msgs_per_s\":%.1f,"
                 "\"acked_ok\":%" PRIu64 ",\"refused_0x87\":%" PRIu64 ",\"other_reason\":%" PRIu64
-                ",\"probes_sent\":%" PRIu64 ",\"probes_received\":%" PRIu64,
+                ",\"probes_sent\":%" PRIu64 ",\"probes_received\":%" PRIu64
+                ",\"pings_sent\":%" PRIu64 ",\"pongs_received\":%" PRIu64
+                ",\"ts\":\"%s\",\"ts_start_s\":%.3f,\"ts_step_s\":%.3f",
                 opt.batch, opt.kind == KIND_JSON ? "json" : opt.kind == KIND_MSGPACK ? "msgpack" : "senml",
                 opt.qos, opt.npubs, opt.series, opt.rate, opt.ooo, stats.sent, secs,
                 (double)stats.sent / secs, stats.acked_ok, stats.refused_87, stats.other_reason,
-                stats.probes_sent, stats.probes_received);
+                stats.probes_sent, stats.probes_received, stats.pings_sent, stats.pongs_received,
+                opt.ts == TS_NOW ? "now" : "base", opt.ts_start_s, opt.ts_step_s);
   bc_buf_printf(&j, ",\"e2e_p50_ms\":%.4f,\"e2e_p99_ms\":%.4f,\"ack_p50_ms\":%.4f,\"ack_p99_ms\":%.4f",
                 bc_percentile(stats.e2e_ms.v, stats.e2e_ms.n, 0.5),
                 bc_percentile(stats.e2e_ms.v, stats.e2e_ms.n, 0.99),
                 bc_percentile(stats.ack_ms.v, stats.ack_ms.n, 0.5),
                 bc_percentile(stats.ack_ms.v, stats.ack_ms.n, 0.99));
-  bc_buf_printf(&j, ",\"points_per_msg\":%d,\"loadgen_cpu_s\":%.3f,\"settle_s\":%.2f,\"cpu_s\":{",
-                FIELDS, self1 - self0, settle_s);
+  bc_buf_printf(&j, ",\"points_per_msg\":%d,\"loadgen_cpu_s\":%.3f,\"settle_s\":%.2f,"
+                "\"paused_s\":%.2f,\"cpu_s\":{",
+                FIELDS, self1 - self0, settle_s, paused_s);
   for (int i = 0; i < opt.npids; i++) {
     double c = cpu1_each[i] - cpu0_each[i];
     cpu_total += c;
     bc_buf_printf(&j, "%s\"%s\":%.3f", i ? "," : "", opt.pid_names[i], c);
   }
+  bc_buf_printf(&j, "},\"rss_kb\":{");
+  for (int i = 0; i < opt.npids; i++)
+    bc_buf_printf(&j, "%s\"%s\":%ld", i ? "," : "", opt.pid_names[i], rss_end[i]);
   bc_buf_printf(&j, "},\"cpu_total_s\":%.3f,\"cpu_us_per_msg\":%.3f,\"main_thread_cpu_s\":%.3f,"
-                "\"main_thread_us_per_msg\":%.3f}\n", cpu_total,
+                "\"main_thread_us_per_msg\":%.3f", cpu_total,
                 stats.sent ? cpu_total / (double)stats.sent * 1e6 : 0, main1 - main0,
                 stats.sent ? (main1 - main0) / (double)stats.sent * 1e6 : 0);
+  if (rows) {
+    /* Cumulative since the start of the run; the last row is the end of the
+     * settle wait. */
+    sample_row *last = nrows < MAX_INTERVALS ? &rows[nrows++] : &rows[nrows - 1];
+    last->t = (double)(bc_now_ns() - t0) / 1e9;
+    last->sent = stats.sent;
+    last->self = bc_self_cpu_s();
+    memcpy(last->cpu, cpu1_each, sizeof last->cpu);
+    memcpy(last->rss, rss_end, sizeof last->rss);
+    bc_buf_printf(&j, ",\"intervals\":[");
+    for (size_t k = 0; k < nrows; k++) {
+      bc_buf_printf(&j, "%s{\"t\":%.3f,\"sent\":%" PRIu64 ",\"loadgen_cpu_s\":%.3f,\"cpu_s\":{",
+                    k ? "," : "", rows[k].t, rows[k].sent, rows[k].self - self0);
+      for (int i = 0; i < opt.npids; i++)
+        bc_buf_printf(&j, "%s\"%s\":%.3f", i ? "," : "", opt.pid_names[i],
+                      rows[k].cpu[i] - cpu0_each[i]);
+      bc_buf_printf(&j, "},\"rss_kb\":{");
+      for (int i = 0; i < opt.npids; i++)
+        bc_buf_printf(&j, "%s\"%s\":%ld", i ? "," : "", opt.pid_names[i], rows[k].rss[i]);
+      bc_buf_printf(&j, "}}");
+    }
+    bc_buf_printf(&j, "]");
+    free(rows);
+  }
+  bc_buf_printf(&j, "}\n");
   fputs((char *)j.p, stdout);
   if (opt.json) {
     FILE *f = fopen(opt.json, "w");
@@ -808,7 +989,8 @@ static int usage(void) {
           "                   [--count M] [--qos 0|1] [--kind json|msgpack|senml] [--series S]\n"
           "                   [--ooo F] [--latency-every MS] [--inflight K] [--pid NAME=PID]...\n"
           "                   [--settle-max S] [--batch 1] [--id PREFIX] [--json FILE]\n"
-          "                   [--seed N]\n"
+          "                   [--seed N] [--ts base|now] [--ts-start S] [--ts-step S]\n"
+          "                   [--interval S] [--settle-every N] [--spread 1]\n"
           "       loadgen sink --port P [--seconds S]\n");
   return 2;
 }
@@ -842,6 +1024,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--json")) opt.json = v;
     else if (!strcmp(a, "--seconds")) seconds = atof(v);
     else if (!strcmp(a, "--seed")) rng ^= strtoull(v, NULL, 10) * 0x9E3779B97F4A7C15ULL;
+    else if (!strcmp(a, "--ts-start")) opt.ts_start_s = atof(v);
+    else if (!strcmp(a, "--ts-step")) opt.ts_step_s = atof(v);
+    else if (!strcmp(a, "--interval")) opt.interval_s = atof(v);
+    else if (!strcmp(a, "--settle-every")) opt.settle_every = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--spread")) opt.spread = atoi(v);
+    else if (!strcmp(a, "--ts")) {
+      if (!strcmp(v, "base")) opt.ts = TS_BASE;
+      else if (!strcmp(v, "now")) opt.ts = TS_NOW;
+      else return usage();
+    }
     else if (!strcmp(a, "--kind")) {
       if (!strcmp(v, "json")) opt.kind = KIND_JSON;
       else if (!strcmp(v, "msgpack")) opt.kind = KIND_MSGPACK;

@@ -5,9 +5,14 @@
 #
 #   bench/run.sh --quick            about 8 minutes
 #   bench/run.sh --full             about an hour
+#   bench/run.sh --quick --sections city    the city shape (issue 13): about
+#                                   25 minutes; with --full also 100 000
+#                                   stations and longer steps (not timed yet)
 #   options: --plugin PATH          measure another build of mosquitto_tsdb.so
 #            --sections a,b,...     ceiling,overhead,pipeline,storage,queries
+#                                   (the default), city (only when named)
 #            --keep-tmp             keep the temporary data directory
+#            --set NAME=JSON        override one of bench.py's settings (trials)
 #
 # Installs what it needs (scripts/deps.sh bench), builds into build-bench/,
 # writes bench/results/<UTC timestamp>/{results.json,results.md,*.png} and
@@ -25,10 +30,10 @@ while [ $# -gt 0 ]; do
     --quick) mode=quick ;;
     --full) mode=full ;;
     --plugin) plugin="$2"; shift ;;
-    --sections|--keep-tmp)
+    --sections|--keep-tmp|--set)
       if [ "$1" = --keep-tmp ]; then extra+=("$1"); else extra+=("$1" "$2"); shift; fi ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "usage: $0 --quick|--full [--plugin PATH] [--sections LIST] [--keep-tmp]" >&2; exit 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "usage: $0 --quick|--full [--plugin PATH] [--sections LIST] [--keep-tmp] [--set NAME=JSON]" >&2; exit 2 ;;
   esac
   shift
 done

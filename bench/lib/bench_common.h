@@ -36,6 +36,9 @@ double bc_proc_cpu_s(pid_t pid);
 /* The same for one thread (the process's main thread: tid == pid). */
 double bc_thread_cpu_s(pid_t pid, pid_t tid);
 double bc_self_cpu_s(void);    /* getrusage(RUSAGE_SELF) */
+/* Resident set size of a process in KiB (VmRSS of /proc/<pid>/status); -1
+ * when it cannot be read. */
+long bc_proc_rss_kb(pid_t pid);
 
 /* The CPU's model name from /proc/cpuinfo ("unknown" when absent). */
 void bc_cpu_model(char *out, size_t cap);
