@@ -1351,15 +1351,17 @@ def city_goals(city):
     s = [x for x in city.get("searches", []) if x["system"] == "ours" and x["series"] == 100000]
     if s:
         v = s[0]["max_lossless_rate"]
-        note = "" if s[0]["lowest_failing_rate"] else " (the search's cap)"
+        note = "" if s[0]["lowest_failing_rate"] else " (no step failed: a lower bound)"
         rows.append(("City: highest lossless rate at 100 000 series (20 000 stations), ours",
                      "≥ 50 000 msg/s", (fmt(v) if v else "none lossless") + note,
                      goal(v is not None and v >= 50000)))
-    rss = [r["rss_per_series_b"] for r in t if r["system"] == "ours"
-           and r["stations"] in city["args"]["city_stations"] and r["rss_per_series_b"] is not None]
+    # At the end of every step of the city sizes, the long run's included.
+    rss = [x["rss_per_series_b"] for x in city["rows"] if x["system"] == "ours"
+           and x["label"] in ("1/min", "1/10s", "long")
+           and x["stations"] in city["args"]["city_stations"] and x["rss_per_series_b"] is not None]
     if rss:
         rows.append(("City: RSS per active series, ours (broker growth over idle ÷ series), worst "
-                     "of %s stations" % " and ".join(fmt(s) for s in city["args"]["city_stations"]),
+                     "step of %s stations" % " and ".join(fmt(s) for s in city["args"]["city_stations"]),
                      "≤ 1 024 B", "%s B" % fmt(max(rss), 0), goal(max(rss) <= 1024)))
     for x in city.get("long", []):
         if x["system"] == "ours":
@@ -1441,12 +1443,15 @@ def city_markdown(res):
         m = x["minutes"]
         L.append("Long run, %s, %s stations every 10 s (%s msg/s) for %.0f s: CPU µs a message "
                  "of all processes per minute %s; last ÷ second minute %s (must not climb: "
-                 "≤ 1.2)%s; refused %s, lost %s; RSS at the end %s." % (
+                 "≤ 1.2)%s; refused %s, lost %s; RSS MiB per minute (all processes) %s, at the "
+                 "end %s (%s B per active series)." % (
                      x["system"], fmt(x["stations"]), fmt(x["rate"]), x["seconds"],
                      ", ".join("%.1f" % y["cpu_us_per_msg"] for y in m), fmt(x.get("climb")),
                      " **climbs**" if x.get("climb") and x["climb"] > 1.2 else "",
                      fmt(x["refused"]), fmt(x["lost"]),
-                     ", ".join("%s %.0f MiB" % (k, v / 1024) for k, v in x["rss_kb"].items())))
+                     ", ".join("%.0f" % (sum(y["rss_kb"].values()) / 1024) for y in m),
+                     ", ".join("%s %.0f MiB" % (k, v / 1024) for k, v in x["rss_kb"].items()),
+                     fmt(x["rss_per_series_b"], 0)))
         L.append("")
     h = city.get("hour")
     if h and "ours" in h:
