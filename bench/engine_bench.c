@@ -340,12 +340,7 @@ static double run_idle_series(const char *dir, int nseries) {
   o.publish_aggregates = false;
   o.log_level = TSDB_LOG_WARNING;
   o.clock_fn = idle_clock;
-  tsdb_db *db;
-  char err[512];
-  if (tsdb_open(&o, &db, err, sizeof err)) {
-    fprintf(stderr, "engine_bench: %s\n", err);
-    exit(1);
-  }
+  tsdb_db *db = bench_engine_open_with(&o);
   tsdb_series_class *cls = bench_engine_class("bench", "bench/{dataset}/{series}");
   /* Warm the engine (threads, caches) with one series before the baseline. */
   tsdb_point p = {1790812800000, 1.0, 0};

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "lib/bench_common.h"
+#include "lib/bench_engine.h"
 #include "tsdb/tsdb.h"
 
 #define DAY_START_MS 1796083200000 /* 2026-12-01T00:00:00Z */
@@ -144,12 +145,7 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
   o.path = path;
   o.log_level = TSDB_LOG_WARNING;
   o.clock_fn = day_clock;
-  tsdb_db *db;
-  char err[512];
-  if (tsdb_open(&o, &db, err, sizeof err)) {
-    fprintf(stderr, "engine_bench: %s\n", err);
-    exit(1);
-  }
+  tsdb_db *db = bench_engine_open_with(&o);
   tsdb_series_class *cls = day_class();
   size_t nst = p->stations;
   station *st = calloc(nst, sizeof *st);

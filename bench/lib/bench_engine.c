@@ -5,6 +5,16 @@
 #include <string.h>
 #include <unistd.h>
 
+tsdb_db *bench_engine_open_with(const tsdb_options *o) {
+  tsdb_db *db;
+  char err[512];
+  if (tsdb_open(o, &db, err, sizeof err)) {
+    fprintf(stderr, "bench: %s\n", err);
+    exit(1);
+  }
+  return db;
+}
+
 tsdb_db *bench_engine_open(const char *path, uint32_t grace_ms) {
   tsdb_options o;
   tsdb_options_init(&o);
@@ -15,13 +25,7 @@ tsdb_db *bench_engine_open(const char *path, uint32_t grace_ms) {
   o.publish_aggregates = false;
   o.log_level = TSDB_LOG_WARNING;
   o.retention_sweep_ms = 0;
-  tsdb_db *db;
-  char err[512];
-  if (tsdb_open(&o, &db, err, sizeof err)) {
-    fprintf(stderr, "bench: %s\n", err);
-    exit(1);
-  }
-  return db;
+  return bench_engine_open_with(&o);
 }
 
 tsdb_series_class *bench_engine_class(const char *schema_id, const char *topic_template) {

@@ -15,6 +15,9 @@
  * aggregate publications, no retention sweeps, warnings only. Exits with
  * the engine's message when it cannot be opened. */
 tsdb_db *bench_engine_open(const char *path, uint32_t grace_ms);
+/* Opens with the caller's options; exits with the engine's message when it
+ * cannot. */
+tsdb_db *bench_engine_open_with(const tsdb_options *o);
 
 /* One field "value", tiers 1m/15m/1h/1d, topics of topic_template. Exits
  * with a message when the class cannot be made. */

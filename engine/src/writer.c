@@ -38,8 +38,9 @@
    its pass is covered by the GLOBAL marker of its (tier, start), written
    once for every series whose bucket it is, in the batch that opens the
    first of them, and deleted in the first batch after the last of them is
-   final. (A bucket opened and final in one pass needs no marker at all.) Any other bucket (late,
-   out-of-order or recovered data) has a marker of its own. So a city's
+   final. (A bucket opened and final in one pass needs no marker at all.)
+   Any other bucket (late, out-of-order or recovered data) has a marker of
+   its own. So a city's
    100 000 series write two markers a minute between them, not two each
    (the memtable's skiplist inserts were the writer's largest cost), while
    a reader still finds every bucket that is not final on disk: readers
@@ -145,7 +146,7 @@ typedef struct global_marker {
 } global_marker;
 
 /* An open bucket. A city's series each hold one per tier, so the layout is
- * packed: 176 bytes, of which the exact aggregate state is 96. */
+ * packed: 168 bytes (184 before), of which the exact aggregate state is 88. */
 typedef struct acc {
   struct acc *next, *prev; /* in the series' list for its tier, newest first */
   uint32_t series;
@@ -171,6 +172,8 @@ typedef struct acc {
   int64_t heap_due;
   tsdb_agg state;
 } acc;
+_Static_assert(sizeof(void *) != 8 || sizeof(acc) <= 168,
+               "acc grew: a city's series hold one per tier");
 
 /* The writer's state of a series: made with its first point, and freed
  * after IDLE_MS without one once nothing of it is open or staged, so that an
