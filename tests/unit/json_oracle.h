@@ -14,7 +14,8 @@
  * design, the oracle says what the answer must be instead:
  *   - a raw NUL byte: never JSON (RFC 8259 has no place for U+0000 outside
  *     an escape), but jansson 2.14's lexer skips one right after a number
- *     or a literal ("[1\0]" loads). We must refuse it as a syntax error.
+ *     or a literal ("[1\0]" loads). We must refuse it as a syntax error,
+ *     or as too deep when the nesting limit comes first in the text.
  *   - nesting: ours stops at cJSON's 1000 levels, jansson at 2048; a text
  *     we refuse as too deep is not compared.
  *   - a number beyond the double range (1e400): valid JSON that we accept
@@ -108,8 +109,13 @@ static inline oracle_result oracle_judge(const char *text, size_t len, char *why
     if (rc == 0) ingest_decode_json__release(&doc);
     return ORACLE_DIFFERS;
   }
-  if (memchr(text, 0, len) != NULL) {
-    if (st != INGEST_RFC8259_INVALID) {
+  const char *nul = memchr(text, 0, len);
+  if (nul != NULL) {
+    /* Refused as a syntax error, or as too deep when the check stopped
+     * before reaching the NUL (it does not read past the bracket). */
+    bool refused = st == INGEST_RFC8259_INVALID ||
+                   (st == INGEST_RFC8259_DEEP && (size_t)(nul - text) > r.where);
+    if (!refused) {
       snprintf(why, cap, "a raw NUL byte, but check says %d", (int)st);
       res = ORACLE_DIFFERS;
     }

@@ -259,6 +259,20 @@ TEST(implementation_defined_cases) {
   }
   CHECK_INT(r.where, ==, 1000);
   CHECK_INT(ingest_rfc8259__check("[1e400,-1e400]", 14, 1000, &r), ==, INGEST_RFC8259_OK);
+  /* A raw NUL past the bracket that goes too deep is not read: too deep
+   * (found by fuzz_json_oracle in CI); one before it is a syntax error. */
+  static char deep_nul[1001 + 2];
+  memset(deep_nul, '[', 1001);
+  deep_nul[1001] = '\0';
+  deep_nul[1002] = ']';
+  char why[256];
+  CHECK_INT(ingest_rfc8259__check(deep_nul, sizeof deep_nul, CJSON_NESTING_LIMIT, &r), ==,
+            INGEST_RFC8259_DEEP);
+  CHECK_MSG(oracle_judge(deep_nul, sizeof deep_nul, why, sizeof why) != ORACLE_DIFFERS, "%s", why);
+  deep_nul[3] = '\0';
+  CHECK_INT(ingest_rfc8259__check(deep_nul, sizeof deep_nul, CJSON_NESTING_LIMIT, &r), ==,
+            INGEST_RFC8259_INVALID);
+  CHECK_MSG(oracle_judge(deep_nul, sizeof deep_nul, why, sizeof why) != ORACLE_DIFFERS, "%s", why);
 }
 
 /* Names compared while the text goes by (rfc8259.c), against the tree
