@@ -33,6 +33,12 @@ static void set_err(char *errbuf, size_t errlen, const char *msg) {
   if (errbuf && errlen) snprintf(errbuf, errlen, "%s", msg);
 }
 
+/* The log sink when the host gave none: the result queue, which the host
+ * drains on its own thread. */
+static void log_to_results(void *ud, int level, const char *line) {
+  tsdb_results__log(ud, level, line);
+}
+
 int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errlen) {
   *out = NULL;
   if (!opts || !opts->path || !opts->path[0]) {
@@ -49,7 +55,9 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   db->opts = *opts;
   db->path = strdup(opts->path);
   db->opts.path = db->path;
-  db->log = (tsdb_logger){opts->log_fn, opts->log_ud, opts->log_level, &db->results};
+  db->log = opts->log_fn
+                ? (tsdb_logger){opts->log_fn, opts->log_ud, opts->log_level}
+                : (tsdb_logger){log_to_results, &db->results, opts->log_level};
   char err[512] = "";
   int rc = db->path ? 0 : TSDB_ENOMEM;
   bool results_ok = false, catalog_ok = false, queue_ok = false;

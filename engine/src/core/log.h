@@ -1,6 +1,7 @@
-/* Engine logging: "key=value" lines through the host's callback, or into the
- * result queue when the host gave none (the plugin logs them on its thread,
- * because mosquitto_log_printf() may only be called there). */
+/* Engine logging: "key=value" lines through a sink: the host's callback, or
+ * (db.c) the result queue when the host gave none, so that the plugin logs
+ * them on its thread, because mosquitto_log_printf() may only be called
+ * there. Pure code: no knowledge of where a line goes. */
 #ifndef TSDB_LOG_H
 #define TSDB_LOG_H
 
@@ -8,14 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "results.h"
 #include "tsdb/tsdb.h"
 
 typedef struct tsdb_logger {
-  tsdb_log_fn fn;
+  tsdb_log_fn fn; /* NULL: lines are dropped */
   void *ud;
   int level;
-  tsdb_results *results;
 } tsdb_logger;
 
 void tsdb_log__printf(const tsdb_logger *log, int level, const char *fmt, ...)

@@ -7,10 +7,7 @@
 #include "timeutil.h"
 
 static void emit(const tsdb_logger *log, int level, const char *line) {
-  if (log->fn)
-    log->fn(log->ud, level, line);
-  else if (log->results)
-    tsdb_results__log(log->results, level, line);
+  if (log->fn) log->fn(log->ud, level, line);
 }
 
 void tsdb_log__printf(const tsdb_logger *log, int level, const char *fmt, ...) {
