@@ -337,7 +337,6 @@ static double run_idle_series(const char *dir, int nseries) {
   tsdb_options_init(&o); /* the engine's defaults, as a broker runs it */
   o.path = path;
   o.grace_ms = 0; /* buckets are final at once */
-  o.publish_aggregates = false;
   o.log_level = TSDB_LOG_WARNING;
   o.clock_fn = idle_clock;
   tsdb_db *db = bench_engine_open_with(&o);

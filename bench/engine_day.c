@@ -40,6 +40,7 @@
 
 #include "lib/bench_common.h"
 #include "lib/bench_engine.h"
+#include "tsdb/serve.h"
 #include "tsdb/tsdb.h"
 
 #define DAY_START_MS 1796083200000 /* 2026-12-01T00:00:00Z */
@@ -145,6 +146,7 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
   o.path = path;
   o.log_level = TSDB_LOG_WARNING;
   o.clock_fn = day_clock;
+  o.bucket_fn = tsdb_serve_publish_bucket; /* the live aggregates, as the plugin publishes them */
   tsdb_db *db = bench_engine_open_with(&o);
   tsdb_series_class *cls = day_class();
   size_t nst = p->stations;

@@ -14,6 +14,7 @@
 #include <mosquitto_plugin.h>
 
 #include "plugin.h"
+#include "tsdb/serve.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -79,6 +80,7 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
    * must not take the broker down: messages are refused until it can. */
   o.open_retry = true;
   o.log_fn = NULL; /* engine logs come back through the result queue to on_tick */
+  o.bucket_fn = tsdb_serve_publish_bucket; /* the live aggregates, $tsdb/agg/... */
   st->wake = plugin_wake__start(); /* on the broker thread, before any engine thread */
   o.results_notify_fn = st->wake ? plugin_wake__notify : NULL;
   o.results_notify_ud = st->wake;

@@ -22,7 +22,6 @@ tsdb_db *bench_engine_open(const char *path, uint32_t grace_ms) {
   o.queue_bytes = 64u << 20;
   o.flush_interval_ms = 1;
   o.grace_ms = grace_ms;
-  o.publish_aggregates = false;
   o.log_level = TSDB_LOG_WARNING;
   o.retention_sweep_ms = 0;
   return bench_engine_open_with(&o);

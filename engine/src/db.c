@@ -24,7 +24,6 @@ void tsdb_options_init(tsdb_options *o) {
   o->archive_retention_ms = 7LL * 86400000;
   o->max_replays = 4;
   o->max_results = 100000;
-  o->publish_aggregates = true;
   o->partial_interval_ms = 5000;
   o->log_level = TSDB_LOG_INFO;
 }
@@ -207,6 +206,11 @@ size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn, void
 size_t tsdb_results_drain_bounded(tsdb_db *db, size_t max_items, size_t max_bytes,
                                   tsdb_result_fn fn, void *ud) {
   return tsdb_results__drain(&db->results, max_items, max_bytes, fn, ud);
+}
+
+int tsdb_results_publish(tsdb_db *db, const char *topic, const void *payload, size_t len,
+                         int qos, bool retain) {
+  return tsdb_results__publish(&db->results, topic, payload, len, qos, retain, false);
 }
 
 size_t tsdb_results_pending(const tsdb_db *db) {

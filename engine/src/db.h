@@ -112,8 +112,4 @@ int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
 int tsdb_replays__cancel(tsdb_replays *rs, const char *client_id, const char *id);
 void tsdb_replays__stop(tsdb_replays *rs);
 
-/* "$tsdb/agg/<tier>/<topic>" into buf; returns false if it does not fit. */
-bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topic,
-                        size_t topic_len);
-
 #endif /* TSDB_DB_H */

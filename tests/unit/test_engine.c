@@ -15,6 +15,7 @@
 #include "strbuf.h"
 #include "timeutil.h"
 #include "tsdb/topic.h"
+#include "tsdb/serve.h"
 #include "tsdb/tsdb.h"
 #include "unit.h"
 
@@ -36,7 +37,7 @@ static tsdb_db *open_db(const char *path, bool fake_time, uint32_t grace_ms) {
   o.queue_bytes = 1 << 20;
   o.flush_interval_ms = 1;
   o.grace_ms = grace_ms;
-  o.publish_aggregates = true;
+  o.bucket_fn = tsdb_serve_publish_bucket;
   if (fake_time) o.clock_fn = fake_clock;
   tsdb_db *db = NULL;
   char err[256];

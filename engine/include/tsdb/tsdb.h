@@ -81,6 +81,44 @@ typedef enum tsdb_wal_recovery {
   TSDB_WAL_STRICT = 1
 } tsdb_wal_recovery;
 
+/* ------------------------------------------------------------------------ */
+/* Bucket events: what the writer tells the host about rollup buckets        */
+
+typedef struct tsdb_aggregate tsdb_aggregate;
+
+typedef enum tsdb_bucket_state {
+  TSDB_BUCKET_PARTIAL = 0,   /* an open bucket, as far as it goes (partial_interval_ms) */
+  TSDB_BUCKET_FINAL = 1,     /* the bucket closed: grace passed since its end */
+  TSDB_BUCKET_CORRECTION = 2 /* a final bucket changed again (a late point, a rebuild) */
+} tsdb_bucket_state;
+
+/* One field of the topic: its series and the bucket's aggregate. */
+typedef struct tsdb_bucket_field {
+  uint32_t series;
+  const char *field;
+  const tsdb_aggregate *agg;
+} tsdb_bucket_field;
+
+/* A bucket of one topic and tier, with every field of the topic that has
+ * points in it (fields in the catalog's order). Valid during the call. */
+typedef struct tsdb_bucket_event {
+  const char *topic;
+  size_t topic_len;
+  int64_t tier_ms;
+  int64_t start_ms; /* the bucket is [start_ms, start_ms + tier_ms) */
+  tsdb_bucket_state state;
+  /* No newer bucket of this topic and tier was published: a host that keeps
+   * the latest one (a retained message) keeps this one. An old bucket's
+   * correction is not the newest. */
+  bool newest;
+  size_t nfields;
+  const tsdb_bucket_field *fields;
+} tsdb_bucket_event;
+
+/* Called on the writer thread: must be quick, must not block on the writer
+ * (no tsdb_sync, no ingest). db is the database the event belongs to. */
+typedef void (*tsdb_bucket_event_fn)(tsdb_db *db, const tsdb_bucket_event *ev, void *ud);
+
 typedef struct tsdb_options {
   const char *path;            /* RocksDB directory (created if missing); required */
   size_t queue_bytes;          /* ingest queue capacity, each of its two halves; default 32 MiB */
@@ -102,7 +140,12 @@ typedef struct tsdb_options {
    * broker's loop with it. */
   void (*results_notify_fn)(void *ud);
   void *results_notify_ud;
-  bool publish_aggregates;     /* emit $tsdb/agg/... results; default true */
+  /* Called on the writer thread for every bucket event (tsdb_bucket_event
+   * below), after its bucket is stored. NULL (the default): no events, and
+   * the writer keeps no partial-update state. serve/ publishes them as the
+   * $tsdb/agg payloads (tsdb_serve_publish_bucket). */
+  tsdb_bucket_event_fn bucket_fn;
+  void *bucket_ud;
   uint32_t partial_interval_ms; /* open buckets publish "partial" this often; 0 off; default 5000 */
   tsdb_log_fn log_fn;          /* NULL: log records go to the result queue (TSDB_RESULT_LOG) */
   void *log_ud;
@@ -278,6 +321,12 @@ size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn,
  * least one item always goes): the broker's tick bounds its time with it. */
 size_t tsdb_results_drain_bounded(tsdb_db *db, size_t max_items, size_t max_bytes,
                                   tsdb_result_fn fn, void *ud);
+/* Queues a publication made by the host's own code on an engine thread (the
+ * bucket events' payloads), in order with the engine's results; copied. It
+ * counts as dropped (tsdb_stats.results_dropped) when max_results are
+ * waiting. Returns 0, TSDB_ENOMEM or TSDB_EFULL. Thread-safe. */
+int tsdb_results_publish(tsdb_db *db, const char *topic, const void *payload, size_t len,
+                         int qos, bool retain);
 /* Number of results waiting to be drained (approximate, lock-free read). */
 size_t tsdb_results_pending(const tsdb_db *db);
 
@@ -299,14 +348,14 @@ int tsdb_control_submit(tsdb_db *db, const char *client_id, const void *payload,
 /* Direct reads (tests, benchmarks, tools). Thread-safe; read a snapshot.     */
 
 /* The aggregate of one bucket or of a whole range. */
-typedef struct tsdb_aggregate {
+struct tsdb_aggregate {
   int64_t start_ms;
   uint64_t count;
   double sum, min, max, mean, stddev; /* stddev: population, 0 for count 1 */
   int64_t first_ts, last_ts;
   double first, last;
   bool filled; /* an empty bucket given values by a fill mode (count is 0) */
-} tsdb_aggregate;
+};
 
 typedef int (*tsdb_point_fn)(void *ud, int64_t ts_ms, double value);
 typedef int (*tsdb_bucket_fn)(void *ud, const tsdb_aggregate *bucket);

@@ -30,8 +30,9 @@
  *      marked pending in the same atomic write.
  *   4. Refresh marked accumulators from the committed raw data.
  *   5. Finalize accumulators that became due: write the aggregate and delete
- *      the pending marker in one batch. Queue "$tsdb/agg/..." publications
- *      for everything finalized once its batch is written.
+ *      the pending marker in one batch. Once its batch is written, tell the
+ *      host of everything finalized (tsdb_options.bucket_fn: serve/ makes
+ *      the "$tsdb/agg/..." publications of them).
  * Pending markers
    A bucket opened by a point newer than everything stored for its series
    (live, in-order data: nearly every bucket) and still open at the end of
@@ -94,7 +95,6 @@
 #include "db.h"
 #include "keys.h"
 #include "read.h"
-#include "strbuf.h"
 #include "timeutil.h"
 
 #define TS_UNKNOWN INT64_MAX /* wseries.max_ts not loaded yet */
@@ -316,7 +316,9 @@ struct tsdb_writer {
   bucket_buf *buckets; /* one aggregate block's buckets, allocated on first use */
   uint8_t *enc;
   size_t enc_cap;
-  tsdb_strbuf pub; /* publish_bucket's payload, kept between publications */
+  /* publish_bucket's event: a topic's fields and their aggregates */
+  tsdb_bucket_field event_fields[TSDB_MAX_FIELDS];
+  tsdb_aggregate event_aggs[TSDB_MAX_FIELDS];
   tsdb_scan_buf scan;
   uint64_t last_seq; /* messages taken from the queue so far */
   uint64_t pass_points; /* points in the batch being written */
@@ -781,7 +783,7 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
     } else if (mark_refresh(w, a)) {
       return TSDB_ENOMEM;
     }
-    if (!a->in_partial && w->db->opts.partial_interval_ms && w->db->opts.publish_aggregates) {
+    if (!a->in_partial && w->db->opts.partial_interval_ms && w->db->opts.bucket_fn) {
       if (w->partial.n >= UINT32_MAX) return TSDB_ENOMEM;
       a->partial_idx = (uint32_t)w->partial.n;
       if (VEC_PUSH(w->partial, a)) return TSDB_ENOMEM;
@@ -1335,55 +1337,6 @@ static void refresh_accs(tsdb_writer *w) {
   if (w->existed.cap > 4096) tsdb_agg_block__free(&w->existed);
 }
 
-/* ,"<field>_count":..,"<field>_min":.. for one field's aggregate. */
-static void json_field_aggs(tsdb_strbuf *sb, const char *field, const tsdb_agg *agg) {
-  tsdb_aggregate view;
-  tsdb_agg__view(agg, 0, &view);
-  static const char *const names[] = {"count", "min", "max", "mean", "sum", "first", "last",
-                                      "stddev"};
-  static const size_t name_lens[] = {5, 3, 3, 4, 3, 5, 4, 6};
-  double values[] = {(double)view.count, view.min, view.max, view.mean, view.sum,
-                     view.first, view.last, view.stddev};
-  size_t flen = strlen(field);
-  /* Field names are checked by the schema loader, but not for JSON: a name
-   * that needs escapes takes the general path. */
-  bool plain = tsdb_json_plain(field, flen);
-  char key[320];
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    size_t klen = flen + 1 + name_lens[i];
-    if (klen >= sizeof key - 4) continue;
-    if (plain) {
-      key[0] = ',';
-      key[1] = '"';
-      memcpy(key + 2, field, flen);
-      key[2 + flen] = '_';
-      memcpy(key + 3 + flen, names[i], name_lens[i]);
-      key[2 + klen] = '"';
-      key[3 + klen] = ':';
-      tsdb_strbuf__append(sb, key, klen + 4);
-    } else {
-      memcpy(key, field, flen);
-      key[flen] = '_';
-      memcpy(key + flen + 1, names[i], name_lens[i]);
-      tsdb_strbuf__putc(sb, ',');
-      tsdb_strbuf__json_string(sb, key, klen);
-      tsdb_strbuf__putc(sb, ':');
-    }
-    if (i == 0)
-      tsdb_strbuf__json_int(sb, (int64_t)view.count);
-    else
-      tsdb_strbuf__json_double(sb, values[i]);
-  }
-}
-
-bool tsdb_db__agg_topic(char *buf, size_t len, int64_t tier_ms, const char *topic,
-                        size_t topic_len) {
-  char tier[24];
-  tsdb_duration_format(tier_ms, tier, sizeof tier);
-  int n = snprintf(buf, len, "$tsdb/agg/%s/%.*s", tier, (int)topic_len, topic);
-  return n > 0 && (size_t)n < len;
-}
-
 /* The open accumulator of a series for a tier width and bucket, or NULL. */
 static acc *open_acc(tsdb_writer *w, uint32_t series, int64_t tier_ms, int64_t start) {
   const wseries *ws = ws_find(w, series);
@@ -1422,37 +1375,17 @@ static int64_t newest_stored_bucket(tsdb_writer *w, uint32_t series, int64_t tie
 }
 
 /*
- * One retained publication for a (topic, tier, bucket) with every field of
- * the topic: from the given accumulators (being finalized), else from an
- * open accumulator (partial updates), else from the stored bucket.
+ * One bucket event for a (topic, tier, bucket) with every field of the topic:
+ * each field's aggregate from the given accumulators (being finalized), else
+ * from an open accumulator (partial updates), else from the stored bucket.
  */
 static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, int64_t tier_ms,
-                           int64_t start, const char *state, const final_entry *g, size_t n) {
+                           int64_t start, tsdb_bucket_state state, const final_entry *g,
+                           size_t n) {
   tsdb_db *db = w->db;
-  char tier[24], start_text[64];
-  tsdb_duration_format(tier_ms, tier, sizeof tier);
-  tsdb_time__format_rfc3339(start, start_text);
-
-  /* Built with appends into the writer's own buffer: printf and a fresh
-   * allocation per publication were a fifth of the writer's CPU at a city's
-   * shape (five publications a message). */
-  tsdb_strbuf *sb = &w->pub;
-  if (sb->failed) tsdb_strbuf__free(sb); /* a failed allocation stays failed otherwise */
-  sb->len = 0;
-  tsdb_strbuf__puts(sb, "{\"tier\":\"");
-  tsdb_strbuf__puts(sb, tier);
-  tsdb_strbuf__puts(sb, "\",\"start\":\"");
-  tsdb_strbuf__puts(sb, start_text);
-  tsdb_strbuf__puts(sb, "\",\"start_ms\":");
-  tsdb_strbuf__json_int(sb, start);
-  tsdb_strbuf__puts(sb, ",\"end_ms\":");
-  tsdb_strbuf__json_int(sb, start + tier_ms);
-  tsdb_strbuf__puts(sb, ",\"state\":\"");
-  tsdb_strbuf__puts(sb, state);
-  tsdb_strbuf__putc(sb, '"');
   uint32_t ids[TSDB_MAX_FIELDS];
   size_t nids = tsdb_catalog__topic_series(&db->catalog, topic, topic_len, ids, TSDB_MAX_FIELDS);
-  uint32_t first_series = 0;
+  size_t nfields = 0;
   for (size_t k = 0; k < nids; k++) {
     const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, ids[k]);
     if (!s) continue;
@@ -1473,38 +1406,40 @@ static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, 
       agg = &stored;
     }
     if (agg->count == 0) continue;
-    if (!first_series) first_series = ids[k];
-    json_field_aggs(sb, s->field, agg);
+    tsdb_agg__view(agg, start, &w->event_aggs[nfields]);
+    w->event_fields[nfields] =
+        (tsdb_bucket_field){ids[k], s->field, &w->event_aggs[nfields]};
+    nfields++;
   }
-  tsdb_strbuf__putc(sb, '}');
-  if (!first_series) return;
+  if (!nfields) return;
 
-  /* Retain only the newest bucket of a topic and tier, so that a correction
-   * of an old bucket never hides the latest one from new subscribers. The
-   * newest start is tracked on the topic's first series. */
+  /* Only the newest bucket of a topic and tier is retained, so that a
+   * correction of an old bucket never hides the latest one from new
+   * subscribers. The newest start is tracked on the topic's first series. */
+  uint32_t first_series = w->event_fields[0].series;
   const tsdb_series *s0 = tsdb_catalog__get_unlocked(&db->catalog, first_series);
   int t = -1;
   for (size_t i = 0; s0 && i < s0->profile->ntiers; i++)
     if (s0->profile->tiers_ms[i] == tier_ms) t = (int)i;
-  bool retain = false;
+  bool newest = false;
   if (t >= 0) {
     source *src = tsdb_map__get(&w->sources, topic, topic_len);
-    int64_t newest = src ? src->newest_final[t] : NEWEST_UNKNOWN;
-    if (newest == NEWEST_UNKNOWN) newest = newest_stored_bucket(w, first_series, tier_ms);
-    retain = start >= newest;
-    if (src) src->newest_final[t] = retain ? start : newest;
+    int64_t newest_start = src ? src->newest_final[t] : NEWEST_UNKNOWN;
+    if (newest_start == NEWEST_UNKNOWN)
+      newest_start = newest_stored_bucket(w, first_series, tier_ms);
+    newest = start >= newest_start;
+    if (src) src->newest_final[t] = newest ? start : newest_start;
   }
-  char pub_topic[1024];
-  if (!tsdb_strbuf__failed(sb) &&
-      tsdb_db__agg_topic(pub_topic, sizeof pub_topic, tier_ms, topic, topic_len))
-    tsdb_results__publish(&db->results, pub_topic, sb->data, sb->len, 0, retain, false);
+  tsdb_bucket_event ev = {topic, topic_len, tier_ms, start, state, newest, nfields,
+                          w->event_fields};
+  db->opts.bucket_fn(db, &ev, db->opts.bucket_ud);
 }
 
 static void publish_group(tsdb_writer *w, const final_entry *g, size_t n) {
   bool correction = false;
   for (size_t i = 0; i < n; i++) correction |= g[i].correction;
   publish_bucket(w, g[0].topic, g[0].topic_len, g[0].tier_ms, g[0].start,
-                 correction ? "correction" : "final", g, n);
+                 correction ? TSDB_BUCKET_CORRECTION : TSDB_BUCKET_FINAL, g, n);
 }
 
 /*
@@ -1522,7 +1457,8 @@ static void publish_partials(tsdb_writer *w, int64_t now) {
       continue;
     const tsdb_series *s = tsdb_catalog__get_unlocked(&w->db->catalog, a->series);
     if (!s) continue;
-    publish_bucket(w, s->topic->text, s->topic->len, a->tier_ms, a->start, "partial", NULL, 0);
+    publish_bucket(w, s->topic->text, s->topic->len, a->tier_ms, a->start, TSDB_BUCKET_PARTIAL,
+                   NULL, 0);
     /* Every open field of the topic was in that message. */
     uint32_t ids[TSDB_MAX_FIELDS];
     size_t nids = tsdb_catalog__topic_series(&w->db->catalog, s->topic->text, s->topic->len, ids,
@@ -1734,7 +1670,7 @@ static void commit_finals(tsdb_writer *w) {
   tsdb_db *db = w->db;
   if (w->finals.n == 0) return;
   atomic_fetch_add(&db->counters.buckets_finalized, w->finals.n);
-  if (db->opts.publish_aggregates) {
+  if (db->opts.bucket_fn) {
     sort_finals(w, cmp_final_ref);
     for (size_t i = 0; i < w->finals.n;) {
       size_t j = i + 1;
@@ -2439,7 +2375,6 @@ void tsdb_writer__join(tsdb_writer *w) {
   while ((g = tsdb_map__next(&w->globals, &pos)) != NULL) free(g);
   tsdb_map__free(&w->globals);
   free(w->gdirty.v);
-  tsdb_strbuf__free(&w->pub);
   free(w->heap);
   while (w->spare) {
     acc *next = w->spare->next;

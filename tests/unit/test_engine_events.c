@@ -1,0 +1,174 @@
+/* The engine's bucket events (tsdb_options.bucket_fn), as a host that is not
+ * serve/ sees them: typed, in order, with the newest-bucket flag. A real
+ * RocksDB in a fresh temporary directory, a clock the test drives. */
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tsdb/tsdb.h"
+#include "unit.h"
+
+static _Atomic int64_t now_ms;
+static int64_t test_clock(void *ud) {
+  (void)ud;
+  return atomic_load(&now_ms);
+}
+
+typedef struct seen_event {
+  char topic[64];
+  int64_t tier_ms, start_ms;
+  tsdb_bucket_state state;
+  bool newest;
+  size_t nfields;
+  char field[2][16];
+  uint64_t count[2];
+  double max[2];
+} seen_event;
+
+typedef struct events {
+  atomic_int n; /* written on the writer thread, read after tsdb_sync() */
+  seen_event v[32];
+} events;
+
+static void on_bucket(tsdb_db *db, const tsdb_bucket_event *ev, void *ud) {
+  (void)db;
+  events *e = ud;
+  int i = atomic_load(&e->n);
+  if (i == 32) return;
+  seen_event *s = &e->v[i];
+  snprintf(s->topic, sizeof s->topic, "%.*s", (int)ev->topic_len, ev->topic);
+  s->tier_ms = ev->tier_ms;
+  s->start_ms = ev->start_ms;
+  s->state = ev->state;
+  s->newest = ev->newest;
+  s->nfields = ev->nfields;
+  for (size_t k = 0; k < ev->nfields && k < 2; k++) {
+    snprintf(s->field[k], sizeof s->field[k], "%s", ev->fields[k].field);
+    s->count[k] = ev->fields[k].agg->count;
+    s->max[k] = ev->fields[k].agg->max;
+  }
+  atomic_store(&e->n, i + 1);
+}
+
+static tsdb_db *open_with(const char *path, tsdb_bucket_event_fn fn, events *e) {
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = path;
+  o.queue_bytes = 1 << 20;
+  o.flush_interval_ms = 1;
+  o.grace_ms = 1000;
+  o.partial_interval_ms = 0;
+  o.clock_fn = test_clock;
+  o.bucket_fn = fn;
+  o.bucket_ud = e;
+  tsdb_db *db = NULL;
+  char err[256];
+  CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "tsdb_open: %s", err);
+  return db;
+}
+
+static tsdb_series_class *air_class(void) {
+  static const char *const fields[] = {"pm10", "temp"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class_desc d = {
+      .schema_id = "events",
+      .schema_version = 1,
+      .topic_template = "city/{station}/air",
+      .nfields = 2,
+      .field_names = fields,
+      .ntiers = 1,
+      .tiers_ms = tiers,
+      .dup_policy = TSDB_DUP_LAST,
+      .block_span_ms = 3600000,
+  };
+  tsdb_series_class *cls = NULL;
+  CHECK_OK(tsdb_series_class_create(&d, &cls));
+  return cls;
+}
+
+static void put(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t field,
+                int64_t ts, double v) {
+  tsdb_point p = {ts, v, field};
+  tsdb_ingest_msg m = {
+      .cls = cls, .topic = topic, .topic_len = strlen(topic), .points = &p, .npoints = 1};
+  int rc;
+  while ((rc = tsdb_ingest(db, &m)) == TSDB_EFULL) usleep(1000);
+  CHECK_OK(rc);
+  CHECK_OK(tsdb_sync(db));
+}
+
+/* A bucket closes: one FINAL event with every field of the topic, newest;
+ * a late point in it after a newer bucket closed: a CORRECTION that is not
+ * the newest (a retained message must not go back to it). */
+TEST(final_then_correction_of_an_older_bucket) {
+  const int64_t b = 1795680000000; /* a minute boundary */
+  atomic_store(&now_ms, b);
+  events e = {0};
+  tsdb_db *db = open_with(unit_path("db"), on_bucket, &e);
+  tsdb_series_class *cls = air_class();
+  put(db, cls, "city/s1/air", 0, b + 1000, 5);
+  put(db, cls, "city/s1/air", 1, b + 1000, 20);
+  put(db, cls, "city/s1/air", 0, b + 2000, 7);
+  CHECK_INT(atomic_load(&e.n), ==, 0); /* still open */
+
+  atomic_store(&now_ms, b + 60000 + 1001);
+  put(db, cls, "city/s1/air", 0, b + 60000 + 1000, 1); /* the next bucket; wakes the writer */
+  CHECK_INT(atomic_load(&e.n), ==, 1);
+  seen_event *f = &e.v[0];
+  CHECK_STR(f->topic, "city/s1/air");
+  CHECK_INT(f->tier_ms, ==, 60000);
+  CHECK_INT(f->start_ms, ==, b);
+  CHECK_INT(f->state, ==, TSDB_BUCKET_FINAL);
+  CHECK(f->newest);
+  CHECK_INT(f->nfields, ==, 2);
+  CHECK_STR(f->field[0], "pm10");
+  CHECK_INT(f->count[0], ==, 2);
+  CHECK(f->max[0] == 7);
+  CHECK_STR(f->field[1], "temp");
+  CHECK_INT(f->count[1], ==, 1);
+
+  /* The second bucket closes (newest), then a late point reopens the first. */
+  atomic_store(&now_ms, b + 120000 + 1001);
+  put(db, cls, "city/s2/air", 0, b + 120000 + 1000, 1);
+  CHECK_INT(atomic_load(&e.n), ==, 2);
+  CHECK_INT(e.v[1].start_ms, ==, b + 60000);
+  CHECK(e.v[1].newest);
+  put(db, cls, "city/s1/air", 0, b + 3000, 9);
+  atomic_store(&now_ms, b + 120000 + 2600);
+  put(db, cls, "city/s2/air", 0, b + 120000 + 2000, 1);
+  int n = atomic_load(&e.n);
+  CHECK_INT(n, ==, 3);
+  seen_event *c = &e.v[2];
+  CHECK_STR(c->topic, "city/s1/air");
+  CHECK_INT(c->start_ms, ==, b);
+  CHECK_INT(c->state, ==, TSDB_BUCKET_CORRECTION);
+  CHECK(!c->newest);
+  CHECK_INT(c->count[0], ==, 3);
+  CHECK(c->max[0] == 9);
+  CHECK_INT(c->nfields, ==, 2);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
+
+static void count_publication(void *ud, const tsdb_result *r) {
+  if (r->kind == TSDB_RESULT_PUBLISH) ++*(int *)ud;
+}
+
+/* Without a callback the writer makes no events and publishes nothing. */
+TEST(no_callback_no_events) {
+  const int64_t b = 1795680000000;
+  atomic_store(&now_ms, b);
+  tsdb_db *db = open_with(unit_path("db"), NULL, NULL);
+  tsdb_series_class *cls = air_class();
+  put(db, cls, "city/s1/air", 0, b + 1000, 5);
+  atomic_store(&now_ms, b + 60000 + 1001);
+  put(db, cls, "city/s1/air", 0, b + 60000 + 1000, 1);
+  tsdb_stats st;
+  tsdb_stats_get(db, &st);
+  CHECK_INT(st.buckets_finalized, ==, 1);
+  int publications = 0;
+  tsdb_results_drain(db, 1000, count_publication, &publications);
+  CHECK_INT(publications, ==, 0);
+  tsdb_close(db);
+  tsdb_series_class_release(cls);
+}
