@@ -39,7 +39,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +49,7 @@
 #include "db.h"
 #include "read.h"
 #include "strbuf.h"
+#include "thread.h"
 #include "timeutil.h"
 #include "tsdb/topic.h"
 
@@ -880,11 +880,6 @@ static void handle(tsdb_db *db, const job *j) {
 
 static void *control_main(void *arg) {
   tsdb_control *c = arg;
-  /* Named for top -H, perf and the benchmarks' per-thread CPU. */
-  pthread_setname_np(pthread_self(), "tsdb-control");
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
   for (;;) {
     pthread_mutex_lock(&c->lock);
     while (!c->head && !c->stop) pthread_cond_wait(&c->cv, &c->lock);
@@ -964,7 +959,7 @@ int tsdb_control__start(tsdb_db *db, tsdb_control **out) {
     return TSDB_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    if (pthread_create(&c->threads[i], NULL, control_main, c)) {
+    if (tsdb_thread__start(&c->threads[i], "tsdb-control", control_main, c)) {
       tsdb_control__stop(c);
       return TSDB_ETHREAD;
     }

@@ -39,7 +39,6 @@
  */
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +48,7 @@
 #include "db.h"
 #include "keys.h"
 #include "strbuf.h"
+#include "thread.h"
 #include "timeutil.h"
 #include "tsdb/topic.h"
 
@@ -160,13 +160,7 @@ static bool wait_backlog(replay *r) {
 
 static void *replay_main(void *arg) {
   replay *r = arg;
-  /* Named for top -H, perf and the benchmarks' per-thread CPU. */
-  pthread_setname_np(pthread_self(), "tsdb-replay");
   tsdb_db *db = r->db;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
-
   r->start_ms = tsdb_time__monotonic_ms();
   r->next_progress_ms = r->start_ms + PROGRESS_EVERY_MS;
   uint8_t lo[8], hi[8];
@@ -281,7 +275,7 @@ int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
     r->from = from;
     r->to = to;
     r->speed = speed;
-    if (pthread_create(&r->thread, NULL, replay_main, r)) {
+    if (tsdb_thread__start(&r->thread, "tsdb-replay", replay_main, r)) {
       rc = TSDB_ETHREAD;
     } else {
       r->next = rs->list;

@@ -35,7 +35,6 @@
  *   then join. It stops before the store closes.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +43,7 @@
 #include "aggblock.h"
 #include "db.h"
 #include "keys.h"
+#include "thread.h"
 #include "timeutil.h"
 
 #ifdef __GLIBC__
@@ -188,11 +188,6 @@ void tsdb_maint__give_back_memory(tsdb_db *db, size_t *free_after_last) {
 
 static void *maint_main(void *arg) {
   tsdb_maint *m = arg;
-  /* Named for top -H, perf and the benchmarks' per-thread CPU. */
-  pthread_setname_np(pthread_self(), "tsdb-maint");
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
   int64_t sweep_ms = m->db->opts.retention_sweep_ms;
   int64_t next_sweep = sweep_ms ? tsdb_time__monotonic_ms() + sweep_ms : INT64_MAX;
   size_t free_after_trim = 0;
@@ -230,7 +225,7 @@ int tsdb_maint__start(tsdb_db *db, tsdb_maint **out) {
     free(m);
     return TSDB_ENOMEM;
   }
-  if (pthread_create(&m->thread, NULL, maint_main, m)) {
+  if (tsdb_thread__start(&m->thread, "tsdb-maint", maint_main, m)) {
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->cv);
     free(m);

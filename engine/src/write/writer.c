@@ -82,7 +82,6 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +94,7 @@
 #include "db.h"
 #include "keys.h"
 #include "read.h"
+#include "thread.h"
 #include "timeutil.h"
 
 #define TS_UNKNOWN INT64_MAX /* wseries.max_ts not loaded yet */
@@ -2249,14 +2249,7 @@ static void recover(tsdb_writer *w) {
 
 static void *writer_main(void *arg) {
   tsdb_writer *w = arg;
-  /* Named for top -H, perf and the benchmarks' per-thread CPU. */
-  pthread_setname_np(pthread_self(), "tsdb-writer");
   tsdb_db *db = w->db;
-  /* Signals belong to the host's threads (the broker handles SIGHUP etc.). */
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
-
   if (!tsdb_db__store(db) && !open_store_retrying(w)) {
     lose_held(w, NULL, 0);
     tsdb_queue__writer_exited(&db->queue);
@@ -2348,7 +2341,7 @@ int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
     free(w);
     return TSDB_ENOMEM;
   }
-  if (pthread_create(&w->thread, NULL, writer_main, w)) {
+  if (tsdb_thread__start(&w->thread, "tsdb-writer", writer_main, w)) {
     tsdb_store__batch_free(w->batch);
     tsdb_ratelimit__destroy(&w->still_failing);
     tsdb_ratelimit__destroy(&w->fail_log);
