@@ -118,11 +118,9 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
                        ": started data_dir=%s schema_dir=%s schemas=%zu unmatched=%s durability=%s "
                        "acl_fallback=%s storage=%s",
                        st->cfg.data_dir, st->cfg.schema_dir, ingest_schema_set_count(st->schemas),
-                       st->cfg.unmatched == UNMATCHED_PASS ? "pass" : "refuse",
-                       st->cfg.durability == DURABILITY_ASYNC  ? "async"
-                       : st->cfg.durability == DURABILITY_SYNC ? "sync"
-                                                                : "fsync",
-                       st->cfg.acl_fallback == ACL_FALLBACK_ALLOW ? "allow" : "defer",
+                       plugin_config__word(&st->cfg, "unmatched"),
+                       plugin_config__word(&st->cfg, "durability"),
+                       plugin_config__word(&st->cfg, "acl_fallback"),
                        stats.storage_failing ? "unavailable (messages refused, retrying)" : "ok");
   *userdata = st;
   return MOSQ_ERR_SUCCESS;
