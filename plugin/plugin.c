@@ -2,8 +2,9 @@
  * mosquitto-tsdb: the Mosquitto 2.0 plugin (API v5) entry points.
  *
  * This file holds only the three exported functions and callback
- * registration; the work is in on_message.c, on_tick.c and on_control.c,
- * and in the broker-free engine (engine/) and ingest (ingest/) libraries.
+ * registration; the work is in on_message.c, on_acl.c, on_tick.c,
+ * on_control.c and schemas.c (loading and SIGHUP reload), and in the
+ * broker-free engine (engine/) and ingest (ingest/) libraries.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,7 @@ EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supp
 
 static void engine_open_fail(plugin_state *st) {
   plugin_wake__stop(st->wake);
-  ingest_schema_set_release(st->schemas);
-  free(st->schema_stats);
+  plugin__schemas_release(st);
   free(st);
 }
 
@@ -155,8 +155,7 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *option
                        (unsigned long long)stats.points_written, (unsigned long long)stats.series,
                        (unsigned long long)stats.messages_lost,
                        (unsigned long long)stats.points_lost);
-  ingest_schema_set_release(st->schemas);
-  free(st->schema_stats);
+  plugin__schemas_release(st);
   free(st);
   return MOSQ_ERR_SUCCESS;
 }
