@@ -1,11 +1,12 @@
 /*
  * All plugin_opt_* parsing, in one place, into a typed struct.
  *
- * Every option has a default, a named range, and a parser that checks the
- * whole value (strtoull/strtod with end pointers). A bad value or an unknown
- * option is an error that stops the broker from starting, with a message that
- * names the option, the value and what was expected. Pure: no broker calls,
- * so it is unit-tested without a broker.
+ * Every option is one row of plugin_options[] (config.c): its type, default,
+ * bounds, field and documentation. One parser per type checks the whole value
+ * (strtoull with end pointers). A bad value or an unknown option is an error
+ * that stops the broker from starting, with a message that names the option,
+ * the value and what is allowed. Pure: no broker calls, so it is unit-tested
+ * without a broker.
  */
 #ifndef PLUGIN_CONFIG_H
 #define PLUGIN_CONFIG_H
@@ -53,16 +54,44 @@ typedef struct plugin_config {
   plugin_acl_fallback acl_fallback;
 } plugin_config;
 
-/* The option table, for the README and for `--help`-style listings. */
-typedef struct plugin_option_doc {
-  const char *name;
-  const char *dflt;
-  const char *meaning;
-} plugin_option_doc;
+/* How an option's text is read, and what its plugin_config field holds. */
+typedef enum plugin_option_type {
+  OPTION_DIRECTORY, /* a non-empty path that fits its char array */
+  OPTION_WORD,      /* one of the option's words; the field is the word's enum (an int) */
+  OPTION_BOOL,      /* on, true, off or false; the field is a bool */
+  OPTION_INTEGER,   /* a decimal integer in [min, max]; the field is 32 or 64 bits */
+  OPTION_SIZE,      /* bytes: an integer with an optional K, M or G suffix, in [min, max] */
+  OPTION_DURATION   /* milliseconds: "500ms", "5s", "1d" (tsdb_duration_parse), in [min, max] */
+} plugin_option_type;
 
-extern const plugin_option_doc plugin_option_docs[];
+typedef struct plugin_option_word {
+  const char *word;
+  int value;
+} plugin_option_word;
+
+/*
+ * One plugin_opt_<name>: the single place that says how it is parsed, what
+ * it defaults to, which values it allows and what it means. Parsing, the
+ * defaults, the error messages and the README's option table all come from
+ * plugin_options[].
+ */
+typedef struct plugin_option {
+  const char *name; /* after "plugin_opt_" */
+  plugin_option_type type;
+  const char *dflt; /* written as in mosquitto.conf, and parsed like it */
+  uint64_t min, max; /* INTEGER, SIZE (bytes), DURATION (ms) */
+  /* DURATION: "0" is allowed too, whatever min says (none, never or off, as
+   * the doc says); tsdb_duration_parse refuses a zero duration. */
+  bool zero_allowed;
+  const plugin_option_word *words; /* WORD: ends with a NULL word */
+  size_t offset, size;             /* the plugin_config field it fills */
+  const char *doc;                 /* Markdown, as the README shows it */
+} plugin_option;
+
+extern const plugin_option plugin_options[];
 extern const size_t plugin_option_count;
 
+/* Every option at its default (each default parsed as a configured value). */
 void plugin_config__defaults(plugin_config *cfg);
 
 /*
@@ -71,5 +100,13 @@ void plugin_config__defaults(plugin_config *cfg);
  */
 int plugin_config__set(plugin_config *cfg, const char *key, const char *value, char *err,
                        size_t errlen);
+
+/* What o allows, as its error message and the README say it ("an integer
+ * from 1 to 16"); cut to fit len. */
+void plugin_config__allowed(const plugin_option *o, char *buf, size_t len);
+
+/* The word of a WORD option's configured value ("async"), for logs; "?" if
+ * the option is not a WORD option. */
+const char *plugin_config__word(const plugin_config *cfg, const char *option);
 
 #endif /* PLUGIN_CONFIG_H */

@@ -2,8 +2,9 @@
  * mosquitto-tsdb: the Mosquitto 2.0 plugin (API v5) entry points.
  *
  * This file holds only the three exported functions and callback
- * registration; the work is in on_message.c, on_tick.c and on_control.c,
- * and in the broker-free engine (engine/) and ingest (ingest/) libraries.
+ * registration; the work is in on_message.c, on_acl.c, on_tick.c,
+ * on_control.c and schemas.c (loading and SIGHUP reload), and in the
+ * broker-free engine (engine/) and ingest (ingest/) libraries.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,7 @@ EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supp
 
 static void engine_open_fail(plugin_state *st) {
   plugin_wake__stop(st->wake);
-  ingest_schema_set_release(st->schemas);
-  free(st->schema_stats);
+  plugin__schemas_release(st);
   free(st);
 }
 
@@ -120,11 +120,9 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
                        ": started data_dir=%s schema_dir=%s schemas=%zu unmatched=%s durability=%s "
                        "acl_fallback=%s storage=%s",
                        st->cfg.data_dir, st->cfg.schema_dir, ingest_schema_set_count(st->schemas),
-                       st->cfg.unmatched == UNMATCHED_PASS ? "pass" : "refuse",
-                       st->cfg.durability == DURABILITY_ASYNC  ? "async"
-                       : st->cfg.durability == DURABILITY_SYNC ? "sync"
-                                                                : "fsync",
-                       st->cfg.acl_fallback == ACL_FALLBACK_ALLOW ? "allow" : "defer",
+                       plugin_config__word(&st->cfg, "unmatched"),
+                       plugin_config__word(&st->cfg, "durability"),
+                       plugin_config__word(&st->cfg, "acl_fallback"),
                        stats.storage_failing ? "unavailable (messages refused, retrying)" : "ok");
   *userdata = st;
   return MOSQ_ERR_SUCCESS;
@@ -159,8 +157,7 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *option
                        (unsigned long long)stats.points_written, (unsigned long long)stats.series,
                        (unsigned long long)stats.messages_lost,
                        (unsigned long long)stats.points_lost);
-  ingest_schema_set_release(st->schemas);
-  free(st->schema_stats);
+  plugin__schemas_release(st);
   free(st);
   return MOSQ_ERR_SUCCESS;
 }

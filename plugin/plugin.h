@@ -84,17 +84,22 @@ typedef struct plugin_state {
   int64_t tick_max_us; /* longest tick since the last metrics */
 } plugin_state;
 
-/* Callbacks (each in its own file). */
+/* Callbacks, each in the file of its concern (on_reload in schemas.c). */
 int plugin__on_message(int event, void *event_data, void *userdata);
 int plugin__on_acl_check(int event, void *event_data, void *userdata);
 int plugin__on_tick(int event, void *event_data, void *userdata);
 int plugin__on_control(int event, void *event_data, void *userdata);
 int plugin__on_reload(int event, void *event_data, void *userdata);
 
+/* The schemas in force (schemas.c). Broker thread. */
 /* Loads the schema directory; on failure logs and returns non-zero. */
 int plugin__schemas_load(plugin_state *st, ingest_schema_set **out);
-/* Puts a loaded set in force with its counters (carried over by schema id). */
+/* Puts a loaded set in force with its counters (carried over by schema id)
+ * and releases the set it replaces; on failure (out of memory) returns
+ * non-zero and the caller keeps set. */
 int plugin__schemas_install(plugin_state *st, ingest_schema_set *set);
+/* Releases the set in force and its counters. */
+void plugin__schemas_release(plugin_state *st);
 /* Hands results of the engine to the broker: publications (unless
  * logs_only, as during shutdown) and log lines. */
 void plugin__drain_results(plugin_state *st, size_t max, bool logs_only);

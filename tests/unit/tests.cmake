@@ -6,7 +6,7 @@ tsdb_add_unit_test(test_engine SOURCES unit/test_engine.c LIBS tsdb_serve tsdb_e
 tsdb_add_unit_test(test_schemas SOURCES unit/test_schemas.c LIBS tsdb_ingest)
 target_compile_definitions(test_schemas PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(TSDB_BUILD_PLUGIN)
-  tsdb_add_unit_test(test_config SOURCES unit/test_config.c LIBS tsdb_plugin_config)
+  tsdb_add_unit_test(test_config SOURCES unit/test_config.c LIBS tsdb_plugin_config tsdb_engine)
   target_compile_definitions(test_config PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 endif()
 # Ingest: decoders, x-tsdb mapping, error records, hostile payloads.
