@@ -146,8 +146,21 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
   o.path = path;
   o.log_level = TSDB_LOG_WARNING;
   o.clock_fn = day_clock;
-  o.bucket_fn = tsdb_serve_publish_bucket; /* the live aggregates, as the plugin publishes them */
+  /* serve/ over it as the plugin runs them: the live aggregates, $CONTROL. */
+  tsdb_serve_options so;
+  tsdb_serve_options_init(&so);
+  tsdb_serve *srv = NULL;
+  char err[256];
+  if (tsdb_serve_open(&so, &srv, err, sizeof err)) {
+    fprintf(stderr, "engine_bench: %s\n", err);
+    exit(1);
+  }
+  tsdb_serve_engine_options(srv, &o);
   tsdb_db *db = bench_engine_open_with(&o);
+  if (tsdb_serve_start(srv, db, err, sizeof err)) {
+    fprintf(stderr, "engine_bench: %s\n", err);
+    exit(1);
+  }
   tsdb_series_class *cls = day_class();
   size_t nst = p->stations;
   station *st = calloc(nst, sizeof *st);
@@ -205,7 +218,7 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
         int rc;
         while ((rc = tsdb_ingest(db, &msg)) == TSDB_EFULL) {
           full_waits++;
-          tsdb_results_drain(db, SIZE_MAX, count_result, &dr);
+          tsdb_serve_drain(srv, SIZE_MAX, count_result, &dr);
           usleep(200);
         }
         if (rc) {
@@ -219,14 +232,14 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
         if (++since_pass == per_pass) {
           since_pass = 0;
           tsdb_sync(db);
-          tsdb_results_drain(db, SIZE_MAX, count_result, &dr);
+          tsdb_serve_drain(srv, SIZE_MAX, count_result, &dr);
         }
       }
     }
     /* The hour is in: wait until the writer has stored it, so its cost
      * lands in this hour's figure. */
     tsdb_sync(db);
-    tsdb_results_drain(db, SIZE_MAX, count_result, &dr);
+    tsdb_serve_drain(srv, SIZE_MAX, count_result, &dr);
     double cpu1 = bc_self_cpu_s(), writer1 = threads_cpu_s("tsdb-writer"),
            wall1 = (double)bc_now_ns() / 1e9;
     double msgs = (double)nst * 60, points = msgs * FIELDS;
@@ -244,8 +257,9 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
     writer0 = writer1;
     wall0 = wall1;
   }
-  tsdb_stats s;
-  tsdb_stats_get(db, &s);
+  tsdb_serve_stats all;
+  tsdb_serve_stats_get(srv, &all);
+  const tsdb_stats s = all.engine;
   tsdb_store_memory mem;
   tsdb_store_memory_get(db, &mem);
   out->rocksdb_kb = (long)((mem.memtables + mem.block_cache + mem.table_readers) >> 10);
@@ -257,7 +271,7 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
   out->peak_rss_kb = status_kb("VmHWM:");
   out->rss_kb = status_kb("VmRSS:");
   out->publications = dr.publications;
-  out->results_dropped = s.results_dropped;
+  out->results_dropped = all.results_dropped;
   out->full_waits = full_waits;
   tsdb_compact(db);
   tsdb_disk_usage du;
@@ -279,7 +293,9 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
     printf("day: hour %d / hour 1 CPU per point: %.2f\n", p->hours,
            out->hour[p->hours - 1].cpu_us_per_point / out->hour[0].cpu_us_per_point);
   fflush(stdout);
+  tsdb_serve_stop(srv);
   tsdb_close(db);
+  tsdb_serve_close(srv);
   tsdb_series_class_release(cls);
   for (size_t i = 0; i < nst; i++) free(topics[i]);
   free(topics);

@@ -124,7 +124,7 @@ void plugin__metrics(plugin_state *st) {
     sys_publish(topic, r);
   }
   text_printf(&json, "}}");
-  tsdb_host_metrics_set(st->db, json.p, prom.p);
+  tsdb_serve_host_metrics_set(st->serve, json.p, prom.p);
   free(json.p);
   free(prom.p);
 }

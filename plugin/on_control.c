@@ -16,6 +16,6 @@ int plugin__on_control(int event, void *event_data, void *userdata) {
   struct mosquitto_evt_control *ev = event_data;
   plugin_state *st = userdata;
   const char *client = mosquitto_client_id(ev->client);
-  tsdb_control_submit(st->db, client ? client : "", ev->payload, ev->payloadlen);
+  tsdb_serve_control_submit(st->serve, client ? client : "", ev->payload, ev->payloadlen);
   return MOSQ_ERR_SUCCESS;
 }

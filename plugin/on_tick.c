@@ -46,7 +46,7 @@ static void deliver(void *ud, const tsdb_result *r) {
 
 void plugin__drain_results(plugin_state *st, size_t max, bool logs_only) {
   drain_ctx ctx = {st, logs_only};
-  tsdb_results_drain_bounded(st->db, max, logs_only ? SIZE_MAX : st->cfg.tick_max_bytes, deliver,
+  tsdb_serve_drain_bounded(st->serve, max, logs_only ? SIZE_MAX : st->cfg.tick_max_bytes, deliver,
                              &ctx);
 }
 

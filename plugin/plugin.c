@@ -15,7 +15,6 @@
 #include <mosquitto_plugin.h>
 
 #include "plugin.h"
-#include "tsdb/serve.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -32,6 +31,7 @@ EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supp
 }
 
 static void engine_open_fail(plugin_state *st) {
+  tsdb_serve_close(st->serve);
   plugin_wake__stop(st->wake);
   plugin__schemas_release(st);
   free(st);
@@ -70,22 +70,33 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
   o.grace_ms = (uint32_t)st->cfg.grace_ms;
   o.partial_interval_ms = (uint32_t)st->cfg.partial_interval_ms;
   o.cache_mb = st->cfg.cache_mb;
-  o.control_threads = st->cfg.control_threads;
-  o.max_answer_rows = st->cfg.max_answer_rows;
   o.fsync_wal = st->cfg.durability == DURABILITY_FSYNC;
   o.archive_retention_ms = st->cfg.archive_retention_ms;
-  o.max_replays = st->cfg.max_replays;
   o.wal_recovery = st->cfg.wal_recovery;
   /* A data directory that cannot be used now (permissions, a full disk)
    * must not take the broker down: messages are refused until it can. */
   o.open_retry = true;
-  o.log_fn = NULL; /* engine logs come back through the result queue to on_tick */
-  o.bucket_fn = tsdb_serve_publish_bucket; /* the live aggregates, $tsdb/agg/... */
+  /* serve/ first: the engine's writer publishes into its outbox from the
+   * start. Engine and serve/ logs come back through it to on_tick, because
+   * mosquitto_log_printf() may only be called on the broker thread. */
+  tsdb_serve_options so;
+  tsdb_serve_options_init(&so);
+  so.control_threads = st->cfg.control_threads;
+  so.max_answer_rows = st->cfg.max_answer_rows;
+  so.max_replays = st->cfg.max_replays;
   st->wake = plugin_wake__start(); /* on the broker thread, before any engine thread */
-  o.results_notify_fn = st->wake ? plugin_wake__notify : NULL;
-  o.results_notify_ud = st->wake;
+  so.results_notify_fn = st->wake ? plugin_wake__notify : NULL;
+  so.results_notify_ud = st->wake;
   char err[512] = "";
-  int rc = tsdb_open(&o, &st->db, err, sizeof err);
+  int rc = tsdb_serve_open(&so, &st->serve, err, sizeof err);
+  if (rc == 0) {
+    tsdb_serve_engine_options(st->serve, &o);
+    rc = tsdb_open(&o, &st->db, err, sizeof err);
+    if (rc == 0 && (rc = tsdb_serve_start(st->serve, st->db, err, sizeof err)) != 0) {
+      tsdb_close(st->db);
+      st->db = NULL;
+    }
+  }
   if (rc) {
     mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": cannot open the database in '%s': %s",
                          st->cfg.data_dir, err);
@@ -109,6 +120,7 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
     mosquitto_callback_unregister(identifier, MOSQ_EVT_CONTROL, plugin__on_control,
                                   PLUGIN_CONTROL_TOPIC);
     mosquitto_callback_unregister(identifier, MOSQ_EVT_RELOAD, plugin__on_reload, NULL);
+    tsdb_serve_stop(st->serve);
     tsdb_close(st->db);
     engine_open_fail(st);
     return MOSQ_ERR_UNKNOWN;
@@ -143,12 +155,14 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *option
                                 PLUGIN_CONTROL_TOPIC);
   mosquitto_callback_unregister(st->id, MOSQ_EVT_RELOAD, plugin__on_reload, NULL);
   mosquitto_callback_unregister(st->id, MOSQ_EVT_TICK, plugin__on_tick, NULL);
+  tsdb_serve_stop(st->serve);
   tsdb_shutdown(st->db);
   plugin__drain_results(st, SIZE_MAX, true);
   tsdb_stats stats;
   tsdb_stats_get(st->db, &stats);
   tsdb_close(st->db);
-  plugin_wake__stop(st->wake); /* after the engine: nothing notifies any more */
+  tsdb_serve_close(st->serve);
+  plugin_wake__stop(st->wake); /* after the engine and serve/: nothing notifies any more */
   mosquitto_log_printf(stats.messages_lost ? MOSQ_LOG_ERR : MOSQ_LOG_NOTICE,
                        PLUGIN_NAME
                        ": stopped accepted=%llu points_written=%llu series=%llu messages_lost=%llu "

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "ingest/schema.h"
+#include "tsdb/serve.h"
 #include "tsdb/tsdb.h"
 #include "wake.h"
 
@@ -62,6 +63,7 @@ typedef struct plugin_state {
   mosquitto_plugin_id_t *id;
   plugin_config cfg;
   tsdb_db *db;
+  tsdb_serve *serve; /* the read protocols over db: aggregates, $CONTROL, replays */
   plugin_wake *wake; /* NULL: results leave at the next loop pass (wake.c) */
   ingest_schema_set *schemas;
   plugin_schema_stats *schema_stats; /* one per schema of the set, same order */

@@ -6,8 +6,8 @@
 
 #include "aggcache.h"
 #include "db.h"
+#include "keys.h"
 #include "read.h"
-#include "strbuf.h"
 
 #define MIB ((size_t)1 << 20)
 
@@ -17,25 +17,14 @@ void tsdb_options_init(tsdb_options *o) {
   o->flush_interval_ms = 100;
   o->grace_ms = 5000;
   o->cache_mb = 64;
-  o->control_threads = 1;
-  o->max_answer_rows = 10000;
-  o->max_pending_commands = 256;
   o->retention_sweep_ms = 3600000;
   o->archive_retention_ms = 7LL * 86400000;
-  o->max_replays = 4;
-  o->max_results = 100000;
   o->partial_interval_ms = 5000;
   o->log_level = TSDB_LOG_INFO;
 }
 
 static void set_err(char *errbuf, size_t errlen, const char *msg) {
   if (errbuf && errlen) snprintf(errbuf, errlen, "%s", msg);
-}
-
-/* The log sink when the host gave none: the result queue, which the host
- * drains on its own thread. */
-static void log_to_results(void *ud, int level, const char *line) {
-  tsdb_results__log(ud, level, line);
 }
 
 int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errlen) {
@@ -50,19 +39,13 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   }
   tsdb_db *db = calloc(1, sizeof *db);
   if (!db) return TSDB_ENOMEM;
-  pthread_mutex_init(&db->host_lock, NULL);
   db->opts = *opts;
   db->path = strdup(opts->path);
   db->opts.path = db->path;
-  db->log = opts->log_fn
-                ? (tsdb_logger){opts->log_fn, opts->log_ud, opts->log_level}
-                : (tsdb_logger){log_to_results, &db->results, opts->log_level};
+  db->log = (tsdb_logger){opts->log_fn, opts->log_ud, opts->log_level};
   char err[512] = "";
   int rc = db->path ? 0 : TSDB_ENOMEM;
-  bool results_ok = false, catalog_ok = false, queue_ok = false;
-  if (rc == 0 && (rc = tsdb_results__init(&db->results, opts->max_results ? opts->max_results : 1,
-                                            opts->results_notify_fn, opts->results_notify_ud)) == 0)
-    results_ok = true;
+  bool catalog_ok = false, queue_ok = false;
   if (rc == 0 && (rc = tsdb_catalog__init(&db->catalog, &db->log)) == 0) catalog_ok = true;
   if (rc == 0 && (rc = tsdb_queue__init(&db->queue, opts->queue_bytes)) == 0) queue_ok = true;
   if (rc == 0) {
@@ -80,16 +63,10 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   }
   if (rc == 0 && (rc = tsdb_writer__start(db, &db->writer)) != 0)
     snprintf(err, sizeof err, "cannot start the writer thread: %s", tsdb_strerror(rc));
-  if (rc == 0 && (rc = tsdb_replays__init(db, &db->replays)) != 0)
-    snprintf(err, sizeof err, "cannot set up replays: %s", tsdb_strerror(rc));
-  if (rc == 0 && (rc = tsdb_control__start(db, &db->control)) != 0)
-    snprintf(err, sizeof err, "cannot start the control threads: %s", tsdb_strerror(rc));
   if (rc == 0 && (rc = tsdb_maint__start(db, &db->maint)) != 0)
     snprintf(err, sizeof err, "cannot start the maintenance thread: %s", tsdb_strerror(rc));
   if (rc) {
     set_err(errbuf, errlen, err[0] ? err : tsdb_strerror(rc));
-    tsdb_control__stop(db->control);
-    tsdb_replays__stop(db->replays);
     if (db->writer) {
       tsdb_queue__stop(&db->queue);
       tsdb_writer__join(db->writer);
@@ -97,7 +74,6 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
     tsdb_store__close(db->store);
     if (queue_ok) tsdb_queue__destroy(&db->queue);
     if (catalog_ok) tsdb_catalog__destroy(&db->catalog);
-    if (results_ok) tsdb_results__destroy(&db->results);
     free(db->path);
     free(db);
     return rc;
@@ -132,18 +108,13 @@ int tsdb_db__open_store(tsdb_db *db, char *err, size_t errlen) {
 void tsdb_shutdown(tsdb_db *db) {
   if (!db || db->shut_down) return;
   db->shut_down = true;
-  /* Order: stop the producers of work (maintenance, control, replays, then ingest),
-   * let the writer drain and exit, then close storage. The host no longer
-   * drains results (its tick is unregistered), so nothing may wait for it. */
-  tsdb_results__end_waits(&db->results);
+  /* Order: stop the producers of work (maintenance, then ingest), let the
+   * writer drain and exit, then close storage. The readers of serve/ stopped
+   * before (tsdb_serve_stop). */
   tsdb_maint__stop(db->maint);
-  tsdb_control__stop(db->control);
-  tsdb_replays__stop(db->replays);
   tsdb_queue__stop(&db->queue);
   tsdb_writer__join(db->writer);
   db->maint = NULL;
-  db->control = NULL;
-  db->replays = NULL;
   db->writer = NULL;
   atomic_store_explicit(&db->store_ready, false, memory_order_release);
   tsdb_store__close(db->store);
@@ -155,10 +126,6 @@ void tsdb_close(tsdb_db *db) {
   tsdb_shutdown(db);
   tsdb_queue__destroy(&db->queue);
   tsdb_catalog__destroy(&db->catalog);
-  tsdb_results__destroy(&db->results);
-  free(db->host_json);
-  free(db->host_prometheus);
-  pthread_mutex_destroy(&db->host_lock);
   free(db->path);
   free(db);
 }
@@ -199,30 +166,51 @@ int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg) {
   return rc;
 }
 
-size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn, void *ud) {
-  return tsdb_results__drain(&db->results, max_items, SIZE_MAX, fn, ud);
-}
-
-size_t tsdb_results_drain_bounded(tsdb_db *db, size_t max_items, size_t max_bytes,
-                                  tsdb_result_fn fn, void *ud) {
-  return tsdb_results__drain(&db->results, max_items, max_bytes, fn, ud);
-}
-
-int tsdb_results_publish(tsdb_db *db, const char *topic, const void *payload, size_t len,
-                         int qos, bool retain) {
-  return tsdb_results__publish(&db->results, topic, payload, len, qos, retain, false);
-}
-
-size_t tsdb_results_pending(const tsdb_db *db) {
-  return atomic_load(&((tsdb_db *)db)->results.count);
-}
-
-int tsdb_control_submit(tsdb_db *db, const char *client_id, const void *payload, size_t len) {
-  return tsdb_control__submit(db->control, client_id, payload, len);
-}
-
 int tsdb_series_find(tsdb_db *db, const char *topic, const char *field, uint32_t *id) {
   return tsdb_catalog__find(&db->catalog, topic, field, id);
+}
+
+int64_t tsdb_now(tsdb_db *db) { return tsdb_db__now(db); }
+
+void tsdb_options_get(tsdb_db *db, tsdb_options *out) { *out = db->opts; }
+
+bool tsdb_storage_ready(tsdb_db *db) { return tsdb_db__store(db) != NULL; }
+
+uint64_t tsdb_ingest_position(tsdb_db *db) { return tsdb_queue__pushed(&db->queue); }
+
+int tsdb_wait_written(tsdb_db *db, uint64_t position) {
+  return tsdb_queue__wait_processed(&db->queue, position);
+}
+
+int tsdb_series_describe(tsdb_db *db, uint32_t series, tsdb_series_info *out) {
+  return tsdb_catalog__info(&db->catalog, series, out);
+}
+
+int tsdb_archive_scan(tsdb_db *db, int64_t from, int64_t to, tsdb_archive_fn fn, void *ud) {
+  tsdb_store *store = tsdb_db__store(db);
+  if (!store) return TSDB_EIO;
+  uint8_t lo[8], hi[8];
+  tsdb_key__put_ts(lo, from);
+  tsdb_key__put_ts(hi, to);
+  tsdb_snap *snap = tsdb_store__snapshot(store);
+  tsdb_store_iter *it = NULL;
+  int rc = tsdb_store__iter_open(store, snap, TSDB_CF_ARCHIVE, lo, sizeof lo, hi, sizeof hi, &it);
+  for (; rc == 0 && tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
+    size_t klen, vlen;
+    const uint8_t *k = tsdb_store__iter_key(it, &klen);
+    const uint8_t *v = tsdb_store__iter_value(it, &vlen);
+    /* [u16 topic length][topic][payload] (keys.h); anything else is not a
+     * message this engine archived, and is skipped. */
+    if (klen != TSDB_ARCHIVE_KEY_LEN || vlen < 2) continue;
+    size_t tlen = (size_t)v[0] << 8 | v[1];
+    if (tlen == 0 || tlen > vlen - 2) continue;
+    rc = fn(ud, tsdb_key__get_ts(k), (const char *)v + 2, tlen, v + 2 + tlen, vlen - 2 - tlen);
+    if (rc) break;
+  }
+  if (rc == 0 && it) rc = tsdb_store__iter_status(it);
+  tsdb_store__iter_close(it);
+  tsdb_store__snapshot_release(store, snap);
+  return rc;
 }
 
 int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to, tsdb_point_fn fn,
@@ -308,8 +296,6 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->open_buckets = atomic_load(&c->open_buckets);
   s->backfills_pending = atomic_load(&c->backfills_pending);
   s->series = tsdb_catalog__count(&db->catalog);
-  s->commands = atomic_load(&c->commands);
-  s->results_dropped = atomic_load(&db->results.dropped);
   s->write_errors = atomic_load(&c->write_errors);
   s->queue_bytes_used = atomic_load(&db->queue.used_snapshot);
   s->queue_bytes_capacity = 2 * db->queue.cap;
@@ -349,83 +335,3 @@ uint64_t tsdb_db__latency_quantile(tsdb_counters *c, double q) {
   return (uint64_t)1 << (TSDB_LATENCY_BUCKETS - 1);
 }
 
-void tsdb_host_metrics_set(tsdb_db *db, const char *json, const char *prometheus) {
-  char *j = json ? strdup(json) : NULL, *p = prometheus ? strdup(prometheus) : NULL;
-  pthread_mutex_lock(&db->host_lock);
-  free(db->host_json);
-  free(db->host_prometheus);
-  db->host_json = j;
-  db->host_prometheus = p;
-  pthread_mutex_unlock(&db->host_lock);
-}
-
-char *tsdb_stats_prometheus(const tsdb_stats *s) {
-  tsdb_strbuf sb;
-  tsdb_strbuf__init(&sb);
-  static const struct {
-    const char *name, *type, *help;
-    size_t offset;
-  } metrics[] = {
-#define M(field, type, help) {"tsdb_" #field, type, help, offsetof(tsdb_stats, field)}
-      M(messages_ingested, "counter", "Messages queued for storage."),
-      M(points_ingested, "counter", "Points queued for storage."),
-      M(points_written, "counter", "Points written to RocksDB."),
-      M(queue_full, "counter", "Messages refused because the ingest queue was full."),
-      M(batches, "counter", "Write batches."),
-      M(late_points, "counter", "Points not newer than their series' newest point."),
-      M(expired_points, "counter", "Points dropped because retention had passed them."),
-      M(duplicates_rejected, "counter", "Points refused by the reject duplicate policy."),
-      M(buckets_finalized, "counter", "Rollup buckets finalized."),
-      M(corrections, "counter", "Finalized buckets changed again by late points."),
-      M(open_buckets, "gauge", "Rollup buckets open in memory."),
-      M(backfills_pending, "gauge", "Rollup tiers a schema added, still being built from older data."),
-      M(series, "gauge", "Series in the catalog."),
-      M(commands, "counter", "$CONTROL command requests run."),
-      M(results_dropped, "counter", "Publications dropped because nobody drained them."),
-      M(write_errors, "counter", "Failed RocksDB writes."),
-      M(retention_sweeps, "counter", "Background retention passes."),
-      M(write_latency_p50_us, "gauge", "Median batch write latency (upper bucket bound)."),
-      M(write_latency_p99_us, "gauge", "99th percentile batch write latency (upper bound)."),
-      M(sources_cached, "gauge", "Topics whose series ids the writer caches."),
-      M(series_active, "gauge", "Series with a point in the last 10 minutes or an open bucket."),
-      M(memory_trims, "counter", "Times free heap pages were given back to the system."),
-      M(agg_cache_hits, "counter", "Aggregate blocks served decoded from the cache."),
-      M(agg_cache_misses, "counter", "Aggregate blocks looked up in the cache and decoded."),
-      M(agg_cache_bytes, "gauge", "Memory the decoded aggregate block cache holds."),
-      M(storage_failing, "gauge", "1 while writes to storage fail and messages are refused."),
-      M(storage_failures, "counter", "Times writes to storage started to fail."),
-      M(messages_lost, "counter", "Accepted (acknowledged) messages that were never written."),
-      M(points_lost, "counter", "Points of accepted messages that were never written."),
-      M(wal_damaged, "gauge", "1 when this start dropped damaged write-ahead log records."),
-#undef M
-  };
-  for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
-    uint64_t v;
-    memcpy(&v, (const char *)s + metrics[i].offset, sizeof v);
-    tsdb_strbuf__printf(&sb, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", metrics[i].name,
-                        metrics[i].help, metrics[i].name, metrics[i].type, metrics[i].name,
-                        (unsigned long long)v);
-  }
-  tsdb_strbuf__printf(&sb,
-                      "# HELP tsdb_queue_bytes Bytes waiting in the ingest queue.\n"
-                      "# TYPE tsdb_queue_bytes gauge\ntsdb_queue_bytes %zu\n"
-                      "# HELP tsdb_disk_bytes Bytes on disk by kind.\n"
-                      "# TYPE tsdb_disk_bytes gauge\n"
-                      "tsdb_disk_bytes{kind=\"raw\"} %llu\ntsdb_disk_bytes{kind=\"agg\"} %llu\n"
-                      "tsdb_disk_bytes{kind=\"other\"} %llu\ntsdb_disk_bytes{kind=\"wal\"} %llu\n"
-                      "# HELP tsdb_rocksdb_memory_bytes Memory RocksDB holds, by kind.\n"
-                      "# TYPE tsdb_rocksdb_memory_bytes gauge\n"
-                      "tsdb_rocksdb_memory_bytes{kind=\"memtables\"} %llu\n"
-                      "tsdb_rocksdb_memory_bytes{kind=\"block_cache\"} %llu\n"
-                      "tsdb_rocksdb_memory_bytes{kind=\"table_readers\"} %llu\n",
-                      s->queue_bytes_used, (unsigned long long)s->disk.raw,
-                      (unsigned long long)s->disk.agg, (unsigned long long)s->disk.other,
-                      (unsigned long long)s->disk.wal, (unsigned long long)s->memory.memtables,
-                      (unsigned long long)s->memory.block_cache,
-                      (unsigned long long)s->memory.table_readers);
-  if (tsdb_strbuf__failed(&sb)) {
-    tsdb_strbuf__free(&sb);
-    return NULL;
-  }
-  return tsdb_strbuf__take(&sb, NULL);
-}

@@ -7,15 +7,12 @@
 #include "catalog.h"
 #include "log.h"
 #include "queue.h"
-#include "results.h"
 #include "store.h"
 #include "timeutil.h"
 #include "tsdb/tsdb.h"
 
 typedef struct tsdb_writer tsdb_writer;
-typedef struct tsdb_control tsdb_control;
 typedef struct tsdb_maint tsdb_maint;
-typedef struct tsdb_replays tsdb_replays;
 
 #define TSDB_LATENCY_BUCKETS 32 /* log2 of microseconds: 1 us .. 2^31 us */
 
@@ -30,7 +27,6 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t retention_sweeps;
   atomic_uint_fast64_t buckets_finalized;
   atomic_uint_fast64_t corrections;
-  atomic_uint_fast64_t commands;
   atomic_uint_fast64_t write_errors;
   atomic_uint_fast64_t open_buckets; /* a gauge, set by the writer after each pass */
   atomic_uint_fast64_t backfills_pending; /* a gauge, set by the writer after each pass */
@@ -49,7 +45,6 @@ struct tsdb_db {
   tsdb_options opts;
   char *path;
   tsdb_logger log;
-  tsdb_results results;
   /* Set once, before store_ready (release): other threads use it only after
    * seeing store_ready (acquire; tsdb_db__store). The writer may set it
    * after tsdb_open() returned (tsdb_options.open_retry). */
@@ -58,13 +53,9 @@ struct tsdb_db {
   tsdb_catalog catalog;
   tsdb_queue queue;
   tsdb_writer *writer;
-  tsdb_control *control;
   tsdb_maint *maint;
-  tsdb_replays *replays;
   tsdb_counters counters;
   bool shut_down; /* tsdb_shutdown() ran (host thread) */
-  pthread_mutex_t host_lock; /* guards the host's metrics below */
-  char *host_json, *host_prometheus;
 };
 
 /* The store once it is open and its catalog loaded, else NULL. Any thread. */
@@ -88,10 +79,6 @@ int tsdb_writer__start(tsdb_db *db, tsdb_writer **out);
 /* The queue must be stopped first; joins the thread and frees the writer. */
 void tsdb_writer__join(tsdb_writer *w);
 
-int tsdb_control__start(tsdb_db *db, tsdb_control **out);
-void tsdb_control__stop(tsdb_control *c);
-int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *payload, size_t len);
-
 int tsdb_maint__start(tsdb_db *db, tsdb_maint **out);
 void tsdb_maint__stop(tsdb_maint *m);
 /* One retention sweep (maint.c), on the calling thread. */
@@ -101,15 +88,5 @@ void tsdb_maint__give_back_memory(tsdb_db *db, size_t *free_after_last);
 /* The compaction filter's question (maint.c): has retention passed this key? */
 bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen);
 
-int tsdb_replays__init(tsdb_db *db, tsdb_replays **out);
-/* Starts a replay thread; the id (given or generated) goes to idbuf.
- * TSDB_EFULL: max_replays run already; TSDB_EINVAL: the client runs one of
- * that id already. */
-int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
-                        const char *filter, int64_t from, int64_t to, double speed, char *idbuf,
-                        size_t idlen);
-/* Cancels a running replay of this client; TSDB_ENOTFOUND if none. */
-int tsdb_replays__cancel(tsdb_replays *rs, const char *client_id, const char *id);
-void tsdb_replays__stop(tsdb_replays *rs);
 
 #endif /* TSDB_DB_H */

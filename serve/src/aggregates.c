@@ -7,7 +7,7 @@
  * allocation per publication were a fifth of the writer's CPU at a city's
  * shape (five publications a message).
  */
-#include "tsdb/serve.h"
+#include "serve_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -98,8 +98,9 @@ bool tsdb_serve_agg_topic(char *buf, size_t len, int64_t tier_ms, const char *to
   return n > 0 && (size_t)n < len;
 }
 
-void tsdb_serve_publish_bucket(tsdb_db *db, const tsdb_bucket_event *ev, void *ud) {
-  (void)ud;
+void tsdb_serve__publish_bucket(tsdb_db *db, const tsdb_bucket_event *ev, void *ud) {
+  (void)db;
+  tsdb_serve *srv = ud;
   tsdb_strbuf *sb = thread_payload();
   if (!sb || ev->nfields == 0 || (unsigned)ev->state > TSDB_BUCKET_CORRECTION) return;
   char tier[24], start_text[64];
@@ -122,5 +123,5 @@ void tsdb_serve_publish_bucket(tsdb_db *db, const tsdb_bucket_event *ev, void *u
   char topic[1024];
   if (!tsdb_strbuf__failed(sb) &&
       tsdb_serve_agg_topic(topic, sizeof topic, ev->tier_ms, ev->topic, ev->topic_len))
-    tsdb_results_publish(db, topic, sb->data, sb->len, 0, ev->newest);
+    tsdb_outbox__publish(&srv->outbox, topic, sb->data, sb->len, 0, ev->newest, false);
 }

@@ -1,6 +1,7 @@
 /* The plugin's option parser: defaults, every option, and clear errors. */
 #include "config.h"
 #include "tsdb/tsdb.h"
+#include "tsdb/serve.h"
 #include "unit.h"
 
 TEST(defaults_and_valid_values) {
@@ -153,23 +154,25 @@ TEST(every_option_fills_a_field_of_its_type) {
   }
 }
 
-/* The broker and the benchmarks share the engine's defaults (bench/ opens
- * the engine with tsdb_options_init() "as a broker runs it"): the plugin's
- * defaults must give the same options. */
+/* The broker and the benchmarks share the engine's and serve/'s defaults
+ * (bench/ opens the engine with tsdb_options_init() "as a broker runs it"):
+ * the plugin's defaults must give the same options. */
 TEST(plugin_defaults_are_the_engine_defaults) {
   plugin_config c;
   plugin_config__defaults(&c);
   tsdb_options o;
   tsdb_options_init(&o);
+  tsdb_serve_options so;
+  tsdb_serve_options_init(&so);
   CHECK_INT(o.queue_bytes, ==, c.queue_size / 2); /* each of the queue's two halves */
   CHECK_INT(o.flush_interval_ms, ==, c.flush_interval_ms);
   CHECK_INT(o.grace_ms, ==, c.grace_ms);
   CHECK_INT(o.partial_interval_ms, ==, c.partial_interval_ms);
   CHECK_INT(o.cache_mb, ==, c.cache_mb);
-  CHECK_INT(o.control_threads, ==, c.control_threads);
-  CHECK_INT(o.max_answer_rows, ==, c.max_answer_rows);
+  CHECK_INT(so.control_threads, ==, c.control_threads);
+  CHECK_INT(so.max_answer_rows, ==, c.max_answer_rows);
   CHECK_INT(o.archive_retention_ms, ==, c.archive_retention_ms);
-  CHECK_INT(o.max_replays, ==, c.max_replays);
+  CHECK_INT(so.max_replays, ==, c.max_replays);
   CHECK_INT(o.wal_recovery, ==, c.wal_recovery);
   CHECK_INT(o.fsync_wal, ==, c.durability == DURABILITY_FSYNC);
 }

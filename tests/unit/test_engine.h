@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "tsdb/serve.h"
 #include "tsdb/tsdb.h"
 #include "unit.h"
 
@@ -20,8 +21,15 @@ int64_t fake_clock(void *ud);
 extern uint32_t partial_interval_ms;
 
 /* Opens a database at path with a 1 MiB queue, a 1 ms flush interval and
- * aggregate publications on; the test fails if it cannot. */
+ * aggregate publications on, with serve/ over it as the plugin runs them;
+ * the test fails if it cannot. */
 tsdb_db *open_db(const char *path, bool fake_time, uint32_t grace_ms);
+/* The same with the caller's options (serve: NULL for the defaults). */
+tsdb_db *open_db_with(tsdb_options *engine, const tsdb_serve_options *serve);
+/* serve/ over a database open_db*() opened. */
+tsdb_serve *serve_of(tsdb_db *db);
+/* Stops serve/, closes the database, frees serve/ (the plugin's order). */
+void close_db(tsdb_db *db);
 /* A class of schema "test" on city/{district}/{station}/air, blocks of one hour. */
 tsdb_series_class *make_class_version(const char *const *fields, size_t nfields,
                                       const int64_t *tiers, size_t ntiers, int dup,

@@ -43,7 +43,7 @@ TEST(series_lookup_by_filter_and_labels) {
   CHECK_OK(tsdb_series_match(db, "#", NULL, l2, 2, collect_match, &m));
   CHECK_INT(m.n, ==, 2);
   CHECK_INT(tsdb_series_match(db, "city/#/x", NULL, NULL, 0, collect_match, &m), ==, TSDB_EINVAL);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -102,10 +102,10 @@ TEST(catalog_topics_labels_and_reload) {
     int in_d3 = 0;
     for (int i = 0; i < TOPICS; i++) in_d3 += i % 7 == 3;
     CHECK_INT(m.n, ==, in_d3 - 1); /* s10 has area now, not district */
-    tsdb_close(db);
+    close_db(db);
     db = open_db(path, true, 1000);
   }
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(v1);
   tsdb_series_class_release(v2);
 }

@@ -32,9 +32,9 @@ static void collect_answer(void *ud, const tsdb_result *r) {
  * ends every command. */
 static void control(tsdb_db *db, const char *client, const char *json, answer *a) {
   memset(a, 0, sizeof *a);
-  CHECK_OK(tsdb_control_submit(db, client, json, strlen(json)));
+  CHECK_OK(tsdb_serve_control_submit(serve_of(db), client, json, strlen(json)));
   for (int i = 0; i < 1000 && !a->finished; i++) {
-    tsdb_results_drain(db, 1, collect_answer, a);
+    tsdb_serve_drain(serve_of(db), 1, collect_answer, a);
     if (!a->finished) usleep(2000);
   }
   CHECK_MSG(a->finished, "no complete answer to %s", json);
@@ -113,9 +113,9 @@ TEST(control_commands) {
   control(db, "me", "{\"commands\":[{\"command\":\"query\",\"topic\":\"nowhere/#\"}]}", &a);
   CHECK_INT(a.n, ==, 1); /* a filter matching nothing: just done, no error */
   CHECK(strstr(a.payload[0], "\"done\":true") != NULL);
-  CHECK_INT(tsdb_control_submit(db, "a/b", "{}", 2), ==, TSDB_EINVAL);
-  CHECK_INT(tsdb_control_submit(db, "a+", "{}", 2), ==, TSDB_EINVAL);
-  tsdb_close(db);
+  CHECK_INT(tsdb_serve_control_submit(serve_of(db), "a/b", "{}", 2), ==, TSDB_EINVAL);
+  CHECK_INT(tsdb_serve_control_submit(serve_of(db), "a+", "{}", 2), ==, TSDB_EINVAL);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -141,7 +141,7 @@ static int drain_until(tsdb_db *db, pubs *p, const char *topic, const char *need
   for (int i = 0; i < 10000; i++) {
     for (int k = 0; k < p->n; k++)
       if (!strcmp(p->topics[k], topic) && strstr(p->payloads[k], needle)) return k;
-    if (p->n < 64) tsdb_results_drain(db, 1, collect_pub, p);
+    if (p->n < 64) tsdb_serve_drain(serve_of(db), 1, collect_pub, p);
     usleep(1000);
   }
   return -1;
@@ -190,7 +190,7 @@ TEST(archive_replay_and_cancel) {
   CHECK_INT(pos, >=, 1795679100000);
   CHECK_INT(pos, <, 1795679101000);
   CHECK(strstr(p.payloads[k], "sent") == NULL);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -257,7 +257,7 @@ TEST(replay_progress_does_not_depend_on_the_messages) {
     CHECK_INT(running, >=, 1);
     CHECK_INT(messages, ==, round ? 0 : 3);
   }
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -274,32 +274,32 @@ TEST(results_notify_once_per_drain) {
   tsdb_options_init(&o);
   o.path = unit_path("db");
   o.queue_bytes = 1 << 20;
-  o.results_notify_fn = count_notify;
-  tsdb_db *db = NULL;
-  char err[256];
-  CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "tsdb_open: %s", err);
+  tsdb_serve_options so;
+  tsdb_serve_options_init(&so);
+  so.results_notify_fn = count_notify;
+  tsdb_db *db = open_db_with(&o, &so);
   /* The "opened" log line waits: announced once. */
-  CHECK_INT(tsdb_results_pending(db), >=, 1);
+  CHECK_INT(tsdb_serve_pending(serve_of(db)), >=, 1);
   CHECK_INT(atomic_load(&notified), ==, 1);
   static pubs p;
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   /* Three answers while nobody drains: one notification. */
   int before = atomic_load(&notified);
   for (int i = 0; i < 3; i++) {
     const char *req = "{\"commands\":[{\"command\":\"stats\"}]}";
-    CHECK_OK(tsdb_control_submit(db, "me", req, strlen(req)));
+    CHECK_OK(tsdb_serve_control_submit(serve_of(db), "me", req, strlen(req)));
   }
-  for (int i = 0; i < 5000 && tsdb_results_pending(db) < 3; i++) usleep(1000);
-  CHECK_INT(tsdb_results_pending(db), >=, 3);
+  for (int i = 0; i < 5000 && tsdb_serve_pending(serve_of(db)) < 3; i++) usleep(1000);
+  CHECK_INT(tsdb_serve_pending(serve_of(db)), >=, 3);
   CHECK_INT(atomic_load(&notified), ==, before + 1);
   /* One drained, the rest announced again by the drain itself. */
-  CHECK_INT(tsdb_results_drain(db, 1, collect_pub, &p), ==, 1);
+  CHECK_INT(tsdb_serve_drain(serve_of(db), 1, collect_pub, &p), ==, 1);
   CHECK_INT(atomic_load(&notified), ==, before + 2);
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   int after = atomic_load(&notified);
   const char *req = "{\"commands\":[{\"command\":\"stats\"}]}";
-  CHECK_OK(tsdb_control_submit(db, "me", req, strlen(req)));
+  CHECK_OK(tsdb_serve_control_submit(serve_of(db), "me", req, strlen(req)));
   for (int i = 0; i < 5000 && atomic_load(&notified) == after; i++) usleep(1000);
   CHECK_INT(atomic_load(&notified), >, after);
-  tsdb_close(db);
+  close_db(db);
 }

@@ -1,6 +1,5 @@
 /* The helpers declared in test_engine.h, compiled into every engine test. */
 #include "test_engine.h"
-#include "tsdb/serve.h"
 
 _Atomic int64_t fake_now;
 int64_t fake_clock(void *ud) {
@@ -10,6 +9,34 @@ int64_t fake_clock(void *ud) {
 
 uint32_t partial_interval_ms;
 
+/* The databases open_db*() opened and serve/ over each. */
+#define OPEN_MAX 8
+static struct {
+  tsdb_db *db;
+  tsdb_serve *srv;
+} open_dbs[OPEN_MAX];
+
+tsdb_db *open_db_with(tsdb_options *engine, const tsdb_serve_options *serve) {
+  tsdb_serve_options defaults;
+  tsdb_serve_options_init(&defaults);
+  tsdb_serve *srv = NULL;
+  char err[256];
+  CHECK_MSG(tsdb_serve_open(serve ? serve : &defaults, &srv, err, sizeof err) == 0,
+            "tsdb_serve_open: %s", err);
+  tsdb_serve_engine_options(srv, engine);
+  tsdb_db *db = NULL;
+  CHECK_MSG(tsdb_open(engine, &db, err, sizeof err) == 0, "tsdb_open: %s", err);
+  CHECK_MSG(tsdb_serve_start(srv, db, err, sizeof err) == 0, "tsdb_serve_start: %s", err);
+  for (int i = 0; i < OPEN_MAX; i++)
+    if (!open_dbs[i].db) {
+      open_dbs[i].db = db;
+      open_dbs[i].srv = srv;
+      return db;
+    }
+  CHECK_MSG(false, "more than %d databases open at once", OPEN_MAX);
+  return NULL;
+}
+
 tsdb_db *open_db(const char *path, bool fake_time, uint32_t grace_ms) {
   tsdb_options o;
   tsdb_options_init(&o);
@@ -18,13 +45,25 @@ tsdb_db *open_db(const char *path, bool fake_time, uint32_t grace_ms) {
   o.queue_bytes = 1 << 20;
   o.flush_interval_ms = 1;
   o.grace_ms = grace_ms;
-  o.bucket_fn = tsdb_serve_publish_bucket;
   if (fake_time) o.clock_fn = fake_clock;
-  tsdb_db *db = NULL;
-  char err[256];
-  int rc = tsdb_open(&o, &db, err, sizeof err);
-  CHECK_MSG(rc == 0, "tsdb_open: %s", err);
-  return db;
+  return open_db_with(&o, NULL);
+}
+
+tsdb_serve *serve_of(tsdb_db *db) {
+  for (int i = 0; i < OPEN_MAX; i++)
+    if (open_dbs[i].db == db) return open_dbs[i].srv;
+  CHECK_MSG(false, "a database open_db() did not open");
+  return NULL;
+}
+
+void close_db(tsdb_db *db) {
+  if (!db) return;
+  tsdb_serve *srv = serve_of(db);
+  tsdb_serve_stop(srv);
+  tsdb_close(db);
+  tsdb_serve_close(srv);
+  for (int i = 0; i < OPEN_MAX; i++)
+    if (open_dbs[i].db == db) open_dbs[i].db = NULL;
 }
 
 tsdb_series_class *make_class_version(const char *const *fields, size_t nfields,

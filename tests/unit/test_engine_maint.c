@@ -90,7 +90,7 @@ TEST(retention_drops_exactly_what_expired) {
   CHECK_INT(bs.n, ==, 0);
   tsdb_stats_get(db, &st);
   CHECK_INT(st.retention_sweeps, ==, 2);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
   /* Bad retention: a tier shorter than raw, raw shorter than the coarsest tier. */
   static const int64_t short_tier[] = {1800000, 6 * 3600000};

@@ -87,7 +87,7 @@ TEST(step_queries_equal_naive_aggregation) {
     CHECK_INT(rows.b[i].count, ==, whole.b[i].count);
   }
   collected_free(&c);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -145,6 +145,6 @@ TEST(step_query_fill_modes) {
   CHECK_OK(tsdb_read_last(db, id, t0 + 3 * 60000 + 1, &ts, &v));
   CHECK_INT(ts, ==, t0 + 1000);
   CHECK_INT(tsdb_read_last(db, id, t0 + 1000, &ts, &v), ==, TSDB_ENOTFOUND);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }

@@ -41,7 +41,7 @@ TEST(ingest_query_reopen) {
   tsdb_stats_get(db, &st);
   CHECK_INT(st.points_written, ==, 2000);
   CHECK_INT(st.series, ==, 2);
-  tsdb_close(db);
+  close_db(db);
 
   db = open_db(path, true, 1000);
   collected c2 = {0};
@@ -57,7 +57,7 @@ TEST(ingest_query_reopen) {
   CHECK_INT(st.series, ==, 2);
   collected_free(&c);
   collected_free(&c2);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -86,7 +86,7 @@ TEST(ingest_rejects_bad_input) {
   d.ntiers = 1;
   d.tiers_ms = sub_second;
   CHECK_INT(tsdb_series_class_create(&d, &bad), ==, TSDB_EINVAL);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -122,7 +122,7 @@ TEST(fields_named_by_the_message) {
   tsdb_ingest_msg e = {.cls = cls, .topic = "senml/dev1", .topic_len = 10, .points = p,
                        .npoints = 1, .names = empty, .nnames = 1};
   CHECK_INT(tsdb_ingest(db, &e), ==, TSDB_EINVAL);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -175,14 +175,14 @@ TEST(decoded_agg_blocks_are_cached_and_never_stale) {
   tsdb_stats_get(db, &st);
   CHECK_INT(st.agg_cache_hits, ==, 5);
   CHECK_INT(st.agg_cache_misses, ==, 4);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
 TEST(open_reports_an_unreadable_store) {
   const char *path = unit_path("db");
   tsdb_db *db = open_db(path, false, 1000);
-  tsdb_close(db);
+  close_db(db);
   /* Unreadable directory content is an error, not a crash. */
   char file[4200];
   snprintf(file, sizeof file, "%s/CURRENT", path);

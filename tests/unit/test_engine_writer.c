@@ -120,7 +120,7 @@ static void rollup_property(uint64_t seed, int policy) {
   CHECK(dups > 0);
   CHECK_INT(st.duplicates_rejected, ==, policy == TSDB_DUP_REJECT ? dups : 0);
   /* Drain the aggregate publications: each is JSON on $tsdb/agg/<tier>/<topic>. */
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -140,7 +140,7 @@ TEST(rollups_exact_under_any_arrival_order_reject) { rollup_property(4, TSDB_DUP
 static void expect_one_publication_of(tsdb_db *db, const char *topic, const char *const *texts) {
   static pubs p;
   p.n = 0;
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   int found = 0;
   for (int i = 0; i < p.n; i++) {
     if (strcmp(p.topics[i], topic)) continue;
@@ -164,12 +164,12 @@ TEST(final_and_correction_publications) {
   ingest1(db, cls, "city/a/s1/air", 0, b + 2000, 7);
   CHECK_OK(tsdb_sync(db));
   pubs p = {0};
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   CHECK_INT(p.n, ==, 0); /* still open */
   atomic_store(&fake_now, b + 60000 + 1000 + 1);
   ingest1(db, cls, "city/a/s2/air", 0, b + 60000 + 1000, 1); /* another topic; wakes the writer */
   CHECK_OK(tsdb_sync(db));
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   CHECK_INT(p.n, ==, 1);
   CHECK_STR(p.topics[0], "$tsdb/agg/1m/city/a/s1/air");
   CHECK(p.retain[0]);
@@ -187,7 +187,7 @@ TEST(final_and_correction_publications) {
                          "\"state\":\"correction\"",
                          "\"pm10_count\":3",
                          "\"temp_count\":1");
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -205,7 +205,7 @@ TEST(partial_final_correction_in_order) {
   pubs p = {0};
   ingest1(db, cls, "city/a/s1/air", 0, base + 500, 10);
   CHECK_OK(tsdb_sync(db));
-  tsdb_results_drain(db, 100, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 100, collect_pub, &p);
   CHECK_INT(p.n, ==, 1);
   CHECK_MSG(strstr(p.payloads[0], "\"state\":\"partial\"") &&
                 strstr(p.payloads[0], "\"pm10_count\":1,"),
@@ -217,7 +217,7 @@ TEST(partial_final_correction_in_order) {
   ingest1(db, cls, "city/a/s1/air", 0, base + 10000, 20);
   CHECK_OK(tsdb_sync(db));
   p.n = 0;
-  tsdb_results_drain(db, 100, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 100, collect_pub, &p);
   CHECK_INT(p.n, ==, 0);
   /* After it: one partial with all three points. */
   atomic_store(&fake_now, base + 7000);
@@ -245,7 +245,7 @@ TEST(partial_final_correction_in_order) {
   expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
                          "\"state\":\"correction\"",
                          "\"pm10_count\":4,\"pm10_min\":10,\"pm10_max\":70,");
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
   partial_interval_ms = 0;
 }
@@ -262,7 +262,7 @@ TEST(open_buckets_recovered_after_reopen) {
   ingest1(db, cls, "city/a/s1/air", 0, b + 1000, 1);
   ingest1(db, cls, "city/a/s1/air", 0, b + 2000, 2);
   CHECK_OK(tsdb_sync(db));
-  tsdb_close(db); /* the bucket is open: only a pending marker is on disk */
+  close_db(db); /* the bucket is open: only a pending marker is on disk */
 
   db = open_db(path, true, 1000);
   ingest1(db, cls, "city/a/s1/air", 0, b + 3000, 3); /* continues the open bucket */
@@ -272,7 +272,7 @@ TEST(open_buckets_recovered_after_reopen) {
   CHECK_OK(tsdb_sync(db));
   expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
                          "\"v_count\":3,\"v_min\":1,\"v_max\":3");
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -301,7 +301,7 @@ TEST(global_markers_cover_every_series_across_reopen) {
     for (int k = 0; k <= i; k++) ingest1(db, cls, topics[i], 0, b + 1000 * (k + 1), 10 * (i + 1));
   CHECK_OK(tsdb_sync(db));
   static pubs p;
-  tsdb_results_drain(db, 1000, collect_pub, &p); /* the old series' finals */
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p); /* the old series' finals */
   uint32_t ids[3];
   for (int round = 0; round < 2; round++) {
     for (int i = 0; i < 3; i++) {
@@ -317,7 +317,7 @@ TEST(global_markers_cover_every_series_across_reopen) {
       }
     }
     if (round == 0) {
-      tsdb_close(db); /* open buckets: only the global markers are on disk */
+      close_db(db); /* open buckets: only the global markers are on disk */
       db = open_db(path, true, 1000);
     }
   }
@@ -326,7 +326,7 @@ TEST(global_markers_cover_every_series_across_reopen) {
   ingest1(db, cls, "city/a/s9/air", 0, b + 61000, 0);
   CHECK_OK(tsdb_sync(db));
   p.n = 0;
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   int finals = 0;
   for (int i = 0; i < p.n; i++) {
     if (strncmp(p.topics[i], "$tsdb/agg/1m/", 13)) continue;
@@ -363,14 +363,14 @@ TEST(global_markers_cover_every_series_across_reopen) {
   ingest1(db, cls, "city/a/s9/air", 0, b2 + 61100, 0);
   CHECK_OK(tsdb_sync(db));
   p.n = 0;
-  tsdb_results_drain(db, 1000, collect_pub, &p);
-  tsdb_close(db);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
+  close_db(db);
   db = open_db(path, true, 1000);
   atomic_store(&fake_now, b2 + 62000);
   ingest1(db, cls, "city/a/s9/air", 0, b2 + 61900, 0);
   CHECK_OK(tsdb_sync(db));
   p.n = 0;
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   int s2_finals = 0;
   char s1_topic[64], s2_topic[64];
   snprintf(s1_topic, sizeof s1_topic, "$tsdb/agg/1m/%s", topics[0]);
@@ -386,7 +386,7 @@ TEST(global_markers_cover_every_series_across_reopen) {
   tsdb_stats st;
   tsdb_stats_get(db, &st);
   CHECK_INT(st.corrections, ==, 0);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -419,10 +419,7 @@ static tsdb_db *open_bulk_db(void) {
   o.flush_interval_ms = 1000;
   o.grace_ms = 1000;
   o.clock_fn = fake_clock;
-  tsdb_db *db = NULL;
-  char err[256];
-  CHECK_MSG(tsdb_open(&o, &db, err, sizeof err) == 0, "%s", err);
-  return db;
+  return open_db_with(&o, NULL);
 }
 
 /* One field "v", tiers 1m and 15m, last write wins. */
@@ -466,7 +463,7 @@ TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
     CHECK_OK(tsdb_ingest(db, &m));
     CHECK_OK(tsdb_sync(db));
   }
-  tsdb_close(db); /* what stays open is marked pending and read from raw data */
+  close_db(db); /* what stays open is marked pending and read from raw data */
   db = open_db(unit_path("db"), true, 1000);
   for (int r = 0; r < ROUNDS; r++) {
     uint32_t id = bulk_series(db, "bulk", r);
@@ -479,7 +476,7 @@ TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
     for (size_t k = 0; k < bs.n; k++) points += bs.b[k].count;
     CHECK_INT(points, ==, (uint64_t)sizes[r]);
   }
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -518,7 +515,7 @@ TEST(a_burst_is_written_in_passes_of_whole_messages) {
   /* 12 000 buckets opened: at least three passes. */
   CHECK_INT(st.batches, >=, 3);
   CHECK_INT(st.write_errors, ==, 0);
-  tsdb_close(db);
+  close_db(db);
   db = open_db(unit_path("db"), true, 1000);
   for (int s = 0; s < SERIES; s++) {
     uint32_t id = bulk_series(db, "burst", s);
@@ -538,7 +535,7 @@ TEST(a_burst_is_written_in_passes_of_whole_messages) {
     for (size_t k = 0; k < bs.n; k++) points += bs.b[k].count;
     CHECK_INT(points, ==, (uint64_t)(MESSAGES * PER_MESSAGE));
   }
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -601,7 +598,7 @@ TEST(reject_policy_backlog_refuses_exactly_the_repeats) {
     CHECK_INT(ts[2 * i + 1], ==, t0 + (int64_t)i * 10000 + 5000);
     CHECK(v[2 * i + 1] == -i);
   }
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -630,7 +627,7 @@ TEST(idle_series_state_is_dropped_and_rebuilt) {
   CHECK_INT(st.sources_cached, ==, 1);
   CHECK_INT(st.open_buckets, <=, 4); /* only the busy series: two of each tier */
   pubs p = {0};
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   /* A late point in a closed bucket, and a new one. */
   int64_t now = base + 21 * minute;
   atomic_store(&fake_now, now);
@@ -648,7 +645,7 @@ TEST(idle_series_state_is_dropped_and_rebuilt) {
   check_tier_exact(db, id, 60000, &all, base, now + minute);
   check_tier_exact(db, id, 600000, &all, base, now + minute);
   memset(&p, 0, sizeof p);
-  tsdb_results_drain(db, 1000, collect_pub, &p);
+  tsdb_serve_drain(serve_of(db), 1000, collect_pub, &p);
   int corrections = 0, finals = 0;
   for (int i = 0; i < p.n; i++) {
     if (strcmp(p.topics[i], "$tsdb/agg/1m/city/q/s1/air")) continue;
@@ -663,7 +660,7 @@ TEST(idle_series_state_is_dropped_and_rebuilt) {
   CHECK_INT(corrections, ==, 1);
   CHECK_INT(finals, ==, 1);
   collected_free(&all);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(cls);
 }
 
@@ -695,7 +692,7 @@ TEST(tiers_a_schema_adds_are_backfilled) {
   CHECK_OK(tsdb_series_find(db, "city/b/s1/air", "v", &id));
   collected c = {0};
   CHECK_OK(tsdb_read_raw(db, id, INT64_MIN, INT64_MAX, collect_point, &c));
-  tsdb_close(db);
+  close_db(db);
 
   atomic_store(&fake_now, base + hour / 2);
   db = open_db(path, true, 1000);
@@ -712,7 +709,7 @@ TEST(tiers_a_schema_adds_are_backfilled) {
     usleep(1000);
   }
   CHECK_INT(st.backfills_pending, ==, 0);
-  tsdb_close(db);
+  close_db(db);
 
   /* After a reopen the descriptors say complete, so reads use only the stored
    * blocks of the new tiers; the 5-minute tier's blocks are gone. */
@@ -737,7 +734,7 @@ TEST(tiers_a_schema_adds_are_backfilled) {
   CHECK(tsdb_store__iter_valid(it));
   tsdb_store__iter_close(it);
   collected_free(&c);
-  tsdb_close(db);
+  close_db(db);
   tsdb_series_class_release(v1);
   tsdb_series_class_release(v2);
 }
@@ -837,6 +834,6 @@ TEST(sigkill_mid_batch_loses_no_acknowledged_batch) {
       CHECK_INT(bs.n, ==, k);
     }
     collected_free(&c);
-    tsdb_close(db);
+    close_db(db);
   }
 }

@@ -10,7 +10,7 @@ endforeach()
 tsdb_add_unit_test(test_schemas SOURCES unit/test_schemas.c LIBS tsdb_ingest)
 target_compile_definitions(test_schemas PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(TSDB_BUILD_PLUGIN)
-  tsdb_add_unit_test(test_config SOURCES unit/test_config.c LIBS tsdb_plugin_config tsdb_engine)
+  tsdb_add_unit_test(test_config SOURCES unit/test_config.c LIBS tsdb_plugin_config tsdb_serve tsdb_engine)
   target_compile_definitions(test_config PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 endif()
 # Ingest: decoders, x-tsdb mapping, error records, hostile payloads.

@@ -62,11 +62,6 @@ bool tsdb_topic_name_valid(const char *topic, size_t len);
 /* A valid topic filter: '#' only as a whole last level, '+' only as a whole level. */
 bool tsdb_topic_filter_valid(const char *filter);
 
-/* Whether a client id can own a reply namespace ($tsdb/reply/<id>/...):
- * not NULL or empty, and without '/', '+' or '#', which would make
- * "$tsdb/reply/<id>" reach into another client's namespace or be a filter. */
-bool tsdb_client_id_scopable(const char *id);
-
 #ifdef __cplusplus
 }
 #endif

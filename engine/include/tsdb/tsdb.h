@@ -1,17 +1,17 @@
 /*
  * mosquitto-tsdb engine: an embedded time-series store on RocksDB with rollup
- * tiers that stay exact under late and duplicate points, and an MQTT-shaped
- * serving layer (aggregate publications, $CONTROL command answers) that never
- * touches a broker: it produces (topic, payload) results that the host (the
- * Mosquitto plugin, a test, a benchmark) drains and publishes.
+ * tiers that stay exact under late and duplicate points. It knows no wire
+ * protocol: the writer reports rollup buckets as typed events
+ * (tsdb_options.bucket_fn), and readers use the calls below. The read
+ * protocols (MQTT-shaped answers, later HTTP) are serve/'s (tsdb/serve.h).
  *
- * Threads (see writer.c and control.c for the full DESIGN notes):
- *   - any thread      tsdb_ingest(), tsdb_control_submit(): copy, never block
- *                     beyond a short mutex hold, never do I/O;
+ * Threads (see write/writer.c for the full DESIGN notes):
+ *   - any thread      tsdb_ingest(): copies, never blocks beyond a short
+ *                     mutex hold, never does I/O; reads run on the caller's
+ *                     thread on RocksDB snapshots;
  *   - writer thread   owns RocksDB writes, the series catalog's growth and
- *                     every rollup accumulator;
- *   - control threads run $CONTROL commands (queries) on RocksDB snapshots;
- *   - host thread     tsdb_results_drain() hands over ready publications.
+ *                     every rollup accumulator, and calls bucket_fn;
+ *   - maint thread    retention sweeps and memory upkeep.
  *
  * Time is int64 milliseconds since the Unix epoch (UTC) everywhere.
  * Every function returns 0 or a negative TSDB_E* code (tsdb/error.h) unless
@@ -125,29 +125,16 @@ typedef struct tsdb_options {
   uint32_t flush_interval_ms;  /* async mode: how long the writer gathers a batch; default 100 */
   uint32_t grace_ms;           /* a bucket is final this long after its end; default 5000 */
   uint32_t cache_mb;           /* RocksDB block cache; default 64 */
-  uint32_t control_threads;    /* threads running $CONTROL commands; default 1 */
-  uint32_t max_answer_rows;    /* rows per query answer page; default 10000 */
-  uint32_t max_pending_commands; /* queued $CONTROL requests before "busy"; default 256 */
   uint32_t retention_sweep_ms; /* how often expired data is compacted away; default 1 h */
   int64_t archive_retention_ms; /* keep original messages for replay this long; 0 off; default 7 d */
-  uint32_t max_replays;        /* replays running at once; default 4 */
-  size_t max_results;          /* undrained results before aggregates are dropped; default 100000 */
-  /* Called when results become available to drain while none are announced
-   * yet: at most once until the next tsdb_results_drain*() starts (a drain
-   * that leaves results behind calls it again, on the draining thread).
-   * Called from any engine thread; must be quick and thread-safe and must
-   * not call into the engine. NULL: the host polls. The plugin wakes the
-   * broker's loop with it. */
-  void (*results_notify_fn)(void *ud);
-  void *results_notify_ud;
   /* Called on the writer thread for every bucket event (tsdb_bucket_event
    * below), after its bucket is stored. NULL (the default): no events, and
    * the writer keeps no partial-update state. serve/ publishes them as the
-   * $tsdb/agg payloads (tsdb_serve_publish_bucket). */
+   * live aggregates (tsdb_serve_engine_options). */
   tsdb_bucket_event_fn bucket_fn;
   void *bucket_ud;
   uint32_t partial_interval_ms; /* open buckets publish "partial" this often; 0 off; default 5000 */
-  tsdb_log_fn log_fn;          /* NULL: log records go to the result queue (TSDB_RESULT_LOG) */
+  tsdb_log_fn log_fn;          /* NULL: no log lines (serve/ can queue them for the host) */
   void *log_ud;
   int log_level;               /* records above this level are not produced; default INFO */
   bool fsync_wal;              /* fsync the WAL with every batch (power-loss safe); default false */
@@ -157,7 +144,8 @@ typedef struct tsdb_options {
   /* When the store cannot be opened for a storage reason (permissions, not
    * a directory, a full disk, another process holding it: TSDB_EIO),
    * tsdb_open() still succeeds: ingest is refused with TSDB_EIO and
-   * commands are answered "storage unavailable" while the writer retries
+   * tsdb_storage_ready() is false (serve/ answers commands "storage
+   * unavailable") while the writer retries
    * the open, at most every second. Damaged data and unknown formats still
    * fail tsdb_open(). Default false: tsdb_open() fails. */
   bool open_retry;
@@ -168,7 +156,7 @@ void tsdb_options_init(tsdb_options *opts);
 
 /*
  * Opens (creating if needed) the store at opts->path, recovers rollup work
- * that a crash interrupted, and starts the writer and control threads.
+ * that a crash interrupted, and starts the writer and maintenance threads.
  * On failure returns an error and, if errbuf is given, a readable reason.
  */
 int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf,
@@ -177,15 +165,15 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf,
 /*
  * Stops accepting input, drains the ingest queue into RocksDB, finalizes
  * nothing that is still open (open buckets are recovered at the next open),
- * joins every thread and closes the store. The results produced up to then
- * (the last log lines: what a stop while storage fails has lost, say) stay
- * drainable, and tsdb_stats_get() keeps working, until tsdb_close().
+ * joins every thread and closes the store. Its last log lines (what a stop
+ * while storage fails has lost, say) have gone to log_fn, and
+ * tsdb_stats_get() keeps working, until tsdb_close().
  * Idempotent; safe to call with NULL.
  */
 void tsdb_shutdown(tsdb_db *db);
 
-/* tsdb_shutdown() if it has not run, then frees everything, results not
- * yet drained included. Safe to call with NULL. */
+/* tsdb_shutdown() if it has not run, then frees everything. Safe to call
+ * with NULL. */
 void tsdb_close(tsdb_db *db);
 
 /* Blocks until everything ingested before the call is committed to RocksDB
@@ -290,59 +278,58 @@ int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg);
 int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg);
 
 /* ------------------------------------------------------------------------ */
-/* Results: what the host publishes (or logs) on its own thread              */
+/* What the read protocols (serve/) need from the engine. Thread-safe.        */
 
-typedef enum tsdb_result_kind {
-  TSDB_RESULT_PUBLISH = 1, /* publish payload on topic (qos, retain) */
-  TSDB_RESULT_LOG = 2      /* a log line (level, payload is the text) */
-} tsdb_result_kind;
+/* The engine's clock (tsdb_options.clock_fn, else CLOCK_REALTIME), in ms. */
+int64_t tsdb_now(tsdb_db *db);
 
-typedef struct tsdb_result {
-  int kind;
-  const char *topic;   /* PUBLISH: NUL-terminated topic */
-  const char *payload; /* PUBLISH: bytes; LOG: NUL-terminated text */
-  size_t payload_len;
-  int qos;
-  bool retain;
-  int level;           /* LOG */
-} tsdb_result;
+/* A copy of the options the database was opened with (path borrowed from
+ * the database, valid until tsdb_close). */
+void tsdb_options_get(tsdb_db *db, tsdb_options *out);
 
-typedef void (*tsdb_result_fn)(void *ud, const tsdb_result *result);
+/* Whether the store is open (false while tsdb_options.open_retry retries,
+ * and after tsdb_shutdown). */
+bool tsdb_storage_ready(tsdb_db *db);
 
-/*
- * Hands up to max_items ready results to fn, in production order, on the
- * calling thread; the result is valid during the call only. Returns the
- * number handed over. Never blocks on I/O; holds the queue lock only to
- * detach the items.
- */
-size_t tsdb_results_drain(tsdb_db *db, size_t max_items, tsdb_result_fn fn,
-                          void *ud);
-/* The same, also stopping once max_bytes of payload were handed over (at
- * least one item always goes): the broker's tick bounds its time with it. */
-size_t tsdb_results_drain_bounded(tsdb_db *db, size_t max_items, size_t max_bytes,
-                                  tsdb_result_fn fn, void *ud);
-/* Queues a publication made by the host's own code on an engine thread (the
- * bucket events' payloads), in order with the engine's results; copied. It
- * counts as dropped (tsdb_stats.results_dropped) when max_results are
- * waiting. Returns 0, TSDB_ENOMEM or TSDB_EFULL. Thread-safe. */
-int tsdb_results_publish(tsdb_db *db, const char *topic, const void *payload, size_t len,
-                         int qos, bool retain);
-/* Number of results waiting to be drained (approximate, lock-free read). */
-size_t tsdb_results_pending(const tsdb_db *db);
+/* Read your writes: the position of the ingest queue (messages accepted so
+ * far), and a wait until the writer has processed every message before
+ * such a position: 0, or TSDB_EIO when storage fails (the writer makes no
+ * progress then: a reader reads what is stored rather than wait for a
+ * recovery), or TSDB_ECLOSED when the database is shutting down. */
+uint64_t tsdb_ingest_position(tsdb_db *db);
+int tsdb_wait_written(tsdb_db *db, uint64_t position);
 
-/* ------------------------------------------------------------------------ */
-/* $CONTROL/tsdb/v1 commands                                                 */
+#define TSDB_SERIES_MAX_TIERS 8
 
-/*
- * Queues a command request ({"commands":[...]} JSON, dynamic-security style)
- * from client_id for a control thread; copies both. Each command's answer is
- * published as {"responses":[...]} on $tsdb/reply/<client id>/<data topic>
- * (or $tsdb/reply/<client id> when no data topic applies) with no target
- * client, so the broker's read ACL decides who receives it. When the queue is
- * full a "busy" error answer is produced instead. Never blocks on I/O.
- */
-int tsdb_control_submit(tsdb_db *db, const char *client_id, const void *payload,
-                        size_t len);
+/* A series as the catalog describes it; every string is a copy. */
+typedef struct tsdb_series_info {
+  uint32_t id;
+  char *topic;
+  char *field;
+  char *unit; /* NULL: none */
+  char *schema_id;
+  uint32_t schema_version;
+  /* The topic template's named levels, then the schema's static labels. */
+  size_t nlabels;
+  tsdb_label *labels;
+  size_t ntiers;
+  int64_t tiers_ms[TSDB_SERIES_MAX_TIERS];
+  int64_t raw_retention_ms;                         /* 0: forever */
+  int64_t tier_retention_ms[TSDB_SERIES_MAX_TIERS]; /* 0: forever */
+  int dup_policy;                                   /* tsdb_dup_policy */
+} tsdb_series_info;
+
+/* 0, TSDB_ENOTFOUND or TSDB_ENOMEM; free with tsdb_series_info_free. */
+int tsdb_series_describe(tsdb_db *db, uint32_t series, tsdb_series_info *out);
+void tsdb_series_info_free(tsdb_series_info *info);
+
+/* The replay archive: every accepted message with from <= arrival < to, in
+ * arrival order, on one snapshot taken at the start. fn returning non-zero
+ * stops the scan (and is returned); it may take its time (a paced replay),
+ * the snapshot stays. Returns a storage error otherwise. */
+typedef int (*tsdb_archive_fn)(void *ud, int64_t arrival_ms, const char *topic, size_t topic_len,
+                               const void *payload, size_t len);
+int tsdb_archive_scan(tsdb_db *db, int64_t from, int64_t to, tsdb_archive_fn fn, void *ud);
 
 /* ------------------------------------------------------------------------ */
 /* Direct reads (tests, benchmarks, tools). Thread-safe; read a snapshot.     */
@@ -456,8 +443,6 @@ typedef struct tsdb_stats {
   uint64_t open_buckets;      /* rollup buckets held open by the writer */
   uint64_t backfills_pending; /* (series, tier) pairs a schema added, still being built */
   uint64_t series;
-  uint64_t commands;
-  uint64_t results_dropped;
   uint64_t write_errors;
   size_t queue_bytes_used;
   size_t queue_bytes_capacity;
@@ -477,15 +462,6 @@ typedef struct tsdb_stats {
   uint64_t points_lost;          /* their points */
   uint64_t wal_damaged;          /* 1 when this open dropped damaged write-ahead log records */
 } tsdb_stats;
-
-/* Counters of the host (the plugin: accepted/refused per schema and reason)
- * for the stats command, as a JSON object text and Prometheus text lines;
- * copied. Thread-safe. */
-void tsdb_host_metrics_set(tsdb_db *db, const char *json, const char *prometheus);
-
-/* The engine's counters in the Prometheus text exposition format
- * (metric prefix "tsdb_"), malloc()ed; NULL on out of memory. */
-char *tsdb_stats_prometheus(const tsdb_stats *stats);
 
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *stats);
 

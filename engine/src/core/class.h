@@ -11,7 +11,7 @@
 #include "tsdb/topic.h"
 #include "tsdb/tsdb.h"
 
-#define TSDB_MAX_TIERS 8
+#define TSDB_MAX_TIERS TSDB_SERIES_MAX_TIERS
 #define TSDB_MAX_FIELDS 256
 #define TSDB_DEFAULT_BLOCK_SPAN_MS 86400000
 

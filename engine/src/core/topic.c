@@ -272,4 +272,3 @@ bool tsdb_topic_filter_valid(const char *filter) {
   return true;
 }
 
-bool tsdb_client_id_scopable(const char *id) { return id && id[0] && !strpbrk(id, "/+#"); }

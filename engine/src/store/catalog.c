@@ -10,7 +10,6 @@
 #include <cjson/cJSON.h>
 
 #include "keys.h"
-#include "strbuf.h"
 
 /* ---- the arena of topic entries ---- */
 
@@ -864,60 +863,65 @@ int tsdb_catalog__match(tsdb_catalog *cat, const char *filter, const char *field
   return rc;
 }
 
-bool tsdb_catalog__describe(tsdb_catalog *cat, uint32_t id, tsdb_strbuf *sb, bool full) {
+static char *copy_or_null(const char *s, bool *failed) {
+  if (!s) return NULL;
+  char *c = strdup(s);
+  if (!c) *failed = true;
+  return c;
+}
+
+int tsdb_catalog__info(tsdb_catalog *cat, uint32_t id, tsdb_series_info *out) {
+  memset(out, 0, sizeof *out);
   pthread_rwlock_rdlock(&cat->lock);
   const tsdb_series *s = series_of(cat, id);
-  if (s) {
-    const tsdb_profile *p = s->profile;
-    if (p->unit) {
-      tsdb_strbuf__puts(sb, ",\"unit\":");
-      tsdb_strbuf__json_string(sb, p->unit, strlen(p->unit));
-    }
-    tsdb_strbuf__puts(sb, ",\"labels\":{");
-    const char *l = entry_labels(s->topic);
-    size_t n = 0;
-    for (size_t i = 0; i < s->topic->nlabels; i++, n++) {
-      const char *v = l + strlen(l) + 1;
-      if (n) tsdb_strbuf__putc(sb, ',');
-      tsdb_strbuf__json_string(sb, l, strlen(l));
-      tsdb_strbuf__putc(sb, ':');
-      tsdb_strbuf__json_string(sb, v, strlen(v));
-      l = v + strlen(v) + 1;
-    }
-    for (size_t i = 0; i < p->nlabels; i++, n++) {
-      if (n) tsdb_strbuf__putc(sb, ',');
-      tsdb_strbuf__json_string(sb, p->labels[i].key, strlen(p->labels[i].key));
-      tsdb_strbuf__putc(sb, ':');
-      tsdb_strbuf__json_string(sb, p->labels[i].value, strlen(p->labels[i].value));
-    }
-    tsdb_strbuf__putc(sb, '}');
-    if (full) {
-      char d[24];
-      tsdb_strbuf__puts(sb, ",\"schema\":");
-      tsdb_strbuf__json_string(sb, p->schema_id ? p->schema_id : "",
-                               p->schema_id ? strlen(p->schema_id) : 0);
-      tsdb_strbuf__printf(sb, ",\"version\":%u,\"tiers\":[", (unsigned)p->schema_version);
-      for (size_t i = 0; i < p->ntiers; i++)
-        tsdb_strbuf__printf(sb, "%s\"%s\"", i ? "," : "",
-                            tsdb_duration_format(p->tiers_ms[i], d, sizeof d));
-      tsdb_strbuf__puts(sb, "],\"retention\":{\"raw\":");
-      if (p->raw_retention_ms)
-        tsdb_strbuf__printf(sb, "\"%s\"", tsdb_duration_format(p->raw_retention_ms, d, sizeof d));
-      else
-        tsdb_strbuf__puts(sb, "null");
-      for (size_t i = 0; i < p->ntiers; i++) {
-        char t[24];
-        tsdb_strbuf__printf(sb, ",\"%s\":", tsdb_duration_format(p->tiers_ms[i], t, sizeof t));
-        if (p->tier_retention_ms[i])
-          tsdb_strbuf__printf(sb, "\"%s\"",
-                              tsdb_duration_format(p->tier_retention_ms[i], d, sizeof d));
-        else
-          tsdb_strbuf__puts(sb, "null");
-      }
-      static const char *const policies[] = {"last", "first", "reject"};
-      tsdb_strbuf__printf(sb, "},\"duplicates\":\"%s\"", policies[p->dup_policy]);
-    }
+  if (!s) {
+    pthread_rwlock_unlock(&cat->lock);
+    return TSDB_ENOTFOUND;
   }
+  const tsdb_profile *p = s->profile;
+  bool failed = false;
+  out->id = id;
+  out->topic = strndup(s->topic->text, s->topic->len);
+  failed |= !out->topic;
+  out->field = copy_or_null(s->field, &failed);
+  out->unit = copy_or_null(p->unit, &failed);
+  out->schema_id = copy_or_null(p->schema_id ? p->schema_id : "", &failed);
+  out->schema_version = p->schema_version;
+  size_t n = s->topic->nlabels + p->nlabels;
+  out->labels = n ? calloc(n, sizeof *out->labels) : NULL;
+  if (n && !out->labels) failed = true;
+  const char *l = entry_labels(s->topic);
+  for (size_t i = 0; out->labels && i < s->topic->nlabels; i++) {
+    const char *v = l + strlen(l) + 1;
+    out->labels[out->nlabels++] = (tsdb_label){copy_or_null(l, &failed), copy_or_null(v, &failed)};
+    l = v + strlen(v) + 1;
+  }
+  for (size_t i = 0; out->labels && i < p->nlabels; i++)
+    out->labels[out->nlabels++] = (tsdb_label){copy_or_null(p->labels[i].key, &failed),
+                                               copy_or_null(p->labels[i].value, &failed)};
+  out->ntiers = p->ntiers;
+  memcpy(out->tiers_ms, p->tiers_ms, sizeof out->tiers_ms);
+  out->raw_retention_ms = p->raw_retention_ms;
+  memcpy(out->tier_retention_ms, p->tier_retention_ms, sizeof out->tier_retention_ms);
+  out->dup_policy = p->dup_policy;
   pthread_rwlock_unlock(&cat->lock);
-  return s != NULL;
+  if (failed) {
+    tsdb_series_info_free(out);
+    return TSDB_ENOMEM;
+  }
+  return 0;
+}
+
+void tsdb_series_info_free(tsdb_series_info *info) {
+  if (!info) return;
+  free(info->topic);
+  free(info->field);
+  free(info->unit);
+  free(info->schema_id);
+  for (size_t i = 0; i < info->nlabels; i++) {
+    free((char *)info->labels[i].key);
+    free((char *)info->labels[i].value);
+  }
+  free(info->labels);
+  memset(info, 0, sizeof *info);
 }

@@ -150,11 +150,8 @@ int tsdb_catalog__match(tsdb_catalog *cat, const char *filter, const char *field
 /* The ids of every series of a topic (up to max), in creation order. */
 size_t tsdb_catalog__topic_series(tsdb_catalog *cat, const char *topic, size_t topic_len,
                                   uint32_t *ids, size_t max);
-/* Appends JSON members describing a series (",\"unit\":..,\"labels\":{..},
- * \"schema\":..,\"version\":..,\"tiers\":[..],\"retention\":{..}") to a
- * tsdb_strbuf; false when the series is unknown. */
-struct tsdb_strbuf;
-bool tsdb_catalog__describe(tsdb_catalog *cat, uint32_t id, struct tsdb_strbuf *sb, bool full);
+/* A copy of what the catalog knows of a series (tsdb_series_describe). */
+int tsdb_catalog__info(tsdb_catalog *cat, uint32_t id, tsdb_series_info *out);
 
 /* A series' field name copied into buf (empty when unknown). */
 void tsdb_catalog__field_name(tsdb_catalog *cat, uint32_t id, char *buf, size_t len);

@@ -31,8 +31,8 @@
  *   4. Refresh marked accumulators from the committed raw data.
  *   5. Finalize accumulators that became due: write the aggregate and delete
  *      the pending marker in one batch. Once its batch is written, tell the
- *      host of everything finalized (tsdb_options.bucket_fn: serve/ makes
- *      the "$tsdb/agg/..." publications of them).
+ *      host of everything finalized (tsdb_options.bucket_fn: serve/
+ *      publishes the live aggregates from them).
  * Pending markers
    A bucket opened by a point newer than everything stored for its series
    (live, in-order data: nearly every bucket) and still open at the end of

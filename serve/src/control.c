@@ -1,14 +1,14 @@
 /*
  * $CONTROL/tsdb/v1: command requests in the dynamic-security plugin's JSON
- * convention, run on control threads, answered through the result queue.
+ * convention, run on control threads, answered through the outbox.
  *
  * DESIGN
  * Ownership
  *   - tsdb_control__submit() (the broker thread) copies the client id and the
  *     request bytes into a job; it never parses and never touches RocksDB.
  *   - Control threads own a job from dequeue to free: they parse the JSON,
- *     run each command on its own RocksDB snapshot, build the answer and
- *     queue it as a result. They read the catalog under its read lock.
+ *     run each command through the engine's public reads (each on a
+ *     snapshot of its own), build the answer and queue it in the outbox.
  * Answers and ACLs
  *   - Each command gets its own {"responses":[...]} publication on
  *     $tsdb/reply/<client id>/<data topic> (or $tsdb/reply/<client id> when
@@ -46,8 +46,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "db.h"
-#include "read.h"
+#include "answers.h"
+#include "serve_internal.h"
 #include "strbuf.h"
 #include "thread.h"
 #include "timeutil.h"
@@ -62,7 +62,7 @@ typedef struct job {
 } job;
 
 struct tsdb_control {
-  tsdb_db *db;
+  tsdb_serve *srv;
   pthread_t *threads;
   size_t nthreads;
   pthread_mutex_t lock;
@@ -74,6 +74,7 @@ struct tsdb_control {
 
 /* One command's context while it runs. */
 typedef struct cmd_ctx {
+  tsdb_serve *srv;
   tsdb_db *db;
   const char *client_id;
   const cJSON *cmd;
@@ -82,7 +83,6 @@ typedef struct cmd_ctx {
   tsdb_strbuf *out;      /* members of a single answer (after "command") */
   char data_topic[512];  /* where a single answer goes ("" = none) */
   char error[384];       /* set => error answer */
-  tsdb_scan_buf scan;
   bool multi;            /* answered per series (then "done", like every command) */
   bool admin;            /* answered on $tsdb/admin/<client>/<command> */
   int64_t now;
@@ -168,7 +168,7 @@ static bool arg_duration(cmd_ctx *c, const char *name, int64_t *out) {
 
 /* $tsdb/reply/<client>/<data topic>, or $tsdb/reply/<client> without one,
  * or $tsdb/admin/<client>/<command> for an operators' answer (stats). */
-static void publish_answer(tsdb_db *db, const char *client_id, const char *data_topic,
+static void publish_answer(tsdb_serve *srv, const char *client_id, const char *data_topic,
                            const char *admin_command, const char *body, size_t len) {
   char topic[1024];
   int n = admin_command ? snprintf(topic, sizeof topic, "$tsdb/admin/%s/%s", client_id,
@@ -180,14 +180,14 @@ static void publish_answer(tsdb_db *db, const char *client_id, const char *data_
     n = snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
     if (n < 0 || (size_t)n >= sizeof topic) return;
   }
-  tsdb_results__publish(&db->results, topic, body, len, 1, false, true);
+  tsdb_outbox__publish(&srv->outbox, topic, body, len, 1, false, true);
 }
 
 /* {"responses":[{"command":..,"correlationData":..,<members or error>}]} to
  * $tsdb/reply/<client>/<data topic>. */
 static void emit(cmd_ctx *c, const char *data_topic, const tsdb_strbuf *members,
                  const char *error) {
-  tsdb_results__wait_below(&c->db->results, ANSWER_BACKLOG_BYTES, NULL);
+  tsdb_outbox__wait_below(&c->srv->outbox, ANSWER_BACKLOG_BYTES, NULL);
   tsdb_strbuf sb;
   tsdb_strbuf__init(&sb);
   tsdb_strbuf__puts(&sb, "{\"responses\":[{\"command\":");
@@ -210,7 +210,7 @@ static void emit(cmd_ctx *c, const char *data_topic, const tsdb_strbuf *members,
     tsdb_strbuf__json_string(&sb, c->name, strlen(c->name));
     tsdb_strbuf__puts(&sb, ",\"error\":\"out of memory building the answer\"}]}");
   }
-  publish_answer(c->db, c->client_id, data_topic, c->admin ? c->name : NULL,
+  publish_answer(c->srv, c->client_id, data_topic, c->admin ? c->name : NULL,
                  sb.data ? sb.data : "", sb.len);
   tsdb_strbuf__free(&sb);
 }
@@ -370,7 +370,7 @@ static void series_head(cmd_ctx *c, tsdb_strbuf *sb, const selection *sel, size_
   tsdb_strbuf__json_string(sb, sel->topics[i], strlen(sel->topics[i]));
   tsdb_strbuf__puts(sb, ",\"field\":");
   tsdb_strbuf__json_string(sb, sel->fields[i], strlen(sel->fields[i]));
-  tsdb_catalog__describe(&c->db->catalog, sel->ids[i], sb, false);
+  tsdb_serve__series_json(sb, c->db, sel->ids[i], false);
 }
 
 /* ---- query ---- */
@@ -491,7 +491,7 @@ static void cmd_query(cmd_ctx *c) {
       return;
     }
   }
-  uint32_t limit = db->opts.max_answer_rows;
+  uint32_t limit = c->srv->opts.max_answer_rows;
   const cJSON *lim = arg(c, "limit");
   if (lim) {
     if (!cJSON_IsNumber(lim) || lim->valuedouble < 1 || lim->valuedouble != floor(lim->valuedouble)) {
@@ -533,14 +533,7 @@ static void cmd_query(cmd_ctx *c) {
                            .fill = fill, .limit = 0};
       rc = tsdb_query_step(db, &q, bucket_row, &rows, NULL);
     } else {
-      tsdb_series_params sp;
-      rc = tsdb_catalog__params(&db->catalog, sel.ids[i], &sp);
-      sp.now = c->now;
-      if (rc == 0) {
-        tsdb_snap *snap = tsdb_store__snapshot(db->store);
-        rc = tsdb_read__raw(db->store, snap, &sp, from, to, &c->scan, raw_row, &rows);
-        tsdb_store__snapshot_release(db->store, snap);
-      }
+      rc = tsdb_read_raw(db, sel.ids[i], from, to, raw_row, &rows);
     }
     tsdb_strbuf__putc(&sb, ']');
     if (rows.limited) tsdb_strbuf__printf(&sb, ",\"next\":%" PRId64, rows.next);
@@ -610,7 +603,7 @@ static void cmd_series(cmd_ctx *c) {
       tsdb_strbuf__puts(&sb, n++ ? ",{\"field\":" : "{\"field\":");
       tsdb_strbuf__json_string(&sb, sel.fields[k], strlen(sel.fields[k]));
       tsdb_strbuf__printf(&sb, ",\"id\":%u", (unsigned)sel.ids[k]);
-      tsdb_catalog__describe(&c->db->catalog, sel.ids[k], &sb, true);
+      tsdb_serve__series_json(&sb, c->db, sel.ids[k], true);
       tsdb_strbuf__putc(&sb, '}');
     }
     tsdb_strbuf__putc(&sb, ']');
@@ -636,8 +629,8 @@ static bool valid_replay_id(const char *id) {
 }
 
 static void cmd_replay(cmd_ctx *c) {
-  tsdb_db *db = c->db;
-  if (!db->opts.archive_retention_ms) {
+  tsdb_serve *srv = c->srv;
+  if (!srv->archive_retention_ms) {
     CMD_ERROR(c, "replay is off: the broker keeps no archive (archive_retention 0)");
     return;
   }
@@ -670,10 +663,10 @@ static void cmd_replay(cmd_ctx *c) {
     return;
   }
   char idbuf[40];
-  int rc = tsdb_replays__start(db->replays, c->client_id, id, filter, from, to, speed, idbuf,
+  int rc = tsdb_replays__start(srv->replays, c->client_id, id, filter, from, to, speed, idbuf,
                                sizeof idbuf);
   if (rc == TSDB_EFULL) {
-    CMD_ERROR(c, "busy: %u replays are running; retry later", (unsigned)db->opts.max_replays);
+    CMD_ERROR(c, "busy: %u replays are running; retry later", (unsigned)srv->opts.max_replays);
     return;
   }
   if (rc == TSDB_EINVAL) {
@@ -702,7 +695,7 @@ static void cmd_replay(cmd_ctx *c) {
 static void cmd_cancel(cmd_ctx *c) {
   const char *id = arg_string(c, "replay", true);
   if (!id) return;
-  if (tsdb_replays__cancel(c->db->replays, c->client_id, id) != 0) {
+  if (tsdb_replays__cancel(c->srv->replays, c->client_id, id) != 0) {
     CMD_ERROR(c, "no replay '%s' of yours is running", id);
     return;
   }
@@ -717,59 +710,8 @@ static void cmd_cancel(cmd_ctx *c) {
  * operators' business, so answered on $tsdb/admin/<client>/stats, which the
  * broker's ACL grants to operators only (README: ACLs). */
 static void cmd_stats(cmd_ctx *c) {
-  tsdb_db *db = c->db;
   c->admin = true;
-  tsdb_stats st;
-  tsdb_stats_get(db, &st);
-  tsdb_strbuf *sb = c->out;
-  tsdb_strbuf__printf(
-      sb,
-      ",\"engine\":{\"messages_ingested\":%llu,\"points_ingested\":%llu,\"points_written\":%llu,"
-      "\"queue_full\":%llu,\"queue_bytes\":%zu,\"queue_capacity\":%zu,\"batches\":%llu,"
-      "\"late_points\":%llu,\"expired_points\":%llu,\"duplicates_rejected\":%llu,"
-      "\"buckets_finalized\":%llu,\"corrections\":%llu,\"open_buckets\":%llu,\"backfills_pending\":%llu,"
-      "\"series\":%llu,"
-      "\"commands\":%llu,\"results_dropped\":%llu,\"write_errors\":%llu,"
-      "\"retention_sweeps\":%llu,\"write_latency_p50_us\":%llu,\"write_latency_p99_us\":%llu,"
-      "\"disk_bytes\":{\"raw\":%llu,\"agg\":%llu,\"other\":%llu,\"wal\":%llu},"
-      "\"rocksdb_memory_bytes\":{\"memtables\":%llu,\"block_cache\":%llu,"
-      "\"table_readers\":%llu},\"sources_cached\":%llu,\"series_active\":%llu,\"memory_trims\":%llu,"
-      "\"agg_cache\":{\"hits\":%llu,\"misses\":%llu,\"bytes\":%llu},"
-      "\"storage_failing\":%llu,\"storage_failures\":%llu,\"messages_lost\":%llu,"
-      "\"points_lost\":%llu,\"wal_damaged\":%llu}",
-      (unsigned long long)st.messages_ingested, (unsigned long long)st.points_ingested,
-      (unsigned long long)st.points_written, (unsigned long long)st.queue_full,
-      st.queue_bytes_used, st.queue_bytes_capacity, (unsigned long long)st.batches,
-      (unsigned long long)st.late_points, (unsigned long long)st.expired_points,
-      (unsigned long long)st.duplicates_rejected, (unsigned long long)st.buckets_finalized,
-      (unsigned long long)st.corrections, (unsigned long long)st.open_buckets,
-      (unsigned long long)st.backfills_pending,
-      (unsigned long long)st.series, (unsigned long long)st.commands,
-      (unsigned long long)st.results_dropped, (unsigned long long)st.write_errors,
-      (unsigned long long)st.retention_sweeps, (unsigned long long)st.write_latency_p50_us,
-      (unsigned long long)st.write_latency_p99_us, (unsigned long long)st.disk.raw,
-      (unsigned long long)st.disk.agg, (unsigned long long)st.disk.other,
-      (unsigned long long)st.disk.wal, (unsigned long long)st.memory.memtables,
-      (unsigned long long)st.memory.block_cache, (unsigned long long)st.memory.table_readers,
-      (unsigned long long)st.sources_cached, (unsigned long long)st.series_active,
-      (unsigned long long)st.memory_trims, (unsigned long long)st.agg_cache_hits,
-      (unsigned long long)st.agg_cache_misses, (unsigned long long)st.agg_cache_bytes,
-      (unsigned long long)st.storage_failing, (unsigned long long)st.storage_failures,
-      (unsigned long long)st.messages_lost, (unsigned long long)st.points_lost,
-      (unsigned long long)st.wal_damaged);
-  char *prom = tsdb_stats_prometheus(&st);
-  pthread_mutex_lock(&db->host_lock);
-  tsdb_strbuf__puts(sb, ",\"host\":");
-  tsdb_strbuf__puts(sb, db->host_json ? db->host_json : "{}");
-  tsdb_strbuf__puts(sb, ",\"prometheus\":");
-  tsdb_strbuf sp;
-  tsdb_strbuf__init(&sp);
-  if (prom) tsdb_strbuf__puts(&sp, prom);
-  if (db->host_prometheus) tsdb_strbuf__puts(&sp, db->host_prometheus);
-  pthread_mutex_unlock(&db->host_lock);
-  tsdb_strbuf__json_string(sb, sp.data ? sp.data : "", sp.len);
-  tsdb_strbuf__free(&sp);
-  free(prom);
+  tsdb_serve__stats_json(c->srv, c->out);
 }
 
 /* ---- dispatch ---- */
@@ -788,14 +730,15 @@ static const command_def commands[] = {
     {"cancel", cmd_cancel},
 };
 
-static void error_answer(tsdb_db *db, const char *client_id, const char *command_name,
+static void error_answer(tsdb_serve *srv, const char *client_id, const char *command_name,
                          const cJSON *correlation, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-static void error_answer(tsdb_db *db, const char *client_id, const char *command_name,
+static void error_answer(tsdb_serve *srv, const char *client_id, const char *command_name,
                          const cJSON *correlation, const char *fmt, ...) {
   cmd_ctx c;
   memset(&c, 0, sizeof c);
-  c.db = db;
+  c.srv = srv;
+  c.db = srv->db;
   c.client_id = client_id;
   c.name = command_name;
   c.correlation = correlation;
@@ -807,24 +750,24 @@ static void error_answer(tsdb_db *db, const char *client_id, const char *command
   emit_done(&c);
 }
 
-static void handle(tsdb_db *db, const job *j) {
-  atomic_fetch_add(&db->counters.commands, 1);
+static void handle(tsdb_serve *srv, const job *j) {
+  tsdb_db *db = srv->db;
+  atomic_fetch_add(&srv->commands, 1);
   cJSON *root = cJSON_ParseWithLength(j->payload, j->len);
   const cJSON *list = root ? cJSON_GetObjectItemCaseSensitive(root, "commands") : NULL;
   if (!root || !cJSON_IsArray(list)) {
-    error_answer(db, j->client_id, "unknown", NULL, "%s",
+    error_answer(srv, j->client_id, "unknown", NULL, "%s",
                  root ? "request must be an object with a \"commands\" array"
                       : "request is not valid JSON");
     cJSON_Delete(root);
     return;
   }
-  tsdb_scan_buf scan = {0};
   const cJSON *cmd;
   cJSON_ArrayForEach(cmd, list) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(cmd, "command");
     const cJSON *corr = cJSON_GetObjectItemCaseSensitive(cmd, "correlationData");
     if (!cJSON_IsObject(cmd) || !cJSON_IsString(name)) {
-      error_answer(db, j->client_id, "unknown", corr, "%s",
+      error_answer(srv, j->client_id, "unknown", corr, "%s",
                    "each command must be an object with a string \"command\"");
       continue;
     }
@@ -839,13 +782,13 @@ static void handle(tsdb_db *db, const job *j) {
                          commands[i].name);
         if (n > 0 && (size_t)n < sizeof list_text - off) off += (size_t)n;
       }
-      error_answer(db, j->client_id, name->valuestring, corr,
+      error_answer(srv, j->client_id, name->valuestring, corr,
                    "unknown command '%s' (supported: %s)", name->valuestring, list_text);
       continue;
     }
-    if (!tsdb_db__store(db)) {
+    if (!tsdb_storage_ready(db)) {
       /* Not open yet (tsdb_options.open_retry): nothing to read. */
-      error_answer(db, j->client_id, def->name, corr, "%s",
+      error_answer(srv, j->client_id, def->name, corr, "%s",
                    "storage unavailable: the database is not open yet (see the broker's log); "
                    "retry later");
       continue;
@@ -854,16 +797,15 @@ static void handle(tsdb_db *db, const job *j) {
     tsdb_strbuf__init(&members);
     cmd_ctx c;
     memset(&c, 0, sizeof c);
+    c.srv = srv;
     c.db = db;
     c.client_id = j->client_id;
     c.cmd = cmd;
     c.name = def->name;
     c.correlation = corr;
     c.out = &members;
-    c.scan = scan;
-    c.now = tsdb_db__now(db);
+    c.now = tsdb_now(db);
     def->run(&c);
-    scan = c.scan;
     if (c.error[0])
       emit(&c, c.data_topic, NULL, c.error);
     else if (!c.multi) /* per-series answers went out already */
@@ -874,7 +816,6 @@ static void handle(tsdb_db *db, const job *j) {
     emit_done(&c);
     tsdb_strbuf__free(&members);
   }
-  tsdb_scan_buf__free(&scan);
   cJSON_Delete(root);
 }
 
@@ -895,17 +836,19 @@ static void *control_main(void *arg) {
     /* Read your writes: a command sees every message the broker accepted
      * before it, so a publisher that queries right after publishing finds
      * its data. The wait is here, never on the broker thread. */
-    tsdb_queue__wait_processed(&c->db->queue, j->seq);
-    handle(c->db, j);
+    tsdb_wait_written(c->srv->db, j->seq);
+    handle(c->srv, j);
     free(j);
   }
 }
 
+bool tsdb_client_id_scopable(const char *id) { return id && id[0] && !strpbrk(id, "/+#"); }
+
 int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *payload,
                          size_t len) {
-  tsdb_db *db = c->db;
+  tsdb_serve *srv = c->srv;
   if (!tsdb_client_id_scopable(client_id)) {
-    tsdb_log__printf(&db->log, TSDB_LOG_WARNING,
+    tsdb_log__printf(&srv->log, TSDB_LOG_WARNING,
                      "control request refused client=\"%s\" reason=\"a client id with '/', '+' "
                      "or '#' cannot be given ACL-scoped answers\"",
                      client_id ? client_id : "");
@@ -921,9 +864,9 @@ int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *pay
   memcpy(j->payload, payload, len);
   j->payload[len] = '\0';
   j->len = len;
-  j->seq = tsdb_queue__pushed(&db->queue);
+  j->seq = tsdb_ingest_position(srv->db);
   pthread_mutex_lock(&c->lock);
-  bool full = c->pending >= db->opts.max_pending_commands || c->stop;
+  bool full = c->pending >= srv->opts.max_pending_commands || c->stop;
   if (!full) {
     if (c->tail)
       c->tail->next = j;
@@ -934,7 +877,7 @@ int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *pay
   }
   pthread_mutex_unlock(&c->lock);
   if (full) {
-    error_answer(db, client_id, "unknown", NULL, "%s",
+    error_answer(srv, client_id, "unknown", NULL, "%s",
                  "busy: too many commands waiting; retry later");
     free(j);
     return TSDB_EFULL;
@@ -943,16 +886,16 @@ int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *pay
   return 0;
 }
 
-int tsdb_control__start(tsdb_db *db, tsdb_control **out) {
+int tsdb_control__start(tsdb_serve *srv, tsdb_control **out) {
   *out = NULL;
   tsdb_control *c = calloc(1, sizeof *c);
   if (!c) return TSDB_ENOMEM;
-  c->db = db;
+  c->srv = srv;
   if (pthread_mutex_init(&c->lock, NULL) || pthread_cond_init(&c->cv, NULL)) {
     free(c);
     return TSDB_ENOMEM;
   }
-  size_t n = db->opts.control_threads ? db->opts.control_threads : 1;
+  size_t n = srv->opts.control_threads ? srv->opts.control_threads : 1;
   c->threads = calloc(n, sizeof *c->threads);
   if (!c->threads) {
     tsdb_control__stop(c);

@@ -7,11 +7,11 @@
  * Threads and ownership
  *   - One thread per running replay, at most max_replays at once (a replay
  *     at x60 of an hour takes a minute, and must not hold a control thread
- *     that queries wait for). Each thread owns its replay: a RocksDB
- *     snapshot iterator over the time-major archive, its pacing clock and
- *     progress schedule. The registry (a list under a mutex) only holds the
+ *     that queries wait for). Each thread owns its replay: a scan of
+ *     the engine's time-major archive on one snapshot (tsdb_archive_scan),
+ *     its pacing clock and progress schedule. The registry (a list under a mutex) only holds the
  *     handles, so `cancel` can find one and set its flag.
- *   - Messages go out through the result queue (the broker thread publishes
+ *   - Messages go out through the outbox (the broker thread publishes
  *     them in the tick), on $tsdb/replay/<client id>/<replay id>/<original
  *     topic> with no target client, so the broker's read ACL decides who
  *     receives them, topic by topic. Live consumers of the original topics
@@ -29,12 +29,12 @@
  * Ordering: messages in arrival order (the archive's key order), with their
  *   original payload. A paced message leaves at from + (arrival - from) / N
  *   on the replay's clock.
- * Flow control: before each message the thread waits while the result queue
- *   holds more than a backlog of bytes (results.h), so a replay at "max"
+ * Flow control: before each message the thread waits while the outbox
+ *   holds more than a backlog of bytes (outbox.h), so a replay at "max"
  *   runs as fast as the broker publishes and never fills memory. Waits
  *   (pacing, backlog) are sliced to at most 100 ms, checking for cancellation.
  * Shutdown order: stop() cancels every replay, joins each thread (a thread
- *   notices within one slice), frees the registry. It runs before the store
+ *   notices within one slice), frees the registry. It runs before the engine
  *   closes.
  */
 #include <math.h>
@@ -45,8 +45,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-#include "keys.h"
+#include "serve_internal.h"
 #include "strbuf.h"
 #include "thread.h"
 #include "timeutil.h"
@@ -58,7 +57,7 @@
 
 typedef struct replay {
   struct replay *next;
-  tsdb_db *db;
+  tsdb_serve *srv;
   pthread_t thread;
   char client_id[256];
   char id[40];
@@ -73,7 +72,7 @@ typedef struct replay {
 } replay;
 
 struct tsdb_replays {
-  tsdb_db *db;
+  tsdb_serve *srv;
   pthread_mutex_t lock;
   replay *list;
   size_t running;
@@ -117,7 +116,7 @@ static void progress(replay *r, const char *state, int64_t position, const char 
   }
   tsdb_strbuf__putc(&sb, '}');
   if (!tsdb_strbuf__failed(&sb))
-    tsdb_results__publish(&r->db->results, topic, sb.data, sb.len, 1, false, true);
+    tsdb_outbox__publish(&r->srv->outbox, topic, sb.data, sb.len, 1, false, true);
   tsdb_strbuf__free(&sb);
 }
 
@@ -145,79 +144,70 @@ static bool wait_until(replay *r, int64_t due) {
   }
 }
 
-/* Waits while the result queue holds more than the backlog, keeping the
+/* Waits while the outbox holds more than the backlog, keeping the
  * progress schedule. False when cancelled. */
 static bool wait_backlog(replay *r) {
   for (;;) {
     int64_t now = tsdb_time__monotonic_ms();
     int64_t next = heartbeat(r, now);
     int64_t d = next - now;
-    int rc = tsdb_results__wait_below_for(&r->db->results, REPLAY_BACKLOG_BYTES, &r->cancel,
+    int rc = tsdb_outbox__wait_below_for(&r->srv->outbox, REPLAY_BACKLOG_BYTES, &r->cancel,
                                           d < SLICE_MS ? d : SLICE_MS);
     if (rc) return rc > 0;
   }
 }
 
+/* The scan's callback result when the replay was cancelled (storage errors
+ * are negative). */
+#define REPLAY_CANCELLED 1
+
+typedef struct replay_scan {
+  replay *r;
+  uint64_t sent; /* for the broker's log only, never for the requester */
+} replay_scan;
+
+static int replay_message(void *ud, int64_t arrival, const char *topic_bytes, size_t topic_len,
+                          const void *payload, size_t len) {
+  replay_scan *rs = ud;
+  replay *r = rs->r;
+  if (atomic_load(&r->cancel)) return REPLAY_CANCELLED;
+  heartbeat(r, tsdb_time__monotonic_ms());
+  char topic[1024];
+  if (topic_len >= sizeof topic) return 0;
+  memcpy(topic, topic_bytes, topic_len);
+  topic[topic_len] = '\0';
+  if (!tsdb_topic_filter_match(r->filter, topic)) return 0;
+  /* Keep the original spacing, compressed by the speed factor, measured
+   * from the start of the range (not from the first message). */
+  if (r->speed > 0 && !wait_until(r, paced_due(r, arrival))) return REPLAY_CANCELLED;
+  if (!wait_backlog(r)) return REPLAY_CANCELLED;
+  char out_topic[1400];
+  int n = snprintf(out_topic, sizeof out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id,
+                   topic);
+  if (n < 0 || (size_t)n >= sizeof out_topic) return 0;
+  tsdb_outbox__publish(&r->srv->outbox, out_topic, payload, len, 1, false, true);
+  rs->sent++;
+  return 0;
+}
+
 static void *replay_main(void *arg) {
   replay *r = arg;
-  tsdb_db *db = r->db;
+  tsdb_serve *srv = r->srv;
   r->start_ms = tsdb_time__monotonic_ms();
   r->next_progress_ms = r->start_ms + PROGRESS_EVERY_MS;
-  uint8_t lo[8], hi[8];
-  tsdb_key__put_ts(lo, r->from);
-  tsdb_key__put_ts(hi, r->to);
-  tsdb_snap *snap = tsdb_store__snapshot(db->store);
-  tsdb_store_iter *it = NULL;
-  int rc = tsdb_store__iter_open(db->store, snap, TSDB_CF_ARCHIVE, lo, sizeof lo, hi, sizeof hi, &it);
-  uint64_t sent = 0; /* for the broker's log only, never for the requester */
-  char topic[1024];
-  const char *error = NULL;
-  bool cancelled = false;
-  for (; rc == 0 && tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
-    if (atomic_load(&r->cancel)) {
-      cancelled = true;
-      break;
-    }
-    heartbeat(r, tsdb_time__monotonic_ms());
-    size_t klen, vlen;
-    const uint8_t *k = tsdb_store__iter_key(it, &klen);
-    const uint8_t *v = tsdb_store__iter_value(it, &vlen);
-    if (klen != TSDB_ARCHIVE_KEY_LEN || vlen < 2) continue;
-    size_t tlen = (size_t)v[0] << 8 | v[1];
-    if (tlen == 0 || tlen > vlen - 2 || tlen >= sizeof topic) continue;
-    memcpy(topic, v + 2, tlen);
-    topic[tlen] = '\0';
-    if (!tsdb_topic_filter_match(r->filter, topic)) continue;
-    /* Keep the original spacing, compressed by the speed factor, measured
-     * from the start of the range (not from the first message). */
-    if (r->speed > 0 && !wait_until(r, paced_due(r, tsdb_key__get_ts(k)))) {
-      cancelled = true;
-      break;
-    }
-    if (!wait_backlog(r)) {
-      cancelled = true;
-      break;
-    }
-    char out_topic[1400];
-    int n = snprintf(out_topic, sizeof out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id,
-                     topic);
-    if (n < 0 || (size_t)n >= sizeof out_topic) continue;
-    tsdb_results__publish(&db->results, out_topic, v + 2 + tlen, vlen - 2 - tlen, 1, false, true);
-    sent++;
-  }
-  if (rc == 0 && it && !cancelled) rc = tsdb_store__iter_status(it);
-  if (rc) error = tsdb_strerror(rc);
-  tsdb_store__iter_close(it);
-  tsdb_store__snapshot_release(db->store, snap);
+  replay_scan scan = {r, 0};
+  int rc = tsdb_archive_scan(srv->db, r->from, r->to, replay_message, &scan);
+  bool cancelled = rc == REPLAY_CANCELLED;
+  const char *error = rc < 0 ? tsdb_strerror(rc) : NULL;
   /* A paced replay covers its whole range, whatever matched in it. */
   if (!error && !cancelled && r->speed > 0 && !wait_until(r, paced_due(r, r->to))) cancelled = true;
   const char *state = error ? "error" : cancelled ? "cancelled" : "done";
   int64_t position = r->speed > 0 ? paced_position(r, tsdb_time__monotonic_ms()) : 0;
   if (!error && !cancelled) position = r->to;
   progress(r, state, position, error);
-  tsdb_log__printf(&db->log, TSDB_LOG_INFO, "replay %s client=%s id=%s sent=%llu",
+  tsdb_log__printf(&srv->log, TSDB_LOG_INFO, "replay %s client=%s id=%s sent=%llu",
                    error ? "failed" : cancelled ? "cancelled" : "done", r->client_id, r->id,
-                   (unsigned long long)sent);
+                   (unsigned long long)scan.sent);
   atomic_store(&r->finished, true);
   return NULL;
 }
@@ -239,10 +229,10 @@ static void reap(tsdb_replays *rs) {
   }
 }
 
-int tsdb_replays__init(tsdb_db *db, tsdb_replays **out) {
+int tsdb_replays__init(tsdb_serve *srv, tsdb_replays **out) {
   tsdb_replays *rs = calloc(1, sizeof *rs);
   if (!rs) return TSDB_ENOMEM;
-  rs->db = db;
+  rs->srv = srv;
   if (pthread_mutex_init(&rs->lock, NULL)) {
     free(rs);
     return TSDB_ENOMEM;
@@ -265,11 +255,11 @@ int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
   for (replay *r = rs->list; r && rc == 0; r = r->next)
     if (!strcmp(r->client_id, client_id) && !strcmp(r->id, id) && !atomic_load(&r->finished))
       rc = TSDB_EINVAL; /* the same client already runs a replay of that id */
-  if (rc == 0 && rs->running >= rs->db->opts.max_replays) rc = TSDB_EFULL;
+  if (rc == 0 && rs->running >= rs->srv->opts.max_replays) rc = TSDB_EFULL;
   replay *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
   if (rc == 0 && (!r || !(r->filter = strdup(filter)))) rc = TSDB_ENOMEM;
   if (rc == 0) {
-    r->db = rs->db;
+    r->srv = rs->srv;
     snprintf(r->client_id, sizeof r->client_id, "%s", client_id);
     snprintf(r->id, sizeof r->id, "%s", id);
     r->from = from;

@@ -1,10 +1,10 @@
-#include "results.h"
+#include "outbox.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-int tsdb_results__init(tsdb_results *q, size_t max_items, void (*notify)(void *ud),
+int tsdb_outbox__init(tsdb_outbox *q, size_t max_items, void (*notify)(void *ud),
                        void *notify_ud) {
   memset(q, 0, sizeof *q);
   q->notify = notify;
@@ -18,7 +18,7 @@ int tsdb_results__init(tsdb_results *q, size_t max_items, void (*notify)(void *u
   return 0;
 }
 
-void tsdb_results__destroy(tsdb_results *q) {
+void tsdb_outbox__destroy(tsdb_outbox *q) {
   tsdb_result_item *it = q->head;
   while (it) {
     tsdb_result_item *next = it->next;
@@ -30,12 +30,12 @@ void tsdb_results__destroy(tsdb_results *q) {
   pthread_cond_destroy(&q->drained);
 }
 
-/* Tells the host once that there is something to drain (see results.h). */
-static void announce(tsdb_results *q) {
+/* Tells the host once that there is something to drain (see outbox.h). */
+static void announce(tsdb_outbox *q) {
   if (q->notify && !atomic_exchange(&q->announced, true)) q->notify(q->notify_ud);
 }
 
-static void append(tsdb_results *q, tsdb_result_item *item) {
+static void append(tsdb_outbox *q, tsdb_result_item *item) {
   atomic_fetch_add(&q->bytes, item->result.payload_len);
   pthread_mutex_lock(&q->lock);
   if (q->tail)
@@ -48,7 +48,7 @@ static void append(tsdb_results *q, tsdb_result_item *item) {
   announce(q);
 }
 
-int tsdb_results__publish(tsdb_results *q, const char *topic, const void *payload,
+int tsdb_outbox__publish(tsdb_outbox *q, const char *topic, const void *payload,
                           size_t len, int qos, bool retain, bool essential) {
   if (!essential && atomic_load(&q->count) >= q->max_items) {
     atomic_fetch_add(&q->dropped, 1);
@@ -72,7 +72,7 @@ int tsdb_results__publish(tsdb_results *q, const char *topic, const void *payloa
   return 0;
 }
 
-int tsdb_results__log(tsdb_results *q, int level, const char *text) {
+int tsdb_outbox__log(tsdb_outbox *q, int level, const char *text) {
   if (atomic_load(&q->count) >= q->max_items) {
     atomic_fetch_add(&q->dropped, 1);
     return TSDB_EFULL;
@@ -89,7 +89,7 @@ int tsdb_results__log(tsdb_results *q, int level, const char *text) {
   return 0;
 }
 
-int tsdb_results__wait_below_for(tsdb_results *q, size_t max_bytes, atomic_bool *stop,
+int tsdb_outbox__wait_below_for(tsdb_outbox *q, size_t max_bytes, atomic_bool *stop,
                                  int64_t timeout_ms) {
   if (atomic_load(&q->bytes) <= max_bytes) return 1;
   struct timespec end;
@@ -134,21 +134,21 @@ int tsdb_results__wait_below_for(tsdb_results *q, size_t max_bytes, atomic_bool 
   return rc;
 }
 
-void tsdb_results__end_waits(tsdb_results *q) {
+void tsdb_outbox__end_waits(tsdb_outbox *q) {
   atomic_store(&q->shutting_down, true);
   pthread_mutex_lock(&q->lock);
   pthread_cond_broadcast(&q->drained);
   pthread_mutex_unlock(&q->lock);
 }
 
-bool tsdb_results__wait_below(tsdb_results *q, size_t max_bytes, atomic_bool *stop) {
-  return tsdb_results__wait_below_for(q, max_bytes, stop, -1) == 1;
+bool tsdb_outbox__wait_below(tsdb_outbox *q, size_t max_bytes, atomic_bool *stop) {
+  return tsdb_outbox__wait_below_for(q, max_bytes, stop, -1) == 1;
 }
 
-size_t tsdb_results__drain(tsdb_results *q, size_t max_items, size_t max_bytes,
+size_t tsdb_outbox__drain(tsdb_outbox *q, size_t max_items, size_t max_bytes,
                            tsdb_result_fn fn, void *ud) {
   if (max_items == 0) return 0;
-  /* Items linked from here on announce themselves (results.h). */
+  /* Items linked from here on announce themselves (outbox.h). */
   atomic_store(&q->announced, false);
   if (atomic_load(&q->count) == 0) return 0;
   /* Detach up to max_items (and about max_bytes) under the lock; hand them
