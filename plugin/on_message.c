@@ -158,7 +158,9 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
     else
       rc = tsdb_ingest(st->db, &msg);
     if (rc == TSDB_EFULL) return refuse(st, REFUSAL_QUEUE_FULL, ev, schema, index, NULL);
-    if (rc == TSDB_EIO) return refuse(st, REFUSAL_WRITE_FAILED, ev, schema, index, NULL);
+    /* Storage fails, of whatever kind: the queue says TSDB_EIO today. */
+    if (rc == TSDB_EIO || rc == TSDB_ENOSPC || rc == TSDB_ECORRUPT)
+      return refuse(st, REFUSAL_WRITE_FAILED, ev, schema, index, NULL);
     if (rc) return refuse(st, REFUSAL_INTERNAL, ev, schema, index, NULL);
   }
   st->accepted++;

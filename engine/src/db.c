@@ -50,7 +50,7 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   if (rc == 0 && (rc = tsdb_queue__init(&db->queue, opts->queue_bytes)) == 0) queue_ok = true;
   if (rc == 0) {
     rc = tsdb_db__open_store(db, err, sizeof err);
-    if (rc == TSDB_EIO && opts->open_retry) {
+    if ((rc == TSDB_EIO || rc == TSDB_ENOSPC) && opts->open_retry) {
       /* The broker runs on; messages are refused until the writer opens it. */
       tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
                        "cannot open the database yet, refusing messages (write_failed) and "
@@ -258,8 +258,8 @@ int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, 
 
 void tsdb_retention_sweep(tsdb_db *db) { tsdb_maint__sweep(db); }
 
-void tsdb_compact(tsdb_db *db) {
-  if (tsdb_db__store(db)) tsdb_store__compact(db->store);
+int tsdb_compact(tsdb_db *db) {
+  return tsdb_db__store(db) ? tsdb_store__compact(db->store) : 0;
 }
 
 void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out) {

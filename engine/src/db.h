@@ -64,8 +64,8 @@ static inline tsdb_store *tsdb_db__store(tsdb_db *db) {
 }
 
 /* Opens the store and loads the catalog, then publishes them
- * (store_ready). TSDB_EIO: not now (retry later); other codes: damaged or
- * unknown data. `err` says why in words. */
+ * (store_ready). TSDB_EIO or TSDB_ENOSPC: not now (retry later); other
+ * codes: damaged or unknown data. `err` says why in words. */
 int tsdb_db__open_store(tsdb_db *db, char *err, size_t errlen);
 
 /* A quantile of the write latency histogram, in microseconds. */

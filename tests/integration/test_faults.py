@@ -197,6 +197,8 @@ def test_full_disk_refuses_then_resumes_and_keeps_every_acknowledged_message(
     lines = storage_error_lines(log)
     assert lines, "the failure was not logged"
     assert len(lines) < 60, "\n".join(lines[:80])
+    # As a full disk, not as some I/O error.
+    assert any("kind=TSDB_ENOSPC" in l for l in lines), "\n".join(lines[:80])
 
 
 @pytest.mark.parametrize("durability", ["async", "sync"])

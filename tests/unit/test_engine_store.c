@@ -2,6 +2,7 @@
  * input, names from the message, the decoded-block cache, and a store that
  * cannot be opened. */
 #include "agg.h"
+#include "store.h"
 #include "timeutil.h"
 #include "test_engine.h"
 
@@ -196,4 +197,69 @@ TEST(open_reports_an_unreadable_store) {
   char err[512] = "";
   CHECK(tsdb_open(&o, &db, err, sizeof err) != 0);
   CHECK(strstr(err, "cannot open RocksDB") != NULL);
+}
+
+/* RocksDB's error texts (Status::ToString(): the code's name first, then an
+ * I/O error's subcode) keep their kind: a full disk, damaged data, the rest. */
+TEST(rocksdb_errors_keep_their_kind) {
+  static const struct {
+    const char *text;
+    int kind;
+  } cases[] = {
+      {"IO error: No space left on device: While appending to file: /data/000012.log: No space "
+       "left on device", TSDB_ENOSPC},
+      {"IO error: No space left on device", TSDB_ENOSPC},
+      /* Without the subcode, the errno text still says it. */
+      {"IO error: While appending to file: /data/000012.log: No space left on device",
+       TSDB_ENOSPC},
+      {"Corruption: block checksum mismatch: stored = 1, computed = 2  in /data/000007.sst",
+       TSDB_ECORRUPT},
+      {"Corruption: CURRENT file does not end with newline", TSDB_ECORRUPT},
+      {"IO error: No such file or directory: While opening a file for sequentially reading: "
+       "/data/MANIFEST-999999: No such file or directory", TSDB_EIO},
+      {"IO error: While open a file for appending: /data/LOCK: Read-only file system", TSDB_EIO},
+      {"Invalid argument: Column family not found: raw", TSDB_EIO},
+      {"Resource busy: ", TSDB_EIO},
+      {"", TSDB_EIO},
+      /* Only the code's name at the start decides. */
+      {"Invalid argument: No space left on device", TSDB_EIO},
+      {"IO error: While reading /data/Corruption: x", TSDB_EIO},
+      {"corruption: lower case is not RocksDB's", TSDB_EIO},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    CHECK_MSG(tsdb_store__error_kind(cases[i].text) == cases[i].kind, "\"%s\": %s, not %s",
+              cases[i].text, tsdb_err_name(tsdb_store__error_kind(cases[i].text)),
+              tsdb_err_name(cases[i].kind));
+  CHECK_STR(tsdb_err_name(TSDB_ENOSPC), "TSDB_ENOSPC");
+  CHECK_STR(tsdb_strerror(TSDB_ENOSPC), "no space left on device");
+  CHECK_STR(tsdb_err_name(TSDB_ECORRUPT), "TSDB_ECORRUPT");
+  CHECK_STR(tsdb_err_name(TSDB_EIO), "TSDB_EIO");
+}
+
+/* The open says what RocksDB said, of the kind it said: damaged data is
+ * TSDB_ECORRUPT, a data directory that is a file TSDB_EIO. */
+TEST(open_errors_keep_their_kind) {
+  const char *path = unit_path("db");
+  tsdb_db *db = open_db(path, false, 1000);
+  tsdb_close(db);
+  char file[4200];
+  snprintf(file, sizeof file, "%s/CURRENT", path);
+  FILE *f = fopen(file, "w");
+  CHECK(f != NULL);
+  fputs("MANIFEST-000001", f); /* no newline */
+  fclose(f);
+  tsdb_options o;
+  tsdb_options_init(&o);
+  o.path = path;
+  char err[512] = "";
+  CHECK_INT(tsdb_open(&o, &db, err, sizeof err), ==, TSDB_ECORRUPT);
+  CHECK_MSG(strstr(err, "Corruption: ") != NULL, "%s", err);
+  const char *plain = unit_path("plain-file");
+  f = fopen(plain, "w");
+  CHECK(f != NULL);
+  fclose(f);
+  o.path = plain;
+  err[0] = '\0';
+  CHECK_INT(tsdb_open(&o, &db, err, sizeof err), ==, TSDB_EIO);
+  CHECK_MSG(strstr(err, "IO error: ") != NULL, "%s", err);
 }

@@ -3,7 +3,12 @@
  *
  * Every engine function that can fail returns 0 or one of these negative codes.
  * The codes come from one X-macro table so that the enum, tsdb_err_name() and
- * tsdb_strerror() can never disagree.
+ * tsdb_strerror() can never disagree. New codes go at the end: a code's value
+ * never changes.
+ *
+ * A storage failure has one of three kinds: TSDB_ENOSPC (the disk is full),
+ * TSDB_ECORRUPT (damaged data, on disk or in a stored value) and TSDB_EIO
+ * (any other failure of the storage).
  */
 #ifndef TSDB_ERROR_H
 #define TSDB_ERROR_H
@@ -24,7 +29,8 @@ extern "C" {
   XX(VERSION, "unsupported on-disk format version")                            \
   XX(CLOSED, "database is closing")                                            \
   XX(THREAD, "cannot start a thread")                                          \
-  XX(PARSE, "cannot parse")
+  XX(PARSE, "cannot parse")                                                    \
+  XX(NOSPC, "no space left on device")
 
 typedef enum tsdb_errno {
   TSDB_OK = 0,

@@ -142,12 +142,12 @@ typedef struct tsdb_options {
   void *clock_ud;
   int wal_recovery;            /* tsdb_wal_recovery; default TSDB_WAL_POINT_IN_TIME */
   /* When the store cannot be opened for a storage reason (permissions, not
-   * a directory, a full disk, another process holding it: TSDB_EIO),
-   * tsdb_open() still succeeds: ingest is refused with TSDB_EIO and
-   * tsdb_storage_ready() is false (serve/ answers commands "storage
-   * unavailable") while the writer retries
-   * the open, at most every second. Damaged data and unknown formats still
-   * fail tsdb_open(). Default false: tsdb_open() fails. */
+   * a directory, a full disk, another process holding it: TSDB_EIO or
+   * TSDB_ENOSPC), tsdb_open() still succeeds: ingest is refused with
+   * TSDB_EIO and tsdb_storage_ready() is false (serve/ answers commands
+   * "storage unavailable") while the writer retries the open, at most every
+   * second. Damaged data and unknown formats still fail tsdb_open(). Default
+   * false: tsdb_open() fails. */
   bool open_retry;
 } tsdb_options;
 
@@ -424,8 +424,10 @@ typedef struct tsdb_store_memory {
 void tsdb_store_memory_get(tsdb_db *db, tsdb_store_memory *out);
 
 /* Flushes memtables and compacts every column family fully (tools,
- * benchmarks). Blocks; never call it on a broker thread. */
-void tsdb_compact(tsdb_db *db);
+ * benchmarks). Blocks; never call it on a broker thread. 0, or the kind of
+ * the first storage error (TSDB_ENOSPC, TSDB_ECORRUPT, TSDB_EIO); a store
+ * not open yet is nothing to compact (0). */
+int tsdb_compact(tsdb_db *db);
 
 /* Engine counters, for the stats command, metrics and tests. */
 typedef struct tsdb_stats {

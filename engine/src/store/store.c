@@ -92,18 +92,30 @@ struct tsdb_store_iter {
   uint8_t *lower, *upper; /* bounds must outlive the iterator */
 };
 
-/* Turns a RocksDB error string into a code and a (rate-limited) log line;
+int tsdb_store__error_kind(const char *msg) {
+  static const char io[] = "IO error: ", corruption[] = "Corruption: ";
+  if (!strncmp(msg, corruption, sizeof corruption - 1)) return TSDB_ECORRUPT;
+  /* The subcode's text follows the code's; the errno text ends the message
+   * too, which a RocksDB without the subcode would still give. */
+  if (!strncmp(msg, io, sizeof io - 1) && strstr(msg, "No space left on device"))
+    return TSDB_ENOSPC;
+  return TSDB_EIO;
+}
+
+/* Turns a RocksDB error string into its kind and a (rate-limited) log line;
  * frees it. A failing disk fails every write and many reads: a line each
  * would flood the broker's log (issue 12 counted 864 in a second). */
 static int take_error(tsdb_store *st, char *errptr, const char *what) {
   if (!errptr) return 0;
+  int kind = tsdb_store__error_kind(errptr);
   pthread_mutex_lock(&st->error_lock);
   snprintf(st->last_error, sizeof st->last_error, "%s", errptr);
   pthread_mutex_unlock(&st->error_lock);
-  tsdb_log__limited(st->log, &st->errors, TSDB_LOG_ERROR, "storage error op=%s reason=\"%s\"",
-                    what, errptr);
+  tsdb_log__limited(st->log, &st->errors, TSDB_LOG_ERROR,
+                    "storage error op=%s kind=%s reason=\"%s\"", what, tsdb_err_name(kind),
+                    errptr);
   rocksdb_free(errptr);
-  return TSDB_EIO;
+  return kind;
 }
 
 void tsdb_store__last_error(tsdb_store *st, char *buf, size_t len) {
@@ -357,6 +369,12 @@ static const char *agg_merge_name(void *state) {
 
 /* ---- open / close ---- */
 
+static int mkdir_error(const char *dir, char *err, size_t errlen) {
+  int e = errno;
+  snprintf(err, errlen, "cannot create directory '%s': %s", dir, strerror(e));
+  return e == ENOSPC ? TSDB_ENOSPC : TSDB_EIO;
+}
+
 static int mkdir_p(const char *path, char *err, size_t errlen) {
   char buf[PATH_MAX];
   if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
@@ -366,16 +384,10 @@ static int mkdir_p(const char *path, char *err, size_t errlen) {
   for (char *p = buf + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
-    if (mkdir(buf, 0750) && errno != EEXIST) {
-      snprintf(err, errlen, "cannot create directory '%s': %s", buf, strerror(errno));
-      return TSDB_EIO;
-    }
+    if (mkdir(buf, 0750) && errno != EEXIST) return mkdir_error(buf, err, errlen);
     *p = '/';
   }
-  if (mkdir(buf, 0750) && errno != EEXIST) {
-    snprintf(err, errlen, "cannot create directory '%s': %s", buf, strerror(errno));
-    return TSDB_EIO;
-  }
+  if (mkdir(buf, 0750) && errno != EEXIST) return mkdir_error(buf, err, errlen);
   return 0;
 }
 
@@ -534,7 +546,7 @@ static int open_with_wal_policy(tsdb_store *st, const char *path, int policy, ch
   bool wal_damage = strstr(errptr, "Corruption") && drops[0];
   if (!wal_damage) {
     snprintf(err, errlen, "cannot open RocksDB at '%s': %s", path, errptr);
-    int rc = strstr(errptr, "Corruption") ? TSDB_ECORRUPT : TSDB_EIO;
+    int rc = tsdb_store__error_kind(errptr);
     rocksdb_free(errptr);
     return rc;
   }
@@ -639,18 +651,20 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
                                  &vlen, &errptr);
   if (errptr) {
     snprintf(err, errlen, "cannot read the format version: %s", errptr);
+    rc = tsdb_store__error_kind(errptr);
     rocksdb_free(errptr);
     tsdb_store__close(st);
-    return TSDB_EIO;
+    return rc;
   }
   if (!version) {
     rocksdb_put_cf(st->db, st->wo_sync, st->cf[TSDB_CF_DEFAULT], "format", 6,
                    TSDB_FORMAT_VERSION, strlen(TSDB_FORMAT_VERSION), &errptr);
     if (errptr) {
       snprintf(err, errlen, "cannot write the format version: %s", errptr);
+      rc = tsdb_store__error_kind(errptr);
       rocksdb_free(errptr);
       tsdb_store__close(st);
-      return TSDB_EIO;
+      return rc;
     }
   } else {
     bool ok = vlen == strlen(TSDB_FORMAT_VERSION) && !memcmp(version, TSDB_FORMAT_VERSION, vlen);
@@ -671,8 +685,9 @@ int tsdb_store__resume(tsdb_store *st, char *why, size_t whylen) {
   char *errptr = tsdb_rocks__resume(st->db);
   if (!errptr) return 0;
   snprintf(why, whylen, "%s", errptr);
+  int rc = tsdb_store__error_kind(errptr);
   rocksdb_free(errptr);
-  return TSDB_EIO;
+  return rc;
 }
 
 bool tsdb_store__wal_damaged(const tsdb_store *st) { return st->wal_damaged; }
@@ -1081,16 +1096,19 @@ static uint64_t dir_bytes(const char *path) {
 
 uint64_t tsdb_store__disk_bytes(tsdb_store *st) { return dir_bytes(st->path); }
 
-void tsdb_store__compact(tsdb_store *st) {
+int tsdb_store__compact(tsdb_store *st) {
   rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
   rocksdb_flushoptions_set_wait(fo, 1);
+  int rc = 0;
   for (int i = 0; i < TSDB_CF_COUNT; i++) {
     char *errptr = NULL;
     rocksdb_flush_cf(st->db, fo, st->cf[i], &errptr);
-    take_error(st, errptr, "flush");
+    int frc = take_error(st, errptr, "flush");
+    if (rc == 0) rc = frc;
     rocksdb_compact_range_cf(st->db, st->cf[i], NULL, 0, NULL, 0);
   }
   rocksdb_flushoptions_destroy(fo);
+  return rc;
 }
 
 void tsdb_store__compact_range(tsdb_store *st, tsdb_cf_id cf, const void *lower, size_t lower_len,

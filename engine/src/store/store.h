@@ -58,9 +58,16 @@ typedef struct tsdb_store_options {
   void *expired_ud;
 } tsdb_store_options;
 
-/* Opens (creating) the database. TSDB_EIO: the directory or the database
- * cannot be used now (permissions, not a directory, full disk, another
- * process holds it); TSDB_ECORRUPT: damaged data, or a damaged write-ahead
+/* The kind of a RocksDB error text (an `errptr` of its C API, which holds
+ * Status::ToString(): the code's name first, "IO error: No space left on
+ * device: While appending to file: ...", "Corruption: bad block ..."):
+ * TSDB_ENOSPC for a full disk, TSDB_ECORRUPT for damaged data, TSDB_EIO for
+ * anything else. Pure; any thread. */
+int tsdb_store__error_kind(const char *msg);
+
+/* Opens (creating) the database. TSDB_EIO or TSDB_ENOSPC: the directory or
+ * the database cannot be used now (permissions, not a directory, a full disk,
+ * another process holds it); TSDB_ECORRUPT: damaged data, or a damaged write-ahead
  * log under TSDB_WAL_STRICT; TSDB_EVERSION: a format this build does not
  * read. `err` says which, in words. A damaged write-ahead log under
  * TSDB_WAL_POINT_IN_TIME is recovered up to the damage, reported at ERROR
@@ -70,8 +77,9 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
 void tsdb_store__close(tsdb_store *st);
 /* After a failed write: asks RocksDB to clear its background error (it
  * flushes the memtables and starts a new write-ahead log). 0 when writes
- * may be retried; TSDB_EIO with RocksDB's reason in `why` while the cause
- * (a full disk, say) is still there. Writer thread only. */
+ * may be retried; the error's kind (TSDB_ENOSPC, TSDB_ECORRUPT or TSDB_EIO) with
+ * RocksDB's reason in `why` while the cause (a full disk, say) is still
+ * there. Writer thread only. */
 int tsdb_store__resume(tsdb_store *st, char *why, size_t whylen);
 /* The text of the newest storage error. */
 void tsdb_store__last_error(tsdb_store *st, char *buf, size_t len);
@@ -131,7 +139,7 @@ void tsdb_store__iter_seek_last(tsdb_store_iter *it);
 void tsdb_store__iter_prev(tsdb_store_iter *it);
 const uint8_t *tsdb_store__iter_key(const tsdb_store_iter *it, size_t *len);
 const uint8_t *tsdb_store__iter_value(const tsdb_store_iter *it, size_t *len);
-/* 0, or TSDB_EIO when the iteration stopped on an error (logged). */
+/* 0, or the error's kind when the iteration stopped on one (logged). */
 int tsdb_store__iter_status(tsdb_store_iter *it);
 void tsdb_store__iter_close(tsdb_store_iter *it);
 
@@ -175,8 +183,9 @@ uint64_t tsdb_store__cf_sst_bytes(tsdb_store *st, tsdb_cf_id cf);
 /* Bytes of the write-ahead log files. */
 uint64_t tsdb_store__wal_bytes(tsdb_store *st);
 
-/* Full compaction of every column family (benchmarks, tools). */
-void tsdb_store__compact(tsdb_store *st);
+/* Full compaction of every column family (benchmarks, tools): 0, or the kind
+ * of the first error (a flush failed; every family is still tried). */
+int tsdb_store__compact(tsdb_store *st);
 /* Compaction of the keys in [lower, upper) of one column family: how the
  * retention sweep makes the compaction filter see expired keys. Blocks. */
 void tsdb_store__compact_range(tsdb_store *st, tsdb_cf_id cf, const void *lower, size_t lower_len,

@@ -1705,12 +1705,13 @@ static void commit_finals(tsdb_writer *w) {
 /* ---- storage failure ---- */
 
 /*
- * The first failed write puts the writer in the failing state: the queue
- * refuses new messages (TSDB_EIO: the plugin answers 0x87 write_failed) and
- * answers waiting durable pushes TSDB_EIO, until RocksDB resumes (see
- * ride_out_failure). Logged once here, not per write.
+ * The first failed write, of any kind (a full disk, damaged data, other
+ * I/O), puts the writer in the failing state: the queue refuses new messages
+ * (TSDB_EIO: the plugin answers 0x87 write_failed) and answers waiting
+ * durable pushes TSDB_EIO, until RocksDB resumes (see ride_out_failure).
+ * Logged once here, with the kind, not per write.
  */
-static void enter_failing(tsdb_writer *w) {
+static void enter_failing(tsdb_writer *w, int kind) {
   if (w->failing) return;
   tsdb_db *db = w->db;
   w->failing = true;
@@ -1722,10 +1723,10 @@ static void enter_failing(tsdb_writer *w) {
   char why[256];
   tsdb_store__last_error(db->store, why, sizeof why);
   tsdb_log__limited(&db->log, &w->fail_log, TSDB_LOG_ERROR,
-                   "storage failing reason=\"%s\": new messages are refused (write_failed) until "
-                   "a write succeeds; acknowledged messages not yet written are kept in memory "
-                   "and written then",
-                   why);
+                   "storage failing kind=%s reason=\"%s\": new messages are refused "
+                   "(write_failed) until a write succeeds; acknowledged messages not yet "
+                   "written are kept in memory and written then",
+                   tsdb_err_name(kind), why);
 }
 
 /* Writes the writer's batch; a failure enters the failing state. */
@@ -1733,7 +1734,7 @@ static int store_write(tsdb_writer *w, bool sync) {
   int rc = tsdb_store__write(w->db->store, w->batch, sync);
   if (rc) {
     atomic_fetch_add(&w->db->counters.write_errors, 1);
-    enter_failing(w);
+    enter_failing(w, rc);
   }
   return rc;
 }
@@ -2042,7 +2043,8 @@ static bool ride_out_failure(tsdb_writer *w) {
   for (;;) {
     bool stopping = tsdb_queue__sleep_unless_stopped(&db->queue, w->retry_ms);
     char why[256] = "";
-    if (tsdb_store__resume(db->store, why, sizeof why) == 0) {
+    int kind = tsdb_store__resume(db->store, why, sizeof why);
+    if (kind == 0) {
       w->recovered_at = tsdb_time__monotonic_ms();
       int64_t ms = w->recovered_at - w->failing_since;
       w->failing = false;
@@ -2056,8 +2058,8 @@ static bool ride_out_failure(tsdb_writer *w) {
     if (stopping) return false;
     w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
     tsdb_log__limited(&db->log, &w->still_failing, TSDB_LOG_ERROR,
-                      "storage still failing after %" PRId64 " ms reason=\"%s\"",
-                      tsdb_time__monotonic_ms() - w->failing_since, why);
+                      "storage still failing after %" PRId64 " ms kind=%s reason=\"%s\"",
+                      tsdb_time__monotonic_ms() - w->failing_since, tsdb_err_name(kind), why);
   }
 }
 
