@@ -484,3 +484,15 @@ TEST(aggregate_kinds_by_name) {
   tsdb_agg__view_set(&a, TSDB_AGG_COUNT, 7); /* the count is not a value to set */
   CHECK_INT(a.count, ==, 4);
 }
+
+/* Duplicate policies by name, as schemas and the catalog write them. */
+TEST(dup_policies_by_name) {
+  CHECK_STR(tsdb_dup_policy_name(TSDB_DUP_LAST), "last");
+  CHECK_STR(tsdb_dup_policy_name(TSDB_DUP_FIRST), "first");
+  CHECK_STR(tsdb_dup_policy_name(TSDB_DUP_REJECT), "reject");
+  CHECK(tsdb_dup_policy_name(-1) == NULL);
+  CHECK(tsdb_dup_policy_name(TSDB_DUP_REJECT + 1) == NULL);
+  for (int p = TSDB_DUP_LAST; p <= TSDB_DUP_REJECT; p++)
+    CHECK_INT(tsdb_dup_policy_find(tsdb_dup_policy_name(p)), ==, p);
+  CHECK_INT(tsdb_dup_policy_find("newest"), ==, TSDB_ENOTFOUND);
+}

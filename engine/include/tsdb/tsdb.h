@@ -67,6 +67,13 @@ typedef enum tsdb_dup_policy {
                          (tsdb_stats.duplicates_rejected) */
 } tsdb_dup_policy;
 
+/* The name of a duplicate policy, as schemas ("duplicates": "reject") and the
+ * catalog's descriptors write it; NULL for a value that is none.
+ * Thread-safe. */
+const char *tsdb_dup_policy_name(int policy);
+/* The policy of a name, or TSDB_ENOTFOUND. Thread-safe. */
+int tsdb_dup_policy_find(const char *name);
+
 typedef int64_t (*tsdb_clock_fn)(void *ud); /* wall clock, ms since epoch */
 
 /* What opening a database whose write-ahead log is damaged does (a log cut
