@@ -60,7 +60,7 @@ void plugin__metrics(plugin_state *st) {
   sys_publish("$SYS/broker/tsdb/messages/refused", refused);
   sys_publish("$SYS/broker/tsdb/messages/unmatched", st->passed_unmatched);
   for (int i = 0; i < REFUSAL_COUNT; i++) {
-    snprintf(topic, sizeof topic, "$SYS/broker/tsdb/messages/refused/%s", plugin_refusal_names[i]);
+    snprintf(topic, sizeof topic, "$SYS/broker/tsdb/messages/refused/%s", plugin__refusal_name(i));
     sys_publish(topic, st->refused[i]);
   }
   sys_publish("$SYS/broker/tsdb/points/written", es.points_written);
@@ -97,9 +97,9 @@ void plugin__metrics(plugin_state *st) {
                      "tsdb_plugin_messages{outcome=\"accepted\"} %" PRIu64 "\n",
               st->accepted);
   for (int i = 0; i < REFUSAL_COUNT; i++) {
-    text_printf(&json, "%s\"%s\":%" PRIu64, i ? "," : "", plugin_refusal_names[i], st->refused[i]);
+    text_printf(&json, "%s\"%s\":%" PRIu64, i ? "," : "", plugin__refusal_name(i), st->refused[i]);
     text_printf(&prom, "tsdb_plugin_messages{outcome=\"refused\",reason=\"%s\"} %" PRIu64 "\n",
-                plugin_refusal_names[i], st->refused[i]);
+                plugin__refusal_name(i), st->refused[i]);
   }
   text_printf(&json, "},\"schemas\":{");
   text_printf(&prom, "# HELP tsdb_plugin_schema_messages Messages by schema and outcome.\n"
@@ -111,7 +111,7 @@ void plugin__metrics(plugin_state *st) {
     text_printf(&json, "%s\"%s\":{\"accepted\":%" PRIu64 ",\"points\":%" PRIu64 ",\"refused\":{",
                 k ? "," : "", ss->id, ss->accepted, ss->points);
     for (int i = 0; i < REFUSAL_COUNT; i++)
-      text_printf(&json, "%s\"%s\":%" PRIu64, i ? "," : "", plugin_refusal_names[i],
+      text_printf(&json, "%s\"%s\":%" PRIu64, i ? "," : "", plugin__refusal_name(i),
                   ss->refused[i]);
     text_printf(&json, "}}");
     text_printf(&prom,

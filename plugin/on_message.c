@@ -20,17 +20,30 @@
 #include "plugin.h"
 #include "tsdb/topic.h"
 
-const char *const plugin_refusal_names[REFUSAL_COUNT] = {
-#define PLUGIN_REFUSAL_NAME_(name, text, sentence) text,
-    PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_NAME_)
-#undef PLUGIN_REFUSAL_NAME_
+typedef struct refusal {
+  int code;
+  const char *name, *sentence;
+} refusal;
+
+static const refusal refusals[REFUSAL_COUNT] = {
+#define PLUGIN_REFUSAL_ROW_(name, code, text, sentence) {code, text, sentence},
+    PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_ROW_)
+#undef PLUGIN_REFUSAL_ROW_
 };
 
-static const char *const refusal_sentences[REFUSAL_COUNT] = {
-#define PLUGIN_REFUSAL_SENTENCE_(name, text, sentence) sentence,
-    PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_SENTENCE_)
-#undef PLUGIN_REFUSAL_SENTENCE_
-};
+const char *plugin__refusal_name(int why) {
+  return refusals[why].name ? refusals[why].name : ingest_err_short(refusals[why].code);
+}
+
+/* The refusal for a failed ingest (INGEST_E*) or engine (TSDB_E*) call. A
+ * storage failure of any kind is write_failed (the engine's queue says
+ * TSDB_EIO while storage fails); a code no row stands for is internal. */
+static plugin_refusal refusal_of(int rc) {
+  if (rc == TSDB_ENOSPC || rc == TSDB_ECORRUPT) rc = TSDB_EIO;
+  for (int i = 0; i < REFUSAL_COUNT; i++)
+    if (refusals[i].code == rc) return (plugin_refusal)i;
+  return REFUSAL_INTERNAL;
+}
 
 int64_t plugin__now_ms(void) {
   struct timespec ts;
@@ -51,16 +64,16 @@ static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_e
                   const ingest_schema *schema, size_t schema_index, const ingest_error *err) {
   const char *client = mosquitto_client_id(ev->client);
   ingest_error own;
-  if (!err && refusal_sentences[why]) {
+  if (!err && refusals[why].sentence) {
     /* The plugin's own reasons: no schema, no pointer, one sentence. */
-    ingest_error_set(&own, INGEST_EINVAL, "", "", "%s", refusal_sentences[why]);
+    ingest_error_set(&own, INGEST_EINVAL, "", "", "%s", refusals[why].sentence);
     err = &own;
   }
   st->refused[why]++;
   if (schema && st->schema_stats) st->schema_stats[schema_index].refused[why]++;
   mosquitto_log_printf(MOSQ_LOG_DEBUG,
                        PLUGIN_NAME ": refused client=%s topic=%s reason=%s pointer=%s detail=\"%s\"",
-                       client ? client : "", ev->topic, plugin_refusal_names[why],
+                       client ? client : "", ev->topic, plugin__refusal_name(why),
                        err ? err->pointer : "", err ? err->message : "");
   if (st->cfg.error_records) {
     if (!tsdb_client_id_scopable(client)) {
@@ -72,7 +85,7 @@ static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_e
           .topic = ev->topic,
           .topic_len = strlen(ev->topic),
           .client_id = client,
-          .reason = plugin_refusal_names[why],
+          .reason = plugin__refusal_name(why),
           .time_ms = plugin__now_ms(),
       };
       int len = ingest_error_record_json(err, &ctx, st->record, sizeof st->record);
@@ -90,16 +103,6 @@ static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_e
                                     false, NULL);
   }
   return MOSQ_ERR_ACL_DENIED;
-}
-
-static plugin_refusal refusal_of(int ingest_rc) {
-  switch (ingest_rc) {
-  case INGEST_EDECODE: return REFUSAL_DECODE;
-  case INGEST_EVALIDATE: return REFUSAL_VALIDATE;
-  case INGEST_ETIMESTAMP: return REFUSAL_TIMESTAMP;
-  case INGEST_ETOOBIG: return REFUSAL_TOOBIG;
-  default: return REFUSAL_INTERNAL;
-  }
 }
 
 int plugin__on_message(int event, void *event_data, void *userdata) {
@@ -157,11 +160,7 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
       rc = tsdb_ingest_durable(st->db, &msg);
     else
       rc = tsdb_ingest(st->db, &msg);
-    if (rc == TSDB_EFULL) return refuse(st, REFUSAL_QUEUE_FULL, ev, schema, index, NULL);
-    /* Storage fails, of whatever kind: the queue says TSDB_EIO today. */
-    if (rc == TSDB_EIO || rc == TSDB_ENOSPC || rc == TSDB_ECORRUPT)
-      return refuse(st, REFUSAL_WRITE_FAILED, ev, schema, index, NULL);
-    if (rc) return refuse(st, REFUSAL_INTERNAL, ev, schema, index, NULL);
+    if (rc) return refuse(st, refusal_of(rc), ev, schema, index, NULL);
   }
   st->accepted++;
   st->schema_stats[index].accepted++;

@@ -61,7 +61,7 @@ static void log_refusals(plugin_state *st, int64_t now) {
     st->refused_logged[i] = st->refused[i];
     if (!n) continue;
     total += n;
-    int w = snprintf(line + off, sizeof line - off, " %s=%" PRIu64, plugin_refusal_names[i], n);
+    int w = snprintf(line + off, sizeof line - off, " %s=%" PRIu64, plugin__refusal_name(i), n);
     if (w > 0 && (size_t)w < sizeof line - off) off += (size_t)w;
   }
   if (total)

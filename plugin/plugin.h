@@ -20,36 +20,43 @@
 #define PLUGIN_NAME "tsdb"
 #define PLUGIN_CONTROL_TOPIC "$CONTROL/tsdb/v1"
 
-/* Why a message was refused (MQTT reason 0x87 to v5 QoS >= 1 publishers),
- * and for the plugin's own reasons the sentence its error record carries
- * (the others carry the schema's or the decoder's). */
+/*
+ * Why a message was refused (MQTT reason 0x87 to v5 QoS >= 1 publishers), one
+ * row per reason: the code it stands for, an INGEST_E* code of the payload's
+ * or a TSDB_E* code of the engine's (0: the plugin's own reason); its name,
+ * unless the ingest code names it (ingest_err_short(): "decode", ...); and
+ * the sentence its error record carries, unless the schema or the decoder
+ * says why. The name is the counter's, the metric's and the error record's
+ * "reason": names are stable.
+ */
 #define PLUGIN_REFUSAL_MAP(XX)                                                 \
-  XX(DECODE, "decode", NULL)                                                   \
-  XX(VALIDATE, "validate", NULL)                                               \
-  XX(TIMESTAMP, "timestamp", NULL)                                             \
-  XX(UNMATCHED, "unmatched",                                                   \
+  XX(DECODE, INGEST_EDECODE, NULL, NULL)                                       \
+  XX(VALIDATE, INGEST_EVALIDATE, NULL, NULL)                                   \
+  XX(TIMESTAMP, INGEST_ETIMESTAMP, NULL, NULL)                                 \
+  XX(UNMATCHED, 0, "unmatched",                                                \
      "no schema matches the topic, and this broker refuses such topics "       \
      "(plugin_opt_unmatched refuse)")                                          \
-  XX(TOOBIG, "toobig", NULL)                                                   \
-  XX(QUEUE_FULL, "queue_full",                                                 \
+  XX(TOOBIG, INGEST_ETOOBIG, NULL, NULL)                                       \
+  XX(QUEUE_FULL, TSDB_EFULL, "queue_full",                                     \
      "the broker's storage queue is full (it is behind): publish it again "    \
      "later")                                                                  \
-  XX(WRITE_FAILED, "write_failed",                                             \
+  XX(WRITE_FAILED, TSDB_EIO, "write_failed",                                   \
      "storage is failing, and nothing is accepted until it works again: "      \
      "publish it again later")                                                 \
-  XX(RESERVED_TOPIC, "reserved_topic",                                         \
+  XX(RESERVED_TOPIC, 0, "reserved_topic",                                      \
      "topics under $tsdb/ are the broker's own: clients may not publish "      \
      "there")                                                                  \
-  XX(INTERNAL, "internal", "an internal error of the broker's plugin (see its log)")
+  XX(INTERNAL, 0, "internal", "an internal error of the broker's plugin (see its log)")
 
 typedef enum plugin_refusal {
-#define PLUGIN_REFUSAL_ENUM_(name, text, sentence) REFUSAL_##name,
+#define PLUGIN_REFUSAL_ENUM_(name, code, text, sentence) REFUSAL_##name,
   PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_ENUM_)
 #undef PLUGIN_REFUSAL_ENUM_
   REFUSAL_COUNT
 } plugin_refusal;
 
-extern const char *const plugin_refusal_names[REFUSAL_COUNT];
+/* The name of a refusal reason (a plugin_refusal): "queue_full". Never NULL. */
+const char *plugin__refusal_name(int why);
 
 /* Counters of one schema, kept across reloads by schema id. */
 typedef struct plugin_schema_stats {

@@ -518,7 +518,9 @@ int ingest_mapping__load(ingest_schema *s, const void *xv, ingest_error *err) {
 
   if ((rc = load_tiers(s, cJSON_GetObjectItemCaseSensitive(x, "tiers"), err))) return rc;
 
-  static const char *const dups[] = {"last", "first", "reject", NULL};
+  /* The engine's names; INGEST_DUP_* and TSDB_DUP_* share their values. */
+  const char *dups[INGEST_DUP_REJECT + 2] = {NULL};
+  for (int i = 0; i <= INGEST_DUP_REJECT; i++) dups[i] = tsdb_dup_policy_name(i);
   int dup = INGEST_DUP_LAST;
   if ((rc = ingest_mapping__choice(s, x, "duplicates", "/x-tsdb", dups, &dup, err))) return rc;
   s->dup = (ingest_dup_policy)dup;

@@ -51,42 +51,39 @@ static const char *const state_names[] = {
     [TSDB_BUCKET_CORRECTION] = "correction",
 };
 
-/* ,"<field>_count":..,"<field>_min":.. for one field's aggregate. */
+/* ,"<field>_count":..,"<field>_min":.. for one field's aggregate, every
+ * kind of the engine's table (tsdb_agg_name) in its order. */
 static void json_field_aggs(tsdb_strbuf *sb, const char *field, const tsdb_aggregate *view) {
-  static const char *const names[] = {"count", "min", "max", "mean", "sum", "first", "last",
-                                      "stddev"};
-  static const size_t name_lens[] = {5, 3, 3, 4, 3, 5, 4, 6};
-  double values[] = {(double)view->count, view->min, view->max, view->mean, view->sum,
-                     view->first, view->last, view->stddev};
   size_t flen = strlen(field);
   /* Field names are checked by the schema loader, but not for JSON: a name
    * that needs escapes takes the general path. */
   bool plain = tsdb_json_plain(field, flen);
   char key[320];
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    size_t klen = flen + 1 + name_lens[i];
+  for (int i = 0; i < TSDB_AGG_KINDS; i++) {
+    const char *name = tsdb_agg_name(i);
+    size_t nlen = strlen(name), klen = flen + 1 + nlen;
     if (klen >= sizeof key - 4) continue;
     if (plain) {
       key[0] = ',';
       key[1] = '"';
       memcpy(key + 2, field, flen);
       key[2 + flen] = '_';
-      memcpy(key + 3 + flen, names[i], name_lens[i]);
+      memcpy(key + 3 + flen, name, nlen);
       key[2 + klen] = '"';
       key[3 + klen] = ':';
       tsdb_strbuf__append(sb, key, klen + 4);
     } else {
       memcpy(key, field, flen);
       key[flen] = '_';
-      memcpy(key + flen + 1, names[i], name_lens[i]);
+      memcpy(key + flen + 1, name, nlen);
       tsdb_strbuf__putc(sb, ',');
       tsdb_strbuf__json_string(sb, key, klen);
       tsdb_strbuf__putc(sb, ':');
     }
-    if (i == 0)
+    if (i == TSDB_AGG_COUNT)
       tsdb_strbuf__json_int(sb, (int64_t)view->count);
     else
-      tsdb_strbuf__json_double(sb, values[i]);
+      tsdb_strbuf__json_double(sb, tsdb_aggregate_get(view, (tsdb_agg_kind)i));
   }
 }
 

@@ -44,10 +44,7 @@ void tsdb_serve__series_json(tsdb_strbuf *sb, tsdb_db *db, uint32_t series, bool
       tsdb_strbuf__printf(sb, ",\"%s\":", tsdb_duration_format(info.tiers_ms[i], d, sizeof d));
       json_duration_or_null(sb, info.tier_retention_ms[i]);
     }
-    static const char *const policies[] = {"last", "first", "reject"};
-    int p = info.dup_policy;
-    tsdb_strbuf__printf(sb, "},\"duplicates\":\"%s\"",
-                        p >= 0 && p < 3 ? policies[p] : "last");
+    tsdb_strbuf__printf(sb, "},\"duplicates\":\"%s\"", tsdb_dup_policy_name(info.dup_policy));
   }
   tsdb_series_info_free(&info);
 }

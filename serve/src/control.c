@@ -375,17 +375,13 @@ static void series_head(cmd_ctx *c, tsdb_strbuf *sb, const selection *sel, size_
 
 /* ---- query ---- */
 
-enum { AGG_COUNT, AGG_MIN, AGG_MAX, AGG_MEAN, AGG_SUM, AGG_FIRST, AGG_LAST, AGG_STDDEV, NAGGS };
-static const char *const agg_names[NAGGS] = {"count", "min",   "max",  "mean",
-                                             "sum",   "first", "last", "stddev"};
-
 typedef struct rows_ctx {
   tsdb_strbuf *sb;
   uint32_t limit;
   uint32_t n;
   int64_t next; /* the first row not returned, when limited */
   bool limited;
-  bool aggs[NAGGS];
+  bool aggs[TSDB_AGG_KINDS];
 } rows_ctx;
 
 #define ROWS_FULL 1
@@ -417,15 +413,13 @@ static int bucket_row(void *ud, const tsdb_aggregate *a) {
   if (r->n) tsdb_strbuf__putc(r->sb, ',');
   tsdb_strbuf__putc(r->sb, '[');
   tsdb_strbuf__json_int(r->sb, a->start_ms);
-  const double vals[NAGGS] = {(double)a->count, a->min,   a->max,  a->mean,
-                              a->sum,           a->first, a->last, a->stddev};
-  for (int i = 0; i < NAGGS; i++) {
+  for (int i = 0; i < TSDB_AGG_KINDS; i++) {
     if (!r->aggs[i]) continue;
     tsdb_strbuf__putc(r->sb, ',');
-    if (i == AGG_COUNT)
+    if (i == TSDB_AGG_COUNT)
       tsdb_strbuf__json_int(r->sb, (int64_t)a->count);
-    else
-      tsdb_strbuf__json_double(r->sb, vals[i]); /* NaN (an empty filled bucket) is null */
+    else /* NaN (an empty filled bucket) is null */
+      tsdb_strbuf__json_double(r->sb, tsdb_aggregate_get(a, (tsdb_agg_kind)i));
   }
   tsdb_strbuf__putc(r->sb, ']');
   r->n++;
@@ -464,19 +458,20 @@ static void cmd_query(cmd_ctx *c) {
     int n = cJSON_IsArray(aggs) ? cJSON_GetArraySize(aggs) : 0;
     const cJSON *a;
     cJSON_ArrayForEach(a, aggs) {
-      int k = -1;
-      for (int i = 0; cJSON_IsString(a) && i < NAGGS; i++)
-        if (!strcmp(agg_names[i], a->valuestring)) k = i;
+      int k = cJSON_IsString(a) ? tsdb_agg_find(a->valuestring) : TSDB_ENOTFOUND;
       if (k < 0) n = 0;
       else proto.aggs[k] = true;
     }
     if (n < 1) {
-      CMD_ERROR(c, "argument 'aggregates' must be a non-empty array of count, min, max, mean, "
-                   "sum, first, last, stddev");
+      char names[128] = "";
+      for (int k = 0, off = 0; k < TSDB_AGG_KINDS && off < (int)sizeof names; k++)
+        off += snprintf(names + off, sizeof names - (size_t)off, "%s%s", k ? ", " : "",
+                        tsdb_agg_name(k));
+      CMD_ERROR(c, "argument 'aggregates' must be a non-empty array of %s", names);
       return;
     }
   } else {
-    for (int i = 0; i < NAGGS; i++) proto.aggs[i] = true;
+    for (int i = 0; i < TSDB_AGG_KINDS; i++) proto.aggs[i] = true;
   }
   int fill = TSDB_FILL_NONE;
   const char *fill_text = arg_string(c, "fill", false);
@@ -515,8 +510,8 @@ static void cmd_query(cmd_ctx *c) {
                         from, to);
     if (step) {
       tsdb_strbuf__puts(&sb, ",\"columns\":[\"start_ms\"");
-      for (int k = 0; k < NAGGS; k++)
-        if (proto.aggs[k]) tsdb_strbuf__printf(&sb, ",\"%s\"", agg_names[k]);
+      for (int k = 0; k < TSDB_AGG_KINDS; k++)
+        if (proto.aggs[k]) tsdb_strbuf__printf(&sb, ",\"%s\"", tsdb_agg_name(k));
       tsdb_strbuf__putc(&sb, ']');
     } else {
       tsdb_strbuf__puts(&sb, ",\"columns\":[\"ts_ms\",\"value\"]");

@@ -448,3 +448,51 @@ TEST(format_double_round_trips_in_fewest_digits) {
     CHECK_MSG(sig_digits(buf) <= sig_digits(old), "%s longer than %s", buf, old);
   }
 }
+
+/* Aggregates by name: one table, in the order answers and payloads use;
+ * a bucket's view holds each kind's value from the state. */
+TEST(aggregate_kinds_by_name) {
+  static const char *const names[TSDB_AGG_KINDS] = {"count", "min",   "max",  "mean",
+                                                    "sum",   "first", "last", "stddev"};
+  for (int k = 0; k < TSDB_AGG_KINDS; k++) {
+    CHECK_STR(tsdb_agg_name(k), names[k]);
+    CHECK_INT(tsdb_agg_find(names[k]), ==, k);
+  }
+  CHECK(tsdb_agg_name(-1) == NULL);
+  CHECK(tsdb_agg_name(TSDB_AGG_KINDS) == NULL);
+  CHECK_INT(tsdb_agg_find("median"), ==, TSDB_ENOTFOUND);
+  CHECK_INT(tsdb_agg_find("Count"), ==, TSDB_ENOTFOUND);
+  CHECK_INT(tsdb_agg_find(""), ==, TSDB_ENOTFOUND);
+  tsdb_agg s;
+  tsdb_agg__init(&s);
+  static const double v[] = {4, -1, 2.5, 9};
+  for (int i = 0; i < 4; i++) tsdb_agg__add(&s, 1000 + i, v[i]);
+  tsdb_aggregate a;
+  tsdb_agg__view(&s, 0, &a);
+  CHECK_BITS(tsdb_aggregate_get(&a, TSDB_AGG_COUNT), 4.0);
+  CHECK_BITS(tsdb_aggregate_get(&a, TSDB_AGG_MIN), -1.0);
+  CHECK_BITS(tsdb_aggregate_get(&a, TSDB_AGG_MAX), 9.0);
+  CHECK_NEAR(tsdb_aggregate_get(&a, TSDB_AGG_MEAN), 3.625, 1e-15);
+  CHECK_BITS(tsdb_aggregate_get(&a, TSDB_AGG_SUM), 14.5);
+  CHECK_BITS(tsdb_aggregate_get(&a, TSDB_AGG_FIRST), 4.0);
+  CHECK_BITS(tsdb_aggregate_get(&a, TSDB_AGG_LAST), 9.0);
+  CHECK_NEAR(tsdb_aggregate_get(&a, TSDB_AGG_STDDEV), sqrt(12.921875), 1e-12);
+  CHECK_INT(a.first_ts, ==, 1000);
+  CHECK_INT(a.last_ts, ==, 1003);
+  tsdb_agg__view_set(&a, TSDB_AGG_MEAN, 7);
+  CHECK_BITS(a.mean, 7.0);
+  tsdb_agg__view_set(&a, TSDB_AGG_COUNT, 7); /* the count is not a value to set */
+  CHECK_INT(a.count, ==, 4);
+}
+
+/* Duplicate policies by name, as schemas and the catalog write them. */
+TEST(dup_policies_by_name) {
+  CHECK_STR(tsdb_dup_policy_name(TSDB_DUP_LAST), "last");
+  CHECK_STR(tsdb_dup_policy_name(TSDB_DUP_FIRST), "first");
+  CHECK_STR(tsdb_dup_policy_name(TSDB_DUP_REJECT), "reject");
+  CHECK(tsdb_dup_policy_name(-1) == NULL);
+  CHECK(tsdb_dup_policy_name(TSDB_DUP_REJECT + 1) == NULL);
+  for (int p = TSDB_DUP_LAST; p <= TSDB_DUP_REJECT; p++)
+    CHECK_INT(tsdb_dup_policy_find(tsdb_dup_policy_name(p)), ==, p);
+  CHECK_INT(tsdb_dup_policy_find("newest"), ==, TSDB_ENOTFOUND);
+}

@@ -67,6 +67,13 @@ typedef enum tsdb_dup_policy {
                          (tsdb_stats.duplicates_rejected) */
 } tsdb_dup_policy;
 
+/* The name of a duplicate policy, as schemas ("duplicates": "reject") and the
+ * catalog's descriptors write it; NULL for a value that is none.
+ * Thread-safe. */
+const char *tsdb_dup_policy_name(int policy);
+/* The policy of a name, or TSDB_ENOTFOUND. Thread-safe. */
+int tsdb_dup_policy_find(const char *name);
+
 typedef int64_t (*tsdb_clock_fn)(void *ud); /* wall clock, ms since epoch */
 
 /* What opening a database whose write-ahead log is damaged does (a log cut
@@ -343,6 +350,31 @@ struct tsdb_aggregate {
   double first, last;
   bool filled; /* an empty bucket given values by a fill mode (count is 0) */
 };
+
+/* The aggregates of a bucket, by the names that queries ask for
+ * ("aggregates":["count","max"]), answers name their columns and the
+ * $tsdb/agg payloads their keys with, in this order. One table (agg.c)
+ * holds each kind's name and how its value comes from a bucket's mergeable
+ * state. */
+typedef enum tsdb_agg_kind {
+  TSDB_AGG_COUNT = 0, /* an integer: tsdb_aggregate.count */
+  TSDB_AGG_MIN,
+  TSDB_AGG_MAX,
+  TSDB_AGG_MEAN,
+  TSDB_AGG_SUM,
+  TSDB_AGG_FIRST,
+  TSDB_AGG_LAST,
+  TSDB_AGG_STDDEV,
+  TSDB_AGG_KINDS
+} tsdb_agg_kind;
+
+/* The name of an aggregate kind ("mean"); NULL for a value that is none.
+ * Thread-safe. */
+const char *tsdb_agg_name(int kind);
+/* The kind of an aggregate name, or TSDB_ENOTFOUND. Thread-safe. */
+int tsdb_agg_find(const char *name);
+/* The value of one kind in a bucket (the count as a double). */
+double tsdb_aggregate_get(const tsdb_aggregate *a, tsdb_agg_kind kind);
 
 typedef int (*tsdb_point_fn)(void *ud, int64_t ts_ms, double value);
 typedef int (*tsdb_bucket_fn)(void *ud, const tsdb_aggregate *bucket);

@@ -1,6 +1,7 @@
 #include "agg.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 void tsdb_agg__init(tsdb_agg *a) { memset(a, 0, sizeof *a); }
@@ -152,19 +153,74 @@ int tsdb_agg__decode(const uint8_t *in, size_t len, tsdb_agg *a) {
   }
 }
 
+/* ---- the aggregate kinds ---- */
+
+static double count_of(const tsdb_agg *a) { return (double)a->count; }
+static double min_of(const tsdb_agg *a) { return a->min; }
+static double max_of(const tsdb_agg *a) { return a->max; }
+static double mean_of(const tsdb_agg *a) { return a->mean; }
+static double first_of(const tsdb_agg *a) { return a->first; }
+static double last_of(const tsdb_agg *a) { return a->last; }
+
+/* The population standard deviation, from Welford's M2. */
+static double stddev_of(const tsdb_agg *a) {
+  double var = a->m2 / (double)a->count;
+  return var > 0 ? sqrt(var) : 0.0;
+}
+
+/*
+ * One row per kind: its name, its value from the mergeable state (called
+ * with count > 0), and the member of the public view that holds it. Another
+ * kind (a quantile from a sketch, an energetic mean in dB, a circular mean)
+ * is another row, with what it needs in tsdb_agg's state (merged and encoded
+ * with the rest) and a member in tsdb_aggregate.
+ */
+typedef struct agg_kind {
+  const char *name;
+  double (*value)(const tsdb_agg *a);
+  size_t view; /* offset of its double in tsdb_aggregate (the count: unused) */
+} agg_kind;
+
+static const agg_kind kinds[TSDB_AGG_KINDS] = {
+    [TSDB_AGG_COUNT] = {"count", count_of, 0},
+    [TSDB_AGG_MIN] = {"min", min_of, offsetof(tsdb_aggregate, min)},
+    [TSDB_AGG_MAX] = {"max", max_of, offsetof(tsdb_aggregate, max)},
+    [TSDB_AGG_MEAN] = {"mean", mean_of, offsetof(tsdb_aggregate, mean)},
+    [TSDB_AGG_SUM] = {"sum", tsdb_agg__sum, offsetof(tsdb_aggregate, sum)},
+    [TSDB_AGG_FIRST] = {"first", first_of, offsetof(tsdb_aggregate, first)},
+    [TSDB_AGG_LAST] = {"last", last_of, offsetof(tsdb_aggregate, last)},
+    [TSDB_AGG_STDDEV] = {"stddev", stddev_of, offsetof(tsdb_aggregate, stddev)},
+};
+
+const char *tsdb_agg_name(int kind) {
+  return kind >= 0 && kind < TSDB_AGG_KINDS ? kinds[kind].name : NULL;
+}
+
+int tsdb_agg_find(const char *name) {
+  for (int k = 0; k < TSDB_AGG_KINDS; k++)
+    if (!strcmp(kinds[k].name, name)) return k;
+  return TSDB_ENOTFOUND;
+}
+
+double tsdb_aggregate_get(const tsdb_aggregate *a, tsdb_agg_kind kind) {
+  if (kind == TSDB_AGG_COUNT) return (double)a->count;
+  double v;
+  memcpy(&v, (const char *)a + kinds[kind].view, sizeof v);
+  return v;
+}
+
+void tsdb_agg__view_set(tsdb_aggregate *a, tsdb_agg_kind kind, double v) {
+  if (kind == TSDB_AGG_COUNT) return;
+  memcpy((char *)a + kinds[kind].view, &v, sizeof v);
+}
+
 void tsdb_agg__view(const tsdb_agg *a, int64_t start_ms, tsdb_aggregate *out) {
   memset(out, 0, sizeof *out);
   out->start_ms = start_ms;
   out->count = a->count;
   if (a->count == 0) return;
-  out->sum = tsdb_agg__sum(a);
-  out->min = a->min;
-  out->max = a->max;
-  out->mean = a->mean;
-  double var = a->m2 / (double)a->count;
-  out->stddev = var > 0 ? sqrt(var) : 0.0;
+  for (int k = 0; k < TSDB_AGG_KINDS; k++)
+    if (k != TSDB_AGG_COUNT) tsdb_agg__view_set(out, (tsdb_agg_kind)k, kinds[k].value(a));
   out->first_ts = a->first_ts;
-  out->first = a->first;
   out->last_ts = a->last_ts;
-  out->last = a->last;
 }

@@ -47,7 +47,10 @@ double tsdb_agg__sum(const tsdb_agg *a);
 /* Encodes into out (>= TSDB_AGG_MAX_ENCODED bytes); returns the length. */
 size_t tsdb_agg__encode(const tsdb_agg *a, uint8_t *out);
 int tsdb_agg__decode(const uint8_t *in, size_t len, tsdb_agg *a);
-/* The public view of a bucket. */
+/* The public view of a bucket: every kind's value from the state (none but
+ * start_ms when the state is empty). */
 void tsdb_agg__view(const tsdb_agg *a, int64_t start_ms, tsdb_aggregate *out);
+/* Sets one kind's value in a view; not the count (an integer). */
+void tsdb_agg__view_set(tsdb_aggregate *a, tsdb_agg_kind kind, double v);
 
 #endif /* TSDB_AGG_H */

@@ -21,6 +21,23 @@ static void class_free(tsdb_series_class *c) {
   free(c);
 }
 
+static const char *const dup_policies[] = {
+    [TSDB_DUP_LAST] = "last",
+    [TSDB_DUP_FIRST] = "first",
+    [TSDB_DUP_REJECT] = "reject",
+};
+#define NDUP_POLICIES (sizeof dup_policies / sizeof dup_policies[0])
+
+const char *tsdb_dup_policy_name(int policy) {
+  return policy >= 0 && (size_t)policy < NDUP_POLICIES ? dup_policies[policy] : NULL;
+}
+
+int tsdb_dup_policy_find(const char *name) {
+  for (size_t i = 0; i < NDUP_POLICIES; i++)
+    if (!strcmp(dup_policies[i], name)) return (int)i;
+  return TSDB_ENOTFOUND;
+}
+
 static char *dup_or_null(const char *s, int *rc) {
   if (!s) return NULL;
   char *d = strdup(s);
@@ -34,7 +51,7 @@ int tsdb_series_class_create(const tsdb_series_class_desc *d, tsdb_series_class 
   if (!d || !d->schema_id || !d->topic_template || d->nfields > TSDB_MAX_FIELDS ||
       (d->nfields && !d->field_names) || d->ntiers > TSDB_MAX_TIERS ||
       (d->ntiers && !d->tiers_ms) || (d->nlabels && !d->labels) ||
-      (d->dup_policy < TSDB_DUP_LAST || d->dup_policy > TSDB_DUP_REJECT) ||
+      !tsdb_dup_policy_name(d->dup_policy) ||
       d->block_span_ms < 0 || d->block_span_ms % 1000)
     return TSDB_EINVAL;
   for (size_t i = 0; i < d->ntiers; i++) {

@@ -94,7 +94,8 @@ static void report(emitter *e, const tsdb_aggregate *a) {
 static void empty_bucket(tsdb_aggregate *a, int64_t start) {
   memset(a, 0, sizeof *a);
   a->start_ms = start;
-  a->sum = a->min = a->max = a->mean = a->stddev = a->first = a->last = NAN;
+  for (int k = 0; k < TSDB_AGG_KINDS; k++)
+    if (k != TSDB_AGG_COUNT) tsdb_agg__view_set(a, (tsdb_agg_kind)k, NAN);
 }
 
 static double lerp(double x0, double x1, double f) { return x0 + (x1 - x0) * f; }
@@ -113,15 +114,15 @@ static void fill_gap(emitter *e, int64_t upto, const tsdb_aggregate *next) {
       a.count = 0;
       a.filled = true;
     } else if (fill == TSDB_FILL_LINEAR && e->have_prev && next) {
-      /* Linear in time between the neighbours' bucket starts. */
+      /* Linear in time between the neighbours' bucket starts; every value
+       * but the count (0: no points). */
       double f = (double)(s - e->prev.start_ms) / (double)(next->start_ms - e->prev.start_ms);
-      a.min = lerp(e->prev.min, next->min, f);
-      a.max = lerp(e->prev.max, next->max, f);
-      a.mean = lerp(e->prev.mean, next->mean, f);
-      a.sum = lerp(e->prev.sum, next->sum, f);
-      a.first = lerp(e->prev.first, next->first, f);
-      a.last = lerp(e->prev.last, next->last, f);
-      a.stddev = lerp(e->prev.stddev, next->stddev, f);
+      for (int k = 0; k < TSDB_AGG_KINDS; k++) {
+        if (k == TSDB_AGG_COUNT) continue;
+        tsdb_agg_kind kind = (tsdb_agg_kind)k;
+        tsdb_agg__view_set(&a, kind, lerp(tsdb_aggregate_get(&e->prev, kind),
+                                          tsdb_aggregate_get(next, kind), f));
+      }
       a.filled = true;
     }
     report(e, &a);

@@ -403,8 +403,7 @@ static char *descriptor_json(const tsdb_topic_entry *te, const char *field,
   cJSON *tiers = cJSON_AddArrayToObject(o, "tiers_ms");
   for (size_t i = 0; tiers && i < p->ntiers; i++)
     cJSON_AddItemToArray(tiers, cJSON_CreateNumber((double)p->tiers_ms[i]));
-  static const char *const policies[] = {"last", "first", "reject"};
-  cJSON_AddStringToObject(o, "duplicates", policies[p->dup_policy]);
+  cJSON_AddStringToObject(o, "duplicates", tsdb_dup_policy_name(p->dup_policy));
   cJSON_AddNumberToObject(o, "block_span_ms", (double)p->block_span_ms);
   bool incomplete = false;
   for (size_t i = 0; i < p->ntiers; i++) incomplete |= complete_from[i] != INT64_MIN;
@@ -483,10 +482,8 @@ static int load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, siz
       want.tiers_ms[want.ntiers++] = (int64_t)t->valuedouble;
   }
   const cJSON *dup = cJSON_GetObjectItemCaseSensitive(o, "duplicates");
-  want.dup_policy = TSDB_DUP_LAST;
-  if (cJSON_IsString(dup) && !strcmp(dup->valuestring, "first")) want.dup_policy = TSDB_DUP_FIRST;
-  if (cJSON_IsString(dup) && !strcmp(dup->valuestring, "reject"))
-    want.dup_policy = TSDB_DUP_REJECT;
+  int policy = cJSON_IsString(dup) ? tsdb_dup_policy_find(dup->valuestring) : TSDB_ENOTFOUND;
+  want.dup_policy = policy >= 0 ? policy : TSDB_DUP_LAST;
   const cJSON *span = cJSON_GetObjectItemCaseSensitive(o, "block_span_ms");
   want.block_span_ms = cJSON_IsNumber(span) && span->valuedouble >= 1000
                            ? (int64_t)span->valuedouble
