@@ -27,6 +27,27 @@ static void set_err(char *errbuf, size_t errlen, const char *msg) {
   if (errbuf && errlen) snprintf(errbuf, errlen, "%s", msg);
 }
 
+/* env.h: open_store. */
+static int open_store(tsdb_env *env, char *err, size_t errlen) {
+  tsdb_store_options so = {env->opts.cache_mb, env->opts.wal_recovery, &env->log,
+                           tsdb_maint__key_expired, env};
+  tsdb_store *st = NULL;
+  int rc = tsdb_store__open(env->path, &so, &st, err, errlen);
+  if (rc) return rc;
+  rc = tsdb_catalog__load(&env->catalog, st);
+  if (rc) {
+    snprintf(err, errlen, "cannot load the series catalog: %s", tsdb_strerror(rc));
+    tsdb_store__close(st);
+    /* Start the next attempt from an empty catalog. */
+    tsdb_catalog__destroy(&env->catalog);
+    int irc = tsdb_catalog__init(&env->catalog, &env->log);
+    return irc ? irc : rc;
+  }
+  env->store = st;
+  atomic_store_explicit(&env->store_ready, true, memory_order_release);
+  return 0;
+}
+
 int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errlen) {
   *out = NULL;
   if (!opts || !opts->path || !opts->path[0]) {
@@ -39,71 +60,53 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   }
   tsdb_db *db = calloc(1, sizeof *db);
   if (!db) return TSDB_ENOMEM;
-  db->opts = *opts;
-  db->path = strdup(opts->path);
-  db->opts.path = db->path;
-  db->log = (tsdb_logger){opts->log_fn, opts->log_ud, opts->log_level};
+  db->env.opts = *opts;
+  db->env.path = strdup(opts->path);
+  db->env.opts.path = db->env.path;
+  db->env.log = (tsdb_logger){opts->log_fn, opts->log_ud, opts->log_level};
+  db->env.open_store = open_store;
   char err[512] = "";
-  int rc = db->path ? 0 : TSDB_ENOMEM;
+  int rc = db->env.path ? 0 : TSDB_ENOMEM;
   bool catalog_ok = false, queue_ok = false;
-  if (rc == 0 && (rc = tsdb_catalog__init(&db->catalog, &db->log)) == 0) catalog_ok = true;
-  if (rc == 0 && (rc = tsdb_queue__init(&db->queue, opts->queue_bytes)) == 0) queue_ok = true;
+  if (rc == 0 && (rc = tsdb_catalog__init(&db->env.catalog, &db->env.log)) == 0) catalog_ok = true;
+  if (rc == 0 && (rc = tsdb_queue__init(&db->env.queue, opts->queue_bytes)) == 0) queue_ok = true;
   if (rc == 0) {
-    rc = tsdb_db__open_store(db, err, sizeof err);
+    rc = open_store(&db->env, err, sizeof err);
     if ((rc == TSDB_EIO || rc == TSDB_ENOSPC) && opts->open_retry) {
       /* The broker runs on; messages are refused until the writer opens it. */
-      tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
+      tsdb_log__printf(&db->env.log, TSDB_LOG_ERROR,
                        "cannot open the database yet, refusing messages (write_failed) and "
                        "retrying every second: %s",
                        err);
-      tsdb_queue__set_failing(&db->queue, true);
+      tsdb_queue__set_failing(&db->env.queue, true);
       rc = 0;
       err[0] = '\0';
     }
   }
-  if (rc == 0 && (rc = tsdb_writer__start(db, &db->writer)) != 0)
+  if (rc == 0 && (rc = tsdb_writer__start(&db->env, &db->writer)) != 0)
     snprintf(err, sizeof err, "cannot start the writer thread: %s", tsdb_strerror(rc));
-  if (rc == 0 && (rc = tsdb_maint__start(db, &db->maint)) != 0)
+  if (rc == 0 && (rc = tsdb_maint__start(&db->env, &db->maint)) != 0)
     snprintf(err, sizeof err, "cannot start the maintenance thread: %s", tsdb_strerror(rc));
   if (rc) {
     set_err(errbuf, errlen, err[0] ? err : tsdb_strerror(rc));
     if (db->writer) {
-      tsdb_queue__stop(&db->queue);
+      tsdb_queue__stop(&db->env.queue);
       tsdb_writer__join(db->writer);
     }
-    tsdb_store__close(db->store);
-    if (queue_ok) tsdb_queue__destroy(&db->queue);
-    if (catalog_ok) tsdb_catalog__destroy(&db->catalog);
-    free(db->path);
+    tsdb_store__close(db->env.store);
+    if (queue_ok) tsdb_queue__destroy(&db->env.queue);
+    if (catalog_ok) tsdb_catalog__destroy(&db->env.catalog);
+    free(db->env.path);
     free(db);
     return rc;
   }
-  if (tsdb_db__store(db))
-    tsdb_log__printf(&db->log, TSDB_LOG_NOTICE, "opened path=%s series=%zu", db->path,
-                     tsdb_catalog__count(&db->catalog));
+  if (tsdb_env__store(&db->env))
+    tsdb_log__printf(&db->env.log, TSDB_LOG_NOTICE, "opened path=%s series=%zu", db->env.path,
+                     tsdb_catalog__count(&db->env.catalog));
   *out = db;
   return 0;
 }
 
-int tsdb_db__open_store(tsdb_db *db, char *err, size_t errlen) {
-  tsdb_store_options so = {db->opts.cache_mb, db->opts.wal_recovery, &db->log,
-                           tsdb_db__key_expired, db};
-  tsdb_store *st = NULL;
-  int rc = tsdb_store__open(db->path, &so, &st, err, errlen);
-  if (rc) return rc;
-  rc = tsdb_catalog__load(&db->catalog, st);
-  if (rc) {
-    snprintf(err, errlen, "cannot load the series catalog: %s", tsdb_strerror(rc));
-    tsdb_store__close(st);
-    /* Start the next attempt from an empty catalog. */
-    tsdb_catalog__destroy(&db->catalog);
-    int irc = tsdb_catalog__init(&db->catalog, &db->log);
-    return irc ? irc : rc;
-  }
-  db->store = st;
-  atomic_store_explicit(&db->store_ready, true, memory_order_release);
-  return 0;
-}
 
 void tsdb_shutdown(tsdb_db *db) {
   if (!db || db->shut_down) return;
@@ -112,32 +115,32 @@ void tsdb_shutdown(tsdb_db *db) {
    * writer drain and exit, then close storage. The readers of serve/ stopped
    * before (tsdb_serve_stop). */
   tsdb_maint__stop(db->maint);
-  tsdb_queue__stop(&db->queue);
+  tsdb_queue__stop(&db->env.queue);
   tsdb_writer__join(db->writer);
   db->maint = NULL;
   db->writer = NULL;
-  atomic_store_explicit(&db->store_ready, false, memory_order_release);
-  tsdb_store__close(db->store);
-  db->store = NULL;
+  atomic_store_explicit(&db->env.store_ready, false, memory_order_release);
+  tsdb_store__close(db->env.store);
+  db->env.store = NULL;
 }
 
 void tsdb_close(tsdb_db *db) {
   if (!db) return;
   tsdb_shutdown(db);
-  tsdb_queue__destroy(&db->queue);
-  tsdb_catalog__destroy(&db->catalog);
-  free(db->path);
+  tsdb_queue__destroy(&db->env.queue);
+  tsdb_catalog__destroy(&db->env.catalog);
+  free(db->env.path);
   free(db);
 }
 
-int tsdb_sync(tsdb_db *db) { return tsdb_queue__sync(&db->queue); }
+int tsdb_sync(tsdb_db *db) { return tsdb_queue__sync(&db->env.queue); }
 
 /* The message as queued: the arrival time filled in, the payload kept only
  * when the archive is on. */
 static tsdb_ingest_msg queued_form(const tsdb_db *db, const tsdb_ingest_msg *msg) {
   tsdb_ingest_msg m = *msg;
-  if (!m.arrival_ms) m.arrival_ms = tsdb_db__now(db);
-  if (!db->opts.archive_retention_ms) {
+  if (!m.arrival_ms) m.arrival_ms = tsdb_env__now(&db->env);
+  if (!db->env.opts.archive_retention_ms) {
     m.payload = NULL;
     m.payload_len = 0;
   }
@@ -147,10 +150,10 @@ static tsdb_ingest_msg queued_form(const tsdb_db *db, const tsdb_ingest_msg *msg
 int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg) {
   tsdb_ingest_msg m = queued_form(db, msg);
   msg = &m;
-  int rc = tsdb_queue__push(&db->queue, msg);
+  int rc = tsdb_queue__push(&db->env.queue, msg);
   if (rc == 0) {
-    atomic_fetch_add_explicit(&db->counters.messages_ingested, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->counters.points_ingested, msg->npoints, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->env.counters.messages_ingested, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->env.counters.points_ingested, msg->npoints, memory_order_relaxed);
   }
   return rc;
 }
@@ -158,36 +161,36 @@ int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg) {
 int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg) {
   tsdb_ingest_msg m = queued_form(db, msg);
   msg = &m;
-  int rc = tsdb_queue__push_durable(&db->queue, msg);
+  int rc = tsdb_queue__push_durable(&db->env.queue, msg);
   if (rc == 0) {
-    atomic_fetch_add_explicit(&db->counters.messages_ingested, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->counters.points_ingested, msg->npoints, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->env.counters.messages_ingested, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->env.counters.points_ingested, msg->npoints, memory_order_relaxed);
   }
   return rc;
 }
 
 int tsdb_series_find(tsdb_db *db, const char *topic, const char *field, uint32_t *id) {
-  return tsdb_catalog__find(&db->catalog, topic, field, id);
+  return tsdb_catalog__find(&db->env.catalog, topic, field, id);
 }
 
-int64_t tsdb_now(tsdb_db *db) { return tsdb_db__now(db); }
+int64_t tsdb_now(tsdb_db *db) { return tsdb_env__now(&db->env); }
 
-void tsdb_options_get(tsdb_db *db, tsdb_options *out) { *out = db->opts; }
+void tsdb_options_get(tsdb_db *db, tsdb_options *out) { *out = db->env.opts; }
 
-bool tsdb_storage_ready(tsdb_db *db) { return tsdb_db__store(db) != NULL; }
+bool tsdb_storage_ready(tsdb_db *db) { return tsdb_env__store(&db->env) != NULL; }
 
-uint64_t tsdb_ingest_position(tsdb_db *db) { return tsdb_queue__pushed(&db->queue); }
+uint64_t tsdb_ingest_position(tsdb_db *db) { return tsdb_queue__pushed(&db->env.queue); }
 
 int tsdb_wait_written(tsdb_db *db, uint64_t position) {
-  return tsdb_queue__wait_processed(&db->queue, position);
+  return tsdb_queue__wait_processed(&db->env.queue, position);
 }
 
 int tsdb_series_describe(tsdb_db *db, uint32_t series, tsdb_series_info *out) {
-  return tsdb_catalog__info(&db->catalog, series, out);
+  return tsdb_catalog__info(&db->env.catalog, series, out);
 }
 
 int tsdb_archive_scan(tsdb_db *db, int64_t from, int64_t to, tsdb_archive_fn fn, void *ud) {
-  tsdb_store *store = tsdb_db__store(db);
+  tsdb_store *store = tsdb_env__store(&db->env);
   if (!store) return TSDB_EIO;
   uint8_t lo[8], hi[8];
   tsdb_key__put_ts(lo, from);
@@ -216,13 +219,13 @@ int tsdb_archive_scan(tsdb_db *db, int64_t from, int64_t to, tsdb_archive_fn fn,
 int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to, tsdb_point_fn fn,
                   void *ud) {
   tsdb_series_params sp;
-  int rc = tsdb_catalog__params(&db->catalog, series, &sp);
+  int rc = tsdb_catalog__params(&db->env.catalog, series, &sp);
   if (rc) return rc;
-  sp.now = tsdb_db__now(db);
+  sp.now = tsdb_env__now(&db->env);
   tsdb_scan_buf buf = {0};
-  tsdb_snap *snap = tsdb_store__snapshot(db->store);
-  rc = tsdb_read__raw(db->store, snap, &sp, from, to, &buf, fn, ud);
-  tsdb_store__snapshot_release(db->store, snap);
+  tsdb_snap *snap = tsdb_store__snapshot(db->env.store);
+  rc = tsdb_read__raw(db->env.store, snap, &sp, from, to, &buf, fn, ud);
+  tsdb_store__snapshot_release(db->env.store, snap);
   tsdb_scan_buf__free(&buf);
   return rc;
 }
@@ -242,50 +245,59 @@ static int tier_adapt(void *ud, int64_t start, const tsdb_agg *agg) {
 int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, int64_t to,
                    tsdb_bucket_fn fn, void *ud) {
   tsdb_series_params sp;
-  int rc = tsdb_catalog__params(&db->catalog, series, &sp);
+  int rc = tsdb_catalog__params(&db->env.catalog, series, &sp);
   if (rc) return rc;
   int tier = tsdb_read__tier_index(&sp, tier_ms);
   if (tier < 0) return TSDB_ENOTFOUND;
-  sp.now = tsdb_db__now(db);
+  sp.now = tsdb_env__now(&db->env);
   tsdb_scan_buf buf = {0};
   tier_adapter ta = {fn, ud};
-  tsdb_snap *snap = tsdb_store__snapshot(db->store);
-  rc = tsdb_read__tier(db->store, snap, &sp, tier, from, to, &buf, tier_adapt, &ta);
-  tsdb_store__snapshot_release(db->store, snap);
+  tsdb_snap *snap = tsdb_store__snapshot(db->env.store);
+  rc = tsdb_read__tier(db->env.store, snap, &sp, tier, from, to, &buf, tier_adapt, &ta);
+  tsdb_store__snapshot_release(db->env.store, snap);
   tsdb_scan_buf__free(&buf);
   return rc;
 }
 
-void tsdb_retention_sweep(tsdb_db *db) { tsdb_maint__sweep(db); }
+void tsdb_retention_sweep(tsdb_db *db) { tsdb_maint__sweep(&db->env); }
+
+int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, void *ud,
+                    int64_t *next) {
+  return tsdb_query__step(&db->env, q, fn, ud, next);
+}
+
+int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, double *value) {
+  return tsdb_query__last(&db->env, series, before, ts, value);
+}
+
+int tsdb_series_match(tsdb_db *db, const char *filter, const char *field,
+                      const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn, void *ud) {
+  return tsdb_query__series_match(&db->env, filter, field, labels, nlabels, fn, ud);
+}
 
 int tsdb_compact(tsdb_db *db) {
-  return tsdb_db__store(db) ? tsdb_store__compact(db->store) : 0;
+  return tsdb_env__store(&db->env) ? tsdb_store__compact(db->env.store) : 0;
 }
 
 void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out) {
   memset(out, 0, sizeof *out);
-  if (!tsdb_db__store(db)) return;
-  out->raw = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_RAW);
-  out->agg = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_AGG);
-  out->other = tsdb_store__cf_sst_bytes(db->store, TSDB_CF_DEFAULT) +
-               tsdb_store__cf_sst_bytes(db->store, TSDB_CF_CATALOG) +
-               tsdb_store__cf_sst_bytes(db->store, TSDB_CF_PENDING);
-  out->wal = tsdb_store__wal_bytes(db->store);
+  tsdb_store *store = tsdb_env__store(&db->env);
+  if (store) tsdb_store__disk_usage(store, out);
 }
 
 void tsdb_store_memory_get(tsdb_db *db, tsdb_store_memory *out) {
   memset(out, 0, sizeof *out);
-  if (!tsdb_db__store(db)) return;
-  tsdb_store__memory(db->store, &out->memtables, &out->block_cache, &out->table_readers);
+  if (!tsdb_env__store(&db->env)) return;
+  tsdb_store__memory(db->env.store, &out->memtables, &out->block_cache, &out->table_readers);
 }
 
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   memset(s, 0, sizeof *s);
-  tsdb_counters *c = &db->counters;
+  tsdb_counters *c = &db->env.counters;
   s->messages_ingested = atomic_load(&c->messages_ingested);
   s->points_ingested = atomic_load(&c->points_ingested);
   s->points_written = atomic_load(&c->points_written);
-  s->queue_full = atomic_load(&db->queue.full);
+  s->queue_full = atomic_load(&db->env.queue.full);
   s->batches = atomic_load(&c->batches);
   s->late_points = atomic_load(&c->late_points);
   s->expired_points = atomic_load(&c->expired_points);
@@ -295,10 +307,10 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->corrections = atomic_load(&c->corrections);
   s->open_buckets = atomic_load(&c->open_buckets);
   s->backfills_pending = atomic_load(&c->backfills_pending);
-  s->series = tsdb_catalog__count(&db->catalog);
+  s->series = tsdb_catalog__count(&db->env.catalog);
   s->write_errors = atomic_load(&c->write_errors);
-  s->queue_bytes_used = atomic_load(&db->queue.used_snapshot);
-  s->queue_bytes_capacity = 2 * db->queue.cap;
+  s->queue_bytes_used = atomic_load(&db->env.queue.used_snapshot);
+  s->queue_bytes_capacity = 2 * db->env.queue.cap;
   s->write_latency_p50_us = tsdb_db__latency_quantile(c, 0.50);
   s->write_latency_p99_us = tsdb_db__latency_quantile(c, 0.99);
   s->disk.raw = atomic_load(&c->disk_raw);
@@ -311,13 +323,13 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *s) {
   s->sources_cached = atomic_load(&c->sources_cached);
   s->series_active = atomic_load(&c->series_active);
   s->memory_trims = atomic_load(&c->memory_trims);
-  tsdb_store *st = tsdb_db__store(db);
+  tsdb_store *st = tsdb_env__store(&db->env);
   if (st) {
     tsdb_aggcache__counters(tsdb_store__aggcache(st), &s->agg_cache_hits, &s->agg_cache_misses,
                             &s->agg_cache_bytes);
     s->wal_damaged = tsdb_store__wal_damaged(st);
   }
-  s->storage_failing = tsdb_queue__failing(&db->queue); /* the queue refuses while it is */
+  s->storage_failing = tsdb_queue__failing(&db->env.queue); /* the queue refuses while it is */
   s->storage_failures = atomic_load(&c->storage_failures);
   s->messages_lost = atomic_load(&c->messages_lost);
   s->points_lost = atomic_load(&c->points_lost);

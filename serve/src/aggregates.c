@@ -95,8 +95,7 @@ bool tsdb_serve_agg_topic(char *buf, size_t len, int64_t tier_ms, const char *to
   return n > 0 && (size_t)n < len;
 }
 
-void tsdb_serve__publish_bucket(tsdb_db *db, const tsdb_bucket_event *ev, void *ud) {
-  (void)db;
+void tsdb_serve__publish_bucket(const tsdb_bucket_event *ev, void *ud) {
   tsdb_serve *srv = ud;
   tsdb_strbuf *sb = thread_payload();
   if (!sb || ev->nfields == 0 || (unsigned)ev->state > TSDB_BUCKET_CORRECTION) return;

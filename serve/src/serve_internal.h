@@ -46,6 +46,6 @@ struct tsdb_strbuf;
 void tsdb_serve__stats_json(tsdb_serve *srv, struct tsdb_strbuf *sb);
 
 /* The bucket-event function tsdb_serve_engine_options installs (aggregates.c). */
-void tsdb_serve__publish_bucket(tsdb_db *db, const tsdb_bucket_event *ev, void *srv);
+void tsdb_serve__publish_bucket(const tsdb_bucket_event *ev, void *srv);
 
 #endif /* TSDB_SERVE_INTERNAL_H */

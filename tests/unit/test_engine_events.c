@@ -30,8 +30,7 @@ typedef struct events {
   seen_event v[32];
 } events;
 
-static void on_bucket(tsdb_db *db, const tsdb_bucket_event *ev, void *ud) {
-  (void)db;
+static void on_bucket(const tsdb_bucket_event *ev, void *ud) {
   events *e = ud;
   int i = atomic_load(&e->n);
   if (i == 32) return;

@@ -9,7 +9,7 @@ static size_t count_keys(tsdb_db *db, tsdb_cf_id cf, uint32_t series) {
   tsdb_key__put_u32(lo, series);
   tsdb_key__put_u32(hi, series + 1);
   tsdb_store_iter *it;
-  CHECK_OK(tsdb_store__iter_open(db->store, NULL, cf, lo, 4, hi, 4, &it));
+  CHECK_OK(tsdb_store__iter_open(db->env.store, NULL, cf, lo, 4, hi, 4, &it));
   size_t n = 0;
   for (; tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) n++;
   tsdb_store__iter_close(it);

@@ -715,7 +715,7 @@ TEST(tiers_a_schema_adds_are_backfilled) {
    * blocks of the new tiers; the 5-minute tier's blocks are gone. */
   db = open_db(path, true, 1000);
   tsdb_series_params sp;
-  CHECK_OK(tsdb_catalog__params(&db->catalog, id, &sp));
+  CHECK_OK(tsdb_catalog__params(&db->env.catalog, id, &sp));
   CHECK_INT(sp.ntiers, ==, 3);
   for (size_t t = 0; t < sp.ntiers; t++) CHECK_INT(sp.tier_complete_from[t], ==, INT64_MIN);
   check_tier_exact(db, id, 600000, &c, t0, base + hour);
@@ -725,12 +725,12 @@ TEST(tiers_a_schema_adds_are_backfilled) {
   tsdb_key__agg(lo, id, 300, INT64_MIN);
   tsdb_key__agg(hi, id, 300, INT64_MAX);
   tsdb_store_iter *it;
-  CHECK_OK(tsdb_store__iter_open(db->store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
+  CHECK_OK(tsdb_store__iter_open(db->env.store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
   CHECK(!tsdb_store__iter_valid(it));
   tsdb_store__iter_close(it);
   tsdb_key__agg(lo, id, 600, INT64_MIN);
   tsdb_key__agg(hi, id, 600, INT64_MAX);
-  CHECK_OK(tsdb_store__iter_open(db->store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
+  CHECK_OK(tsdb_store__iter_open(db->env.store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
   CHECK(tsdb_store__iter_valid(it));
   tsdb_store__iter_close(it);
   collected_free(&c);

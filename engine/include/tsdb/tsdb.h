@@ -123,8 +123,8 @@ typedef struct tsdb_bucket_event {
 } tsdb_bucket_event;
 
 /* Called on the writer thread: must be quick, must not block on the writer
- * (no tsdb_sync, no ingest). db is the database the event belongs to. */
-typedef void (*tsdb_bucket_event_fn)(tsdb_db *db, const tsdb_bucket_event *ev, void *ud);
+ * (no tsdb_sync, no ingest). */
+typedef void (*tsdb_bucket_event_fn)(const tsdb_bucket_event *ev, void *ud);
 
 typedef struct tsdb_options {
   const char *path;            /* RocksDB directory (created if missing); required */

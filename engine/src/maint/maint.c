@@ -7,7 +7,7 @@
  *     now - raw retention and buckets that ended before now - tier retention
  *     (read.c), so retention is exact the moment it passes.
  *   - Disk space comes back through RocksDB's compaction filter on the raw and
- *     agg column families (tsdb_db__key_expired), which drops expired keys in
+ *     agg column families (tsdb_maint__key_expired), which drops expired keys in
  *     every compaction that happens to rewrite them.
  *   - The replay archive is time-major: one DeleteRange of everything that
  *     arrived before now - archive retention, and a compaction of it.
@@ -41,7 +41,7 @@
 #include <time.h>
 
 #include "aggblock.h"
-#include "db.h"
+#include "maint.h"
 #include "keys.h"
 #include "thread.h"
 #include "timeutil.h"
@@ -54,7 +54,7 @@
 #define TRIM_MIN_FREE_BYTES (8u << 20)
 
 struct tsdb_maint {
-  tsdb_db *db;
+  tsdb_env *env;
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t cv;
@@ -62,18 +62,18 @@ struct tsdb_maint {
   bool started;
 };
 
-static bool archive_expired(tsdb_db *db, const uint8_t *key, size_t klen) {
-  return db->opts.archive_retention_ms && klen == TSDB_ARCHIVE_KEY_LEN &&
-         tsdb_key__get_ts(key) < tsdb_db__now(db) - db->opts.archive_retention_ms;
+static bool archive_expired(tsdb_env *env, const uint8_t *key, size_t klen) {
+  return env->opts.archive_retention_ms && klen == TSDB_ARCHIVE_KEY_LEN &&
+         tsdb_key__get_ts(key) < tsdb_env__now(env) - env->opts.archive_retention_ms;
 }
 
-bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen) {
-  tsdb_db *db = ud;
-  if (cf == TSDB_CF_ARCHIVE) return archive_expired(db, key, klen);
+bool tsdb_maint__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t klen) {
+  tsdb_env *env = ud;
+  if (cf == TSDB_CF_ARCHIVE) return archive_expired(env, key, klen);
   if (klen < 4) return false;
   tsdb_series_params sp;
-  if (tsdb_catalog__params(&db->catalog, tsdb_key__get_u32(key), &sp) != 0) return false;
-  int64_t now = tsdb_db__now(db);
+  if (tsdb_catalog__params(&env->catalog, tsdb_key__get_u32(key), &sp) != 0) return false;
+  int64_t now = tsdb_env__now(env);
   if (cf == TSDB_CF_RAW && klen == TSDB_RAW_KEY_LEN) {
     if (!sp.raw_retention_ms) return false;
     return tsdb_key__get_ts(key + 4) + sp.block_span_ms <= now - sp.raw_retention_ms;
@@ -92,12 +92,12 @@ bool tsdb_db__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t kl
 
 
 /* true when the series has an expired raw block or bucket on disk. */
-static bool has_expired(tsdb_db *db, const tsdb_series_params *sp, int64_t now) {
+static bool has_expired(tsdb_env *env, const tsdb_series_params *sp, int64_t now) {
   tsdb_store_iter *it;
   bool found = false;
   if (sp->raw_retention_ms) {
     int64_t cutoff = now - sp->raw_retention_ms - sp->block_span_ms;
-    if (tsdb_store__iter_raw(db->store, NULL, sp->id, TSDB_TS_MIN, cutoff + 1, &it) == 0) {
+    if (tsdb_store__iter_raw(env->store, NULL, sp->id, TSDB_TS_MIN, cutoff + 1, &it) == 0) {
       found = tsdb_store__iter_valid(it);
       tsdb_store__iter_close(it);
     }
@@ -105,7 +105,7 @@ static bool has_expired(tsdb_db *db, const tsdb_series_params *sp, int64_t now) 
   for (size_t i = 0; !found && i < sp->ntiers; i++) {
     if (!sp->tier_retention_ms[i]) continue;
     int64_t cutoff = now - sp->tier_retention_ms[i] - tsdb_aggblock__span(sp->tiers_ms[i]);
-    if (tsdb_store__iter_tier(db->store, NULL, TSDB_CF_AGG, sp->id,
+    if (tsdb_store__iter_tier(env->store, NULL, TSDB_CF_AGG, sp->id,
                               (uint32_t)(sp->tiers_ms[i] / 1000), TSDB_TS_MIN, cutoff + 1,
                               &it) == 0) {
       found = tsdb_store__iter_valid(it);
@@ -115,12 +115,12 @@ static bool has_expired(tsdb_db *db, const tsdb_series_params *sp, int64_t now) 
   return found;
 }
 
-static void compact_series_run(tsdb_db *db, uint32_t lo, uint32_t hi) {
+static void compact_series_run(tsdb_env *env, uint32_t lo, uint32_t hi) {
   uint8_t lower[4], upper[4];
   tsdb_key__put_u32(lower, lo);
   tsdb_key__put_u32(upper, hi + 1);
-  tsdb_store__compact_range(db->store, TSDB_CF_RAW, lower, 4, upper, hi == UINT32_MAX ? 0 : 4);
-  tsdb_store__compact_range(db->store, TSDB_CF_AGG, lower, 4, upper, hi == UINT32_MAX ? 0 : 4);
+  tsdb_store__compact_range(env->store, TSDB_CF_RAW, lower, 4, upper, hi == UINT32_MAX ? 0 : 4);
+  tsdb_store__compact_range(env->store, TSDB_CF_AGG, lower, 4, upper, hi == UINT32_MAX ? 0 : 4);
 }
 
 /* Compacts a run of series; once more where expired keys survived. The
@@ -128,48 +128,48 @@ static void compact_series_run(tsdb_db *db, uint32_t lo, uint32_t hi) {
  * FilterMergeOperand), and a raw block that was still a stack of merge
  * operands becomes a plain value in the first pass: the second pass, over
  * the files that pass wrote, then drops it. */
-static void compact_run_until_clean(tsdb_db *db, uint32_t lo, uint32_t hi, int64_t now) {
-  compact_series_run(db, lo, hi);
+static void compact_run_until_clean(tsdb_env *env, uint32_t lo, uint32_t hi, int64_t now) {
+  compact_series_run(env, lo, hi);
   bool again = false;
   for (uint32_t id = lo; !again && id <= hi; id++) {
     tsdb_series_params sp;
-    again = tsdb_catalog__params(&db->catalog, id, &sp) == 0 && has_expired(db, &sp, now);
+    again = tsdb_catalog__params(&env->catalog, id, &sp) == 0 && has_expired(env, &sp, now);
     if (id == UINT32_MAX) break;
   }
-  if (again) compact_series_run(db, lo, hi);
+  if (again) compact_series_run(env, lo, hi);
 }
 
-void tsdb_maint__sweep(tsdb_db *db) {
-  if (!tsdb_db__store(db)) return; /* not open yet (tsdb_options.open_retry) */
-  int64_t now = tsdb_db__now(db);
-  size_t ids = tsdb_catalog__id_limit(&db->catalog);
+void tsdb_maint__sweep(tsdb_env *env) {
+  if (!tsdb_env__store(env)) return; /* not open yet (tsdb_options.open_retry) */
+  int64_t now = tsdb_env__now(env);
+  size_t ids = tsdb_catalog__id_limit(&env->catalog);
   uint32_t run_lo = 0, run_hi = 0;
   bool in_run = false;
   size_t compacted = 0;
   for (uint32_t id = 1; id < ids; id++) {
     tsdb_series_params sp;
-    bool expired = tsdb_catalog__params(&db->catalog, id, &sp) == 0 && has_expired(db, &sp, now);
+    bool expired = tsdb_catalog__params(&env->catalog, id, &sp) == 0 && has_expired(env, &sp, now);
     if (expired) {
       if (!in_run) run_lo = id;
       run_hi = id;
       in_run = true;
       compacted++;
     } else if (in_run) {
-      compact_run_until_clean(db, run_lo, run_hi, now);
+      compact_run_until_clean(env, run_lo, run_hi, now);
       in_run = false;
     }
   }
-  if (in_run) compact_run_until_clean(db, run_lo, run_hi, now);
+  if (in_run) compact_run_until_clean(env, run_lo, run_hi, now);
   /* The archive is time-major: one range covers everything expired. */
-  if (db->opts.archive_retention_ms)
-    tsdb_store__archive_delete_before(db->store, now - db->opts.archive_retention_ms);
-  atomic_fetch_add(&db->counters.retention_sweeps, 1);
+  if (env->opts.archive_retention_ms)
+    tsdb_store__archive_delete_before(env->store, now - env->opts.archive_retention_ms);
+  atomic_fetch_add(&env->counters.retention_sweeps, 1);
   if (compacted)
-    tsdb_log__printf(&db->log, TSDB_LOG_INFO, "retention sweep series_with_expired_data=%zu",
+    tsdb_log__printf(&env->log, TSDB_LOG_INFO, "retention sweep series_with_expired_data=%zu",
                      compacted);
 }
 
-void tsdb_maint__give_back_memory(tsdb_db *db, size_t *free_after_last) {
+void tsdb_maint__give_back_memory(tsdb_env *env, size_t *free_after_last) {
 #ifdef __GLIBC__
   /* Trimmed pages stay counted as free, so only a change of the free total
    * says there is something new to give back. */
@@ -179,16 +179,16 @@ void tsdb_maint__give_back_memory(tsdb_db *db, size_t *free_after_last) {
   if (mi.fordblks < TRIM_MIN_FREE_BYTES || delta < TRIM_MIN_FREE_BYTES / 2) return;
   malloc_trim(0);
   *free_after_last = mallinfo2().fordblks;
-  atomic_fetch_add(&db->counters.memory_trims, 1);
+  atomic_fetch_add(&env->counters.memory_trims, 1);
 #else
-  (void)db;
+  (void)env;
   (void)free_after_last;
 #endif
 }
 
 static void *maint_main(void *arg) {
   tsdb_maint *m = arg;
-  int64_t sweep_ms = m->db->opts.retention_sweep_ms;
+  int64_t sweep_ms = m->env->opts.retention_sweep_ms;
   int64_t next_sweep = sweep_ms ? tsdb_time__monotonic_ms() + sweep_ms : INT64_MAX;
   size_t free_after_trim = 0;
   pthread_mutex_lock(&m->lock);
@@ -201,21 +201,21 @@ static void *maint_main(void *arg) {
     if (m->stop) break;
     pthread_mutex_unlock(&m->lock);
     if (tsdb_time__monotonic_ms() >= next_sweep) {
-      tsdb_maint__sweep(m->db);
+      tsdb_maint__sweep(m->env);
       next_sweep = tsdb_time__monotonic_ms() + sweep_ms;
     }
-    tsdb_maint__give_back_memory(m->db, &free_after_trim);
+    tsdb_maint__give_back_memory(m->env, &free_after_trim);
     pthread_mutex_lock(&m->lock);
   }
   pthread_mutex_unlock(&m->lock);
   return NULL;
 }
 
-int tsdb_maint__start(tsdb_db *db, tsdb_maint **out) {
+int tsdb_maint__start(tsdb_env *env, tsdb_maint **out) {
   *out = NULL;
   tsdb_maint *m = calloc(1, sizeof *m);
   if (!m) return TSDB_ENOMEM;
-  m->db = db;
+  m->env = env;
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

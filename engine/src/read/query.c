@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "db.h"
+#include "query.h"
 #include "read.h"
 #include "timeutil.h"
 #include "tsdb/topic.h"
@@ -167,15 +167,15 @@ static int feed_point(void *ud, int64_t ts, double v) {
   return e->stopped ? 1 : 0;
 }
 
-int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, void *ud,
+int tsdb_query__step(tsdb_env *env, const tsdb_step_query *q, tsdb_bucket_fn fn, void *ud,
                     int64_t *next) {
   if (!q || !fn || q->step_ms <= 0 || q->from > q->to || q->fill < TSDB_FILL_NONE ||
       q->fill > TSDB_FILL_LINEAR)
     return TSDB_EINVAL;
   tsdb_series_params sp;
-  int rc = tsdb_catalog__params(&db->catalog, q->series, &sp);
+  int rc = tsdb_catalog__params(&env->catalog, q->series, &sp);
   if (rc) return rc;
-  sp.now = tsdb_db__now(db);
+  sp.now = tsdb_env__now(env);
   if (next) *next = q->to;
   tsdb_step_query clamped = *q;
   clamped.from = tsdb_ts_clamp(q->from);
@@ -198,9 +198,9 @@ int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, vo
   tsdb_agg__init(&e.acc);
 
   tsdb_scan_buf buf = {0};
-  tsdb_snap *snap = tsdb_store__snapshot(db->store);
+  tsdb_snap *snap = tsdb_store__snapshot(env->store);
   if (main_tier < 0) {
-    rc = tsdb_read__raw(db->store, snap, &sp, q->from, q->to, &buf, feed_point, &e);
+    rc = tsdb_read__raw(env->store, snap, &sp, q->from, q->to, &buf, feed_point, &e);
   } else {
     int64_t w = sp.tiers_ms[main_tier];
     int64_t a = ceil_to(q->from, w), b = tsdb_bucket_floor(q->to, w);
@@ -208,24 +208,24 @@ int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, vo
       /* The whole range lies inside one tier bucket: only finer sources. */
       tsdb_agg edge;
       tsdb_agg__init(&edge);
-      rc = cover(db->store, snap, &sp, main_tier - 1, q->from, q->to, &buf, &edge);
+      rc = cover(env->store, snap, &sp, main_tier - 1, q->from, q->to, &buf, &edge);
       if (rc == 0) feed(&e, q->from, &edge);
     } else {
       tsdb_agg left, right;
       tsdb_agg__init(&left);
       tsdb_agg__init(&right);
-      rc = cover(db->store, snap, &sp, main_tier - 1, q->from, a, &buf, &left);
-      if (rc == 0) rc = cover(db->store, snap, &sp, main_tier - 1, b, q->to, &buf, &right);
+      rc = cover(env->store, snap, &sp, main_tier - 1, q->from, a, &buf, &left);
+      if (rc == 0) rc = cover(env->store, snap, &sp, main_tier - 1, b, q->to, &buf, &right);
       if (rc == 0) {
         feed(&e, q->from, &left);
-        rc = tsdb_read__tier(db->store, snap, &sp, main_tier, a, b, &buf, feed_bucket, &e);
+        rc = tsdb_read__tier(env->store, snap, &sp, main_tier, a, b, &buf, feed_bucket, &e);
         if (rc == 1 && e.stopped) rc = 0;
         if (rc == 0 && !e.stopped) feed(&e, b, &right);
       }
     }
   }
   if (rc == 1 && e.stopped) rc = 0;
-  tsdb_store__snapshot_release(db->store, snap);
+  tsdb_store__snapshot_release(env->store, snap);
   tsdb_scan_buf__free(&buf);
   if (rc == 0 && !e.stopped) {
     flush_current(&e);
@@ -238,17 +238,17 @@ int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, vo
 
 /* ---- last point ---- */
 
-int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, double *value) {
+int tsdb_query__last(tsdb_env *env, uint32_t series, int64_t before, int64_t *ts, double *value) {
   tsdb_series_params sp;
-  int rc = tsdb_catalog__params(&db->catalog, series, &sp);
+  int rc = tsdb_catalog__params(&env->catalog, series, &sp);
   if (rc) return rc;
   /* Points older than raw retention are gone, whether or not compaction has
    * removed them yet. */
-  const int64_t cutoff = sp.raw_retention_ms ? tsdb_db__now(db) - sp.raw_retention_ms : INT64_MIN;
+  const int64_t cutoff = sp.raw_retention_ms ? tsdb_env__now(env) - sp.raw_retention_ms : INT64_MIN;
   if (before <= cutoff) return TSDB_ENOTFOUND;
   tsdb_store_iter *it;
   /* Blocks that start before `before`, newest first. */
-  rc = tsdb_store__iter_raw(db->store, NULL, series, INT64_MIN, before, &it);
+  rc = tsdb_store__iter_raw(env->store, NULL, series, INT64_MIN, before, &it);
   if (rc) return rc;
   tsdb_scan_buf buf = {0};
   rc = TSDB_ENOTFOUND;
@@ -303,9 +303,9 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
 
 /* ---- series lookup ---- */
 
-int tsdb_series_match(tsdb_db *db, const char *filter, const char *field,
+int tsdb_query__series_match(tsdb_env *env, const char *filter, const char *field,
                       const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn, void *ud) {
   if (!filter || !tsdb_topic_filter_valid(filter) || (nlabels && !labels) || !fn)
     return TSDB_EINVAL;
-  return tsdb_catalog__match(&db->catalog, filter, field, labels, nlabels, fn, ud);
+  return tsdb_catalog__match(&env->catalog, filter, field, labels, nlabels, fn, ud);
 }

@@ -1115,3 +1115,12 @@ void tsdb_store__compact_range(tsdb_store *st, tsdb_cf_id cf, const void *lower,
                                const void *upper, size_t upper_len) {
   rocksdb_compact_range_cf(st->db, st->cf[cf], lower, lower_len, upper, upper_len);
 }
+
+void tsdb_store__disk_usage(tsdb_store *st, tsdb_disk_usage *out) {
+  out->raw = tsdb_store__cf_sst_bytes(st, TSDB_CF_RAW);
+  out->agg = tsdb_store__cf_sst_bytes(st, TSDB_CF_AGG);
+  out->other = tsdb_store__cf_sst_bytes(st, TSDB_CF_DEFAULT) +
+               tsdb_store__cf_sst_bytes(st, TSDB_CF_CATALOG) +
+               tsdb_store__cf_sst_bytes(st, TSDB_CF_PENDING);
+  out->wal = tsdb_store__wal_bytes(st);
+}

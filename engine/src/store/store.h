@@ -191,4 +191,9 @@ int tsdb_store__compact(tsdb_store *st);
 void tsdb_store__compact_range(tsdb_store *st, tsdb_cf_id cf, const void *lower, size_t lower_len,
                                const void *upper, size_t upper_len);
 
+/* Bytes on disk by kind (tsdb_disk_usage_get): live SST files of the raw
+ * and agg column families, of the others (the replay archive apart), and
+ * the write-ahead log. */
+void tsdb_store__disk_usage(tsdb_store *st, tsdb_disk_usage *out);
+
 #endif /* TSDB_STORE_H */

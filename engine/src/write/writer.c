@@ -91,7 +91,7 @@
 #include "aggblock.h"
 #include "block.h"
 #include "codec.h"
-#include "db.h"
+#include "writer.h"
 #include "keys.h"
 #include "read.h"
 #include "thread.h"
@@ -181,7 +181,7 @@ _Static_assert(sizeof(void *) != 8 || sizeof(acc) <= 168,
  * rarely). All of it can be looked up again in the store. */
 typedef struct wseries {
   int64_t max_ts;    /* greatest stored timestamp, INT64_MIN none, TS_UNKNOWN not loaded */
-  int64_t last_used; /* db clock of its last point */
+  int64_t last_used; /* engine clock of its last point */
   /* Open accumulators per tier, newest bucket first, so in-order data finds
    * its bucket at the head. (One list for all tiers would save 56 bytes but
    * make a bulk import's coarse tiers walk past every open finer bucket.) */
@@ -198,7 +198,7 @@ typedef struct wseries {
 typedef struct source {
   const char *topic; /* inside this allocation; the sources map's key */
   uint32_t topic_len;
-  int64_t last_used; /* db clock */
+  int64_t last_used; /* engine clock */
   tsdb_series_class *cls;
   tsdb_map *named; /* fields named by the messages themselves -> named_field; NULL: none yet */
   /* Newest bucket published retained per tier of the topic's first series;
@@ -275,7 +275,7 @@ typedef struct bucket_buf {
   }
 
 struct tsdb_writer {
-  tsdb_db *db;
+  tsdb_env *env;
   pthread_t thread;
   bool started;
   tsdb_wbatch *batch;
@@ -332,7 +332,7 @@ struct tsdb_writer {
   uint32_t session;  /* archive keys: a random id of this process... */
   uint32_t archive_seq; /* ...and a counter */
   int64_t next_disk_refresh; /* monotonic ms */
-  int64_t last_sweep;        /* db clock of the last idle sweep slice */
+  int64_t last_sweep;        /* engine clock of the last idle sweep slice */
 };
 
 #define VEC_PUSH(vec, item)                                                    \
@@ -566,7 +566,7 @@ static int group_staged(tsdb_writer *w) {
 }
 
 static int64_t acc_due(const tsdb_writer *w, const acc *a) {
-  int64_t grace = w->db->opts.grace_ms;
+  int64_t grace = w->env->opts.grace_ms;
   int64_t due = a->start + a->tier_ms + grace;
   if (!a->superseded && a->last_touch + grace > due) due = a->last_touch + grace;
   return due;
@@ -618,11 +618,11 @@ static void stage_globals(tsdb_writer *w) {
   for (size_t i = 0; i < w->gdirty.n; i++) {
     global_marker *g = w->gdirty.v[i];
     if (g->holders && g->state == MARKER_NONE) {
-      tsdb_store__batch_pending_put(w->db->store, w->batch, TSDB_GLOBAL_MARKER_SERIES, g->tier_s,
+      tsdb_store__batch_pending_put(w->env->store, w->batch, TSDB_GLOBAL_MARKER_SERIES, g->tier_s,
                                     g->start);
       g->state = MARKER_QUEUED;
     } else if (!g->holders && g->state == MARKER_ON_DISK) {
-      tsdb_store__batch_pending_delete(w->db->store, w->batch, TSDB_GLOBAL_MARKER_SERIES,
+      tsdb_store__batch_pending_delete(w->env->store, w->batch, TSDB_GLOBAL_MARKER_SERIES,
                                        g->tier_s, g->start);
       g->state = MARKER_DELETING;
     }
@@ -734,7 +734,7 @@ static void sweep_sources(tsdb_writer *w, int64_t now, size_t budget) {
 static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_series *s,
                         int64_t ts, double v, int64_t now) {
   bool is_new = ts > ws->max_ts;
-  if (!is_new) atomic_fetch_add(&w->db->counters.late_points, 1);
+  if (!is_new) atomic_fetch_add(&w->env->counters.late_points, 1);
   for (uint8_t t = 0; t < s->profile->ntiers; t++) {
     int64_t tier = s->profile->tiers_ms[t];
     int64_t b = tsdb_bucket_floor(ts, tier);
@@ -783,7 +783,7 @@ static int rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_ser
     } else if (mark_refresh(w, a)) {
       return TSDB_ENOMEM;
     }
-    if (!a->in_partial && w->db->opts.partial_interval_ms && w->db->opts.bucket_fn) {
+    if (!a->in_partial && w->env->opts.partial_interval_ms && w->env->opts.bucket_fn) {
       if (w->partial.n >= UINT32_MAX) return TSDB_ENOMEM;
       a->partial_idx = (uint32_t)w->partial.n;
       if (VEC_PUSH(w->partial, a)) return TSDB_ENOMEM;
@@ -808,7 +808,7 @@ static int ensure_enc(tsdb_writer *w, size_t n) {
 
 /* Sort/dedup one series' staged points and add one merge operand per block. */
 static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
-  const tsdb_series *s = tsdb_catalog__get_unlocked(&w->db->catalog, id);
+  const tsdb_series *s = tsdb_catalog__get_unlocked(&w->env->catalog, id);
   int64_t *stage_ts = w->stage_ts + ws->stage_at;
   double *stage_v = w->stage_v + ws->stage_at;
   size_t n = tsdb_block__normalize(stage_ts, stage_v, ws->nstage, s->profile->dup_policy);
@@ -826,7 +826,7 @@ static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
                                  (uint8_t)s->profile->dup_policy, TSDB_CODEC_LIGHT, w->enc,
                                  w->enc_cap, &len);
     if (rc) return rc;
-    tsdb_store__batch_raw_merge(w->db->store, w->batch, id, block, w->enc, len);
+    tsdb_store__batch_raw_merge(w->env->store, w->batch, id, block, w->enc, len);
     i = j;
   }
   w->pass_points += n; /* counted as written once the batch is */
@@ -855,7 +855,7 @@ static int decode_names(const tsdb_qrec *r, msg_name *names) {
 static int queue_backfills(tsdb_writer *w, const tsdb_series *s) {
   if (!s->backfilling) return 0;
   tsdb_series_params sp;
-  if (tsdb_catalog__params(&w->db->catalog, s->id, &sp) != 0) return 0;
+  if (tsdb_catalog__params(&w->env->catalog, s->id, &sp) != 0) return 0;
   for (size_t t = 0; t < sp.ntiers; t++) {
     if (sp.tier_complete_from[t] == INT64_MIN) continue;
     uint64_t job = (uint64_t)s->id << 8 | t;
@@ -869,7 +869,7 @@ static int queue_backfills(tsdb_writer *w, const tsdb_series *s) {
 /* The series id of a point's field, creating the series when it is new. */
 static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const char *topic,
                           const msg_name *names, uint32_t f, uint32_t *out) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   named_field *nf = NULL;
   if (names) {
     nf = src->named ? tsdb_map__get(src->named, names[f].name, names[f].len) : NULL;
@@ -901,8 +901,8 @@ static int resolve_series(tsdb_writer *w, source *src, const tsdb_qrec *r, const
   }
   tsdb_series *s;
   bool changed;
-  int rc = tsdb_catalog__ensure(&db->catalog, db->store, w->batch, r->cls, topic, r->topic_len,
-                                fname, flen, unit, tsdb_db__now(db), &s, &changed);
+  int rc = tsdb_catalog__ensure(&env->catalog, env->store, w->batch, r->cls, topic, r->topic_len,
+                                fname, flen, unit, tsdb_env__now(env), &s, &changed);
   if (rc) return rc;
   if (changed && (rc = VEC_PUSH(w->changed, s->id))) return rc;
   if (changed && (rc = queue_backfills(w, s))) return rc;
@@ -1033,13 +1033,13 @@ static bool is_duplicate(tsdb_writer *w, uint32_t id, int64_t ts) {
   reject_slot *sl = reject_find(x, id, ts);
   if (sl && sl->gen == x->gen) return true;
   tsdb_series_params sp;
-  if (tsdb_catalog__params(&w->db->catalog, id, &sp) != 0) return false;
+  if (tsdb_catalog__params(&w->env->catalog, id, &sp) != 0) return false;
   int64_t block = tsdb_bucket_floor(ts, sp.block_span_ms);
   if (x->block_series != id || x->block_start != block) {
     x->block_series = 0;
     x->block_n = 0;
     int64_t end = block > INT64_MAX - sp.block_span_ms ? INT64_MAX : block + sp.block_span_ms;
-    if (tsdb_read__raw(w->db->store, NULL, &sp, block, end, &w->scan, collect_block_ts, x) != 0)
+    if (tsdb_read__raw(w->env->store, NULL, &sp, block, end, &w->scan, collect_block_ts, x) != 0)
       return false;
     x->block_series = id;
     x->block_start = block;
@@ -1091,7 +1091,7 @@ static void drop_durable(uint8_t *data, size_t len) {
  */
 static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now, size_t *used,
                          uint64_t *records) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   size_t off = 0, points = 0;
   uint64_t taken = 0;
   int rc = 0;
@@ -1109,7 +1109,7 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now,
     const char *topic = tsdb_qrec__topic(r);
     const tsdb_point *pts = tsdb_qrec__points(r);
     if (r->payload_len)
-      tsdb_store__batch_archive_put(db->store, w->batch, r->arrival_ms, w->session,
+      tsdb_store__batch_archive_put(env->store, w->batch, r->arrival_ms, w->session,
                                     w->archive_seq++, topic, r->topic_len, tsdb_qrec__payload(r),
                                     r->payload_len);
     source *src = source_get(w, topic, r->topic_len, r->cls, now);
@@ -1126,12 +1126,12 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now,
       uint32_t id;
       rc = resolve_series(w, src, r, topic, r->nnames ? names : NULL, pts[i].field, &id);
       if (rc) break;
-      const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
+      const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, id);
       if (pts[i].ts_ms <
           tsdb_class__write_cutoff(now, s->profile->raw_retention_ms, s->profile->ntiers, s->profile->tiers_ms)) {
         /* Retention has already passed it: storing it would resurrect data
          * and leave its coarse buckets incomplete. */
-        atomic_fetch_add(&db->counters.expired_points, 1);
+        atomic_fetch_add(&env->counters.expired_points, 1);
         continue;
       }
       wseries *ws = ws_get(w, id);
@@ -1141,14 +1141,14 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now,
       }
       if (ws->max_ts == TS_UNKNOWN) {
         int64_t max_ts;
-        if (tsdb_store__raw_max_ts(db->store, id, &max_ts) != 0) max_ts = INT64_MAX - 1;
+        if (tsdb_store__raw_max_ts(env->store, id, &max_ts) != 0) max_ts = INT64_MAX - 1;
         /* On a read error assume "anything may be stored": every point then
          * takes the exact (refresh) path. */
         ws->max_ts = max_ts;
       }
       if (s->profile->dup_policy == TSDB_DUP_REJECT) {
         if (pts[i].ts_ms <= ws->max_ts && is_duplicate(w, id, pts[i].ts_ms)) {
-          atomic_fetch_add(&db->counters.duplicates_rejected, 1);
+          atomic_fetch_add(&env->counters.duplicates_rejected, 1);
           continue;
         }
         if ((rc = reject_add(&w->reject, id, pts[i].ts_ms))) break;
@@ -1228,7 +1228,7 @@ static int refresh_cluster(tsdb_writer *w, const tsdb_series_params *sp, size_t 
   }
   r.begin[r.ntiers] = n;
   for (uint8_t t = 0; t < r.ntiers; t++) r.cur[t] = r.begin[t];
-  int rc = tsdb_read__raw(w->db->store, NULL, sp, lo, hi, &w->scan, refresh_point, &r);
+  int rc = tsdb_read__raw(w->env->store, NULL, sp, lo, hi, &w->scan, refresh_point, &r);
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) v[i]->state = r.states[i];
   return 0;
@@ -1257,7 +1257,7 @@ static void refresh_existed(tsdb_writer *w, acc *a) {
   if (!w->existed_valid || w->existed_series != a->series || w->existed_tier_s != tier_s ||
       w->existed_block != block) {
     w->existed_valid = false;
-    if (tsdb_store__agg_block_get(w->db->store, NULL, a->series, tier_s, a->start,
+    if (tsdb_store__agg_block_get(w->env->store, NULL, a->series, tier_s, a->start,
                                   &w->existed) != 0)
       return; /* unknown: not a correction, as before on a read error */
     w->existed_valid = true;
@@ -1278,14 +1278,14 @@ static void refresh_existed(tsdb_writer *w, acc *a) {
  * series' buckets inside raw retention from one raw read each
  * (refresh_cluster), any other bucket from its next finer tier. */
 static void refresh_accs(tsdb_writer *w) {
-  tsdb_db *db = w->db;
-  int64_t now = tsdb_db__now(db);
+  tsdb_env *env = w->env;
+  int64_t now = tsdb_env__now(env);
   w->existed_valid = false;
   qsort(w->refresh.v, w->refresh.n, sizeof *w->refresh.v, cmp_acc_series_start);
   for (size_t i = 0; i < w->refresh.n;) {
     acc *a = w->refresh.v[i];
     tsdb_series_params sp;
-    if (tsdb_catalog__params(&db->catalog, a->series, &sp) != 0) {
+    if (tsdb_catalog__params(&env->catalog, a->series, &sp) != 0) {
       a->queued_refresh = false; /* the series is gone */
       i++;
       continue;
@@ -1296,7 +1296,7 @@ static void refresh_accs(tsdb_writer *w) {
        * reads the finer tiers' pending buckets down to what raw is left. */
       tsdb_agg state;
       i++;
-      if (tsdb_read__agg_range(db->store, NULL, &sp, (int)a->tier - 1, a->start,
+      if (tsdb_read__agg_range(env->store, NULL, &sp, (int)a->tier - 1, a->start,
                                a->start + a->tier_ms, &w->scan, &state) != 0)
         continue; /* stays queued: the next pass tries again */
       a->state = state;
@@ -1356,7 +1356,7 @@ static acc *open_acc(tsdb_writer *w, uint32_t series, int64_t tier_ms, int64_t s
 static int64_t newest_stored_bucket(tsdb_writer *w, uint32_t series, int64_t tier_ms) {
   int64_t newest = INT64_MIN;
   tsdb_store_iter *it;
-  if (tsdb_store__iter_tier(w->db->store, NULL, TSDB_CF_AGG, series, (uint32_t)(tier_ms / 1000),
+  if (tsdb_store__iter_tier(w->env->store, NULL, TSDB_CF_AGG, series, (uint32_t)(tier_ms / 1000),
                             TSDB_TS_MIN, TSDB_TS_MAX, &it) != 0)
     return newest;
   tsdb_store__iter_seek_last(it);
@@ -1382,12 +1382,12 @@ static int64_t newest_stored_bucket(tsdb_writer *w, uint32_t series, int64_t tie
 static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, int64_t tier_ms,
                            int64_t start, tsdb_bucket_state state, const final_entry *g,
                            size_t n) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   uint32_t ids[TSDB_MAX_FIELDS];
-  size_t nids = tsdb_catalog__topic_series(&db->catalog, topic, topic_len, ids, TSDB_MAX_FIELDS);
+  size_t nids = tsdb_catalog__topic_series(&env->catalog, topic, topic_len, ids, TSDB_MAX_FIELDS);
   size_t nfields = 0;
   for (size_t k = 0; k < nids; k++) {
-    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, ids[k]);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, ids[k]);
     if (!s) continue;
     const tsdb_agg *agg = NULL;
     tsdb_agg stored;
@@ -1399,7 +1399,7 @@ static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, 
     }
     if (!agg) {
       bool found = false;
-      if (tsdb_store__agg_get(db->store, NULL, ids[k], (uint32_t)(tier_ms / 1000), start, &stored,
+      if (tsdb_store__agg_get(env->store, NULL, ids[k], (uint32_t)(tier_ms / 1000), start, &stored,
                               &found) != 0 ||
           !found)
         continue;
@@ -1417,7 +1417,7 @@ static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, 
    * correction of an old bucket never hides the latest one from new
    * subscribers. The newest start is tracked on the topic's first series. */
   uint32_t first_series = w->event_fields[0].series;
-  const tsdb_series *s0 = tsdb_catalog__get_unlocked(&db->catalog, first_series);
+  const tsdb_series *s0 = tsdb_catalog__get_unlocked(&env->catalog, first_series);
   int t = -1;
   for (size_t i = 0; s0 && i < s0->profile->ntiers; i++)
     if (s0->profile->tiers_ms[i] == tier_ms) t = (int)i;
@@ -1432,7 +1432,7 @@ static void publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, 
   }
   tsdb_bucket_event ev = {topic, topic_len, tier_ms, start, state, newest, nfields,
                           w->event_fields};
-  db->opts.bucket_fn(db, &ev, db->opts.bucket_ud);
+  env->opts.bucket_fn(&ev, env->opts.bucket_ud);
 }
 
 static void publish_group(tsdb_writer *w, const final_entry *g, size_t n) {
@@ -1449,19 +1449,19 @@ static void publish_group(tsdb_writer *w, const final_entry *g, size_t n) {
  * a late point is not: its correction follows when it closes again.
  */
 static void publish_partials(tsdb_writer *w, int64_t now) {
-  int64_t interval = w->db->opts.partial_interval_ms;
+  int64_t interval = w->env->opts.partial_interval_ms;
   for (size_t i = 0; i < w->partial.n; i++) {
     acc *a = w->partial.v[i];
     if (!a || a->last_partial == now || a->refresh || a->existed ||
         now - a->last_partial < interval)
       continue;
-    const tsdb_series *s = tsdb_catalog__get_unlocked(&w->db->catalog, a->series);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&w->env->catalog, a->series);
     if (!s) continue;
     publish_bucket(w, s->topic->text, s->topic->len, a->tier_ms, a->start, TSDB_BUCKET_PARTIAL,
                    NULL, 0);
     /* Every open field of the topic was in that message. */
     uint32_t ids[TSDB_MAX_FIELDS];
-    size_t nids = tsdb_catalog__topic_series(&w->db->catalog, s->topic->text, s->topic->len, ids,
+    size_t nids = tsdb_catalog__topic_series(&w->env->catalog, s->topic->text, s->topic->len, ids,
                                              TSDB_MAX_FIELDS);
     for (size_t k = 0; k < nids; k++) {
       acc *o = open_acc(w, ids[k], a->tier_ms, a->start);
@@ -1608,11 +1608,11 @@ static void stage_finals(tsdb_writer *w, int64_t now) {
       continue;
     }
     uint32_t tier_s = (uint32_t)(e.tier_ms / 1000);
-    tsdb_store__batch_agg_merge(w->db->store, w->batch, e.series, tier_s, block, w->enc, len);
+    tsdb_store__batch_agg_merge(w->env->store, w->batch, e.series, tier_s, block, w->enc, len);
     for (size_t k = first; k < i; k++) {
       acc *a = w->finals.v[k].a;
       if (a->marker == MARKER_ON_DISK)
-        tsdb_store__batch_pending_delete(w->db->store, w->batch, a->series, tier_s, a->start);
+        tsdb_store__batch_pending_delete(w->env->store, w->batch, a->series, tier_s, a->start);
       w->finals.v[keep++] = w->finals.v[k];
     }
   }
@@ -1625,12 +1625,12 @@ static void stage_finals(tsdb_writer *w, int64_t now) {
  * written. The caller writes the batch, then commits or restores them.
  */
 static void collect_due(tsdb_writer *w, int64_t now) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   /* Accumulators opened in this pass that are due already. */
   for (size_t i = 0; i < w->unmarked.n; i++) {
     acc *a = w->unmarked.v[i];
     if (a->heap_pos != NO_HEAP || a->finalizing || a->refresh || acc_due(w, a) > now) continue;
-    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, a->series);
     final_entry e = {a->series, s ? s->topic->text : "", s ? s->topic->len : 0, a->tier_ms,
                      a->start, a->existed && !a->unchanged, a->unchanged, a};
     if (VEC_PUSH(w->finals, e)) break;
@@ -1645,7 +1645,7 @@ static void collect_due(tsdb_writer *w, int64_t now) {
       continue;
     }
     heap_pop(w);
-    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, a->series);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, a->series);
     final_entry e = {a->series, s ? s->topic->text : "", s ? s->topic->len : 0, a->tier_ms,
                      a->start, a->existed && !a->unchanged, a->unchanged, a};
     if (VEC_PUSH(w->finals, e)) {
@@ -1667,10 +1667,10 @@ static void schedule_unmarked(tsdb_writer *w) {
 
 /* The batch holding the collected aggregates is written: publish, free. */
 static void commit_finals(tsdb_writer *w) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   if (w->finals.n == 0) return;
-  atomic_fetch_add(&db->counters.buckets_finalized, w->finals.n);
-  if (db->opts.bucket_fn) {
+  atomic_fetch_add(&env->counters.buckets_finalized, w->finals.n);
+  if (env->opts.bucket_fn) {
     sort_finals(w, cmp_final_ref);
     for (size_t i = 0; i < w->finals.n;) {
       size_t j = i + 1;
@@ -1679,7 +1679,7 @@ static void commit_finals(tsdb_writer *w) {
       for (size_t k = i; k < j; k++) silent &= w->finals.v[k].silent;
       if (!silent) publish_group(w, w->finals.v + i, j - i);
       for (size_t k = i; k < j; k++)
-        if (w->finals.v[k].correction) atomic_fetch_add(&db->counters.corrections, 1);
+        if (w->finals.v[k].correction) atomic_fetch_add(&env->counters.corrections, 1);
       i = j;
     }
   }
@@ -1713,16 +1713,16 @@ static void commit_finals(tsdb_writer *w) {
  */
 static void enter_failing(tsdb_writer *w, int kind) {
   if (w->failing) return;
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   w->failing = true;
   w->failing_since = tsdb_time__monotonic_ms();
   /* A failure soon after a recovery keeps the backoff it had reached. */
   if (w->failing_since - w->recovered_at > 10 * RETRY_MAX_MS) w->retry_ms = RETRY_FIRST_MS;
-  tsdb_queue__set_failing(&db->queue, true);
-  atomic_fetch_add(&db->counters.storage_failures, 1);
+  tsdb_queue__set_failing(&env->queue, true);
+  atomic_fetch_add(&env->counters.storage_failures, 1);
   char why[256];
-  tsdb_store__last_error(db->store, why, sizeof why);
-  tsdb_log__limited(&db->log, &w->fail_log, TSDB_LOG_ERROR,
+  tsdb_store__last_error(env->store, why, sizeof why);
+  tsdb_log__limited(&env->log, &w->fail_log, TSDB_LOG_ERROR,
                    "storage failing kind=%s reason=\"%s\": new messages are refused "
                    "(write_failed) until a write succeeds; acknowledged messages not yet "
                    "written are kept in memory and written then",
@@ -1731,9 +1731,9 @@ static void enter_failing(tsdb_writer *w, int kind) {
 
 /* Writes the writer's batch; a failure enters the failing state. */
 static int store_write(tsdb_writer *w, bool sync) {
-  int rc = tsdb_store__write(w->db->store, w->batch, sync);
+  int rc = tsdb_store__write(w->env->store, w->batch, sync);
   if (rc) {
-    atomic_fetch_add(&w->db->counters.write_errors, 1);
+    atomic_fetch_add(&w->env->counters.write_errors, 1);
     enter_failing(w, rc);
   }
   return rc;
@@ -1782,7 +1782,7 @@ static int64_t oldest_before(tsdb_writer *w, const tsdb_series_params *sp, int s
   tsdb_store_iter *it = NULL;
   int64_t oldest = INT64_MAX;
   if (src_tier < 0) {
-    if (tsdb_store__iter_raw(w->db->store, NULL, sp->id, TSDB_TS_MIN, before, &it) == 0 &&
+    if (tsdb_store__iter_raw(w->env->store, NULL, sp->id, TSDB_TS_MIN, before, &it) == 0 &&
         tsdb_store__iter_valid(it)) {
       size_t vlen;
       const uint8_t *v = tsdb_store__iter_value(it, &vlen);
@@ -1790,7 +1790,7 @@ static int64_t oldest_before(tsdb_writer *w, const tsdb_series_params *sp, int s
       if (tsdb_codec__info(v, vlen, &info) == 0) oldest = info.min_ts;
     }
   } else {
-    if (tsdb_store__iter_tier(w->db->store, NULL, TSDB_CF_AGG, sp->id,
+    if (tsdb_store__iter_tier(w->env->store, NULL, TSDB_CF_AGG, sp->id,
                               (uint32_t)(sp->tiers_ms[src_tier] / 1000), TSDB_TS_MIN, before,
                               &it) == 0 &&
         tsdb_store__iter_valid(it)) {
@@ -1808,13 +1808,13 @@ static int64_t oldest_before(tsdb_writer *w, const tsdb_series_params *sp, int s
  * the moved boundary in one batch. Returns true while work remains.
  */
 static bool backfill_step(tsdb_writer *w) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   while (w->backfills.n) {
     uint64_t job = w->backfills.v[0];
     uint32_t id = (uint32_t)(job >> 8);
     size_t t = (size_t)(job & 0xff);
     tsdb_series_params sp;
-    if (tsdb_catalog__params(&db->catalog, id, &sp) != 0 || t >= sp.ntiers ||
+    if (tsdb_catalog__params(&env->catalog, id, &sp) != 0 || t >= sp.ntiers ||
         sp.tier_complete_from[t] == INT64_MIN) {
       w->backfills.v[0] = w->backfills.v[--w->backfills.n]; /* done or gone */
       continue;
@@ -1832,7 +1832,7 @@ static bool backfill_step(tsdb_writer *w) {
     bucket_buf *bf = w->buckets;
     bf->n = 0;
     int rc = oldest == INT64_MAX ? 0
-                                 : tsdb_read__rollup(db->store, NULL, &sp, src_tier, width, lo,
+                                 : tsdb_read__rollup(env->store, NULL, &sp, src_tier, width, lo,
                                                      boundary, &w->scan, collect_backfill_bucket,
                                                      bf);
     tsdb_store__batch_clear(w->batch);
@@ -1847,22 +1847,22 @@ static bool backfill_step(tsdb_writer *w) {
       rc = tsdb_aggblock__encode_with(bf->starts, bf->aggs, bf->n, TSDB_CODEC_LIGHT, w->enc,
                                       w->enc_cap, &len);
       if (rc == 0)
-        tsdb_store__batch_agg_merge(db->store, w->batch, id, (uint32_t)(width / 1000),
+        tsdb_store__batch_agg_merge(env->store, w->batch, id, (uint32_t)(width / 1000),
                                     tsdb_bucket_floor(lo, span), w->enc, len);
     }
     if (rc == 0)
-      rc = tsdb_catalog__set_complete_from(&db->catalog, db->store, w->batch, id, t,
+      rc = tsdb_catalog__set_complete_from(&env->catalog, env->store, w->batch, id, t,
                                            last ? INT64_MIN : lo);
     if (rc == 0) rc = store_write(w, false);
     if (rc) {
-      tsdb_log__printf(&db->log, TSDB_LOG_ERROR, "backfill failed series=%u tier=%zu error=%s",
+      tsdb_log__printf(&env->log, TSDB_LOG_ERROR, "backfill failed series=%u tier=%zu error=%s",
                        id, t, tsdb_err_name(rc));
       w->backfills.v[0] = w->backfills.v[--w->backfills.n]; /* retried at the next start */
       return w->backfills.n > 0;
     }
     if (last) {
       char tier[24];
-      tsdb_log__printf(&db->log, TSDB_LOG_INFO, "backfill done series=%u tier=%s", id,
+      tsdb_log__printf(&env->log, TSDB_LOG_INFO, "backfill done series=%u tier=%s", id,
                        tsdb_duration_format(width, tier, sizeof tier));
     }
     return true;
@@ -1877,8 +1877,8 @@ static bool backfill_step(tsdb_writer *w) {
  */
 static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
                       uint64_t *pass_seq, bool *pass_failed) {
-  tsdb_db *db = w->db;
-  int64_t now = tsdb_db__now(db);
+  tsdb_env *env = w->env;
+  int64_t now = tsdb_env__now(env);
   size_t used = 0;
   *pass_seq = seq;
   *pass_failed = false;
@@ -1901,9 +1901,9 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
        * said, like a crash would lose them. */
       uint64_t msgs = 0, pts = 0;
       count_records(data, used, &msgs, &pts);
-      atomic_fetch_add(&db->counters.messages_lost, msgs);
-      atomic_fetch_add(&db->counters.points_lost, pts);
-      tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
+      atomic_fetch_add(&env->counters.messages_lost, msgs);
+      atomic_fetch_add(&env->counters.points_lost, pts);
+      tsdb_log__printf(&env->log, TSDB_LOG_ERROR,
                        "cannot stage a batch error=%s messages_lost=%" PRIu64
                        " points_lost=%" PRIu64,
                        tsdb_err_name(rc), msgs, pts);
@@ -1920,26 +1920,26 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
          * every global marker once a pass. */
         if (a->in_order && !a->gm) a->gm = gm_hold(w, (uint32_t)(a->tier_ms / 1000), a->start);
         if (a->gm) continue; /* without memory for it: a marker of its own */
-        tsdb_store__batch_pending_put(db->store, w->batch, a->series,
+        tsdb_store__batch_pending_put(env->store, w->batch, a->series,
                                       (uint32_t)(a->tier_ms / 1000), a->start);
         a->marker = MARKER_QUEUED;
       }
       stage_globals(w);
       int64_t t0 = tsdb_time__monotonic_us();
-      rc = store_write(w, db->opts.fsync_wal);
+      rc = store_write(w, env->opts.fsync_wal);
       int64_t us = tsdb_time__monotonic_us() - t0;
       int bucket = 0;
       while (bucket < TSDB_LATENCY_BUCKETS - 1 && ((int64_t)1 << bucket) < us) bucket++;
-      atomic_fetch_add(&db->counters.write_latency[bucket], 1);
+      atomic_fetch_add(&env->counters.write_latency[bucket], 1);
     }
     /* Durable pushes wait for exactly this: their points are in the WAL (or
      * their write failed). Rollup work below does not delay their PUBACK. */
-    tsdb_queue__committed(&db->queue, w->last_seq, seq, rc == 0);
+    tsdb_queue__committed(&env->queue, w->last_seq, seq, rc == 0);
     if (staged) commit_globals(w, rc == 0);
     if (rc == 0) {
-      atomic_fetch_add(&db->counters.points_written, w->pass_points);
+      atomic_fetch_add(&env->counters.points_written, w->pass_points);
       for (size_t i = 0; i < w->changed.n; i++) {
-        tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, w->changed.v[i]);
+        tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, w->changed.v[i]);
         if (s) s->persisted = true;
       }
       schedule_unmarked(w); /* skips those finalized in this batch */
@@ -1984,7 +1984,7 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
       w->stage_v = NULL;
       w->stage_cap = 0;
     }
-    atomic_fetch_add(&db->counters.batches, 1);
+    atomic_fetch_add(&env->counters.batches, 1);
     reject_reset(&w->reject);
     if (rc == 0 && w->refresh.n) refresh_accs(w);
   } else if (w->refresh.n) {
@@ -2001,19 +2001,19 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
   if (mono >= w->next_disk_refresh) {
     w->next_disk_refresh = mono + 10000;
     tsdb_disk_usage du;
-    tsdb_disk_usage_get(db, &du);
-    atomic_store(&db->counters.disk_raw, du.raw);
-    atomic_store(&db->counters.disk_agg, du.agg);
-    atomic_store(&db->counters.disk_other, du.other);
-    atomic_store(&db->counters.disk_wal, du.wal);
+    tsdb_store__disk_usage(env->store, &du);
+    atomic_store(&env->counters.disk_raw, du.raw);
+    atomic_store(&env->counters.disk_agg, du.agg);
+    atomic_store(&env->counters.disk_other, du.other);
+    atomic_store(&env->counters.disk_wal, du.wal);
     uint64_t memtables, block_cache, table_readers;
-    tsdb_store__memory(db->store, &memtables, &block_cache, &table_readers);
-    atomic_store(&db->counters.mem_memtables, memtables);
-    atomic_store(&db->counters.mem_block_cache, block_cache);
-    atomic_store(&db->counters.mem_table_readers, table_readers);
+    tsdb_store__memory(env->store, &memtables, &block_cache, &table_readers);
+    atomic_store(&env->counters.mem_memtables, memtables);
+    atomic_store(&env->counters.mem_block_cache, block_cache);
+    atomic_store(&env->counters.mem_table_readers, table_readers);
   }
   /* The idle sweeps go over their tables once every IDLE_MS / SWEEP_ROUNDS
-   * of the db clock, a slice per pass in proportion to the time since the
+   * of the engine clock, a slice per pass in proportion to the time since the
    * last: their cost is per second, not per pass. A fixed slice per pass
    * cost a third of the CPU at 10 000 series (engine_bench --only day),
    * where passes are small. */
@@ -2039,17 +2039,17 @@ static size_t process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
  * new messages, so what is held is what was acknowledged before the failure.
  */
 static bool ride_out_failure(tsdb_writer *w) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   for (;;) {
-    bool stopping = tsdb_queue__sleep_unless_stopped(&db->queue, w->retry_ms);
+    bool stopping = tsdb_queue__sleep_unless_stopped(&env->queue, w->retry_ms);
     char why[256] = "";
-    int kind = tsdb_store__resume(db->store, why, sizeof why);
+    int kind = tsdb_store__resume(env->store, why, sizeof why);
     if (kind == 0) {
       w->recovered_at = tsdb_time__monotonic_ms();
       int64_t ms = w->recovered_at - w->failing_since;
       w->failing = false;
-      tsdb_queue__set_failing(&db->queue, false);
-      tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
+      tsdb_queue__set_failing(&env->queue, false);
+      tsdb_log__printf(&env->log, TSDB_LOG_NOTICE,
                        "storage works again after %" PRId64 " ms: writes resumed, messages "
                        "accepted again",
                        ms);
@@ -2057,7 +2057,7 @@ static bool ride_out_failure(tsdb_writer *w) {
     }
     if (stopping) return false;
     w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
-    tsdb_log__limited(&db->log, &w->still_failing, TSDB_LOG_ERROR,
+    tsdb_log__limited(&env->log, &w->still_failing, TSDB_LOG_ERROR,
                       "storage still failing after %" PRId64 " ms kind=%s reason=\"%s\"",
                       tsdb_time__monotonic_ms() - w->failing_since, tsdb_err_name(kind), why);
   }
@@ -2070,7 +2070,7 @@ static bool ride_out_failure(tsdb_writer *w) {
  * is lost short of a crash.
  */
 static void lose_held(tsdb_writer *w, uint8_t *data, size_t len) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   uint64_t msgs = 0, pts = 0;
   if (data) {
     count_records(data, len, &msgs, &pts);
@@ -2079,7 +2079,7 @@ static void lose_held(tsdb_writer *w, uint8_t *data, size_t len) {
   uint8_t *rest;
   size_t rest_len;
   uint64_t seq;
-  tsdb_queue__take(&db->queue, -1, 0, &rest, &rest_len, &seq);
+  tsdb_queue__take(&env->queue, -1, 0, &rest, &rest_len, &seq);
   if (rest) {
     uint64_t m = 0, p = 0;
     count_records(rest, rest_len, &m, &p);
@@ -2088,11 +2088,11 @@ static void lose_held(tsdb_writer *w, uint8_t *data, size_t len) {
     release_records(rest, rest_len);
   }
   w->last_seq = seq;
-  tsdb_queue__processed(&db->queue, seq);
-  atomic_fetch_add(&db->counters.messages_lost, msgs);
-  atomic_fetch_add(&db->counters.points_lost, pts);
+  tsdb_queue__processed(&env->queue, seq);
+  atomic_fetch_add(&env->counters.messages_lost, msgs);
+  atomic_fetch_add(&env->counters.points_lost, pts);
   if (msgs)
-    tsdb_log__printf(&db->log, TSDB_LOG_ERROR,
+    tsdb_log__printf(&env->log, TSDB_LOG_ERROR,
                      "stopping while storage fails: messages_lost=%" PRIu64 " points_lost=%" PRIu64
                      " (acknowledged, not written)",
                      msgs, pts);
@@ -2104,23 +2104,23 @@ static void lose_held(tsdb_writer *w, uint8_t *data, size_t len) {
  * the engine stops (false). The queue refuses messages meanwhile.
  */
 static bool open_store_retrying(tsdb_writer *w) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   int64_t since = tsdb_time__monotonic_ms();
   for (;;) {
-    if (tsdb_queue__sleep_unless_stopped(&db->queue, w->retry_ms)) return false;
+    if (tsdb_queue__sleep_unless_stopped(&env->queue, w->retry_ms)) return false;
     char err[512] = "";
-    int rc = tsdb_db__open_store(db, err, sizeof err);
+    int rc = env->open_store(env, err, sizeof err);
     if (rc == 0) {
       w->retry_ms = RETRY_FIRST_MS;
-      tsdb_queue__set_failing(&db->queue, false);
-      tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
+      tsdb_queue__set_failing(&env->queue, false);
+      tsdb_log__printf(&env->log, TSDB_LOG_NOTICE,
                        "opened path=%s series=%zu after %" PRId64 " ms: messages accepted",
-                       db->path, tsdb_catalog__count(&db->catalog),
+                       env->path, tsdb_catalog__count(&env->catalog),
                        tsdb_time__monotonic_ms() - since);
       return true;
     }
     w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
-    tsdb_log__limited(&db->log, &w->still_failing, TSDB_LOG_ERROR,
+    tsdb_log__limited(&env->log, &w->still_failing, TSDB_LOG_ERROR,
                       "still cannot open the database after %" PRId64 " ms: %s",
                       tsdb_time__monotonic_ms() - since, err);
   }
@@ -2166,15 +2166,15 @@ typedef struct recovered_global {
  */
 static void recover_globals(tsdb_writer *w, const recovered_global *g, size_t ng, int64_t now,
                             size_t *recovered) {
-  tsdb_db *db = w->db;
+  tsdb_env *env = w->env;
   int64_t oldest = INT64_MAX;
   for (size_t i = 0; i < ng; i++)
     if (g[i].start < oldest) oldest = g[i].start;
-  uint32_t limit = tsdb_catalog__id_limit(&db->catalog);
+  uint32_t limit = tsdb_catalog__id_limit(&env->catalog);
   for (uint32_t id = 1; id < limit; id++) {
-    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, id);
     int64_t max_ts;
-    if (!s || tsdb_store__raw_max_ts(db->store, id, &max_ts) != 0 || max_ts == INT64_MIN ||
+    if (!s || tsdb_store__raw_max_ts(env->store, id, &max_ts) != 0 || max_ts == INT64_MIN ||
         max_ts < oldest)
       continue;
     for (size_t i = 0; i < ng; i++) {
@@ -2186,22 +2186,22 @@ static void recover_globals(tsdb_writer *w, const recovered_global *g, size_t ng
       acc *a = recover_acc(w, id, t, tier_ms, g[i].start, now);
       if (!a || a->marker == MARKER_ON_DISK) continue;
       a->from_global = true;
-      tsdb_store__batch_pending_put(db->store, w->batch, id, g[i].tier_s, g[i].start);
+      tsdb_store__batch_pending_put(env->store, w->batch, id, g[i].tier_s, g[i].start);
       a->marker = MARKER_ON_DISK; /* once the batch below is written */
       (*recovered)++;
     }
   }
   for (size_t i = 0; i < ng; i++)
-    tsdb_store__batch_pending_delete(db->store, w->batch, TSDB_GLOBAL_MARKER_SERIES, g[i].tier_s,
+    tsdb_store__batch_pending_delete(env->store, w->batch, TSDB_GLOBAL_MARKER_SERIES, g[i].tier_s,
                                      g[i].start);
 }
 
 /* Rebuilds accumulators for buckets left pending by a crash or a shutdown. */
 static void recover(tsdb_writer *w) {
-  tsdb_db *db = w->db;
-  int64_t now = tsdb_db__now(db);
+  tsdb_env *env = w->env;
+  int64_t now = tsdb_env__now(env);
   tsdb_store_iter *it;
-  if (tsdb_store__iter_open(db->store, NULL, TSDB_CF_PENDING, NULL, 0, NULL, 0, &it) != 0) return;
+  if (tsdb_store__iter_open(env->store, NULL, TSDB_CF_PENDING, NULL, 0, NULL, 0, &it) != 0) return;
   tsdb_store__batch_clear(w->batch);
   size_t recovered = 0, dropped = 0;
   VEC(recovered_global) globals = {NULL, 0, 0};
@@ -2217,13 +2217,13 @@ static void recover(tsdb_writer *w) {
       if (VEC_PUSH(globals, g)) globals_ok = false;
       continue;
     }
-    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, id);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, id);
     int t = -1;
     for (size_t i = 0; s && i < s->profile->ntiers; i++)
       if (s->profile->tiers_ms[i] == (int64_t)tier_s * 1000) t = (int)i;
     acc *a = t >= 0 ? recover_acc(w, id, t, (int64_t)tier_s * 1000, start, now) : NULL;
     if (!a) { /* the series or tier is gone: its marker means nothing now */
-      tsdb_store__batch_pending_delete(db->store, w->batch, id, tier_s, start);
+      tsdb_store__batch_pending_delete(env->store, w->batch, id, tier_s, start);
       dropped++;
       continue;
     }
@@ -2244,23 +2244,23 @@ static void recover(tsdb_writer *w) {
   if (recovered)
     refresh_accs(w);
   if (recovered || dropped)
-    tsdb_log__printf(&db->log, TSDB_LOG_NOTICE,
+    tsdb_log__printf(&env->log, TSDB_LOG_NOTICE,
                      "recovered open buckets count=%zu dropped_markers=%zu global_markers=%zu",
                      recovered, dropped, nglobals);
 }
 
 static void *writer_main(void *arg) {
   tsdb_writer *w = arg;
-  tsdb_db *db = w->db;
-  if (!tsdb_db__store(db) && !open_store_retrying(w)) {
+  tsdb_env *env = w->env;
+  if (!tsdb_env__store(env) && !open_store_retrying(w)) {
     lose_held(w, NULL, 0);
-    tsdb_queue__writer_exited(&db->queue);
+    tsdb_queue__writer_exited(&env->queue);
     return NULL;
   }
   recover(w);
-  uint32_t ids = tsdb_catalog__id_limit(&db->catalog);
+  uint32_t ids = tsdb_catalog__id_limit(&env->catalog);
   for (uint32_t id = 1; id < ids; id++) {
-    const tsdb_series *s = tsdb_catalog__get_unlocked(&db->catalog, (uint32_t)id);
+    const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, (uint32_t)id);
     if (s) queue_backfills(w, s);
   }
   for (;;) {
@@ -2270,7 +2270,7 @@ static void *writer_main(void *arg) {
     } else if (w->heap_n) {
       /* Due times are wall clock; waits are monotonic. Re-check at least
        * every second so that a wall-clock step cannot strand a bucket. */
-      int64_t wait = w->heap[0]->heap_due - tsdb_db__now(db);
+      int64_t wait = w->heap[0]->heap_due - tsdb_env__now(env);
       if (wait < 0) wait = 0;
       if (wait > 1000) wait = 1000;
       deadline = tsdb_time__monotonic_ms() + wait;
@@ -2280,7 +2280,7 @@ static void *writer_main(void *arg) {
     uint8_t *data;
     size_t len;
     uint64_t seq;
-    bool alive = tsdb_queue__take(&db->queue, deadline, db->opts.flush_interval_ms, &data, &len,
+    bool alive = tsdb_queue__take(&env->queue, deadline, env->opts.flush_interval_ms, &data, &len,
                                   &seq);
     /* A burst is taken whole and written in passes (PASS_OPENED). */
     size_t off = 0;
@@ -2292,12 +2292,12 @@ static void *writer_main(void *arg) {
         if (used) release_records(data + off, used);
         off += used;
         w->last_seq = pass_seq;
-        tsdb_queue__processed(&db->queue, pass_seq);
+        tsdb_queue__processed(&env->queue, pass_seq);
       }
-      atomic_store(&db->counters.open_buckets, w->heap_n);
-      atomic_store(&db->counters.backfills_pending, w->backfills.n);
-      atomic_store(&db->counters.sources_cached, w->sources.count);
-      atomic_store(&db->counters.series_active, w->ws_count);
+      atomic_store(&env->counters.open_buckets, w->heap_n);
+      atomic_store(&env->counters.backfills_pending, w->backfills.n);
+      atomic_store(&env->counters.sources_cached, w->sources.count);
+      atomic_store(&env->counters.series_active, w->ws_count);
       if (w->failing) {
         if (data) drop_durable(data + off, len - off);
         if (!ride_out_failure(w)) {
@@ -2307,18 +2307,18 @@ static void *writer_main(void *arg) {
         }
       }
     } while (off < len);
-    if (data) tsdb_queue__release_pages(&db->queue, data, len);
+    if (data) tsdb_queue__release_pages(&env->queue, data, len);
     if (!alive) break;
   }
-  tsdb_queue__writer_exited(&db->queue);
+  tsdb_queue__writer_exited(&env->queue);
   return NULL;
 }
 
-int tsdb_writer__start(tsdb_db *db, tsdb_writer **out) {
+int tsdb_writer__start(tsdb_env *env, tsdb_writer **out) {
   *out = NULL;
   tsdb_writer *w = calloc(1, sizeof *w);
   if (!w) return TSDB_ENOMEM;
-  w->db = db;
+  w->env = env;
   w->reject.gen = 1; /* slots are free unless they carry the pass's gen */
   tsdb_ratelimit__init(&w->still_failing, 30000, 1);
   tsdb_ratelimit__init(&w->fail_log, 60000, 3);
