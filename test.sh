@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # mosquitto-tsdb: install what is missing, build with warnings as errors, and
-# run every test: unit tests, engine tests, integration tests against a real
-# broker (all under CTest), then the unit tests again under ASan/UBSan, the
-# threaded engine tests under TSan, and a short libFuzzer run of every payload
-# decoder and the validator (TSDB_FUZZ_SECONDS per target, default 10).
+# run every test: the formatting and clang-tidy checks, unit tests, engine
+# tests, integration tests against a real broker (all under CTest), then the
+# unit tests again under ASan/UBSan, the threaded engine tests under TSan, and
+# a short libFuzzer run of every payload decoder and the validator
+# (TSDB_FUZZ_SECONDS per target, default 10).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 scripts/deps.sh test
 jobs=$(nproc)
 
+echo "== style: clang-format (.clang-format)"
+scripts/check-format.sh
 echo "== build (warnings are errors)"
 scripts/build.sh build-test -DTSDB_WERROR=ON
 echo "== tests"
 ctest --test-dir build-test --output-on-failure -j"$jobs" --timeout 600
 
+echo "== clang-tidy (.clang-tidy)"
+scripts/check-tidy.sh build-tidy
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 scripts/build.sh build-asan -DTSDB_WERROR=ON -DTSDB_SANITIZE=ON -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -1214,7 +1214,7 @@ decode_loop(int out, int pred, int coder, rsrc *rs, const seqout *o, size_t n, u
 static void decode_dispatch(int out, int pred, int coder, rsrc *rs, const seqout *o, size_t n,
                             uint64_t x0, uint64_t g) {
 #define DL(O, P)                                                               \
-  if (out == O && pred == P) {                                                 \
+  if (out == (O) && pred == (P)) {                                             \
     decode_loop(O, P, CODER_RANS, rs, o, n, x0, g);                            \
     return;                                                                    \
   }
