@@ -67,10 +67,14 @@ typedef struct result {
  * 0.8 of it. */
 static double vm_bpp(char d) {
   switch (d) {
-  case 'a': return 0.169;
-  case 'b': return 1.025;
-  case 'c': return 0.708;
-  default: return 0.353;
+  case 'a':
+    return 0.169;
+  case 'b':
+    return 1.025;
+  case 'c':
+    return 0.708;
+  default:
+    return 0.353;
   }
 }
 
@@ -164,7 +168,6 @@ static void unload(dataset *d) {
 }
 
 /* ---- RocksDB ---- */
-
 
 static uint64_t sst_bytes(const char *dir) {
   uint64_t total = 0;
@@ -296,8 +299,7 @@ static void run(const dataset *d, long span, result *r) {
         info.min_ts != se->ts[b[i].off] || info.max_ts != se->ts[b[i].off + b[i].n - 1])
       die("block info mismatch");
     if (tsdb_codec__decode(enc + b[i].enc_off, b[i].enc_len, ts, v, maxn, &n) || n != b[i].n ||
-        memcmp(ts, se->ts + b[i].off, n * sizeof *ts) ||
-        memcmp(v, se->v + b[i].off, n * sizeof *v))
+        memcmp(ts, se->ts + b[i].off, n * sizeof *ts) || memcmp(v, se->v + b[i].off, n * sizeof *v))
       die("round trip mismatch");
     bytes += b[i].enc_len;
   }
@@ -321,10 +323,10 @@ static void run(const dataset *d, long span, result *r) {
 
 /* ---- main ---- */
 
-
 static void usage(void) {
-  fprintf(stderr, "usage: codec_bench [--quick] [--days N] [--span SECONDS] [--gen PATH] "
-                  "[--datasets abcd] [--json FILE]\n");
+  fprintf(stderr,
+          "usage: codec_bench [--quick] [--days N] [--span SECONDS] [--gen PATH] "
+          "[--datasets abcd] [--json FILE]\n");
   exit(2);
 }
 
@@ -353,7 +355,8 @@ int main(int argc, char **argv) {
   if (days < 0 || span < 0) usage();
   if (!gen[0]) find_gen(argv[0], gen, sizeof gen);
   if (access(gen, X_OK) != 0) {
-    fprintf(stderr, "codec_bench: no dataset generator at %s (build target dataset_gen or pass --gen)\n",
+    fprintf(stderr,
+            "codec_bench: no dataset generator at %s (build target dataset_gen or pass --gen)\n",
             gen);
     return 1;
   }
@@ -402,7 +405,10 @@ int main(int argc, char **argv) {
         fprintf(f, "\\%c", *c);
       else if ((unsigned char)*c >= 0x20)
         fputc(*c, f);
-    fprintf(f, "\"},\n  \"mode\": \"%s\",\n  \"results\": [\n", quick ? "quick" : days ? "custom" : "full");
+    fprintf(f, "\"},\n  \"mode\": \"%s\",\n  \"results\": [\n",
+            quick  ? "quick"
+            : days ? "custom"
+                   : "full");
     for (int i = 0; i < nres; i++) {
       const result *r = &res[i];
       fprintf(f,

@@ -57,7 +57,6 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-
 static long rss_kb(void) {
   FILE *f = fopen("/proc/self/status", "r");
   if (!f) return 0;
@@ -74,9 +73,6 @@ static void machine(FILE *out) {
   bc_cpu_model(model, sizeof model);
   fprintf(out, "machine: %ld cores, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
 }
-
-
-
 
 /* ---- datasets ---- */
 
@@ -174,8 +170,8 @@ static double time_last_points(tsdb_db *db, char name, size_t *nseries) {
 
 /* Pushes every series' points with lo <= ts < hi, in messages of CHUNK
  * points as they fill, in the data's time order. */
-static void push_range(tsdb_db *db, tsdb_series_class *cls, char name, const loaded *d,
-                       int64_t lo, int64_t hi) {
+static void push_range(tsdb_db *db, tsdb_series_class *cls, char name, const loaded *d, int64_t lo,
+                       int64_t hi) {
   static series_buf bufs[1001];
   char topic[64];
   memset(bufs, 0, sizeof bufs);
@@ -256,7 +252,6 @@ static int count_bucket(void *ud, const tsdb_aggregate *a) {
   return 0;
 }
 
-
 static void run_queries(const char *dir, bool quick, query_result out[3]) {
   char path[4200];
   snprintf(path, sizeof path, "%s/query", dir);
@@ -301,8 +296,11 @@ static void run_queries(const char *dir, bool quick, query_result out[3]) {
     double lat[REPS];
     size_t buckets = 0;
     for (int rep = 0; rep < REPS; rep++) {
-      tsdb_step_query q = {.series = id, .from = end - spans[k] * day, .to = end,
-                           .step_ms = 3600000, .fill = TSDB_FILL_NONE};
+      tsdb_step_query q = {.series = id,
+                           .from = end - spans[k] * day,
+                           .to = end,
+                           .step_ms = 3600000,
+                           .fill = TSDB_FILL_NONE};
       size_t nb = 0;
       double t0 = now_s();
       tsdb_query_step(db, &q, count_bucket, &nb, NULL);
@@ -374,13 +372,14 @@ static double run_idle_series(const char *dir, int nseries) {
   }
   sleep(1);
   long after = rss_kb();
-  printf("idle series: %llu series, %llu active, %llu topics cached, %llu heap trims, RocksDB "
-         "memtables %llu KiB, block cache %llu KiB, table readers %llu KiB\n",
-         (unsigned long long)st.series, (unsigned long long)st.series_active,
-         (unsigned long long)st.sources_cached,
-         (unsigned long long)st.memory_trims, (unsigned long long)st.memory.memtables >> 10,
-         (unsigned long long)st.memory.block_cache >> 10,
-         (unsigned long long)st.memory.table_readers >> 10);
+  printf(
+      "idle series: %llu series, %llu active, %llu topics cached, %llu heap trims, RocksDB "
+      "memtables %llu KiB, block cache %llu KiB, table readers %llu KiB\n",
+      (unsigned long long)st.series, (unsigned long long)st.series_active,
+      (unsigned long long)st.sources_cached, (unsigned long long)st.memory_trims,
+      (unsigned long long)st.memory.memtables >> 10,
+      (unsigned long long)st.memory.block_cache >> 10,
+      (unsigned long long)st.memory.table_readers >> 10);
   tsdb_close(db);
   tsdb_series_class_release(cls);
   bc_rmtree(path);
@@ -422,7 +421,8 @@ static double idle_in_child(const char *dir, int nseries, bool tuned) {
   waitpid(pid, &status, 0);
   const char *res = strstr(out, "IDLE_BYTES_PER_SERIES ");
   const char *info = strstr(out, "idle series:");
-  if (info) fwrite(info, 1, (size_t)(res && res > info ? res - info : (ptrdiff_t)strlen(info)), stdout);
+  if (info)
+    fwrite(info, 1, (size_t)(res && res > info ? res - info : (ptrdiff_t)strlen(info)), stdout);
   return res ? strtod(res + 22, NULL) : -1;
 }
 
@@ -516,16 +516,19 @@ int main(int argc, char **argv) {
            days[k].stations * 5, days[k].hours);
     engine_day_run(dir, &days[k], &day_res[k]);
   }
-  if (do_ingest) printf("| dataset | days | points | ingest Mpts/s | CPU-s per Mpts | incl. compaction | raw B/pt | "
-         "VM B/pt | ours/VM | with tiers B/pt | last point of every series |\n"
-         "|---|---|---|---|---|---|---|---|---|---|---|\n");
+  if (do_ingest)
+    printf(
+        "| dataset | days | points | ingest Mpts/s | CPU-s per Mpts | incl. compaction | raw B/pt | "
+        "VM B/pt | ours/VM | with tiers B/pt | last point of every series |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int k = 0; k < NRUNS && do_ingest; k++) {
     int i = run_set[k];
     if (!strchr(datasets, sets[i].name)) continue;
     run_dataset(gen, dir, sets[i].name, quick ? sets[i].days_quick : sets[i].days_full, k >= 4,
                 &dr[k]);
     double mp = (double)dr[k].points / 1e6;
-    printf("| %c%s | %d | %" PRIu64 " | %.2f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %zu in %.2f ms |\n",
+    printf("| %c%s | %d | %" PRIu64
+           " | %.2f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %zu in %.2f ms |\n",
            dr[k].name, dr[k].late ? ", older half late" : "", dr[k].days, dr[k].points,
            mp / dr[k].ingest_wall, dr[k].ingest_cpu / mp,
            (dr[k].ingest_cpu + dr[k].compact_cpu) / mp, dr[k].raw_bpp, sets[i].vm_bpp,
@@ -536,7 +539,9 @@ int main(int argc, char **argv) {
   query_result qr[3];
   memset(qr, 0, sizeof qr);
   if (do_query) run_queries(dir, quick, qr);
-  if (do_query) printf("\n| query (1 h step) | interval | buckets | p50 ms | p99 ms |\n|---|---|---|---|---|\n");
+  if (do_query)
+    printf(
+        "\n| query (1 h step) | interval | buckets | p50 ms | p99 ms |\n|---|---|---|---|---|\n");
   for (int k = 0; k < 3 && do_query; k++)
     printf("| %d days | %" PRId64 " s | %zu | %.3f | %.3f |\n", qr[k].days, qr[k].interval_s,
            qr[k].buckets, qr[k].p50_ms, qr[k].p99_ms);
@@ -546,11 +551,15 @@ int main(int argc, char **argv) {
   double bps = 0, bps_default = 0;
   if (do_idle) {
     bps_default = idle_in_child(dir, nidle, false);
-    printf("RSS per idle series (%d series, an hour without messages), glibc malloc defaults: "
-           "%.0f bytes\n", nidle, bps_default);
+    printf(
+        "RSS per idle series (%d series, an hour without messages), glibc malloc defaults: "
+        "%.0f bytes\n",
+        nidle, bps_default);
     bps = idle_in_child(dir, nidle, true);
-    printf("RSS per idle series (%d series, an hour without messages), GLIBC_TUNABLES=%s "
-           "(as run.sh and docker/ start the broker): %.0f bytes\n", nidle, MALLOC_TUNABLE, bps);
+    printf(
+        "RSS per idle series (%d series, an hour without messages), GLIBC_TUNABLES=%s "
+        "(as run.sh and docker/ start the broker): %.0f bytes\n",
+        nidle, MALLOC_TUNABLE, bps);
   }
 
   if (json) {
@@ -561,21 +570,25 @@ int main(int argc, char **argv) {
       for (int k = 0; k < NRUNS; k++) {
         if (!dr[k].points) continue;
         double mp = (double)dr[k].points / 1e6;
-        fprintf(f,
-                "%s{\"dataset\":\"%c\",\"late\":%s,\"days\":%d,\"points\":%" PRIu64
-                ",\"ingest_mpts_per_s\":%.4f,\"cpu_s_per_mpts\":%.4f,\"cpu_s_per_mpts_incl_compaction\":%.4f,"
-                "\"raw_bytes_per_point\":%.4f,\"vm_bytes_per_point\":%.3f,\"bytes_per_point_with_tiers\":%.4f,"
-                "\"series\":%zu,\"last_point_of_every_series_ms\":%.4f}",
-                first ? "" : ",", dr[k].name, dr[k].late ? "true" : "false", dr[k].days,
-                dr[k].points, mp / dr[k].ingest_wall, dr[k].ingest_cpu / mp,
-                (dr[k].ingest_cpu + dr[k].compact_cpu) / mp, dr[k].raw_bpp,
-                sets[run_set[k]].vm_bpp, dr[k].total_bpp, dr[k].nseries, dr[k].last_ms);
+        fprintf(
+            f,
+            "%s{\"dataset\":\"%c\",\"late\":%s,\"days\":%d,\"points\":%" PRIu64
+            ",\"ingest_mpts_per_s\":%.4f,\"cpu_s_per_mpts\":%.4f,\"cpu_s_per_mpts_incl_compaction\":%.4f,"
+            "\"raw_bytes_per_point\":%.4f,\"vm_bytes_per_point\":%.3f,\"bytes_per_point_with_tiers\":%.4f,"
+            "\"series\":%zu,\"last_point_of_every_series_ms\":%.4f}",
+            first ? "" : ",", dr[k].name, dr[k].late ? "true" : "false", dr[k].days, dr[k].points,
+            mp / dr[k].ingest_wall, dr[k].ingest_cpu / mp,
+            (dr[k].ingest_cpu + dr[k].compact_cpu) / mp, dr[k].raw_bpp, sets[run_set[k]].vm_bpp,
+            dr[k].total_bpp, dr[k].nseries, dr[k].last_ms);
         first = false;
       }
       fprintf(f, "],\"queries\":[");
       for (int k = 0; k < 3; k++)
-        fprintf(f, "%s{\"days\":%d,\"interval_s\":%" PRId64 ",\"buckets\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f}",
-                k ? "," : "", qr[k].days, qr[k].interval_s, qr[k].buckets, qr[k].p50_ms, qr[k].p99_ms);
+        fprintf(f,
+                "%s{\"days\":%d,\"interval_s\":%" PRId64
+                ",\"buckets\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f}",
+                k ? "," : "", qr[k].days, qr[k].interval_s, qr[k].buckets, qr[k].p50_ms,
+                qr[k].p99_ms);
       fprintf(f,
               "],\"idle_series\":%d,\"rss_bytes_per_idle_series\":%.1f,"
               "\"rss_bytes_per_idle_series_malloc_defaults\":%.1f,\"days\":[",

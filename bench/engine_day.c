@@ -110,8 +110,7 @@ typedef struct station {
   float v[FIELDS];
 } station;
 
-static const char *const field_names[FIELDS] = {"pm10", "pm25", "no2", "temperature",
-                                                "humidity"};
+static const char *const field_names[FIELDS] = {"pm10", "pm25", "no2", "temperature", "humidity"};
 static const double resolution[FIELDS] = {0.1, 0.1, 1, 0.1, 1};
 static const double start_value[FIELDS] = {20, 12, 30, 5, 70};
 
@@ -124,10 +123,14 @@ static double rng_unit(void) { /* [0, 1), PCG-style LCG output */
 static tsdb_series_class *day_class(void) {
   static const int64_t tiers[] = {60000, 900000, 3600000, 86400000};
   static const char *const units[FIELDS] = {"ug/m3", "ug/m3", "ug/m3", "Cel", "%RH"};
-  tsdb_series_class_desc d = {.schema_id = "air-quality", .schema_version = 1,
+  tsdb_series_class_desc d = {.schema_id = "air-quality",
+                              .schema_version = 1,
                               .topic_template = "city/{district}/{station}/air",
-                              .nfields = FIELDS, .field_names = field_names, .units = units,
-                              .ntiers = 4, .tiers_ms = tiers};
+                              .nfields = FIELDS,
+                              .field_names = field_names,
+                              .units = units,
+                              .ntiers = 4,
+                              .tiers_ms = tiers};
   tsdb_series_class *cls;
   if (tsdb_series_class_create(&d, &cls)) {
     fprintf(stderr, "engine_bench: cannot make the day's class\n");
@@ -184,10 +187,12 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
       out_rss_now() - (long)((mem0.memtables + mem0.block_cache + mem0.table_readers) >> 10);
   drained dr = {0, 0, 0};
   uint64_t full_waits = 0;
-  printf("\n| hour | CPU µs/point | CPU µs/msg | writer µs/point | wall s | RSS MB | "
-         "publications/msg |\n|---|---|---|---|---|---|---|\n");
+  printf(
+      "\n| hour | CPU µs/point | CPU µs/msg | writer µs/point | wall s | RSS MB | "
+      "publications/msg |\n|---|---|---|---|---|---|---|\n");
   fflush(stdout);
-  double cpu0 = bc_self_cpu_s(), writer0 = threads_cpu_s("tsdb-writer"), wall0 = (double)bc_now_ns() / 1e9;
+  double cpu0 = bc_self_cpu_s(), writer0 = threads_cpu_s("tsdb-writer"),
+         wall0 = (double)bc_now_ns() / 1e9;
   uint64_t pubs0 = 0;
   /* Messages in one batch window at this rate (at least one). */
   size_t per_pass = nst * o.flush_interval_ms / 60000, since_pass = 0;
@@ -209,12 +214,18 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
           pts[f] = (tsdb_point){ts, v, (uint32_t)f};
         }
         int len = snprintf(payload, sizeof payload,
-                           "{\"ts\":%" PRId64 ",\"pm10\":%.1f,\"pm25\":%.1f,\"no2\":%.0f,"
+                           "{\"ts\":%" PRId64
+                           ",\"pm10\":%.1f,\"pm25\":%.1f,\"no2\":%.0f,"
                            "\"temperature\":%.1f,\"humidity\":%.0f}",
                            ts, s->v[0], s->v[1], s->v[2], s->v[3], s->v[4]);
-        tsdb_ingest_msg msg = {.cls = cls, .topic = topics[i], .topic_len = strlen(topics[i]),
-                               .points = pts, .npoints = FIELDS, .payload = payload,
-                               .payload_len = (size_t)len, .arrival_ms = ts + TRANSPORT_MS};
+        tsdb_ingest_msg msg = {.cls = cls,
+                               .topic = topics[i],
+                               .topic_len = strlen(topics[i]),
+                               .points = pts,
+                               .npoints = FIELDS,
+                               .payload = payload,
+                               .payload_len = (size_t)len,
+                               .arrival_ms = ts + TRANSPORT_MS};
         int rc;
         while ((rc = tsdb_ingest(db, &msg)) == TSDB_EFULL) {
           full_waits++;
@@ -279,16 +290,17 @@ void engine_day_run(const char *dir, const engine_day_params *p, engine_day_resu
   out->raw_bpp = (double)du.raw / (double)out->points;
   out->tiers_bpp = (double)(du.raw + du.agg) / (double)out->points;
   out->other_bpp = (double)du.other / (double)out->points;
-  printf("\nday: %zu stations, %zu series, %d h, %" PRIu64 " points; peak RSS %.0f MB "
+  printf("\nday: %zu stations, %zu series, %d h, %" PRIu64
+         " points; peak RSS %.0f MB "
          "(%.0f B per series), RSS at the end %.0f MB, of which RocksDB's memtables, block "
          "cache and table readers %.0f MB; RSS per active series beyond those and the start: "
          "%.0f B; on disk after compaction: raw %.3f B/pt, "
-         "with tiers %.3f B/pt, catalog and markers %.3f B/pt (the replay archive apart); %" PRIu64 " publications, %" PRIu64
-         " dropped; %" PRIu64 " waits on a full queue\n",
+         "with tiers %.3f B/pt, catalog and markers %.3f B/pt (the replay archive apart); %" PRIu64
+         " publications, %" PRIu64 " dropped; %" PRIu64 " waits on a full queue\n",
          nst, nst * FIELDS, p->hours, out->points, (double)out->peak_rss_kb / 1024,
          (double)out->peak_rss_kb * 1024 / (double)out->series, (double)out->rss_kb / 1024,
-         (double)out->rocksdb_kb / 1024, out->rss_per_series, out->raw_bpp, out->tiers_bpp, out->other_bpp, out->publications, out->results_dropped,
-         out->full_waits);
+         (double)out->rocksdb_kb / 1024, out->rss_per_series, out->raw_bpp, out->tiers_bpp,
+         out->other_bpp, out->publications, out->results_dropped, out->full_waits);
   if (p->hours > 1)
     printf("day: hour %d / hour 1 CPU per point: %.2f\n", p->hours,
            out->hour[p->hours - 1].cpu_us_per_point / out->hour[0].cpu_us_per_point);

@@ -58,7 +58,6 @@ static void die(const char *what) {
   exit(1);
 }
 
-
 /* ---- count ---- */
 
 typedef struct counter {
@@ -195,8 +194,6 @@ static int cmd_load(const char *gen, char dataset, int days, int vm, int influx)
 
 /* ---- query data ---- */
 
-
-
 typedef struct chunk {
   tsdb_point p[1000];
   size_t n;
@@ -218,7 +215,8 @@ static uint64_t load_year(tsdb_db *db, sink *s) {
   for (int64_t t = start; t < end; t += 10000) {
     seed = seed * 6364136223846793005ull + 1442695040888963407ull;
     walk += ((double)(seed >> 11) / 9007199254740992.0 - 0.5) * 0.02;
-    double v = round((10 + 6 * sin(2 * M_PI * (double)(t - start) / (double)DAY_MS) + walk) * 10) / 10;
+    double v =
+        round((10 + 6 * sin(2 * M_PI * (double)(t - start) / (double)DAY_MS) + walk) * 10) / 10;
     if (v == 0) v = 0;
     c.p[c.n++] = (tsdb_point){t, v, 0};
     if (c.n == 1000) {
@@ -238,7 +236,8 @@ static uint64_t load_year(tsdb_db *db, sink *s) {
  * the servers (with a group tag when grouped). */
 static uint64_t load_dataset(tsdb_db *db, sink *s, const char *gen, char dataset, int days,
                              bool grouped, int64_t *last_ts) {
-  tsdb_series_class *cls = bench_engine_class("fieldbench", grouped ? "a/{group}/{series}" : "b/{series}");
+  tsdb_series_class *cls =
+      bench_engine_class("fieldbench", grouped ? "a/{group}/{series}" : "b/{series}");
   static chunk chunks[1001];
   for (int i = 0; i <= 1000; i++) chunks[i].n = 0;
   FILE *in = open_gen(gen, dataset, days);
@@ -273,8 +272,8 @@ static uint64_t load_dataset(tsdb_db *db, sink *s, const char *gen, char dataset
       len = snprintf(out, sizeof out, "%.*s,group=g%d,series=s%d value=%.17g %" PRId64 "\n",
                      (int)mlen, line, series % 10, series, v, ts);
     else
-      len = snprintf(out, sizeof out, "%.*s,series=s%d value=%.17g %" PRId64 "\n", (int)mlen,
-                     line, series, v, ts);
+      len = snprintf(out, sizeof out, "%.*s,series=s%d value=%.17g %" PRId64 "\n", (int)mlen, line,
+                     series, v, ts);
     sink_line(s, out, (size_t)len);
     n++;
   }
@@ -379,8 +378,11 @@ static void ours_year(tsdb_db *db, int days, answer *ans) {
   q_ctx c = {.db = db, .ans = ans, .key = ""};
   uint32_t id;
   if (tsdb_series_find(db, "q/year", "value", &id)) die("q/year not found");
-  tsdb_step_query q = {.series = id, .from = year_end_ms - days * DAY_MS, .to = year_end_ms,
-                       .step_ms = HOUR_MS, .fill = TSDB_FILL_NONE};
+  tsdb_step_query q = {.series = id,
+                       .from = year_end_ms - days * DAY_MS,
+                       .to = year_end_ms,
+                       .step_ms = HOUR_MS,
+                       .fill = TSDB_FILL_NONE};
   int rc = tsdb_query_step(db, &q, on_bucket, &c, NULL);
   if (rc) die(tsdb_strerror(rc));
 }
@@ -406,8 +408,11 @@ static void ours_group(tsdb_db *db, int64_t from, answer *ans) {
     int rc = tsdb_series_match(db, "a/#", "value", &lab, 1, collect_id, &c);
     if (rc) die(tsdb_strerror(rc));
     for (size_t i = 0; i < c.nids; i++) {
-      tsdb_step_query q = {.series = c.ids[i], .from = from, .to = from + DAY_MS,
-                           .step_ms = HOUR_MS, .fill = TSDB_FILL_NONE};
+      tsdb_step_query q = {.series = c.ids[i],
+                           .from = from,
+                           .to = from + DAY_MS,
+                           .step_ms = HOUR_MS,
+                           .fill = TSDB_FILL_NONE};
       rc = tsdb_query_step(db, &q, on_group_bucket, &c, NULL);
       if (rc) die(tsdb_strerror(rc));
     }
@@ -516,11 +521,21 @@ static int64_t group_from, last_time;
 
 static void run_ours(tsdb_db *db, int q, answer *ans) {
   switch (q) {
-  case Q_YEAR1: ours_year(db, 1, ans); break;
-  case Q_YEAR30: ours_year(db, 30, ans); break;
-  case Q_YEAR365: ours_year(db, 365, ans); break;
-  case Q_LAST: ours_last(db, ans); break;
-  default: ours_group(db, group_from, ans); break;
+  case Q_YEAR1:
+    ours_year(db, 1, ans);
+    break;
+  case Q_YEAR30:
+    ours_year(db, 30, ans);
+    break;
+  case Q_YEAR365:
+    ours_year(db, 365, ans);
+    break;
+  case Q_LAST:
+    ours_last(db, ans);
+    break;
+  default:
+    ours_group(db, group_from, ans);
+    break;
   }
 }
 
@@ -674,24 +689,34 @@ int main(int argc, char **argv) {
   }
   for (int i = 2; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
-    if (!strcmp(k, "--gen")) gen = v;
-    else if (!strcmp(k, "--dir")) dir = v;
-    else if (!strcmp(k, "--json")) json = v;
-    else if (!strcmp(k, "--vm")) vm = atoi(v);
-    else if (!strcmp(k, "--influx")) influx = atoi(v);
-    else if (!strcmp(k, "--days")) days = atoi(v);
-    else if (!strcmp(k, "--reps")) reps = atoi(v);
-    else if (!strcmp(k, "--dataset")) dataset = v[0];
-    else goto usage;
+    if (!strcmp(k, "--gen"))
+      gen = v;
+    else if (!strcmp(k, "--dir"))
+      dir = v;
+    else if (!strcmp(k, "--json"))
+      json = v;
+    else if (!strcmp(k, "--vm"))
+      vm = atoi(v);
+    else if (!strcmp(k, "--influx"))
+      influx = atoi(v);
+    else if (!strcmp(k, "--days"))
+      days = atoi(v);
+    else if (!strcmp(k, "--reps"))
+      reps = atoi(v);
+    else if (!strcmp(k, "--dataset"))
+      dataset = v[0];
+    else
+      goto usage;
   }
   if (!strcmp(argv[1], "load") && gen) return cmd_load(gen, dataset, days, vm, influx);
   if (!strcmp(argv[1], "query") && dir && gen && vm && influx && reps > 0)
     return cmd_query(dir, gen, vm, influx, reps, json);
 usage:
-  fprintf(stderr, "usage: fieldbench count DIR [--compact]\n"
-                  "       fieldbench load --gen PATH --dataset a|b|c|d --days N [--vm PORT] "
-                  "[--influx PORT]\n"
-                  "       fieldbench query --dir DIR --gen PATH --vm PORT --influx PORT "
-                  "[--reps N] [--json FILE]\n");
+  fprintf(stderr,
+          "usage: fieldbench count DIR [--compact]\n"
+          "       fieldbench load --gen PATH --dataset a|b|c|d --days N [--vm PORT] "
+          "[--influx PORT]\n"
+          "       fieldbench query --dir DIR --gen PATH --vm PORT --influx PORT "
+          "[--reps N] [--json FILE]\n");
   return 2;
 }

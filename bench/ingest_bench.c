@@ -98,7 +98,6 @@ static double cpu_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-
 static ingest_schema *load(const char *format) {
   char path[] = "/tmp/ingest_bench_XXXXXX";
   int fd = mkstemp(path);
@@ -173,13 +172,18 @@ static int once(const work *w) {
   ingest_output out;
   ingest_output_init(&out, points, INGEST_OUTPUT_POINTS, NULL, NULL, 0, NULL, 0);
   ingest_error err;
-  int rc = ingest_schema_process(w->s, TOPIC, sizeof TOPIC - 1, w->payload, w->len, ARRIVAL, &out,
-                                 &err);
+  int rc =
+      ingest_schema_process(w->s, TOPIC, sizeof TOPIC - 1, w->payload, w->len, ARRIVAL, &out, &err);
   if (rc == 0 && out.npoints != 6) return -1;
   if (rc && w->kind == 3) {
     static char record[INGEST_ERROR_RECORD_MAX];
-    ingest_error_context ctx = {ingest_schema_id(w->s), ingest_schema_version(w->s), TOPIC,
-                                sizeof TOPIC - 1, "wx-03", NULL, ARRIVAL};
+    ingest_error_context ctx = {ingest_schema_id(w->s),
+                                ingest_schema_version(w->s),
+                                TOPIC,
+                                sizeof TOPIC - 1,
+                                "wx-03",
+                                NULL,
+                                ARRIVAL};
     if (ingest_error_record_json(&err, &ctx, record, sizeof record) <= 0) return -1;
   }
   return rc;
@@ -232,8 +236,8 @@ static void machine(void) {
   char model[256];
   bc_cpu_model(model, sizeof model);
   uname(&u);
-  printf("machine: %s, %ld CPUs online, %s %s %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), u.sysname,
-         u.release, u.machine);
+  printf("machine: %s, %ld CPUs online, %s %s %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
+         u.sysname, u.release, u.machine);
   printf("build:   gcc %s%s, cJSON %s, msgpack-c %s\n", __VERSION__,
 #ifdef NDEBUG
          " -DNDEBUG",
@@ -247,8 +251,10 @@ int main(int argc, char **argv) {
   long iterations = 200000;
   int runs = 9;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--iterations")) iterations = atol(argv[i + 1]);
-    else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
+    if (!strcmp(argv[i], "--iterations"))
+      iterations = atol(argv[i + 1]);
+    else if (!strcmp(argv[i], "--runs"))
+      runs = atoi(argv[i + 1]);
   }
   if (iterations < 1 || runs < 1 || runs > 64) {
     fprintf(stderr, "usage: ingest_bench [--iterations N] [--runs 1..64]\n");
@@ -268,26 +274,117 @@ int main(int argc, char **argv) {
   char *wide_ok = wide(10000, false, &wide_ok_len), *wide_dup = wide(10000, true, &wide_dup_len);
 
   machine();
-  printf("method:  CPU time of this thread (CLOCK_THREAD_CPUTIME_ID), %ld messages per batch,\n"
-         "         %d batches of every case taken in turn, median (min, max) in ns/message\n\n",
-         iterations, runs);
+  printf(
+      "method:  CPU time of this thread (CLOCK_THREAD_CPUTIME_ID), %ld messages per batch,\n"
+      "         %d batches of every case taken in turn, median (min, max) in ns/message\n\n",
+      iterations, runs);
   bench_case cases[] = {
-      {"JSON", "accepted (6 points)", {js, accepted_json, sizeof accepted_json - 1, 0, 0, 0}, {0}, 0, 0, 0},
-      {"JSON", "refused at the first field", {js, refused_early_json, sizeof refused_early_json - 1, INGEST_EVALIDATE, 0, 0}, {0}, 0, 0, 0},
-      {"JSON", "refused at the last field", {js, refused_late_json, sizeof refused_late_json - 1, INGEST_EVALIDATE, 0, 0}, {0}, 0, 0, 0},
-      {"JSON", "refused + its error record", {js, refused_late_json, sizeof refused_late_json - 1, INGEST_EVALIDATE, 3, 0}, {0}, 0, 0, 0},
-      {"JSON", "cJSON parse + delete alone", {js, accepted_json, sizeof accepted_json - 1, 0, 1, 0}, {0}, 0, 0, 0},
+      {"JSON",
+       "accepted (6 points)",
+       {js, accepted_json, sizeof accepted_json - 1, 0, 0, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON",
+       "refused at the first field",
+       {js, refused_early_json, sizeof refused_early_json - 1, INGEST_EVALIDATE, 0, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON",
+       "refused at the last field",
+       {js, refused_late_json, sizeof refused_late_json - 1, INGEST_EVALIDATE, 0, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON",
+       "refused + its error record",
+       {js, refused_late_json, sizeof refused_late_json - 1, INGEST_EVALIDATE, 3, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON",
+       "cJSON parse + delete alone",
+       {js, accepted_json, sizeof accepted_json - 1, 0, 1, 0},
+       {0},
+       0,
+       0,
+       0},
       {"MessagePack", "accepted (6 points)", {ms, acc.data, acc.size, 0, 0, 0}, {0}, 0, 0, 0},
-      {"MessagePack", "refused at the first field", {ms, early.data, early.size, INGEST_EVALIDATE, 0, 0}, {0}, 0, 0, 0},
-      {"MessagePack", "refused at the last field", {ms, late.data, late.size, INGEST_EVALIDATE, 0, 0}, {0}, 0, 0, 0},
-      {"MessagePack", "refused + its error record", {ms, late.data, late.size, INGEST_EVALIDATE, 3, 0}, {0}, 0, 0, 0},
-      {"MessagePack", "msgpack-c unpack + destroy alone", {ms, acc.data, acc.size, 0, 2, 0}, {0}, 0, 0, 0},
-      {"JSON, strict decoding (issue 12)", "RFC 8259 check alone", {js, accepted_json, sizeof accepted_json - 1, 0, 4, 0}, {0}, 0, 0, 0},
-      {"JSON, strict decoding (issue 12)", "refused: not JSON (04.52)", {js, not_json, sizeof not_json - 1, INGEST_EDECODE, 0, 0}, {0}, 0, 0, 0},
-      {"JSON, strict decoding (issue 12)", "refused: a member name twice", {js, name_twice, sizeof name_twice - 1, INGEST_EDECODE, 0, 0}, {0}, 0, 0, 0},
-      {"JSON, strict decoding (issue 12)", "10 000 members: cJSON parse alone", {js, wide_ok, wide_ok_len, 0, 1, 1000}, {0}, 0, 0, 0},
-      {"JSON, strict decoding (issue 12)", "10 000 members: refused (required)", {js, wide_ok, wide_ok_len, INGEST_EVALIDATE, 0, 1000}, {0}, 0, 0, 0},
-      {"JSON, strict decoding (issue 12)", "10 000 members: refused (a name twice)", {js, wide_dup, wide_dup_len, INGEST_EDECODE, 0, 1000}, {0}, 0, 0, 0},
+      {"MessagePack",
+       "refused at the first field",
+       {ms, early.data, early.size, INGEST_EVALIDATE, 0, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"MessagePack",
+       "refused at the last field",
+       {ms, late.data, late.size, INGEST_EVALIDATE, 0, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"MessagePack",
+       "refused + its error record",
+       {ms, late.data, late.size, INGEST_EVALIDATE, 3, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"MessagePack",
+       "msgpack-c unpack + destroy alone",
+       {ms, acc.data, acc.size, 0, 2, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON, strict decoding (issue 12)",
+       "RFC 8259 check alone",
+       {js, accepted_json, sizeof accepted_json - 1, 0, 4, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON, strict decoding (issue 12)",
+       "refused: not JSON (04.52)",
+       {js, not_json, sizeof not_json - 1, INGEST_EDECODE, 0, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON, strict decoding (issue 12)",
+       "refused: a member name twice",
+       {js, name_twice, sizeof name_twice - 1, INGEST_EDECODE, 0, 0},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON, strict decoding (issue 12)",
+       "10 000 members: cJSON parse alone",
+       {js, wide_ok, wide_ok_len, 0, 1, 1000},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON, strict decoding (issue 12)",
+       "10 000 members: refused (required)",
+       {js, wide_ok, wide_ok_len, INGEST_EVALIDATE, 0, 1000},
+       {0},
+       0,
+       0,
+       0},
+      {"JSON, strict decoding (issue 12)",
+       "10 000 members: refused (a name twice)",
+       {js, wide_dup, wide_dup_len, INGEST_EDECODE, 0, 1000},
+       {0},
+       0,
+       0,
+       0},
   };
   size_t ncases = sizeof cases / sizeof cases[0];
   measure(cases, ncases, iterations, runs);
@@ -302,7 +399,8 @@ int main(int argc, char **argv) {
   printf("\ntargets (issue 4), on medians\n");
   printf("  JSON accepted <= 1500 ns:          %s (%.0f ns)\n", json_ok <= 1500 ? "met" : "MISSED",
          json_ok);
-  printf("  MessagePack accepted <= 1000 ns:   %s (%.0f ns)\n", mp_ok <= 1000 ? "met" : "MISSED", mp_ok);
+  printf("  MessagePack accepted <= 1000 ns:   %s (%.0f ns)\n", mp_ok <= 1000 ? "met" : "MISSED",
+         mp_ok);
   printf("  refused <= accepted, JSON:         %s (slowest refusal %.0f ns)\n",
          json_ref <= json_ok ? "met" : "MISSED", json_ref);
   printf("  refused <= accepted, MessagePack:  %s (slowest refusal %.0f ns)\n",

@@ -130,7 +130,7 @@ typedef struct publisher {
   uint64_t index;     /* position in the regular sequence */
   uint32_t inflight, window;
   uint16_t next_pid;
-  int64_t *sent_ns;   /* by packet id, QoS 1 */
+  int64_t *sent_ns; /* by packet id, QoS 1 */
   delayed *fifo;
   size_t fifo_head, fifo_len, fifo_cap;
   bool fence_sent, fence_acked;
@@ -141,7 +141,7 @@ typedef struct publisher {
 } publisher;
 
 typedef struct series_state {
-  int v[FIELDS]; /* tenths */
+  int v[FIELDS];   /* tenths */
   int64_t last_ts; /* TS_NOW: the last timestamp sent */
 } series_state;
 
@@ -170,9 +170,19 @@ static struct {
   int npids;
   char pid_names[MAX_PIDS][32];
   pid_t pids[MAX_PIDS];
-} opt = {.host = "127.0.0.1", .npubs = 4, .duration = 5, .qos = 0, .kind = KIND_JSON,
-         .series = 1000, .latency_every_ms = 10, .inflight = 1000, .settle_max = 10,
-         .id = "lg", .ts = TS_BASE, .ts_start_s = -12 * 3600, .ts_step_s = STEP_MS / 1000.0};
+} opt = {.host = "127.0.0.1",
+         .npubs = 4,
+         .duration = 5,
+         .qos = 0,
+         .kind = KIND_JSON,
+         .series = 1000,
+         .latency_every_ms = 10,
+         .inflight = 1000,
+         .settle_max = 10,
+         .id = "lg",
+         .ts = TS_BASE,
+         .ts_start_s = -12 * 3600,
+         .ts_step_s = STEP_MS / 1000.0};
 
 static series_state *state;
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
@@ -250,8 +260,11 @@ static void rfc3339(publisher *pb, int64_t ts_ms, char *out) {
  * write them (the air-quality schema's members), in tenths. */
 static const struct {
   const char *name, *senml_unit;
-} measurement[FIELDS] = {{"pm10", "ug/m3"}, {"pm25", "ug/m3"}, {"no2", "ug/m3"},
-                         {"temperature", "Cel"}, {"humidity", "%RH"}};
+} measurement[FIELDS] = {{"pm10", "ug/m3"},
+                         {"pm25", "ug/m3"},
+                         {"no2", "ug/m3"},
+                         {"temperature", "Cel"},
+                         {"humidity", "%RH"}};
 
 static int measurement_tenths(const series_state *s, int f) {
   return f == 0 && s->v[1] > s->v[0] ? s->v[1] : s->v[f]; /* PM10 includes PM2.5 */
@@ -305,12 +318,12 @@ static size_t encode_payload(publisher *pb, uint32_t series, uint32_t round, cha
   } else if (opt.kind == KIND_MSGPACK) {
     uint8_t *m = buf;
     *m++ = 0x87; /* map of 7 */
-#define MP_KEY(k)                                                                                  \
-  do {                                                                                             \
-    size_t kl_ = strlen(k);                                                                        \
-    *m++ = (uint8_t)(0xa0 | kl_);                                                                  \
-    memcpy(m, k, kl_);                                                                             \
-    m += kl_;                                                                                      \
+#define MP_KEY(k)                 \
+  do {                            \
+    size_t kl_ = strlen(k);       \
+    *m++ = (uint8_t)(0xa0 | kl_); \
+    memcpy(m, k, kl_);            \
+    m += kl_;                     \
   } while (0)
     MP_KEY("ts");
     *m++ = 0xcf;
@@ -733,7 +746,8 @@ static int run_pub(void) {
          * that interval apart, as independent stations are, instead of all
          * sending at once. */
         double phase = opt.spread ? (double)(p + 1) / opt.npubs : 1.0;
-        uint64_t due = opt.rate > 0 ? (uint64_t)(elapsed * opt.rate / opt.npubs + phase) : UINT64_MAX;
+        uint64_t due =
+            opt.rate > 0 ? (uint64_t)(elapsed * opt.rate / opt.npubs + phase) : UINT64_MAX;
         while (pb->generated < due && pb->out.len - pb->out_off < OUT_HIGH &&
                (opt.qos == 0 || pb->inflight < pb->window) &&
                !(opt.count && (stats.sent >= opt.count || pb->index >= pub_budget)) &&
@@ -821,23 +835,30 @@ static int run_pub(void) {
   qsort(stats.ack_ms.v, stats.ack_ms.n, sizeof(double), bc_cmp_double);
   bc_buf j = {0};
   double cpu_total = 0;
-  bc_buf_printf(&j, "{\"batch\":%d,\"kind\":\"%s\",\"qos\":%d,\"publishers\":%d,\"series\":%u,\"rate\":%.0f,"
-                "\"ooo\":%.3f,\"sent\":%" PRIu64 ",\"seconds\":%.4f,\"msgs_per_s\":%.1f,"
-                "\"acked_ok\":%" PRIu64 ",\"refused_0x87\":%" PRIu64 ",\"other_reason\":%" PRIu64
-                ",\"probes_sent\":%" PRIu64 ",\"probes_received\":%" PRIu64
-                ",\"pings_sent\":%" PRIu64 ",\"pongs_received\":%" PRIu64
-                ",\"ts\":\"%s\",\"ts_start_s\":%.3f,\"ts_step_s\":%.3f",
-                opt.batch, opt.kind == KIND_JSON ? "json" : opt.kind == KIND_MSGPACK ? "msgpack" : "senml",
-                opt.qos, opt.npubs, opt.series, opt.rate, opt.ooo, stats.sent, secs,
-                (double)stats.sent / secs, stats.acked_ok, stats.refused_87, stats.other_reason,
-                stats.probes_sent, stats.probes_received, stats.pings_sent, stats.pongs_received,
-                opt.ts == TS_NOW ? "now" : "base", opt.ts_start_s, opt.ts_step_s);
-  bc_buf_printf(&j, ",\"e2e_p50_ms\":%.4f,\"e2e_p99_ms\":%.4f,\"ack_p50_ms\":%.4f,\"ack_p99_ms\":%.4f",
+  bc_buf_printf(
+      &j,
+      "{\"batch\":%d,\"kind\":\"%s\",\"qos\":%d,\"publishers\":%d,\"series\":%u,\"rate\":%.0f,"
+      "\"ooo\":%.3f,\"sent\":%" PRIu64
+      ",\"seconds\":%.4f,\"msgs_per_s\":%.1f,"
+      "\"acked_ok\":%" PRIu64 ",\"refused_0x87\":%" PRIu64 ",\"other_reason\":%" PRIu64
+      ",\"probes_sent\":%" PRIu64 ",\"probes_received\":%" PRIu64 ",\"pings_sent\":%" PRIu64
+      ",\"pongs_received\":%" PRIu64 ",\"ts\":\"%s\",\"ts_start_s\":%.3f,\"ts_step_s\":%.3f",
+      opt.batch,
+      opt.kind == KIND_JSON      ? "json"
+      : opt.kind == KIND_MSGPACK ? "msgpack"
+                                 : "senml",
+      opt.qos, opt.npubs, opt.series, opt.rate, opt.ooo, stats.sent, secs,
+      (double)stats.sent / secs, stats.acked_ok, stats.refused_87, stats.other_reason,
+      stats.probes_sent, stats.probes_received, stats.pings_sent, stats.pongs_received,
+      opt.ts == TS_NOW ? "now" : "base", opt.ts_start_s, opt.ts_step_s);
+  bc_buf_printf(&j,
+                ",\"e2e_p50_ms\":%.4f,\"e2e_p99_ms\":%.4f,\"ack_p50_ms\":%.4f,\"ack_p99_ms\":%.4f",
                 bc_percentile(stats.e2e_ms.v, stats.e2e_ms.n, 0.5),
                 bc_percentile(stats.e2e_ms.v, stats.e2e_ms.n, 0.99),
                 bc_percentile(stats.ack_ms.v, stats.ack_ms.n, 0.5),
                 bc_percentile(stats.ack_ms.v, stats.ack_ms.n, 0.99));
-  bc_buf_printf(&j, ",\"points_per_msg\":%d,\"loadgen_cpu_s\":%.3f,\"settle_s\":%.2f,"
+  bc_buf_printf(&j,
+                ",\"points_per_msg\":%d,\"loadgen_cpu_s\":%.3f,\"settle_s\":%.2f,"
                 "\"paused_s\":%.2f,\"cpu_s\":{",
                 FIELDS, self1 - self0, settle_s, paused_s);
   for (int i = 0; i < opt.npids; i++) {
@@ -848,9 +869,10 @@ static int run_pub(void) {
   bc_buf_printf(&j, "},\"rss_kb\":{");
   for (int i = 0; i < opt.npids; i++)
     bc_buf_printf(&j, "%s\"%s\":%ld", i ? "," : "", opt.pid_names[i], rss_end[i]);
-  bc_buf_printf(&j, "},\"cpu_total_s\":%.3f,\"cpu_us_per_msg\":%.3f,\"main_thread_cpu_s\":%.3f,"
-                "\"main_thread_us_per_msg\":%.3f", cpu_total,
-                stats.sent ? cpu_total / (double)stats.sent * 1e6 : 0, main1 - main0,
+  bc_buf_printf(&j,
+                "},\"cpu_total_s\":%.3f,\"cpu_us_per_msg\":%.3f,\"main_thread_cpu_s\":%.3f,"
+                "\"main_thread_us_per_msg\":%.3f",
+                cpu_total, stats.sent ? cpu_total / (double)stats.sent * 1e6 : 0, main1 - main0,
                 stats.sent ? (main1 - main0) / (double)stats.sent * 1e6 : 0);
   if (rows) {
     /* Cumulative since the start of the run; the last row is the end of the
@@ -900,7 +922,8 @@ static int run_sink(double seconds) {
   int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)opt.port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 64)) {
     perror("loadgen sink: bind");
@@ -915,7 +938,8 @@ static int run_sink(double seconds) {
   while (!stop_flag && bc_now_ns() < end) {
     struct pollfd pfd[MAX_PUBS + 3];
     pfd[0] = (struct pollfd){.fd = ls, .events = POLLIN};
-    for (int i = 0; i < nconn; i++) pfd[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+    for (int i = 0; i < nconn; i++)
+      pfd[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
     if (poll(pfd, (nfds_t)nconn + 1, 100) <= 0) continue;
     if (pfd[0].revents & POLLIN) {
       int fd = accept(ls, NULL, NULL);
@@ -1007,38 +1031,66 @@ int main(int argc, char **argv) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) return usage();
     i++;
-    if (!strcmp(a, "--port")) opt.port = atoi(v);
-    else if (!strcmp(a, "--host")) opt.host = v;
-    else if (!strcmp(a, "--publishers")) opt.npubs = atoi(v);
-    else if (!strcmp(a, "--rate")) opt.rate = atof(v);
-    else if (!strcmp(a, "--duration")) opt.duration = atof(v);
-    else if (!strcmp(a, "--count")) opt.count = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--qos")) opt.qos = atoi(v) ? 1 : 0;
-    else if (!strcmp(a, "--series")) opt.series = (uint32_t)atoi(v);
-    else if (!strcmp(a, "--ooo")) opt.ooo = atof(v);
-    else if (!strcmp(a, "--latency-every")) opt.latency_every_ms = atof(v);
-    else if (!strcmp(a, "--inflight")) opt.inflight = (uint32_t)atoi(v);
-    else if (!strcmp(a, "--settle-max")) opt.settle_max = atof(v);
-    else if (!strcmp(a, "--batch")) opt.batch = atoi(v);
-    else if (!strcmp(a, "--id")) opt.id = v;
-    else if (!strcmp(a, "--json")) opt.json = v;
-    else if (!strcmp(a, "--seconds")) seconds = atof(v);
-    else if (!strcmp(a, "--seed")) rng ^= strtoull(v, NULL, 10) * 0x9E3779B97F4A7C15ULL;
-    else if (!strcmp(a, "--ts-start")) opt.ts_start_s = atof(v);
-    else if (!strcmp(a, "--ts-step")) opt.ts_step_s = atof(v);
-    else if (!strcmp(a, "--interval")) opt.interval_s = atof(v);
-    else if (!strcmp(a, "--settle-every")) opt.settle_every = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--spread")) opt.spread = atoi(v);
+    if (!strcmp(a, "--port"))
+      opt.port = atoi(v);
+    else if (!strcmp(a, "--host"))
+      opt.host = v;
+    else if (!strcmp(a, "--publishers"))
+      opt.npubs = atoi(v);
+    else if (!strcmp(a, "--rate"))
+      opt.rate = atof(v);
+    else if (!strcmp(a, "--duration"))
+      opt.duration = atof(v);
+    else if (!strcmp(a, "--count"))
+      opt.count = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--qos"))
+      opt.qos = atoi(v) ? 1 : 0;
+    else if (!strcmp(a, "--series"))
+      opt.series = (uint32_t)atoi(v);
+    else if (!strcmp(a, "--ooo"))
+      opt.ooo = atof(v);
+    else if (!strcmp(a, "--latency-every"))
+      opt.latency_every_ms = atof(v);
+    else if (!strcmp(a, "--inflight"))
+      opt.inflight = (uint32_t)atoi(v);
+    else if (!strcmp(a, "--settle-max"))
+      opt.settle_max = atof(v);
+    else if (!strcmp(a, "--batch"))
+      opt.batch = atoi(v);
+    else if (!strcmp(a, "--id"))
+      opt.id = v;
+    else if (!strcmp(a, "--json"))
+      opt.json = v;
+    else if (!strcmp(a, "--seconds"))
+      seconds = atof(v);
+    else if (!strcmp(a, "--seed"))
+      rng ^= strtoull(v, NULL, 10) * 0x9E3779B97F4A7C15ULL;
+    else if (!strcmp(a, "--ts-start"))
+      opt.ts_start_s = atof(v);
+    else if (!strcmp(a, "--ts-step"))
+      opt.ts_step_s = atof(v);
+    else if (!strcmp(a, "--interval"))
+      opt.interval_s = atof(v);
+    else if (!strcmp(a, "--settle-every"))
+      opt.settle_every = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--spread"))
+      opt.spread = atoi(v);
     else if (!strcmp(a, "--ts")) {
-      if (!strcmp(v, "base")) opt.ts = TS_BASE;
-      else if (!strcmp(v, "now")) opt.ts = TS_NOW;
-      else return usage();
-    }
-    else if (!strcmp(a, "--kind")) {
-      if (!strcmp(v, "json")) opt.kind = KIND_JSON;
-      else if (!strcmp(v, "msgpack")) opt.kind = KIND_MSGPACK;
-      else if (!strcmp(v, "senml")) opt.kind = KIND_SENML;
-      else return usage();
+      if (!strcmp(v, "base"))
+        opt.ts = TS_BASE;
+      else if (!strcmp(v, "now"))
+        opt.ts = TS_NOW;
+      else
+        return usage();
+    } else if (!strcmp(a, "--kind")) {
+      if (!strcmp(v, "json"))
+        opt.kind = KIND_JSON;
+      else if (!strcmp(v, "msgpack"))
+        opt.kind = KIND_MSGPACK;
+      else if (!strcmp(v, "senml"))
+        opt.kind = KIND_SENML;
+      else
+        return usage();
     } else if (!strcmp(a, "--pid")) {
       const char *eq = strchr(v, '=');
       if (!eq || opt.npids == MAX_PIDS) return usage();

@@ -21,9 +21,12 @@ int main(int argc, char **argv) {
   int port = 0, qos = 0;
   double seconds = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
-    else if (!strcmp(argv[i], "--qos")) qos = atoi(argv[i + 1]) ? 1 : 0;
+    if (!strcmp(argv[i], "--port"))
+      port = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--seconds"))
+      seconds = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--qos"))
+      qos = atoi(argv[i + 1]) ? 1 : 0;
   }
   if (!port) {
     fprintf(stderr, "usage: paho_ceiling --port P [--seconds S] [--qos 0|1]\n");
@@ -43,8 +46,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "paho_ceiling: cannot connect to %s\n", uri);
     return 1;
   }
-  static const char payload[] = "{\"ts\":\"2026-11-26T01:20:47.000Z\",\"pm10\":31.7,\"pm25\":31.7,"
-                                "\"no2\":1.9,\"temperature\":-14.8,\"humidity\":2.9}";
+  static const char payload[] =
+      "{\"ts\":\"2026-11-26T01:20:47.000Z\",\"pm10\":31.7,\"pm25\":31.7,"
+      "\"no2\":1.9,\"temperature\":-14.8,\"humidity\":2.9}";
   char topic[64];
   uint64_t sent = 0;
   double cpu0 = bc_self_cpu_s();

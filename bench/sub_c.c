@@ -85,7 +85,8 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
              *c = b ? strchr(b + 1, '/') : NULL;
   cJSON *doc = cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen);
   __atomic_add_fetch(&received, 1, __ATOMIC_RELAXED);
-  if (!c || !doc || (size_t)(b - a - 1) >= sizeof district || (size_t)(c - b - 1) >= sizeof station) {
+  if (!c || !doc || (size_t)(b - a - 1) >= sizeof district ||
+      (size_t)(c - b - 1) >= sizeof station) {
     __atomic_add_fetch(&parse_errors, 1, __ATOMIC_RELAXED);
     cJSON_Delete(doc);
     return;
@@ -95,8 +96,8 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
   cJSON *ts = cJSON_GetObjectItemCaseSensitive(doc, "ts");
   int64_t ms = cJSON_IsString(ts) ? parse_rfc3339(ts->valuestring) : -1;
   char line[512];
-  int n = snprintf(line, sizeof line, "%s,district=%s,station=%s ", opt.measurement, district,
-                   station);
+  int n =
+      snprintf(line, sizeof line, "%s,district=%s,station=%s ", opt.measurement, district, station);
   int fields = 0;
   for (cJSON *f = doc->child; f; f = f->next) {
     if (!cJSON_IsNumber(f) || !f->string) continue;
@@ -126,15 +127,24 @@ int main(int argc, char **argv) {
   const char *target = NULL;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
-    if (!strcmp(k, "--port")) opt.port = atoi(v);
-    else if (!strcmp(k, "--http-port")) opt.http_port = atoi(v);
-    else if (!strcmp(k, "--target")) target = v;
-    else if (!strcmp(k, "--measurement")) opt.measurement = v;
-    else if (!strcmp(k, "--filter")) opt.filter = v;
-    else if (!strcmp(k, "--qos")) opt.qos = atoi(v);
-    else if (!strcmp(k, "--batch")) opt.batch = atoi(v);
-    else if (!strcmp(k, "--flush-ms")) opt.flush_ms = atoi(v);
-    else if (!strcmp(k, "--id")) opt.id = v;
+    if (!strcmp(k, "--port"))
+      opt.port = atoi(v);
+    else if (!strcmp(k, "--http-port"))
+      opt.http_port = atoi(v);
+    else if (!strcmp(k, "--target"))
+      target = v;
+    else if (!strcmp(k, "--measurement"))
+      opt.measurement = v;
+    else if (!strcmp(k, "--filter"))
+      opt.filter = v;
+    else if (!strcmp(k, "--qos"))
+      opt.qos = atoi(v);
+    else if (!strcmp(k, "--batch"))
+      opt.batch = atoi(v);
+    else if (!strcmp(k, "--flush-ms"))
+      opt.flush_ms = atoi(v);
+    else if (!strcmp(k, "--id"))
+      opt.id = v;
     else {
       fprintf(stderr, "sub_c: unknown option %s\n", k);
       return 2;
@@ -142,8 +152,9 @@ int main(int argc, char **argv) {
   }
   if (!opt.port || !opt.http_port || !target || !opt.measurement ||
       (strcmp(target, "vm") && strcmp(target, "influx"))) {
-    fprintf(stderr, "usage: sub_c --port P --http-port P --target influx|vm --measurement NAME "
-                    "[--filter F] [--qos Q] [--batch N] [--flush-ms MS] [--id ID]\n");
+    fprintf(stderr,
+            "usage: sub_c --port P --http-port P --target influx|vm --measurement NAME "
+            "[--filter F] [--qos Q] [--batch N] [--flush-ms MS] [--id ID]\n");
     return 2;
   }
   opt.vm = !strcmp(target, "vm");

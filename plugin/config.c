@@ -17,7 +17,7 @@
 /* Durations are int64_t milliseconds: no other upper bound. */
 #define DURATION_NO_MAX ((uint64_t)INT64_MAX)
 
-#define FIELD(member)                                                                              \
+#define FIELD(member) \
   .offset = offsetof(plugin_config, member), .size = sizeof(((plugin_config *)0)->member)
 
 static const plugin_option_word unmatched_words[] = {
@@ -31,87 +31,165 @@ static const plugin_option_word acl_fallback_words[] = {
 
 /* In the README's order. No default depends on another option's value. */
 const plugin_option plugin_options[] = {
-    {.name = "data_dir", .type = OPTION_DIRECTORY, .dflt = "/var/lib/mosquitto/tsdb",
+    {.name = "data_dir",
+     .type = OPTION_DIRECTORY,
+     .dflt = "/var/lib/mosquitto/tsdb",
      FIELD(data_dir),
      .doc = "Directory of the embedded RocksDB database. Created if missing; must be writable by "
             "the user the broker runs as."},
-    {.name = "schema_dir", .type = OPTION_DIRECTORY, .dflt = "/etc/mosquitto/tsdb/schemas",
+    {.name = "schema_dir",
+     .type = OPTION_DIRECTORY,
+     .dflt = "/etc/mosquitto/tsdb/schemas",
      FIELD(schema_dir),
      .doc = "Directory of schema files: `<name>/schema.json` and `*.schema.json`. Re-read on "
             "SIGHUP."},
-    {.name = "unmatched", .type = OPTION_WORD, .dflt = "pass", .words = unmatched_words,
+    {.name = "unmatched",
+     .type = OPTION_WORD,
+     .dflt = "pass",
+     .words = unmatched_words,
      FIELD(unmatched),
      .doc = "What to do with a publish whose topic no schema matches: `pass` (deliver untouched) "
             "or `refuse` (drop with reason 0x87)."},
-    {.name = "durability", .type = OPTION_WORD, .dflt = "async", .words = durability_words,
+    {.name = "durability",
+     .type = OPTION_WORD,
+     .dflt = "async",
+     .words = durability_words,
      FIELD(durability),
      .doc = "When a QoS 1/2 message is acknowledged: `async` once queued (a broker crash can lose "
             "the last `flush_interval_ms`), `sync` once its points are in RocksDB's write-ahead "
             "log (a broker crash loses nothing acknowledged), `fsync` once the log is also "
             "fsynced (power loss too). QoS 0 messages are never waited for."},
-    {.name = "queue_size", .type = OPTION_SIZE, .dflt = "64M", .min = 64 * KIB, .max = 16 * GIB,
+    {.name = "queue_size",
+     .type = OPTION_SIZE,
+     .dflt = "64M",
+     .min = 64 * KIB,
+     .max = 16 * GIB,
      FIELD(queue_size),
      .doc = "Memory for messages waiting to be written (`K`, `M`, `G` suffixes). When it is full, "
             "messages are refused with 0x87 and counted, never blocked."},
-    {.name = "flush_interval_ms", .type = OPTION_INTEGER, .dflt = "100", .min = 0, .max = 1000,
+    {.name = "flush_interval_ms",
+     .type = OPTION_INTEGER,
+     .dflt = "100",
+     .min = 0,
+     .max = 1000,
      FIELD(flush_interval_ms),
      .doc = "`async` mode: how long the writer gathers messages into one RocksDB batch. A broker "
             "crash can lose the messages of this window plus one write; what reached the WAL is "
             "kept. Longer windows write fewer, larger operands: at 20 000 msg/s, 100 ms costs "
             "about half the CPU of 5 ms. Durable (`sync`) messages and waiting queries end a "
             "window at once."},
-    {.name = "grace", .type = OPTION_DURATION, .dflt = "5s", .min = 0, .max = DAY_MS,
-     .zero_allowed = true, FIELD(grace_ms),
+    {.name = "grace",
+     .type = OPTION_DURATION,
+     .dflt = "5s",
+     .min = 0,
+     .max = DAY_MS,
+     .zero_allowed = true,
+     FIELD(grace_ms),
      .doc = "How long after a bucket ends its aggregate waits for late points before it is "
             "published as final."},
-    {.name = "partial_interval", .type = OPTION_DURATION, .dflt = "5s", .min = 0, .max = DAY_MS,
-     .zero_allowed = true, FIELD(partial_interval_ms),
+    {.name = "partial_interval",
+     .type = OPTION_DURATION,
+     .dflt = "5s",
+     .min = 0,
+     .max = DAY_MS,
+     .zero_allowed = true,
+     FIELD(partial_interval_ms),
      .doc = "How often an open bucket's aggregate is published with state `partial` while points "
             "arrive (per topic and tier), or `0` for finals and corrections only."},
-    {.name = "cache_mb", .type = OPTION_INTEGER, .dflt = "64", .min = 8, .max = 65536,
+    {.name = "cache_mb",
+     .type = OPTION_INTEGER,
+     .dflt = "64",
+     .min = 8,
+     .max = 65536,
      FIELD(cache_mb),
      .doc = "RocksDB block cache in MiB, plus a quarter of it for decoded aggregate blocks (what "
             "long aggregate queries read again and again)."},
-    {.name = "control_threads", .type = OPTION_INTEGER, .dflt = "1", .min = 1, .max = 16,
+    {.name = "control_threads",
+     .type = OPTION_INTEGER,
+     .dflt = "1",
+     .min = 1,
+     .max = 16,
      FIELD(control_threads),
      .doc = "Threads that answer `$CONTROL/tsdb/v1` commands."},
-    {.name = "max_answer_rows", .type = OPTION_INTEGER, .dflt = "10000", .min = 1, .max = 1000000,
+    {.name = "max_answer_rows",
+     .type = OPTION_INTEGER,
+     .dflt = "10000",
+     .min = 1,
+     .max = 1000000,
      FIELD(max_answer_rows),
      .doc = "Rows per query answer; longer answers are paged with `next`."},
-    {.name = "tick_max_results", .type = OPTION_INTEGER, .dflt = "256", .min = 1, .max = 100000,
+    {.name = "tick_max_results",
+     .type = OPTION_INTEGER,
+     .dflt = "256",
+     .min = 1,
+     .max = 100000,
      FIELD(tick_max_results),
      .doc = "Publications made per broker loop pass, so a large answer never stalls the broker."},
-    {.name = "tick_max_bytes", .type = OPTION_SIZE, .dflt = "256K", .min = 1 * KIB, .max = 64 * MIB,
+    {.name = "tick_max_bytes",
+     .type = OPTION_SIZE,
+     .dflt = "256K",
+     .min = 1 * KIB,
+     .max = 64 * MIB,
      FIELD(tick_max_bytes),
      .doc = "Payload bytes published per broker loop pass (at least one message goes), the other "
             "bound on the time the plugin takes from the broker's loop."},
-    {.name = "sys_interval", .type = OPTION_DURATION, .dflt = "10s", .min = SECOND_MS,
-     .max = DURATION_NO_MAX, .zero_allowed = true, FIELD(sys_interval_ms),
+    {.name = "sys_interval",
+     .type = OPTION_DURATION,
+     .dflt = "10s",
+     .min = SECOND_MS,
+     .max = DURATION_NO_MAX,
+     .zero_allowed = true,
+     FIELD(sys_interval_ms),
      .doc = "How often the plugin's metrics are published, retained, under `$SYS/broker/tsdb/` "
             "(`0`: never)."},
-    {.name = "refusal_log_interval", .type = OPTION_DURATION, .dflt = "60s", .min = SECOND_MS,
-     .max = DURATION_NO_MAX, FIELD(refusal_log_interval_ms),
+    {.name = "refusal_log_interval",
+     .type = OPTION_DURATION,
+     .dflt = "60s",
+     .min = SECOND_MS,
+     .max = DURATION_NO_MAX,
+     FIELD(refusal_log_interval_ms),
      .doc = "Refused messages are summed up in one log line per interval, so a faulty device "
             "cannot flood the log."},
-    {.name = "archive_retention", .type = OPTION_DURATION, .dflt = "7d", .min = MINUTE_MS,
-     .max = DURATION_NO_MAX, .zero_allowed = true, FIELD(archive_retention_ms),
+    {.name = "archive_retention",
+     .type = OPTION_DURATION,
+     .dflt = "7d",
+     .min = MINUTE_MS,
+     .max = DURATION_NO_MAX,
+     .zero_allowed = true,
+     FIELD(archive_retention_ms),
      .doc = "How long accepted original messages are kept for `replay` (compressed, in their own "
             "column family), or `0` for no archive and no replay."},
-    {.name = "max_replays", .type = OPTION_INTEGER, .dflt = "4", .min = 1, .max = 64,
+    {.name = "max_replays",
+     .type = OPTION_INTEGER,
+     .dflt = "4",
+     .min = 1,
+     .max = 64,
      FIELD(max_replays),
      .doc = "Replays running at once."},
-    {.name = "error_records", .type = OPTION_BOOL, .dflt = "on", FIELD(error_records),
+    {.name = "error_records",
+     .type = OPTION_BOOL,
+     .dflt = "on",
+     FIELD(error_records),
      .doc = "Publish an error record for every refused message on `$tsdb/errors/<client id>`: "
             "schema, JSON pointer, keyword, expected and actual value."},
-    {.name = "dead_letter", .type = OPTION_BOOL, .dflt = "off", FIELD(dead_letter),
+    {.name = "dead_letter",
+     .type = OPTION_BOOL,
+     .dflt = "off",
+     FIELD(dead_letter),
      .doc = "Republish the original payload of every refused message on `$tsdb/dead/<topic>`."},
-    {.name = "wal_recovery", .type = OPTION_WORD, .dflt = "point_in_time",
-     .words = wal_recovery_words, FIELD(wal_recovery),
+    {.name = "wal_recovery",
+     .type = OPTION_WORD,
+     .dflt = "point_in_time",
+     .words = wal_recovery_words,
+     FIELD(wal_recovery),
      .doc = "What a damaged write-ahead log does at start (a write cut short by a crash, or a "
             "damaged disk): `point_in_time` recovers everything before the damage, drops the rest "
             "and says so at error level, after copying the log files to "
             "`<data_dir>/wal-damaged-<time>/`; `strict` refuses to start."},
-    {.name = "acl_fallback", .type = OPTION_WORD, .dflt = "defer", .words = acl_fallback_words,
+    {.name = "acl_fallback",
+     .type = OPTION_WORD,
+     .dflt = "defer",
+     .words = acl_fallback_words,
      FIELD(acl_fallback),
      .doc = "The plugin's ACL check denies reading another client's answers, replays and error "
             "records (see ACLs). `defer`: every other decision is the broker's `acl_file` or ACL "
@@ -228,9 +306,12 @@ static int parse_size(const char *value, uint64_t *out) {
   unsigned long long v = strtoull(value, &end, 10);
   if (errno) return -1;
   unsigned shift = 0;
-  if (*end == 'K' || *end == 'k') shift = 10, end++;
-  else if (*end == 'M' || *end == 'm') shift = 20, end++;
-  else if (*end == 'G' || *end == 'g') shift = 30, end++;
+  if (*end == 'K' || *end == 'k')
+    shift = 10, end++;
+  else if (*end == 'M' || *end == 'm')
+    shift = 20, end++;
+  else if (*end == 'G' || *end == 'g')
+    shift = 30, end++;
   if (*end || v > (UINT64_MAX >> shift)) return -1;
   *out = v << shift;
   return 0;

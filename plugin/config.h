@@ -35,7 +35,7 @@ typedef struct plugin_config {
   char schema_dir[1024];
   plugin_unmatched unmatched;
   plugin_durability durability;
-  uint64_t queue_size;        /* bytes, both halves of the ingest queue together */
+  uint64_t queue_size; /* bytes, both halves of the ingest queue together */
   uint32_t flush_interval_ms;
   int64_t grace_ms;
   int64_t partial_interval_ms;
@@ -78,7 +78,7 @@ typedef struct plugin_option_word {
 typedef struct plugin_option {
   const char *name; /* after "plugin_opt_" */
   plugin_option_type type;
-  const char *dflt; /* written as in mosquitto.conf, and parsed like it */
+  const char *dflt;  /* written as in mosquitto.conf, and parsed like it */
   uint64_t min, max; /* INTEGER, SIZE (bytes), DURATION (ms) */
   /* DURATION: "0" is allowed too, whatever min says (none, never or off, as
    * the doc says); tsdb_duration_parse refuses a zero duration. */

@@ -80,7 +80,8 @@ void plugin__metrics(plugin_state *st) {
   sys_publish("$SYS/broker/tsdb/series", es.series);
   sys_publish("$SYS/broker/tsdb/buckets/open", es.open_buckets);
   sys_publish("$SYS/broker/tsdb/backfills/pending", es.backfills_pending);
-  sys_publish("$SYS/broker/tsdb/disk/bytes", es.disk.raw + es.disk.agg + es.disk.other + es.disk.wal);
+  sys_publish("$SYS/broker/tsdb/disk/bytes",
+              es.disk.raw + es.disk.agg + es.disk.other + es.disk.wal);
   sys_publish("$SYS/broker/tsdb/error_records", st->error_records);
   /* The longest time the plugin held the broker's loop in a tick. */
   sys_publish("$SYS/broker/tsdb/tick/max_us", (uint64_t)st->tick_max_us);
@@ -89,12 +90,14 @@ void plugin__metrics(plugin_state *st) {
   /* The plugin's counters for the stats command. */
   size_t n = ingest_schema_set_count(st->schemas);
   text json = {0}, prom = {0};
-  text_printf(&json, "{\"accepted\":%" PRIu64 ",\"unmatched_passed\":%" PRIu64
-                     ",\"error_records\":%" PRIu64 ",\"refused\":{",
+  text_printf(&json,
+              "{\"accepted\":%" PRIu64 ",\"unmatched_passed\":%" PRIu64
+              ",\"error_records\":%" PRIu64 ",\"refused\":{",
               st->accepted, st->passed_unmatched, st->error_records);
-  text_printf(&prom, "# HELP tsdb_plugin_messages Messages by outcome and reason.\n"
-                     "# TYPE tsdb_plugin_messages counter\n"
-                     "tsdb_plugin_messages{outcome=\"accepted\"} %" PRIu64 "\n",
+  text_printf(&prom,
+              "# HELP tsdb_plugin_messages Messages by outcome and reason.\n"
+              "# TYPE tsdb_plugin_messages counter\n"
+              "tsdb_plugin_messages{outcome=\"accepted\"} %" PRIu64 "\n",
               st->accepted);
   for (int i = 0; i < REFUSAL_COUNT; i++) {
     text_printf(&json, "%s\"%s\":%" PRIu64, i ? "," : "", plugin__refusal_name(i), st->refused[i]);
@@ -102,8 +105,9 @@ void plugin__metrics(plugin_state *st) {
                 plugin__refusal_name(i), st->refused[i]);
   }
   text_printf(&json, "},\"schemas\":{");
-  text_printf(&prom, "# HELP tsdb_plugin_schema_messages Messages by schema and outcome.\n"
-                     "# TYPE tsdb_plugin_schema_messages counter\n");
+  text_printf(&prom,
+              "# HELP tsdb_plugin_schema_messages Messages by schema and outcome.\n"
+              "# TYPE tsdb_plugin_schema_messages counter\n");
   for (size_t k = 0; k < n; k++) {
     const plugin_schema_stats *ss = &st->schema_stats[k];
     uint64_t r = 0;
@@ -115,7 +119,8 @@ void plugin__metrics(plugin_state *st) {
                   ss->refused[i]);
     text_printf(&json, "}}");
     text_printf(&prom,
-                "tsdb_plugin_schema_messages{schema=\"%s\",outcome=\"accepted\"} %" PRIu64 "\n"
+                "tsdb_plugin_schema_messages{schema=\"%s\",outcome=\"accepted\"} %" PRIu64
+                "\n"
                 "tsdb_plugin_schema_messages{schema=\"%s\",outcome=\"refused\"} %" PRIu64 "\n",
                 ss->id, ss->accepted, ss->id, r);
     snprintf(topic, sizeof topic, "$SYS/broker/tsdb/schemas/%s/accepted", ss->id);

@@ -79,8 +79,8 @@ int plugin__on_acl_check(int event, void *event_data, void *userdata) {
   (void)event;
   const struct mosquitto_evt_acl_check *ev = event_data;
   const plugin_state *st = userdata;
-  int fallback = st->cfg.acl_fallback == ACL_FALLBACK_ALLOW ? MOSQ_ERR_SUCCESS
-                                                            : MOSQ_ERR_PLUGIN_DEFER;
+  int fallback =
+      st->cfg.acl_fallback == ACL_FALLBACK_ALLOW ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PLUGIN_DEFER;
   if (ev->access != MOSQ_ACL_READ && ev->access != MOSQ_ACL_SUBSCRIBE) return fallback;
   const char *topic = ev->topic;
   if (!topic) return fallback;

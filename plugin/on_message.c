@@ -51,7 +51,6 @@ int64_t plugin__now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-
 /*
  * Drops the message with MOSQ_ERR_ACL_DENIED, counts it (in total and for
  * its schema), and tells the publisher why: an error record on
@@ -71,10 +70,10 @@ static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_e
   }
   st->refused[why]++;
   if (schema && st->schema_stats) st->schema_stats[schema_index].refused[why]++;
-  mosquitto_log_printf(MOSQ_LOG_DEBUG,
-                       PLUGIN_NAME ": refused client=%s topic=%s reason=%s pointer=%s detail=\"%s\"",
-                       client ? client : "", ev->topic, plugin__refusal_name(why),
-                       err ? err->pointer : "", err ? err->message : "");
+  mosquitto_log_printf(
+      MOSQ_LOG_DEBUG, PLUGIN_NAME ": refused client=%s topic=%s reason=%s pointer=%s detail=\"%s\"",
+      client ? client : "", ev->topic, plugin__refusal_name(why), err ? err->pointer : "",
+      err ? err->message : "");
   if (st->cfg.error_records) {
     if (!tsdb_client_id_scopable(client)) {
       st->error_records_unscoped++;
@@ -99,8 +98,8 @@ static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_e
   if (st->cfg.dead_letter && why != REFUSAL_RESERVED_TOPIC) {
     int n = snprintf(st->topic_buf, sizeof st->topic_buf, "$tsdb/dead/%s", ev->topic);
     if (n > 0 && (size_t)n < sizeof st->topic_buf && ev->payloadlen <= INT32_MAX)
-      mosquitto_broker_publish_copy(NULL, st->topic_buf, (int)ev->payloadlen, ev->payload, 0,
-                                    false, NULL);
+      mosquitto_broker_publish_copy(NULL, st->topic_buf, (int)ev->payloadlen, ev->payload, 0, false,
+                                    NULL);
   }
   return MOSQ_ERR_ACL_DENIED;
 }
@@ -146,12 +145,17 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
                                  &out, &err);
   if (rc) return refuse(st, refusal_of(rc), ev, schema, index, &err);
   if (out.npoints > 0) {
-    tsdb_ingest_msg msg = {.cls = ingest_schema_class(schema), .topic = topic,
-                           .topic_len = topic_len, .points = out.points, .npoints = out.npoints,
+    tsdb_ingest_msg msg = {.cls = ingest_schema_class(schema),
+                           .topic = topic,
+                           .topic_len = topic_len,
+                           .points = out.points,
+                           .npoints = out.npoints,
                            .names = out.nnames ? out.names : NULL,
-                           .units = out.nnames ? out.units : NULL, .nnames = out.nnames,
+                           .units = out.nnames ? out.units : NULL,
+                           .nnames = out.nnames,
                            /* the original, for the replay archive */
-                           .payload = ev->payload, .payload_len = ev->payloadlen,
+                           .payload = ev->payload,
+                           .payload_len = ev->payloadlen,
                            .arrival_ms = arrival};
     /* Sync durability: PUBACK leaves after this callback returns, so waiting
      * here for the WAL write is exactly "acknowledged means stored". It

@@ -16,11 +16,16 @@
 
 static int mosq_level(int level) {
   switch (level) {
-  case TSDB_LOG_ERROR: return MOSQ_LOG_ERR;
-  case TSDB_LOG_WARNING: return MOSQ_LOG_WARNING;
-  case TSDB_LOG_NOTICE: return MOSQ_LOG_NOTICE;
-  case TSDB_LOG_INFO: return MOSQ_LOG_INFO;
-  default: return MOSQ_LOG_DEBUG;
+  case TSDB_LOG_ERROR:
+    return MOSQ_LOG_ERR;
+  case TSDB_LOG_WARNING:
+    return MOSQ_LOG_WARNING;
+  case TSDB_LOG_NOTICE:
+    return MOSQ_LOG_NOTICE;
+  case TSDB_LOG_INFO:
+    return MOSQ_LOG_INFO;
+  default:
+    return MOSQ_LOG_DEBUG;
   }
 }
 
@@ -47,7 +52,7 @@ static void deliver(void *ud, const tsdb_result *r) {
 void plugin__drain_results(plugin_state *st, size_t max, bool logs_only) {
   drain_ctx ctx = {st, logs_only};
   tsdb_serve_drain_bounded(st->serve, max, logs_only ? SIZE_MAX : st->cfg.tick_max_bytes, deliver,
-                             &ctx);
+                           &ctx);
 }
 
 static void log_refusals(plugin_state *st, int64_t now) {

@@ -106,8 +106,8 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
   st->next_refusal_log_ms = plugin__now_ms() + st->cfg.refusal_log_interval_ms;
 
   int reg = mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, plugin__on_message, NULL, st);
-  reg |= mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, plugin__on_acl_check, NULL,
-                                     st);
+  reg |=
+      mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, plugin__on_acl_check, NULL, st);
   reg |= mosquitto_callback_register(identifier, MOSQ_EVT_TICK, plugin__on_tick, NULL, st);
   reg |= mosquitto_callback_register(identifier, MOSQ_EVT_CONTROL, plugin__on_control,
                                      PLUGIN_CONTROL_TOPIC, st);
@@ -151,8 +151,7 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *option
    * then free it. */
   mosquitto_callback_unregister(st->id, MOSQ_EVT_MESSAGE, plugin__on_message, NULL);
   mosquitto_callback_unregister(st->id, MOSQ_EVT_ACL_CHECK, plugin__on_acl_check, NULL);
-  mosquitto_callback_unregister(st->id, MOSQ_EVT_CONTROL, plugin__on_control,
-                                PLUGIN_CONTROL_TOPIC);
+  mosquitto_callback_unregister(st->id, MOSQ_EVT_CONTROL, plugin__on_control, PLUGIN_CONTROL_TOPIC);
   mosquitto_callback_unregister(st->id, MOSQ_EVT_RELOAD, plugin__on_reload, NULL);
   mosquitto_callback_unregister(st->id, MOSQ_EVT_TICK, plugin__on_tick, NULL);
   tsdb_serve_stop(st->serve);
@@ -167,9 +166,8 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *option
                        PLUGIN_NAME
                        ": stopped accepted=%llu points_written=%llu series=%llu messages_lost=%llu "
                        "points_lost=%llu",
-                       (unsigned long long)st->accepted,
-                       (unsigned long long)stats.points_written, (unsigned long long)stats.series,
-                       (unsigned long long)stats.messages_lost,
+                       (unsigned long long)st->accepted, (unsigned long long)stats.points_written,
+                       (unsigned long long)stats.series, (unsigned long long)stats.messages_lost,
                        (unsigned long long)stats.points_lost);
   plugin__schemas_release(st);
   free(st);

@@ -29,30 +29,30 @@
  * says why. The name is the counter's, the metric's and the error record's
  * "reason": names are stable.
  */
-#define PLUGIN_REFUSAL_MAP(XX)                                                 \
-  XX(DECODE, INGEST_EDECODE, NULL, NULL)                                       \
-  XX(VALIDATE, INGEST_EVALIDATE, NULL, NULL)                                   \
-  XX(TIMESTAMP, INGEST_ETIMESTAMP, NULL, NULL)                                 \
-  XX(UNMATCHED, 0, "unmatched",                                                \
-     "no schema matches the topic, and this broker refuses such topics "       \
-     "(plugin_opt_unmatched refuse)")                                          \
-  XX(TOOBIG, INGEST_ETOOBIG, NULL, NULL)                                       \
-  XX(QUEUE_FULL, TSDB_EFULL, "queue_full",                                     \
-     "the broker's storage queue is full (it is behind): publish it again "    \
-     "later")                                                                  \
-  XX(WRITE_FAILED, TSDB_EIO, "write_failed",                                   \
-     "storage is failing, and nothing is accepted until it works again: "      \
-     "publish it again later")                                                 \
-  XX(RESERVED_TOPIC, 0, "reserved_topic",                                      \
-     "topics under $tsdb/ are the broker's own: clients may not publish "      \
-     "there")                                                                  \
+#define PLUGIN_REFUSAL_MAP(XX)                                              \
+  XX(DECODE, INGEST_EDECODE, NULL, NULL)                                    \
+  XX(VALIDATE, INGEST_EVALIDATE, NULL, NULL)                                \
+  XX(TIMESTAMP, INGEST_ETIMESTAMP, NULL, NULL)                              \
+  XX(UNMATCHED, 0, "unmatched",                                             \
+     "no schema matches the topic, and this broker refuses such topics "    \
+     "(plugin_opt_unmatched refuse)")                                       \
+  XX(TOOBIG, INGEST_ETOOBIG, NULL, NULL)                                    \
+  XX(QUEUE_FULL, TSDB_EFULL, "queue_full",                                  \
+     "the broker's storage queue is full (it is behind): publish it again " \
+     "later")                                                               \
+  XX(WRITE_FAILED, TSDB_EIO, "write_failed",                                \
+     "storage is failing, and nothing is accepted until it works again: "   \
+     "publish it again later")                                              \
+  XX(RESERVED_TOPIC, 0, "reserved_topic",                                   \
+     "topics under $tsdb/ are the broker's own: clients may not publish "   \
+     "there")                                                               \
   XX(INTERNAL, 0, "internal", "an internal error of the broker's plugin (see its log)")
 
 typedef enum plugin_refusal {
 #define PLUGIN_REFUSAL_ENUM_(name, code, text, sentence) REFUSAL_##name,
   PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_ENUM_)
 #undef PLUGIN_REFUSAL_ENUM_
-  REFUSAL_COUNT
+      REFUSAL_COUNT
 } plugin_refusal;
 
 /* The name of a refusal reason (a plugin_refusal): "queue_full". Never NULL. */

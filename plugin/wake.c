@@ -118,8 +118,8 @@ static int take_signal(struct sigaction *previous) {
   if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0) return 0;
   for (int s = SIGRTMAX; s >= SIGRTMIN; s--) {
     struct sigaction cur;
-    if (sigaction(s, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) ||
-        cur.sa_handler != SIG_DFL || sigismember(&blocked, s) == 1)
+    if (sigaction(s, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL ||
+        sigismember(&blocked, s) == 1)
       continue;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -216,8 +216,9 @@ plugin_wake *plugin_wake__start(void) {
   }
   if (why) {
     mosquitto_log_printf(MOSQ_LOG_WARNING,
-                         PLUGIN_NAME ": wake-up off reason=%s: results leave at the broker's "
-                                     "next loop pass (up to 100 ms when idle)",
+                         PLUGIN_NAME
+                         ": wake-up off reason=%s: results leave at the broker's "
+                         "next loop pass (up to 100 ms when idle)",
                          why);
     if (cond_ok) pthread_cond_destroy(&w->cond);
     if (lock_ok) pthread_mutex_destroy(&w->lock);

@@ -281,8 +281,8 @@ static int check_one(const ingest_schema *single, const ingest_schema_set *set, 
                      sizeof text);
   ingest_error err;
   ingest_error_clear(&err);
-  int rc = ingest_schema_process(s, topic, topic ? strlen(topic) : 0, payload, len, arrival, &out,
-                                 &err);
+  int rc =
+      ingest_schema_process(s, topic, topic ? strlen(topic) : 0, payload, len, arrival, &out, &err);
   free(payload);
   if (rc == 0) {
     if (!o->quiet) {
@@ -293,8 +293,13 @@ static int check_one(const ingest_schema *single, const ingest_schema_set *set, 
     return 0;
   }
   char record[INGEST_ERROR_RECORD_MAX];
-  ingest_error_context ctx = {ingest_schema_id(s), ingest_schema_version(s), topic,
-                              topic ? strlen(topic) : 0, o->client, NULL, arrival};
+  ingest_error_context ctx = {ingest_schema_id(s),
+                              ingest_schema_version(s),
+                              topic,
+                              topic ? strlen(topic) : 0,
+                              o->client,
+                              NULL,
+                              arrival};
   ingest_error_record_json(&err, &ctx, record, sizeof record);
   printf("%s: refused\n%s\n", path, record);
   return 1;

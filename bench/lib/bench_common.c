@@ -380,22 +380,31 @@ int bm_find_user_property(const uint8_t *props, size_t len, const char *key, cha
     } else {
       /* Only the properties a broker forwards on PUBLISH are expected here. */
       switch (id) {
-      case 0x01: off += 1; break;                 /* payload format */
-      case 0x02: off += 4; break;                 /* expiry */
-      case 0x23: off += 2; break;                 /* topic alias */
-      case 0x0B: {                                /* subscription id */
+      case 0x01:
+        off += 1;
+        break; /* payload format */
+      case 0x02:
+        off += 4;
+        break; /* expiry */
+      case 0x23:
+        off += 2;
+        break;     /* topic alias */
+      case 0x0B: { /* subscription id */
         size_t used;
         uint32_t v;
         if (read_varint(props + off, len - off, &used, &v)) return 0;
         off += used;
         break;
       }
-      case 0x03: case 0x08: case 0x09: {          /* content type, response topic, correlation */
+      case 0x03:
+      case 0x08:
+      case 0x09: { /* content type, response topic, correlation */
         if (off + 2 > len) return 0;
         off += 2 + ((size_t)props[off] << 8 | props[off + 1]);
         break;
       }
-      default: return 0;
+      default:
+        return 0;
       }
     }
   }
@@ -522,8 +531,7 @@ static int http_once(bh_conn *c, const char *method, const char *path, const cha
                     method, path, c->host, c->port, len, ctype ? "Content-Type: " : "",
                     ctype ? ctype : "", ctype ? "\r\n" : "");
   if (hn < 0 || (size_t)hn >= sizeof head) return -1;
-  if (bc_write_all(c->fd, head, (size_t)hn) || (len && bc_write_all(c->fd, data, len)))
-    return -2;
+  if (bc_write_all(c->fd, head, (size_t)hn) || (len && bc_write_all(c->fd, data, len))) return -2;
   c->in.len = 0;
   char *end;
   for (;;) {

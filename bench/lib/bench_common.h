@@ -28,14 +28,14 @@ void bc_buf_free(bc_buf *b);
 
 /* ---- clocks and CPU ---- */
 
-int64_t bc_now_ns(void);       /* CLOCK_MONOTONIC */
-int64_t bc_wall_ms(void);      /* CLOCK_REALTIME, ms since the epoch */
+int64_t bc_now_ns(void);  /* CLOCK_MONOTONIC */
+int64_t bc_wall_ms(void); /* CLOCK_REALTIME, ms since the epoch */
 /* utime + stime of a process (all its threads, dead ones too) in seconds, from
  * /proc/<pid>/stat; -1 when it cannot be read. */
 double bc_proc_cpu_s(pid_t pid);
 /* The same for one thread (the process's main thread: tid == pid). */
 double bc_thread_cpu_s(pid_t pid, pid_t tid);
-double bc_self_cpu_s(void);    /* getrusage(RUSAGE_SELF) */
+double bc_self_cpu_s(void); /* getrusage(RUSAGE_SELF) */
 /* Resident set size of a process in KiB (VmRSS of /proc/<pid>/status); -1
  * when it cannot be read. */
 long bc_proc_rss_kb(pid_t pid);
@@ -54,8 +54,15 @@ int bc_write_all(int fd, const void *p, size_t n); /* blocking fd; 0 or -1 */
 /* ---- MQTT v5 wire format (OASIS MQTT 5.0, section 2 and 3) ---- */
 
 enum {
-  BM_CONNECT = 1, BM_CONNACK = 2, BM_PUBLISH = 3, BM_PUBACK = 4, BM_SUBSCRIBE = 8,
-  BM_SUBACK = 9, BM_PINGREQ = 12, BM_PINGRESP = 13, BM_DISCONNECT = 14
+  BM_CONNECT = 1,
+  BM_CONNACK = 2,
+  BM_PUBLISH = 3,
+  BM_PUBACK = 4,
+  BM_SUBSCRIBE = 8,
+  BM_SUBACK = 9,
+  BM_PINGREQ = 12,
+  BM_PINGRESP = 13,
+  BM_DISCONNECT = 14
 };
 
 void bm_encode_connect(bc_buf *b, const char *client_id, uint16_t keepalive_s);

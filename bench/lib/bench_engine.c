@@ -30,9 +30,13 @@ tsdb_db *bench_engine_open(const char *path, uint32_t grace_ms) {
 tsdb_series_class *bench_engine_class(const char *schema_id, const char *topic_template) {
   static const char *const fields[] = {"value"};
   static const int64_t tiers[] = {60000, 900000, 3600000, 86400000};
-  tsdb_series_class_desc d = {.schema_id = schema_id, .schema_version = 1,
-                              .topic_template = topic_template, .nfields = 1,
-                              .field_names = fields, .ntiers = 4, .tiers_ms = tiers};
+  tsdb_series_class_desc d = {.schema_id = schema_id,
+                              .schema_version = 1,
+                              .topic_template = topic_template,
+                              .nfields = 1,
+                              .field_names = fields,
+                              .ntiers = 4,
+                              .tiers_ms = tiers};
   tsdb_series_class *cls;
   int rc = tsdb_series_class_create(&d, &cls);
   if (rc) {
@@ -44,8 +48,8 @@ tsdb_series_class *bench_engine_class(const char *schema_id, const char *topic_t
 
 void bench_engine_push(tsdb_db *db, tsdb_series_class *cls, const char *topic,
                        const tsdb_point *points, size_t n) {
-  tsdb_ingest_msg m = {.cls = cls, .topic = topic, .topic_len = strlen(topic), .points = points,
-                       .npoints = n};
+  tsdb_ingest_msg m = {
+      .cls = cls, .topic = topic, .topic_len = strlen(topic), .points = points, .npoints = n};
   int rc;
   while ((rc = tsdb_ingest(db, &m)) == TSDB_EFULL) usleep(200);
   if (rc) {

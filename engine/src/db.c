@@ -107,7 +107,6 @@ int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errl
   return 0;
 }
 
-
 void tsdb_shutdown(tsdb_db *db) {
   if (!db || db->shut_down) return;
   db->shut_down = true;
@@ -153,7 +152,8 @@ int tsdb_ingest(tsdb_db *db, const tsdb_ingest_msg *msg) {
   int rc = tsdb_queue__push(&db->env.queue, msg);
   if (rc == 0) {
     atomic_fetch_add_explicit(&db->env.counters.messages_ingested, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->env.counters.points_ingested, msg->npoints, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->env.counters.points_ingested, msg->npoints,
+                              memory_order_relaxed);
   }
   return rc;
 }
@@ -164,7 +164,8 @@ int tsdb_ingest_durable(tsdb_db *db, const tsdb_ingest_msg *msg) {
   int rc = tsdb_queue__push_durable(&db->env.queue, msg);
   if (rc == 0) {
     atomic_fetch_add_explicit(&db->env.counters.messages_ingested, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->env.counters.points_ingested, msg->npoints, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->env.counters.points_ingested, msg->npoints,
+                              memory_order_relaxed);
   }
   return rc;
 }
@@ -270,8 +271,8 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
   return tsdb_query__last(&db->env, series, before, ts, value);
 }
 
-int tsdb_series_match(tsdb_db *db, const char *filter, const char *field,
-                      const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn, void *ud) {
+int tsdb_series_match(tsdb_db *db, const char *filter, const char *field, const tsdb_label *labels,
+                      size_t nlabels, tsdb_series_fn fn, void *ud) {
   return tsdb_query__series_match(&db->env, filter, field, labels, nlabels, fn, ud);
 }
 
@@ -346,4 +347,3 @@ uint64_t tsdb_db__latency_quantile(tsdb_counters *c, double q) {
   }
   return (uint64_t)1 << (TSDB_LATENCY_BUCKETS - 1);
 }
-

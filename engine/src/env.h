@@ -31,14 +31,14 @@ typedef struct tsdb_counters {
   atomic_uint_fast64_t buckets_finalized;
   atomic_uint_fast64_t corrections;
   atomic_uint_fast64_t write_errors;
-  atomic_uint_fast64_t open_buckets; /* a gauge, set by the writer after each pass */
+  atomic_uint_fast64_t open_buckets;      /* a gauge, set by the writer after each pass */
   atomic_uint_fast64_t backfills_pending; /* a gauge, set by the writer after each pass */
   atomic_uint_fast64_t write_latency[TSDB_LATENCY_BUCKETS];
   atomic_uint_fast64_t disk_raw, disk_agg, disk_other, disk_wal; /* refreshed by the writer */
   atomic_uint_fast64_t mem_memtables, mem_block_cache, mem_table_readers; /* likewise */
-  atomic_uint_fast64_t sources_cached; /* a gauge: topics in the writer's cache */
-  atomic_uint_fast64_t series_active;  /* a gauge: series the writer holds state for */
-  atomic_uint_fast64_t memory_trims;   /* free heap pages given back (maint) */
+  atomic_uint_fast64_t sources_cached;   /* a gauge: topics in the writer's cache */
+  atomic_uint_fast64_t series_active;    /* a gauge: series the writer holds state for */
+  atomic_uint_fast64_t memory_trims;     /* free heap pages given back (maint) */
   atomic_uint_fast64_t storage_failures; /* times writes started to fail */
   atomic_uint_fast64_t messages_lost;    /* acknowledged, never written */
   atomic_uint_fast64_t points_lost;

@@ -8,11 +8,8 @@
 #include "schema_internal.h"
 
 static const ingest_decoder *const decoders[] = {
-    &ingest_decode_json,
-    &ingest_decode_msgpack,
-    &ingest_decode_senml,
-    &ingest_decode_ttn_v3,
-    &ingest_decode_sensor_community,
+    &ingest_decode_json,   &ingest_decode_msgpack,          &ingest_decode_senml,
+    &ingest_decode_ttn_v3, &ingest_decode_sensor_community,
 };
 
 const ingest_decoder *ingest_decode__find(const char *name) {

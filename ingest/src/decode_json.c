@@ -79,8 +79,7 @@ static int refuse(const char *text, size_t len, ingest_rfc8259_status st,
   return INGEST_EDECODE;
 }
 
-int ingest_decode_json__parse(const void *payload, size_t len, ingest_doc *doc,
-                              ingest_error *err) {
+int ingest_decode_json__parse(const void *payload, size_t len, ingest_doc *doc, ingest_error *err) {
   const char *text = payload;
   ingest_rfc8259_result r;
   ingest_rfc8259_status st = ingest_rfc8259__check(text, len, CJSON_NESTING_LIMIT, &r);

@@ -121,8 +121,8 @@ static int parse(const void *payload, size_t len, ingest_doc *doc, ingest_error 
                        "(root): payload has %zu bytes after the MessagePack value", len - where);
     else
       ingest_error_set(err, INGEST_EDECODE, "format", "",
-                       "(root): payload is not valid MessagePack (%s, at byte %zu of %zu)",
-                       why[wf], where, len);
+                       "(root): payload is not valid MessagePack (%s, at byte %zu of %zu)", why[wf],
+                       where, len);
     ingest_extract__expected(err, "MessagePack");
     return INGEST_EDECODE;
   }
@@ -143,7 +143,7 @@ static int parse(const void *payload, size_t len, ingest_doc *doc, ingest_error 
   else
     ingest_error_set(err, INGEST_EDECODE, "format", "",
                      "(root): payload is not valid MessagePack (%s)",
-                     ur == MSGPACK_UNPACK_CONTINUE ? "truncated"
+                     ur == MSGPACK_UNPACK_CONTINUE      ? "truncated"
                      : ur == MSGPACK_UNPACK_NOMEM_ERROR ? "too large"
                                                         : "malformed");
   ingest_extract__expected(err, "MessagePack");

@@ -114,8 +114,8 @@ __attribute__((format(printf, 6, 7))) static int fail(ingest_error *err, size_t 
 }
 
 static bool name_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == ':' || c == '.' || c == '/' || c == '_';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == ':' || c == '.' || c == '/' || c == '_';
 }
 
 /* Section 4.5.1 on the concatenation a + b, without building it: NULL when
@@ -153,8 +153,8 @@ static bool base64url(const char *d, size_t n) {
   if (n % 4 == 1) return false;
   for (size_t i = 0; i < n; i++) {
     char c = d[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
       return false;
   }
   return true;
@@ -177,8 +177,8 @@ static void record_ptr(const emit_ctx *c, char *ptr, size_t cap, bool field, con
 
 /* One point of a resolved record under the series name[0..len), mapped
  * through x-tsdb.names. */
-static int emit(const emit_ctx *c, const char *name, size_t len, const char *unit,
-                size_t unit_len, int64_t ts, double value, ingest_value shown) {
+static int emit(const emit_ctx *c, const char *name, size_t len, const char *unit, size_t unit_len,
+                int64_t ts, double value, ingest_value shown) {
   const ingest_schema *s = c->s;
   uint32_t field;
   ingest_name_action act = ingest_names__lookup(s, name, len, &field);
@@ -217,8 +217,7 @@ static int emit(const emit_ctx *c, const char *name, size_t len, const char *uni
     rc = ingest_output__name(c->out, f->name, strlen(f->name), NULL, 0, f->name, fu,
                              fu ? strlen(fu) : 0, true, &idx, c->err);
   } else {
-    rc = ingest_output__name(c->out, name, len, NULL, 0, NULL, unit, unit_len, false, &idx,
-                             c->err);
+    rc = ingest_output__name(c->out, name, len, NULL, 0, NULL, unit, unit_len, false, &idx, c->err);
     if (rc == INGEST_EVALIDATE) {
       const char *other = c->out->units[idx];
       record_ptr(c, ptr, sizeof ptr, c->has_u, "u");
@@ -250,9 +249,9 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
     return INGEST_EDECODE;
   }
   base b = {.bn = "", .version = SENML_VERSION};
-  size_t measurements = 0;        /* records with a value or a sum */
-  bool base_only = false;         /* a record of base fields only since the last one */
-  size_t base_only_rec = 0;       /* the latest of them, for the error */
+  size_t measurements = 0;  /* records with a value or a sum */
+  bool base_only = false;   /* a record of base fields only since the last one */
+  size_t base_only_rec = 0; /* the latest of them, for the error */
   ingest_value base_only_r = {0};
   ingest_iter it = {0};
   const char *key;
@@ -261,7 +260,8 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
   for (size_t rec = 0; root.ops->next(root.node, &it, &key, &klen, &node); rec++) {
     ingest_value r = {root.ops, node};
     if (ingest_value_type(r) != INGEST_T_OBJECT)
-      return fail(err, rec, -1, r, "object", "a SenML record is a JSON object (RFC 8428 section 5)");
+      return fail(err, rec, -1, r, "object",
+                  "a SenML record is a JSON object (RFC 8428 section 5)");
 
     ingest_value lab[NLABELS] = {{0}};
     ingest_iter fi = {0};
@@ -316,8 +316,9 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
     if (ingest_value_present(lab[BU])) {
       b.bu = lab[BU].ops->string(lab[BU].node, &b.bu_len);
       if (!valid_unit(b.bu, b.bu_len))
-        return fail(err, rec, BU, lab[BU], "a units registry name",
-                    "a unit is a SenML units registry name such as \"Cel\" (RFC 8428 section 12.1)");
+        return fail(
+            err, rec, BU, lab[BU], "a units registry name",
+            "a unit is a SenML units registry name such as \"Cel\" (RFC 8428 section 12.1)");
     }
     if (ingest_value_present(lab[BV])) b.bv = lab[BV].ops->number(lab[BV].node);
     if (ingest_value_present(lab[BS])) {
@@ -385,13 +386,15 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
     if (ingest_value_present(lab[U])) {
       unit = lab[U].ops->string(lab[U].node, &unit_len);
       if (!valid_unit(unit, unit_len))
-        return fail(err, rec, U, lab[U], "a units registry name",
-                    "a unit is a SenML units registry name such as \"Cel\" (RFC 8428 section 12.1)");
+        return fail(
+            err, rec, U, lab[U], "a units registry name",
+            "a unit is a SenML units registry name such as \"Cel\" (RFC 8428 section 12.1)");
     }
     if (unit_len == 0) unit = NULL;
 
     /* Time (4.5.3). */
-    double t = (b.has_bt ? b.bt : 0) + (ingest_value_present(lab[T]) ? lab[T].ops->number(lab[T].node) : 0);
+    double t = (b.has_bt ? b.bt : 0) +
+               (ingest_value_present(lab[T]) ? lab[T].ops->number(lab[T].node) : 0);
     int64_t ts;
     bool ok = isfinite(t) && ingest_extract__seconds_to_ms(t, &ts);
     if (ok && t < RELATIVE_LIMIT) ts += m->arrival_ms; /* relative to "now" */
@@ -425,8 +428,8 @@ static int extract(const ingest_schema *s, const ingest_msg *m, ingest_value roo
 
     /* The series name: bn + n, or bn + n + "[unit]". */
     char full[TSDB_MAX_NAME_LEN + 1];
-    size_t flen = (size_t)snprintf(full, sizeof full, "%.*s%.*s", (int)b.bn_len, b.bn,
-                                   (int)nm_len, nm);
+    size_t flen =
+        (size_t)snprintf(full, sizeof full, "%.*s%.*s", (int)b.bn_len, b.bn, (int)nm_len, nm);
     if (s->senml.name_unit && unit) {
       int w = snprintf(full + flen, sizeof full - flen, "[%.*s]", (int)unit_len, unit);
       if (w < 0 || (size_t)w >= sizeof full - flen)

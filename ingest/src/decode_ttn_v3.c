@@ -161,7 +161,8 @@ static int configure(ingest_schema *s, const void *opts, ingest_error *err) {
   int rc = 0;
   if (opts) {
     rc = ingest_mapping__check_keys(s, opts, keys, "/x-tsdb/ttn-v3", err);
-    if (!rc) rc = ingest_mapping__choice(s, opts, "simulated", "/x-tsdb/ttn-v3", simulated, &sim, err);
+    if (!rc)
+      rc = ingest_mapping__choice(s, opts, "simulated", "/x-tsdb/ttn-v3", simulated, &sim, err);
   }
   s->ttn.simulated = sim;
   s->ttn.cap_device = ingest_mapping__capture(s, "device");

@@ -8,8 +8,8 @@ const char *ingest_strerror(int err) {
   switch (err) {
   case INGEST_OK:
     return "success";
-#define INGEST_STRERROR_CASE_(name, short_name, msg)                           \
-  case INGEST_E##name:                                                         \
+#define INGEST_STRERROR_CASE_(name, short_name, msg) \
+  case INGEST_E##name:                               \
     return msg;
     INGEST_ERRNO_MAP(INGEST_STRERROR_CASE_)
 #undef INGEST_STRERROR_CASE_
@@ -22,8 +22,8 @@ const char *ingest_err_short(int err) {
   switch (err) {
   case INGEST_OK:
     return "ok";
-#define INGEST_SHORT_CASE_(name, short_name, msg)                              \
-  case INGEST_E##name:                                                         \
+#define INGEST_SHORT_CASE_(name, short_name, msg) \
+  case INGEST_E##name:                            \
     return short_name;
     INGEST_ERRNO_MAP(INGEST_SHORT_CASE_)
 #undef INGEST_SHORT_CASE_
@@ -36,8 +36,8 @@ void ingest_error_clear(ingest_error *err) {
   if (err) memset(err, 0, sizeof *err);
 }
 
-int ingest_error_set(ingest_error *err, int code, const char *keyword,
-                     const char *pointer, const char *fmt, ...) {
+int ingest_error_set(ingest_error *err, int code, const char *keyword, const char *pointer,
+                     const char *fmt, ...) {
   if (!err) return code;
   /* A new error: the members its setter does not fill stay empty, never
    * left over from an earlier error or from uninitialised memory (an error

@@ -109,8 +109,8 @@ static void member(out *o, bool first, const char *name, const char *value, size
   put(o, "\"", 1);
 }
 
-int ingest_error_record_json(const ingest_error *err, const ingest_error_context *ctx,
-                             char *buf, size_t len) {
+int ingest_error_record_json(const ingest_error *err, const ingest_error_context *ctx, char *buf,
+                             size_t len) {
   if (!buf || len == 0 || !ctx) return INGEST_ETOOBIG;
   buf[0] = '\0';
   out o = {buf, len, 0, false};

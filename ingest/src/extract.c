@@ -149,8 +149,7 @@ static bool time_in_bounds(const ingest_schema *s, const ingest_msg *m, int64_t 
 }
 
 int ingest_extract__time(const ingest_schema *s, const ingest_msg *m, ingest_value doc,
-                         const char *prefix, int64_t fallback_ms, int64_t *ts,
-                         ingest_error *err) {
+                         const char *prefix, int64_t fallback_ms, int64_t *ts, ingest_error *err) {
   if (s->ts_fmt == TS_NONE) {
     *ts = fallback_ms;
     return 0;
@@ -259,8 +258,8 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
   const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   const unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
   const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);              /* [0, 365] */
-  const unsigned mp = (5 * doy + 2) / 153;                                   /* [0, 11] */
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+  const unsigned mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
   *d = doy - (153 * mp + 2) / 5 + 1;
   *m = mp < 10 ? mp + 3 : mp - 9;
   *y = (int64_t)yoe + era * 400 + (*m <= 2);

@@ -107,9 +107,7 @@ static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
 static void sb_chr(sbuf *b, char c) { sb_put(b, &c, 1); }
 
-__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b,
-                                                            const char *fmt,
-                                                            ...) {
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...) {
   char tmp[512];
   va_list ap;
   va_start(ap, fmt);
@@ -474,7 +472,7 @@ struct node {
    * which stays the authority for verdicts and error reports. */
   bool fast;
   bool fast_bounds;
-  unsigned fast_types; /* ~0u: no type keyword */
+  unsigned fast_types;   /* ~0u: no type keyword */
   double ge, gt, le, lt; /* d >= ge && d > gt && d <= le && d < lt */
   /* compile-time bookkeeping */
   unsigned char color;
@@ -516,8 +514,7 @@ static const name *lookup(const node *n, const char *key, size_t len) {
     uint32_t s = n->slots[i];
     if (s == 0) return NULL;
     const name *nm = &n->names[s - 1];
-    if (nm->hash == h && nm->len == len && memcmp(nm->key, key, len) == 0)
-      return nm;
+    if (nm->hash == h && nm->len == len && memcmp(nm->key, key, len) == 0) return nm;
   }
 }
 
@@ -533,7 +530,7 @@ typedef struct compiler {
   ingest_jsonschema *s;
   const cJSON *root;
   ingest_error *err;
-  node *all; /* every node, for the cycle check */
+  node *all;  /* every node, for the cycle check */
   memo *memo; /* subschema -> node, so "$ref"s share nodes and cycles end */
   size_t nmemo, capmemo;
   double pattern_bytes; /* what regcomp may take for the patterns so far */
@@ -547,9 +544,8 @@ static void *aalloc(compiler *c, size_t n) {
   return h + 1;
 }
 
-__attribute__((format(printf, 5, 6))) static int
-cerror(compiler *c, int code, const char *path, const char *keyword,
-       const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static int cerror(compiler *c, int code, const char *path,
+                                                        const char *keyword, const char *fmt, ...) {
   ingest_error *e = c->err;
   if (e == NULL) return code;
   ingest_error_clear(e);
@@ -586,8 +582,7 @@ static char *astrndup(compiler *c, const char *s, size_t n) {
 }
 
 /* parent + "/" + escaped(seg) (+ "/" + escaped(seg2)) */
-static const char *child_path(compiler *c, const char *parent, const char *seg,
-                              const char *seg2) {
+static const char *child_path(compiler *c, const char *parent, const char *seg, const char *seg2) {
   size_t cap = strlen(parent) + 2 * strlen(seg) + (seg2 ? 2 * strlen(seg2) : 0) + 3;
   char *p = aalloc(c, cap);
   if (p == NULL) return NULL;
@@ -674,11 +669,10 @@ static const char *json_type_name(const cJSON *j) {
 }
 
 /* "number" keyword values: finite numbers only (cJSON reads 1e400 as inf). */
-static int get_number(compiler *c, const cJSON *j, const char *path,
-                      const char *kw, double *out) {
+static int get_number(compiler *c, const cJSON *j, const char *path, const char *kw, double *out) {
   if (!cJSON_IsNumber(j))
-    return cerror(c, INGEST_ESCHEMA, path, kw, "%s must be a number, not %s",
-                  kw, json_type_name(j));
+    return cerror(c, INGEST_ESCHEMA, path, kw, "%s must be a number, not %s", kw,
+                  json_type_name(j));
   if (!isfinite(j->valuedouble))
     return cerror(c, INGEST_ESCHEMA, path, kw, "%s is out of the range of a double", kw);
   *out = j->valuedouble;
@@ -686,14 +680,12 @@ static int get_number(compiler *c, const cJSON *j, const char *path,
 }
 
 /* Non-negative integers (2.0 counts, as "integer" does in the meta-schema). */
-static int get_count(compiler *c, const cJSON *j, const char *path,
-                     const char *kw, size_t *out) {
+static int get_count(compiler *c, const cJSON *j, const char *path, const char *kw, size_t *out) {
   double d;
   int rc = get_number(c, j, path, kw, &d);
   if (rc) return rc;
   if (d < 0 || d != floor(d))
-    return cerror(c, INGEST_ESCHEMA, path, kw,
-                  "%s must be a non-negative integer", kw);
+    return cerror(c, INGEST_ESCHEMA, path, kw, "%s must be a non-negative integer", kw);
   *out = d >= 18446744073709551615.0 ? SIZE_MAX : (size_t)d;
   return 0;
 }
@@ -727,8 +719,7 @@ static const char *render_json(compiler *c, const char *prefix, const cJSON *j) 
   return astrndup(c, tmp, strlen(tmp));
 }
 
-static int make_lit(compiler *c, const cJSON *j, const char *path,
-                    const char *kw, lit *l) {
+static int make_lit(compiler *c, const cJSON *j, const char *path, const char *kw, lit *l) {
   ingest_value v = ingest_value_from_cjson(j);
   l->t = v.ops->type(v.node);
   switch (l->t) {
@@ -738,8 +729,8 @@ static int make_lit(compiler *c, const cJSON *j, const char *path,
   case INGEST_T_NUMBER:
     l->d = j->valuedouble;
     if (!isfinite(l->d))
-      return cerror(c, INGEST_ESCHEMA, path, kw,
-                    "%s holds a number out of the range of a double", kw);
+      return cerror(c, INGEST_ESCHEMA, path, kw, "%s holds a number out of the range of a double",
+                    kw);
     l->exact = exact_int(l->d, &l->i);
     break;
   case INGEST_T_STRING:
@@ -806,8 +797,8 @@ static void set_class(bool set[128], char cls) {
     if (cls == 'd')
       in = ch >= '0' && ch <= '9';
     else if (cls == 'w')
-      in = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-           (ch >= 'A' && ch <= 'Z') || ch == '_';
+      in = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           ch == '_';
     else /* 's': the ASCII part of ECMA-262 WhiteSpace and LineTerminator */
       in = ch == ' ' || (ch >= '\t' && ch <= '\r');
     if (in) set[ch] = true;
@@ -895,8 +886,7 @@ static void put_utf8(dstr *d, unsigned long cp) {
  * character, or adds a class (\d \w \s) to set and sets *ch = -1.
  * Returns NULL or the reason the atom is not supported.
  */
-static const char *bracket_atom(const char *s, size_t n, size_t *i, bool set[128],
-                                int *ch) {
+static const char *bracket_atom(const char *s, size_t n, size_t *i, bool set[128], int *ch) {
   unsigned char c = (unsigned char)s[*i];
   if (c >= 0x80) return "non-ASCII characters inside [...] are not supported";
   if (c != '\\') {
@@ -918,19 +908,30 @@ static const char *bracket_atom(const char *s, size_t n, size_t *i, bool set[128
   case 'W':
   case 'S':
     return "negated class escapes (\\D \\W \\S) inside [...] are not supported";
-  case 'n': *ch = '\n'; return NULL;
-  case 't': *ch = '\t'; return NULL;
-  case 'r': *ch = '\r'; return NULL;
-  case 'f': *ch = '\f'; return NULL;
-  case 'v': *ch = '\v'; return NULL;
-  case 'b': *ch = '\b'; return NULL; /* [\b] is backspace in ECMA-262 */
+  case 'n':
+    *ch = '\n';
+    return NULL;
+  case 't':
+    *ch = '\t';
+    return NULL;
+  case 'r':
+    *ch = '\r';
+    return NULL;
+  case 'f':
+    *ch = '\f';
+    return NULL;
+  case 'v':
+    *ch = '\v';
+    return NULL;
+  case 'b':
+    *ch = '\b';
+    return NULL; /* [\b] is backspace in ECMA-262 */
   case 'x':
   case 'u': {
     size_t nd = e == 'x' ? 2 : 4;
     long v = hex_escape(s, *i, n, nd);
     if (v < 0) return "malformed \\x or \\u escape";
-    if (v == 0 || v >= 0x80)
-      return "only ASCII characters (not NUL) are supported inside [...]";
+    if (v == 0 || v >= 0x80) return "only ASCII characters (not NUL) are supported inside [...]";
     *i += nd;
     *ch = (int)v;
     return NULL;
@@ -984,8 +985,12 @@ static const rcost RC_CHAR = {1, 1, 1, 0, 1, false};
 static const rcost RC_EPSILON = {1, 1, 1, 1, 1, true}; /* ^, $, group ends */
 
 static rcost rc_cat(rcost a, rcost b) {
-  rcost r = {a.n + b.n,          a.e + b.e + a.t * b.f,        a.f + (a.nullable ? b.f : 0),
-             b.t + (b.nullable ? a.t : 0), a.made + b.made, a.nullable && b.nullable};
+  rcost r = {a.n + b.n,
+             a.e + b.e + a.t * b.f,
+             a.f + (a.nullable ? b.f : 0),
+             b.t + (b.nullable ? a.t : 0),
+             a.made + b.made,
+             a.nullable && b.nullable};
   return r;
 }
 
@@ -1000,12 +1005,9 @@ static rcost rc_star(rcost x) {
 }
 
 static rcost rc_alt(rcost a, rcost b) {
-  rcost r = {a.n + b.n + 1,
-             a.e + b.e + 1 + a.f + b.f,
-             1 + a.f + b.f,
-             a.t + b.t + (a.nullable || b.nullable),
-             a.made + b.made + 1,
-             a.nullable || b.nullable};
+  rcost r = {a.n + b.n + 1,       a.e + b.e + 1 + a.f + b.f,
+             1 + a.f + b.f,       a.t + b.t + (a.nullable || b.nullable),
+             a.made + b.made + 1, a.nullable || b.nullable};
   return r;
 }
 
@@ -1026,10 +1028,10 @@ static double rc_bytes(rcost x) { return 200 * x.made + 16 * x.e + 8192; }
 
 /* The pieces of one group (or of the whole pattern) being read. */
 typedef struct rframe {
-  rcost alts;  /* the alternatives closed so far */
+  rcost alts; /* the alternatives closed so far */
   int nalts;
-  rcost cat;   /* the current alternative, without its last atom */
-  rcost last;  /* its last atom, which a quantifier may still change */
+  rcost cat;  /* the current alternative, without its last atom */
+  rcost last; /* its last atom, which a quantifier may still change */
   bool has_last;
 } rframe;
 
@@ -1254,11 +1256,21 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported, double
         set_class(set, (char)(e - 'A' + 'a'));
         ere_set(d, set, true);
         break;
-      case 'n': ds_chr(d, '\n'); break;
-      case 't': ds_chr(d, '\t'); break;
-      case 'r': ds_chr(d, '\r'); break;
-      case 'f': ds_chr(d, '\f'); break;
-      case 'v': ds_chr(d, '\v'); break;
+      case 'n':
+        ds_chr(d, '\n');
+        break;
+      case 't':
+        ds_chr(d, '\t');
+        break;
+      case 'r':
+        ds_chr(d, '\r');
+        break;
+      case 'f':
+        ds_chr(d, '\f');
+        break;
+      case 'v':
+        ds_chr(d, '\v');
+        break;
       case 'x':
       case 'u': {
         size_t nd = e == 'x' ? 2 : 4;
@@ -1285,8 +1297,7 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported, double
         return "word boundaries (\\b, \\B) are not supported";
       default:
         if (e >= '0' && e <= '9') return "backreferences and \\0 are not supported";
-        if ((unsigned char)e >= 0x80 || (e >= 'a' && e <= 'z') ||
-            (e >= 'A' && e <= 'Z'))
+        if ((unsigned char)e >= 0x80 || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))
           return "unsupported escape (\\p, \\c, \\k, ...)";
         ere_literal(d, (unsigned char)e); /* identity escape of punctuation */
         break;
@@ -1325,8 +1336,7 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported, double
   return NULL;
 }
 
-static int compile_pattern(compiler *c, const char *src, const char *path,
-                           regex_t **out) {
+static int compile_pattern(compiler *c, const char *src, const char *path, regex_t **out) {
   dstr d = {0};
   bool unsupported;
   double bytes;
@@ -1334,8 +1344,8 @@ static int compile_pattern(compiler *c, const char *src, const char *path,
   if (why == NULL && d.oom) why = "out of memory";
   if (why) {
     free(d.p);
-    return cerror(c, unsupported ? INGEST_EUNSUPPORTED : INGEST_ESCHEMA, path,
-                  "pattern", "pattern \"%.120s\": %s", src, why);
+    return cerror(c, unsupported ? INGEST_EUNSUPPORTED : INGEST_ESCHEMA, path, "pattern",
+                  "pattern \"%.120s\": %s", src, why);
   }
   /* Before regcomp, not after: what it would allocate is the danger. */
   if (bytes > PATTERN_MAX_BYTES || c->pattern_bytes + bytes > SCHEMA_PATTERN_MAX_BYTES) {
@@ -1360,8 +1370,8 @@ static int compile_pattern(compiler *c, const char *src, const char *path,
   if (rc != 0) {
     char msg[128];
     regerror(rc, &r->re, msg, sizeof msg);
-    return cerror(c, INGEST_ESCHEMA, path, "pattern",
-                  "pattern \"%.120s\" cannot be compiled: %s", src, msg);
+    return cerror(c, INGEST_ESCHEMA, path, "pattern", "pattern \"%.120s\" cannot be compiled: %s",
+                  src, msg);
   }
   r->next = c->s->regexes;
   c->s->regexes = r;
@@ -1371,24 +1381,22 @@ static int compile_pattern(compiler *c, const char *src, const char *path,
 
 /* --- schemas ----------------------------------------------------------- */
 
-static node *compile_schema(compiler *c, const cJSON *j, const char *path,
-                            unsigned depth);
+static node *compile_schema(compiler *c, const cJSON *j, const char *path, unsigned depth);
 
 static bool is_annotation(const char *k) {
   static const char *const names[] = {
-      "$comment", "title",    "description", "examples",
-      "default",  "deprecated", "readOnly",  "writeOnly",
+      "$comment", "title",      "description", "examples",
+      "default",  "deprecated", "readOnly",    "writeOnly",
   };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(k, names[i]) == 0) return true;
   return k[0] == 'x' && k[1] == '-';
 }
 
-static int schema_array(compiler *c, const cJSON *j, const char *path,
-                        const char *kw, unsigned depth, node ***out, size_t *n) {
+static int schema_array(compiler *c, const cJSON *j, const char *path, const char *kw,
+                        unsigned depth, node ***out, size_t *n) {
   if (!cJSON_IsArray(j) || j->child == NULL)
-    return cerror(c, INGEST_ESCHEMA, path, kw,
-                  "%s must be a non-empty array of schemas", kw);
+    return cerror(c, INGEST_ESCHEMA, path, kw, "%s must be a non-empty array of schemas", kw);
   size_t count = (size_t)cJSON_GetArraySize(j);
   node **v = aalloc(c, count * sizeof *v);
   if (v == NULL) return nomem(c, path);
@@ -1420,18 +1428,17 @@ static int percent_decode(const char *s, char *out) {
 
 /* "$ref": "#" or "#/json/pointer" (percent-encoded as a URI fragment, RFC 6901
  * section 6), resolved in this document. */
-static node *compile_ref(compiler *c, const cJSON *j, const char *path,
-                         unsigned depth) {
+static node *compile_ref(compiler *c, const cJSON *j, const char *path, unsigned depth) {
   if (!cJSON_IsString(j)) {
-    cerror(c, INGEST_ESCHEMA, path, "$ref", "$ref must be a string, not %s",
-           json_type_name(j));
+    cerror(c, INGEST_ESCHEMA, path, "$ref", "$ref must be a string, not %s", json_type_name(j));
     return NULL;
   }
   const char *ref = j->valuestring;
   if (ref[0] != '#') {
     cerror(c, INGEST_EUNSUPPORTED, path, "$ref",
            "$ref \"%.100s\": only references inside this schema (\"#\" or "
-           "\"#/...\") are supported", ref);
+           "\"#/...\") are supported",
+           ref);
     return NULL;
   }
   char *dec = malloc(strlen(ref) + 1);
@@ -1477,11 +1484,10 @@ static node *compile_ref(compiler *c, const cJSON *j, const char *path,
   return compile_schema(c, (const cJSON *)t.node, tpath, depth + 1);
 }
 
-static const char *const type_names[] = {"null",  "boolean", "object", "array",
-                                         "number", "string", "integer"};
-static const unsigned type_bits[] = {TB(INGEST_T_NULL),   TB(INGEST_T_BOOL),
-                                     TB(INGEST_T_OBJECT), TB(INGEST_T_ARRAY),
-                                     TB(INGEST_T_NUMBER), TB(INGEST_T_STRING),
+static const char *const type_names[] = {"null",   "boolean", "object", "array",
+                                         "number", "string",  "integer"};
+static const unsigned type_bits[] = {TB(INGEST_T_NULL),  TB(INGEST_T_BOOL),   TB(INGEST_T_OBJECT),
+                                     TB(INGEST_T_ARRAY), TB(INGEST_T_NUMBER), TB(INGEST_T_STRING),
                                      TB_INTEGER};
 
 static int compile_type(compiler *c, const cJSON *j, const char *path, check *k) {
@@ -1494,8 +1500,7 @@ static int compile_type(compiler *c, const cJSON *j, const char *path, check *k)
       return cerror(c, INGEST_ESCHEMA, path, "type", "type must not be an empty array");
   } else if (!cJSON_IsString(j)) {
     return cerror(c, INGEST_ESCHEMA, path, "type",
-                  "type must be a string or an array of strings, not %s",
-                  json_type_name(j));
+                  "type must be a string or an array of strings, not %s", json_type_name(j));
   }
   char text[128];
   sbuf b;
@@ -1507,11 +1512,9 @@ static int compile_type(compiler *c, const cJSON *j, const char *path, check *k)
     size_t t = 0;
     while (t < 7 && strcmp(one->valuestring, type_names[t]) != 0) t++;
     if (t == 7)
-      return cerror(c, INGEST_ESCHEMA, path, "type", "unknown type \"%.60s\"",
-                    one->valuestring);
+      return cerror(c, INGEST_ESCHEMA, path, "type", "unknown type \"%.60s\"", one->valuestring);
     if (k->u.type.mask & type_bits[t])
-      return cerror(c, INGEST_ESCHEMA, path, "type", "type \"%s\" is listed twice",
-                    type_names[t]);
+      return cerror(c, INGEST_ESCHEMA, path, "type", "type \"%s\" is listed twice", type_names[t]);
     k->u.type.mask |= type_bits[t];
     if (i > 0) sb_str(&b, i + 1 == count ? " or " : ", ");
     sb_str(&b, type_names[t]);
@@ -1526,12 +1529,12 @@ static int compile_required(compiler *c, const cJSON *j, const char *path) {
                   "required must be an array of strings, not %s", json_type_name(j));
   for (const cJSON *e = j->child; e; e = e->next) {
     if (!cJSON_IsString(e))
-      return cerror(c, INGEST_ESCHEMA, path, "required",
-                    "required must list strings, found %s", json_type_name(e));
+      return cerror(c, INGEST_ESCHEMA, path, "required", "required must list strings, found %s",
+                    json_type_name(e));
     for (const cJSON *f = j->child; f != e; f = f->next)
       if (strcmp(f->valuestring, e->valuestring) == 0)
-        return cerror(c, INGEST_ESCHEMA, path, "required",
-                      "required lists \"%.60s\" twice", e->valuestring);
+        return cerror(c, INGEST_ESCHEMA, path, "required", "required lists \"%.60s\" twice",
+                      e->valuestring);
   }
   return 0;
 }
@@ -1595,8 +1598,7 @@ static void summarize(node *n) {
   n->fast = !n->is_false;
 }
 
-static node *compile_schema(compiler *c, const cJSON *j, const char *path,
-                            unsigned depth) {
+static node *compile_schema(compiler *c, const cJSON *j, const char *path, unsigned depth) {
   node *n = memo_get(c, j);
   if (n) return n; /* compiled, or being compiled higher up (recursion) */
   if (path == NULL) {
@@ -1604,8 +1606,7 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
     return NULL;
   }
   if (depth > MAX_SCHEMA_DEPTH) {
-    cerror(c, INGEST_ESCHEMA, path, "", "schema nested deeper than %d levels",
-           MAX_SCHEMA_DEPTH);
+    cerror(c, INGEST_ESCHEMA, path, "", "schema nested deeper than %d levels", MAX_SCHEMA_DEPTH);
     return NULL;
   }
   n = aalloc(c, sizeof *n);
@@ -1621,8 +1622,8 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
     return n;
   }
   if (!cJSON_IsObject(j)) {
-    cerror(c, INGEST_ESCHEMA, path, "",
-           "a schema must be an object or a boolean, not %s", json_type_name(j));
+    cerror(c, INGEST_ESCHEMA, path, "", "a schema must be an object or a boolean, not %s",
+           json_type_name(j));
     return NULL;
   }
 
@@ -1667,8 +1668,7 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
     } else if (!strcmp(k, "const") || !strcmp(k, "enum")) {
       bool is_enum = k[0] == 'e';
       if (is_enum && !cJSON_IsArray(kw)) {
-        cerror(c, INGEST_ESCHEMA, kp, k, "enum must be an array, not %s",
-               json_type_name(kw));
+        cerror(c, INGEST_ESCHEMA, kp, k, "enum must be an array, not %s", json_type_name(kw));
         return NULL;
       }
       size_t count = is_enum ? (size_t)cJSON_GetArraySize(kw) : 1;
@@ -1678,17 +1678,15 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
         return NULL;
       }
       size_t i = 0;
-      for (const cJSON *e = is_enum ? kw->child : kw; e && rc == 0;
-           e = is_enum ? e->next : NULL)
+      for (const cJSON *e = is_enum ? kw->child : kw; e && rc == 0; e = is_enum ? e->next : NULL)
         rc = make_lit(c, e, kp, k, &v[i++]);
       ck->kind = is_enum ? K_ENUM : K_CONST;
       ck->u.lits.v = v;
       ck->u.lits.n = count;
       ck->u.lits.text = render_json(c, is_enum ? "one of " : "", kw);
       if (rc == 0 && ck->u.lits.text == NULL) rc = nomem(c, kp);
-    } else if (!strcmp(k, "minimum") || !strcmp(k, "maximum") ||
-               !strcmp(k, "exclusiveMinimum") || !strcmp(k, "exclusiveMaximum") ||
-               !strcmp(k, "multipleOf")) {
+    } else if (!strcmp(k, "minimum") || !strcmp(k, "maximum") || !strcmp(k, "exclusiveMinimum") ||
+               !strcmp(k, "exclusiveMaximum") || !strcmp(k, "multipleOf")) {
       rc = get_number(c, kw, kp, k, &d);
       if (rc == 0 && k[0] == 'm' && k[1] == 'u' && d <= 0)
         rc = cerror(c, INGEST_ESCHEMA, kp, k, "multipleOf must be greater than 0");
@@ -1700,8 +1698,8 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
       ck->u.num.d = d;
       ck->u.num.exact = rc == 0 && exact_int(d, &ck->u.num.i);
       if (rc == 0 && (ck->u.num.text = number_text(c, d)) == NULL) rc = nomem(c, kp);
-    } else if (!strcmp(k, "minLength") || !strcmp(k, "maxLength") ||
-               !strcmp(k, "minItems") || !strcmp(k, "maxItems")) {
+    } else if (!strcmp(k, "minLength") || !strcmp(k, "maxLength") || !strcmp(k, "minItems") ||
+               !strcmp(k, "maxItems")) {
       rc = get_count(c, kw, kp, k, &ck->u.count);
       ck->kind = !strcmp(k, "minLength")   ? K_MINLENGTH
                  : !strcmp(k, "maxLength") ? K_MAXLENGTH
@@ -1717,12 +1715,11 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
       ck->u.pat.src = rc == 0 ? kw->valuestring : NULL;
     } else if (!strcmp(k, "format")) {
       if (!cJSON_IsString(kw))
-        rc = cerror(c, INGEST_ESCHEMA, kp, k, "format must be a string, not %s",
-                    json_type_name(kw));
+        rc =
+            cerror(c, INGEST_ESCHEMA, kp, k, "format must be a string, not %s", json_type_name(kw));
       else if (strcmp(kw->valuestring, "date-time") != 0)
         rc = cerror(c, INGEST_EUNSUPPORTED, kp, k,
-                    "format \"%.60s\" is not supported (only \"date-time\")",
-                    kw->valuestring);
+                    "format \"%.60s\" is not supported (only \"date-time\")", kw->valuestring);
       ck->kind = K_FORMAT;
     } else if (!strcmp(k, "required")) {
       rc = compile_required(c, kw, kp);
@@ -1738,8 +1735,7 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
       for (const cJSON *p = kw->child; p; p = p->next) {
         for (const cJSON *o = kw->child; o != p; o = o->next)
           if (strcmp(o->string, p->string) == 0) {
-            cerror(c, INGEST_ESCHEMA, kp, k, "property \"%.60s\" is defined twice",
-                   p->string);
+            cerror(c, INGEST_ESCHEMA, kp, k, "property \"%.60s\" is defined twice", p->string);
             return NULL;
           }
         node *sub = compile_schema(c, p, child_path(c, kp, p->string, NULL), depth + 1);
@@ -1788,8 +1784,7 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
     } else if (!strcmp(k, "$defs")) {
       emit = false;
       if (!cJSON_IsObject(kw)) {
-        cerror(c, INGEST_ESCHEMA, kp, k, "$defs must be an object, not %s",
-               json_type_name(kw));
+        cerror(c, INGEST_ESCHEMA, kp, k, "$defs must be an object, not %s", json_type_name(kw));
         return NULL;
       }
       /* compiled even when unused: a schema is never half-understood */
@@ -1802,9 +1797,9 @@ static node *compile_schema(compiler *c, const cJSON *j, const char *path,
         rc = cerror(c, INGEST_ESCHEMA, kp, k, "$schema must be a string");
       else if (strcmp(kw->valuestring, SCHEMA_2020_12) != 0 &&
                strcmp(kw->valuestring, SCHEMA_2020_12 "#") != 0)
-        rc = cerror(c, INGEST_EUNSUPPORTED, kp, k,
-                    "$schema \"%.80s\" is not supported (only " SCHEMA_2020_12 ")",
-                    kw->valuestring);
+        rc =
+            cerror(c, INGEST_EUNSUPPORTED, kp, k,
+                   "$schema \"%.80s\" is not supported (only " SCHEMA_2020_12 ")", kw->valuestring);
     } else if (!strcmp(k, "$id")) {
       emit = false;
       if (j != c->root)
@@ -1962,11 +1957,11 @@ typedef struct vctx {
 /* Values travel as two scalars (ops, node) on the hot path: a by-value
  * ingest_value spilled as two 8-byte stores and reloaded as one 16-byte load
  * costs a store-forwarding stall on every call. */
-static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *ops,
-                        const void *inst, const vpath *at, unsigned ed);
+static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *ops, const void *inst,
+                        const vpath *at, unsigned ed);
 
-static inline bool validate_node(const vctx *c, const node *n, ingest_value v,
-                                 const vpath *at, unsigned ed) {
+static inline bool validate_node(const vctx *c, const node *n, ingest_value v, const vpath *at,
+                                 unsigned ed) {
   return validate_at(c, n, v.ops, v.node, at, ed);
 }
 
@@ -1987,8 +1982,7 @@ static void render_pointer(sbuf *b, const vpath *at) {
   }
 }
 
-static void sb_vformat(sbuf *b, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
+static void sb_vformat(sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* The messages use "%s", "%zu" and "%d" almost only: those are appended
  * directly (printf costs more than validating a message, and refusing must
  * not cost more than accepting); anything else goes to vsnprintf. */
@@ -2037,8 +2031,8 @@ static void sb_vformat(sbuf *b, const char *fmt, va_list ap) {
   va_end(again);
 }
 
-__attribute__((format(printf, 3, 4))) static void
-set_field(char *field, size_t cap, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void set_field(char *field, size_t cap,
+                                                            const char *fmt, ...) {
   sbuf b;
   sb_init(&b, field, cap);
   va_list ap;
@@ -2049,8 +2043,8 @@ set_field(char *field, size_t cap, const char *fmt, ...) {
 }
 
 /* The sentence: "<pointer>: <text>", "(root)" for the whole message. */
-__attribute__((format(printf, 2, 3))) static void
-set_message(ingest_error *e, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void set_message(ingest_error *e, const char *fmt,
+                                                              ...) {
   sbuf b;
   sb_init(&b, e->message, sizeof e->message);
   sb_str(&b, e->pointer[0] ? e->pointer : "(root)");
@@ -2091,8 +2085,7 @@ static const char *plural(size_t n, const char *one, const char *many) {
   return n == 1 ? one : many;
 }
 
-static bool fail_false(const vctx *c, const node *n, ingest_value v,
-                       const vpath *at) {
+static bool fail_false(const vctx *c, const node *n, ingest_value v, const vpath *at) {
   if (!c->err) return false;
   ingest_error *e = begin(c, at, "false", n->path, v);
   set_field(e->expected, sizeof e->expected, "nothing (schema false)");
@@ -2101,8 +2094,8 @@ static bool fail_false(const vctx *c, const node *n, ingest_value v,
   return false;
 }
 
-static bool fail_deep(const vctx *c, const char *kw, const char *path,
-                      ingest_value v, const vpath *at) {
+static bool fail_deep(const vctx *c, const char *kw, const char *path, ingest_value v,
+                      const vpath *at) {
   if (!c->err) return false;
   ingest_error *e = begin(c, at, kw, path, v);
   set_field(e->expected, sizeof e->expected, "nesting depth <= %d", MAX_INSTANCE_DEPTH);
@@ -2143,8 +2136,8 @@ static bool is_multiple(ingest_value v, double d, const check *k) {
   return fabs(q - round(q)) <= 4 * DBL_EPSILON * fabs(q);
 }
 
-static bool fail_number(const vctx *c, const check *k, ingest_value v,
-                        const vpath *at, bool finite) {
+static bool fail_number(const vctx *c, const check *k, ingest_value v, const vpath *at,
+                        bool finite) {
   if (!c->err) return false;
   ingest_error *e = begin(c, at, k->keyword, k->path, v);
   const char *b = k->u.num.text;
@@ -2159,21 +2152,18 @@ static bool fail_number(const vctx *c, const check *k, ingest_value v,
     break;
   case K_XMINIMUM:
     set_field(e->expected, sizeof e->expected, "> %s", b);
-    if (finite)
-      set_message(e, "%s is not greater than the exclusive minimum %s", e->actual, b);
+    if (finite) set_message(e, "%s is not greater than the exclusive minimum %s", e->actual, b);
     break;
   case K_XMAXIMUM:
     set_field(e->expected, sizeof e->expected, "< %s", b);
-    if (finite)
-      set_message(e, "%s is not less than the exclusive maximum %s", e->actual, b);
+    if (finite) set_message(e, "%s is not less than the exclusive maximum %s", e->actual, b);
     break;
   default:
     set_field(e->expected, sizeof e->expected, "a multiple of %s", b);
     if (finite) set_message(e, "%s is not a multiple of %s", e->actual, b);
     break;
   }
-  if (!finite)
-    set_message(e, "%s is not a finite number (%s %s)", e->actual, k->keyword, b);
+  if (!finite) set_message(e, "%s is not a finite number (%s %s)", e->actual, k->keyword, b);
   return false;
 }
 
@@ -2242,8 +2232,7 @@ static bool lit_equals(const lit *l, ingest_type t, ingest_value v) {
     double d = v.ops->number(v.node);
     if (!isfinite(d) || d != l->d) return false;
     int64_t i;
-    if (l->exact && fabs(d) >= 9007199254740992.0 && v.ops->int64(v.node, &i))
-      return i == l->i;
+    if (l->exact && fabs(d) >= 9007199254740992.0 && v.ops->int64(v.node, &i)) return i == l->i;
     return true;
   }
   case INGEST_T_STRING: {
@@ -2263,8 +2252,7 @@ static bool seen_get(const uint64_t *seen, uint32_t idx) {
 }
 
 /* true only when the fast leaf summary proves v valid against n */
-static inline bool fast_valid(const node *n, const ingest_value_ops *ops,
-                              const void *inst) {
+static inline bool fast_valid(const node *n, const ingest_value_ops *ops, const void *inst) {
   ingest_type t = ops->type(inst);
   unsigned m = n->fast_types;
   if (!(m & TB(t))) {
@@ -2275,12 +2263,11 @@ static inline bool fast_valid(const node *n, const ingest_value_ops *ops,
   }
   if (t != INGEST_T_NUMBER || !n->fast_bounds) return true;
   double d = ops->number(inst);
-  return fabs(d) < 9007199254740992.0 && d >= n->ge && d > n->gt && d <= n->le &&
-         d < n->lt;
+  return fabs(d) < 9007199254740992.0 && d >= n->ge && d > n->gt && d <= n->le && d < n->lt;
 }
 
-static bool fail_member_false(const vctx *c, const node *n, const node *sub,
-                              const char *kw, ingest_value cv, const vpath *p) {
+static bool fail_member_false(const vctx *c, const node *n, const node *sub, const char *kw,
+                              ingest_value cv, const vpath *p) {
   if (!c->err) return false;
   ingest_error *e = begin(c, p, kw, sub->path, cv);
   char key[80];
@@ -2305,9 +2292,8 @@ static bool fail_member_false(const vctx *c, const node *n, const node *sub,
 /* finish_seen: after a failure, keep going through the remaining members
  * for their names only, so that "seen" is complete ("required" still has to
  * be judged then; see validate_at). */
-static bool object_pass(const vctx *c, const node *n, const ingest_value_ops *ops,
-                        const void *obj, const vpath *at, unsigned ed, uint64_t *seen,
-                        bool finish_seen) {
+static bool object_pass(const vctx *c, const node *n, const ingest_value_ops *ops, const void *obj,
+                        const vpath *at, unsigned ed, uint64_t *seen, bool finish_seen) {
   const ingest_value v = {ops, obj};
   memset(seen, 0, SEEN_WORDS * sizeof *seen);
   ingest_iter it = {0};
@@ -2382,8 +2368,8 @@ static bool required_ok(const vctx *c, const node *n, const check *k, ingest_val
   for (size_t i = 0; i < k->u.req.n; i++) {
     uint32_t idx = k->u.req.idx[i];
     const name *nm = &n->names[idx];
-    bool present = idx < SEEN_BITS ? seen_get(seen, idx)
-                                   : v.ops->member(v.node, nm->key, nm->len) != NULL;
+    bool present =
+        idx < SEEN_BITS ? seen_get(seen, idx) : v.ops->member(v.node, nm->key, nm->len) != NULL;
     if (present) continue;
     if (!c->err) return false;
     ingest_error *e = begin(c, at, "required", k->path, v);
@@ -2399,8 +2385,8 @@ static bool required_ok(const vctx *c, const node *n, const check *k, ingest_val
   return true;
 }
 
-static bool array_pass(const vctx *c, const node *n, const ingest_value_ops *ops,
-                       const void *arr, const vpath *at, unsigned ed) {
+static bool array_pass(const vctx *c, const node *n, const ingest_value_ops *ops, const void *arr,
+                       const vpath *at, unsigned ed) {
   const ingest_value v = {ops, arr};
   ingest_iter it = {0};
   const char *key;
@@ -2446,8 +2432,8 @@ static bool array_pass(const vctx *c, const node *n, const ingest_value_ops *ops
 /* Re-runs the branches of a failed anyOf/oneOf with a scratch record to name
  * the one that came closest: the failure deepest in the instance, a failure
  * other than "type" at equal depth, else the first. */
-static int closest_branch(const vctx *c, const check *k, ingest_value v,
-                          const vpath *at, unsigned ed, ingest_error *best) {
+static int closest_branch(const vctx *c, const check *k, ingest_value v, const vpath *at,
+                          unsigned ed, ingest_error *best) {
   if (!c->err || !c->closest) return -1;
   ingest_error scratch;
   vctx sub = {&scratch, false};
@@ -2466,8 +2452,7 @@ static int closest_branch(const vctx *c, const check *k, ingest_value v,
   return best_i;
 }
 
-static bool fail_none(const vctx *c, const check *k, ingest_value v,
-                      const vpath *at, unsigned ed) {
+static bool fail_none(const vctx *c, const check *k, ingest_value v, const vpath *at, unsigned ed) {
   if (!c->err) return false;
   ingest_error best;
   int bi = closest_branch(c, k, v, at, ed, &best);
@@ -2475,18 +2460,18 @@ static bool fail_none(const vctx *c, const check *k, ingest_value v,
   set_field(e->expected, sizeof e->expected, "%s of %zu alternatives",
             k->kind == K_ONEOF ? "exactly one" : "any", k->u.subs.n);
   if (bi >= 0)
-    set_message(e, "%s matches none of the %zu alternatives of %s; closest is #%d: %s",
-                e->actual, k->u.subs.n, k->keyword, bi, best.message);
+    set_message(e, "%s matches none of the %zu alternatives of %s; closest is #%d: %s", e->actual,
+                k->u.subs.n, k->keyword, bi, best.message);
   else
-    set_message(e, "%s matches none of the %zu alternatives of %s", e->actual,
-                k->u.subs.n, k->keyword);
+    set_message(e, "%s matches none of the %zu alternatives of %s", e->actual, k->u.subs.n,
+                k->keyword);
   return false;
 }
 
 /* --- the node ---------------------------------------------------------- */
 
-static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *ops,
-                        const void *inst, const vpath *at, unsigned ed) {
+static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *ops, const void *inst,
+                        const vpath *at, unsigned ed) {
   const ingest_value v = {ops, inst};
   if (n->is_false) return fail_false(c, n, v, at);
   if (ed > MAX_EVAL_DEPTH) {
@@ -2523,8 +2508,8 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
       if (!c->err) return false;
       ingest_error *e = begin(c, at, "type", k->path, v);
       set_field(e->expected, sizeof e->expected, "%s", k->u.type.text);
-      const char *tn = t == INGEST_T_NUMBER && (m & TB_INTEGER) ? "non-integer number"
-                                                               : ingest_type_name(t);
+      const char *tn =
+          t == INGEST_T_NUMBER && (m & TB_INTEGER) ? "non-integer number" : ingest_type_name(t);
       set_field(e->actual, sizeof e->actual, "%s", ingest_type_name(t));
       if (t == INGEST_T_BINARY)
         set_message(e, "expected %s, got binary data", k->u.type.text);
@@ -2567,11 +2552,21 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
       if (!isfinite(d)) return fail_number(c, k, v, at, false);
       bool ok;
       switch (k->kind) {
-      case K_MINIMUM: ok = cmp_bound(v, d, k) >= 0; break;
-      case K_MAXIMUM: ok = cmp_bound(v, d, k) <= 0; break;
-      case K_XMINIMUM: ok = cmp_bound(v, d, k) > 0; break;
-      case K_XMAXIMUM: ok = cmp_bound(v, d, k) < 0; break;
-      default: ok = is_multiple(v, d, k); break;
+      case K_MINIMUM:
+        ok = cmp_bound(v, d, k) >= 0;
+        break;
+      case K_MAXIMUM:
+        ok = cmp_bound(v, d, k) <= 0;
+        break;
+      case K_XMINIMUM:
+        ok = cmp_bound(v, d, k) > 0;
+        break;
+      case K_XMAXIMUM:
+        ok = cmp_bound(v, d, k) < 0;
+        break;
+      default:
+        ok = is_multiple(v, d, k);
+        break;
       }
       if (!ok) return fail_number(c, k, v, at, true);
       break;
@@ -2628,8 +2623,7 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
       if (!c->err) return false;
       ingest_error *e = begin(c, at, "format", k->path, v);
       set_field(e->expected, sizeof e->expected, "an RFC 3339 date-time");
-      set_message(e, "%s is not an RFC 3339 date-time (like 2026-01-31T12:00:00Z)",
-                  e->actual);
+      set_message(e, "%s is not an RFC 3339 date-time (like 2026-01-31T12:00:00Z)", e->actual);
       return false;
     }
     case K_MINITEMS:
@@ -2642,9 +2636,8 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
       ingest_error *e = begin(c, at, k->keyword, k->path, v);
       set_field(e->expected, sizeof e->expected, "%s %zu %s", min ? "at least" : "at most",
                 k->u.count, plural(k->u.count, "item", "items"));
-      set_message(e, "the array has %zu %s, %s the %s %zu", count,
-                  plural(count, "item", "items"), min ? "fewer than" : "more than",
-                  min ? "minimum" : "maximum", k->u.count);
+      set_message(e, "the array has %zu %s, %s the %s %zu", count, plural(count, "item", "items"),
+                  min ? "fewer than" : "more than", min ? "minimum" : "maximum", k->u.count);
       return false;
     }
     case K_REQUIRED: {
@@ -2706,8 +2699,7 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
       if (second == SIZE_MAX) break;
       if (!c->err) return false;
       ingest_error *e = begin(c, at, "oneOf", k->path, v);
-      set_field(e->expected, sizeof e->expected, "exactly one of %zu alternatives",
-                k->u.subs.n);
+      set_field(e->expected, sizeof e->expected, "exactly one of %zu alternatives", k->u.subs.n);
       set_message(e, "%s matches alternatives #%zu and #%zu of oneOf, but must match exactly one",
                   e->actual, first, second);
       return false;
@@ -2718,8 +2710,7 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
       if (!c->err) return false;
       ingest_error *e = begin(c, at, "not", k->path, v);
       set_field(e->expected, sizeof e->expected, "not to match %s", k->u.sub->path);
-      set_message(e, "%s must not match the schema in \"not\" (%s)", e->actual,
-                  k->u.sub->path);
+      set_message(e, "%s must not match the schema in \"not\" (%s)", e->actual, k->u.sub->path);
       return false;
     }
     }
@@ -2727,8 +2718,8 @@ static bool validate_at(const vctx *c, const node *n, const ingest_value_ops *op
   return true;
 }
 
-int ingest_jsonschema_validate(const ingest_jsonschema *schema,
-                               ingest_value instance, ingest_error *err) {
+int ingest_jsonschema_validate(const ingest_jsonschema *schema, ingest_value instance,
+                               ingest_error *err) {
   if (schema == NULL || !ingest_value_present(instance))
     return ingest_error_set(err, INGEST_EINVAL, "", "", "no schema or no instance");
   /* without an error record nothing is ever formatted */

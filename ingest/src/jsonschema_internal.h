@@ -16,8 +16,7 @@
 void ingest_jsonschema__render(ingest_value v, char *buf, size_t cap);
 /* text[0..len) as valid UTF-8; with json, quotes, backslashes and control
  * characters are escaped as inside a JSON string. */
-void ingest_jsonschema__render_text(const char *text, size_t len, bool json, char *buf,
-                                    size_t cap);
+void ingest_jsonschema__render_text(const char *text, size_t len, bool json, char *buf, size_t cap);
 /* Length of the valid UTF-8 sequence at s (RFC 3629 section 4), 0 if invalid
  * or n is 0. */
 size_t ingest_jsonschema__utf8_seq(const unsigned char *s, size_t n);

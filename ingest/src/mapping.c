@@ -22,8 +22,8 @@
 #define MAX_NAME_ENTRIES 1024
 #define DAY_MS INT64_C(86400000)
 
-static const char *const ts_format_names[] = {"", "rfc3339", "epoch_s", "epoch_ms", "epoch_us",
-                                              NULL};
+static const char *const ts_format_names[] = {"",         "rfc3339",  "epoch_s",
+                                              "epoch_ms", "epoch_us", NULL};
 
 int ingest_mapping__bad(ingest_error *err, const char *path, const char *where, const char *fmt,
                         ...) {
@@ -43,9 +43,8 @@ static int nomem(const ingest_schema *s, ingest_error *err) {
   return ingest_error_set(err, INGEST_ENOMEM, "", "", "%s: out of memory", s->path);
 }
 
-int ingest_mapping__check_keys(const ingest_schema *s, const void *obj,
-                               const char *const *allowed, const char *where,
-                               ingest_error *err) {
+int ingest_mapping__check_keys(const ingest_schema *s, const void *obj, const char *const *allowed,
+                               const char *where, ingest_error *err) {
   const cJSON *m;
   cJSON_ArrayForEach(m, (const cJSON *)obj) {
     bool ok = false;
@@ -89,8 +88,8 @@ int ingest_mapping__capture(const ingest_schema *s, const char *name) {
 }
 
 static bool id_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_' || c == '.';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
 }
 
 static bool valid_name(const char *str, size_t max) {
@@ -139,7 +138,10 @@ static int field_props(ingest_schema *s, const cJSON *obj, const char *where, in
      * ASCII without spaces, and short. */
     bool ok = cJSON_IsString(unit) && unit->valuestring[0] && strlen(unit->valuestring) <= 32;
     for (const char *p = ok ? unit->valuestring : ""; *p && ok; p++) ok = *p > 0x20 && *p < 0x7F;
-    if (!ok) return BAD(where, "\"unit\" must be a units registry name such as \"Cel\" (1-32 printable ASCII characters)");
+    if (!ok)
+      return BAD(
+          where,
+          "\"unit\" must be a units registry name such as \"Cel\" (1-32 printable ASCII characters)");
     if (!(f->unit = strdup(unit->valuestring))) return nomem(s, err);
   }
   f->precision = 0;
@@ -166,8 +168,8 @@ static int load_measurements(ingest_schema *s, const cJSON *meas, ingest_error *
   if (!(s->fields = calloc((size_t)nmeas, sizeof *s->fields))) return nomem(s, err);
   const cJSON *m;
   cJSON_ArrayForEach(m, meas) {
-    static const char *const keys[] = {"pointer", "unit", "precision", "scale",
-                                       "description", NULL};
+    static const char *const keys[] = {"pointer", "unit",        "precision",
+                                       "scale",   "description", NULL};
     char where[192];
     snprintf(where, sizeof where, "/x-tsdb/measurements/%s", m->string);
     if (!valid_name(m->string, 128))
@@ -209,11 +211,13 @@ static int map_field(ingest_schema *s, const char *name, const ingest_field *pro
   for (size_t i = 0; i < s->nfields; i++) {
     ingest_field *f = &s->fields[i];
     if (strcmp(f->name, name)) continue;
-    bool same_unit = (f->unit == NULL) == (props->unit == NULL) &&
-                     (!f->unit || !strcmp(f->unit, props->unit));
+    bool same_unit =
+        (f->unit == NULL) == (props->unit == NULL) && (!f->unit || !strcmp(f->unit, props->unit));
     if (!same_unit || f->precision != props->precision || f->scale != props->scale)
-      return BAD(where, "field '%s' is described differently by another name (unit, precision and scale must agree)",
-                 name);
+      return BAD(
+          where,
+          "field '%s' is described differently by another name (unit, precision and scale must agree)",
+          name);
     *idx = (uint32_t)i;
     return 0;
   }
@@ -274,8 +278,8 @@ static int load_names(ingest_schema *s, const cJSON *names, ingest_error *err) {
 
   const cJSON *m;
   cJSON_ArrayForEach(m, map) {
-    static const char *const m_keys[] = {"field", "unit", "precision", "scale", "description",
-                                         NULL};
+    static const char *const m_keys[] = {"field", "unit",        "precision",
+                                         "scale", "description", NULL};
     char where[320];
     snprintf(where, sizeof where, "/x-tsdb/names/map/%.255s", m->string);
     if (!cJSON_IsObject(m)) return BAD(where, "must be an object with a \"field\"");
@@ -312,8 +316,8 @@ static int load_names(ingest_schema *s, const cJSON *names, ingest_error *err) {
 }
 
 static int load_timestamp(ingest_schema *s, const cJSON *ts, ingest_error *err) {
-  static const char *const keys[] = {"pointer", "format", "max_future", "max_past",
-                                     "description", NULL};
+  static const char *const keys[] = {"pointer",  "format",      "max_future",
+                                     "max_past", "description", NULL};
   s->ts_fmt = TS_NONE;
   s->max_future_ms = DEFAULT_MAX_FUTURE_MS;
   s->max_past_ms = 0;
@@ -360,9 +364,11 @@ static int load_tiers(ingest_schema *s, const cJSON *tl, ingest_error *err) {
   cJSON_ArrayForEach(t, tl) {
     int64_t ms;
     if (parse_duration(t, &ms) != 0 || ms % 1000)
-      return BAD("/x-tsdb/tiers", "each tier is a whole number of seconds such as \"10s\" or \"1m\"");
+      return BAD("/x-tsdb/tiers",
+                 "each tier is a whole number of seconds such as \"10s\" or \"1m\"");
     if (s->ntiers > 0 && (ms <= s->tiers_ms[s->ntiers - 1] || ms % s->tiers_ms[s->ntiers - 1]))
-      return BAD("/x-tsdb/tiers", "tiers must ascend and each must be a multiple of the one before");
+      return BAD("/x-tsdb/tiers",
+                 "tiers must ascend and each must be a multiple of the one before");
     s->tiers_ms[s->ntiers++] = ms;
   }
   return 0;
@@ -371,7 +377,8 @@ static int load_tiers(ingest_schema *s, const cJSON *tl, ingest_error *err) {
 static int load_retention(ingest_schema *s, const cJSON *r, ingest_error *err) {
   for (size_t i = 0; i <= INGEST_MAX_TIERS; i++) s->retention_ms[i] = 0;
   if (!r) return 0;
-  if (!cJSON_IsObject(r)) return BAD("/x-tsdb/retention", "must be an object such as {\"raw\": \"90d\", \"1h\": \"5y\"}");
+  if (!cJSON_IsObject(r))
+    return BAD("/x-tsdb/retention", "must be an object such as {\"raw\": \"90d\", \"1h\": \"5y\"}");
   bool seen[INGEST_MAX_TIERS + 1] = {false};
   const cJSON *m;
   cJSON_ArrayForEach(m, r) {
@@ -380,7 +387,8 @@ static int load_retention(ingest_schema *s, const cJSON *r, ingest_error *err) {
     size_t slot = 0;
     int64_t tier = 0;
     if (strcmp(m->string, "raw") != 0) {
-      if (tsdb_duration_parse(m->string, &tier) != 0) return BAD(where, "is neither \"raw\" nor a tier");
+      if (tsdb_duration_parse(m->string, &tier) != 0)
+        return BAD(where, "is neither \"raw\" nor a tier");
       slot = SIZE_MAX;
       for (size_t i = 0; i < s->ntiers; i++)
         if (s->tiers_ms[i] == tier) slot = i + 1;
@@ -393,7 +401,8 @@ static int load_retention(ingest_schema *s, const cJSON *r, ingest_error *err) {
       return BAD(where, "must be a duration such as \"90d\" or \"5y\", or \"forever\"");
     int64_t width = slot == 0 ? (s->block_span_ms ? s->block_span_ms : DAY_MS) : tier;
     if (keep != 0 && keep < width)
-      return BAD(where, "must be at least %s (%s)", slot == 0 ? "the block span" : "the tier itself",
+      return BAD(where, "must be at least %s (%s)",
+                 slot == 0 ? "the block span" : "the tier itself",
                  slot == 0 ? "raw points are deleted a whole block at a time"
                            : "a shorter retention would never hold one bucket");
     s->retention_ms[slot] = keep;
@@ -407,7 +416,8 @@ static int load_retention(ingest_schema *s, const cJSON *r, ingest_error *err) {
   for (size_t i = 1; i <= s->ntiers; i++) {
     int64_t finer = s->retention_ms[i - 1], coarser = s->retention_ms[i];
     if (finer == 0 && coarser != 0)
-      return BAD("/x-tsdb/retention", "tier %" PRId64 "s is kept for less time than a finer level (forever)",
+      return BAD("/x-tsdb/retention",
+                 "tier %" PRId64 "s is kept for less time than a finer level (forever)",
                  s->tiers_ms[i - 1] / 1000);
     if (finer != 0 && coarser != 0 && coarser < finer)
       return BAD("/x-tsdb/retention", "tier %" PRId64 "s is kept for less time than a finer level",
@@ -451,7 +461,7 @@ static int make_class(ingest_schema *s, const tsdb_label *labels, size_t nlabels
       .ntiers = s->ntiers,
       .tiers_ms = s->tiers_ms,
       /* INGEST_DUP_* and TSDB_DUP_* share their values (schema.h). */
-      .dup_policy = s->dup == INGEST_DUP_REJECT ? TSDB_DUP_REJECT
+      .dup_policy = s->dup == INGEST_DUP_REJECT  ? TSDB_DUP_REJECT
                     : s->dup == INGEST_DUP_FIRST ? TSDB_DUP_FIRST
                                                  : TSDB_DUP_LAST,
       .block_span_ms = s->block_span_ms,
@@ -476,9 +486,9 @@ int ingest_mapping__load(ingest_schema *s, const void *xv, ingest_error *err) {
   } else if (!cJSON_IsString(fmt) || !(s->decoder = ingest_decode__find(fmt->valuestring))) {
     return BAD("/x-tsdb/format", "must be one of %s", ingest_decode__names());
   }
-  const char *keys[] = {"id",         "version", "topic",      "format",   "timestamp",
-                        "measurements", "names", "tiers",      "retention", "duplicates",
-                        "block_span", "labels",  "description", s->decoder->name, NULL};
+  const char *keys[] = {"id",           "version", "topic",       "format",         "timestamp",
+                        "measurements", "names",   "tiers",       "retention",      "duplicates",
+                        "block_span",   "labels",  "description", s->decoder->name, NULL};
   int rc = ingest_mapping__check_keys(s, x, keys, "/x-tsdb", err);
   if (rc) return rc;
 
@@ -506,13 +516,15 @@ int ingest_mapping__load(ingest_schema *s, const void *xv, ingest_error *err) {
   const cJSON *names = cJSON_GetObjectItemCaseSensitive(x, "names");
   if (s->decoder->named) {
     if (meas)
-      return BAD("/x-tsdb/measurements", "format '%s' names its fields in the message: use \"names\"",
-                 s->decoder->name);
+      return BAD("/x-tsdb/measurements",
+                 "format '%s' names its fields in the message: use \"names\"", s->decoder->name);
     if (!(s->fields = calloc(INGEST_MAX_MEASUREMENTS, sizeof *s->fields))) return nomem(s, err);
     if ((rc = load_names(s, names, err))) return rc;
   } else {
     if (names)
-      return BAD("/x-tsdb/names", "only for formats that name their fields in the message (senml, sensor.community)");
+      return BAD(
+          "/x-tsdb/names",
+          "only for formats that name their fields in the message (senml, sensor.community)");
     if ((rc = load_measurements(s, meas, err))) return rc;
   }
 

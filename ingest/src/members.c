@@ -123,8 +123,7 @@ static void pointer_of(const path *p, char *buf, size_t cap) {
   }
 }
 
-int ingest_members__refuse(const char *pointer, const char *name, size_t len,
-                           ingest_error *err) {
+int ingest_members__refuse(const char *pointer, const char *name, size_t len, ingest_error *err) {
   char shown[72];
   ingest_jsonschema__render_text(name, len, true, shown, sizeof shown);
   ingest_error_set(err, INGEST_EDECODE, "format", pointer,

@@ -29,9 +29,12 @@ ingest_name_action ingest_names__lookup(const ingest_schema *s, const char *name
     return NAME_IGNORE;
   *field = UINT32_MAX;
   switch (s->unmapped) {
-  case UNMAPPED_KEEP: return NAME_STORE;
-  case UNMAPPED_IGNORE: return NAME_IGNORE;
-  default: return NAME_REFUSE;
+  case UNMAPPED_KEEP:
+    return NAME_STORE;
+  case UNMAPPED_IGNORE:
+    return NAME_IGNORE;
+  default:
+    return NAME_REFUSE;
   }
 }
 

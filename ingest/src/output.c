@@ -19,8 +19,7 @@ int ingest_output__point(ingest_output *out, int64_t ts, double value, uint32_t 
 }
 
 /* n bytes of text, NUL-terminated, appended to out->text; NULL when full. */
-static char *text_put(ingest_output *out, const char *a, size_t alen, const char *b,
-                      size_t blen) {
+static char *text_put(ingest_output *out, const char *a, size_t alen, const char *b, size_t blen) {
   size_t need = alen + blen + 1;
   if (out->text_cap - out->text_len < need) return NULL;
   char *p = out->text + out->text_len;
@@ -37,9 +36,9 @@ static bool equals2(const char *name, const char *a, size_t alen, const char *b,
          (blen == 0 || !memcmp(name + alen, b, blen));
 }
 
-int ingest_output__name(ingest_output *out, const char *a, size_t alen, const char *b,
-                        size_t blen, const char *static_name, const char *unit,
-                        size_t unit_len, bool static_unit, uint32_t *idx, ingest_error *err) {
+int ingest_output__name(ingest_output *out, const char *a, size_t alen, const char *b, size_t blen,
+                        const char *static_name, const char *unit, size_t unit_len,
+                        bool static_unit, uint32_t *idx, ingest_error *err) {
   for (size_t i = 0; i < out->nnames; i++) {
     if (!equals2(out->names[i], a, alen, b, blen)) continue;
     *idx = (uint32_t)i;

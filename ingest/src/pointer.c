@@ -114,9 +114,7 @@ int ingest_pointer_compile(const char *text, ingest_pointer **out) {
 
 void ingest_pointer_free(ingest_pointer *p) { free(p); }
 
-const char *ingest_pointer_text(const ingest_pointer *p) {
-  return p ? p->text : "";
-}
+const char *ingest_pointer_text(const ingest_pointer *p) { return p ? p->text : ""; }
 
 ingest_value ingest_pointer_resolve(const ingest_pointer *p, ingest_value root) {
   ingest_value absent = {NULL, NULL};

@@ -39,19 +39,15 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + (int64_t)doe - 719468;
 }
 
-static bool is_leap(unsigned y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static bool is_leap(unsigned y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static unsigned days_in_month(unsigned y, unsigned m) {
-  static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30,
-                                        31, 31, 30, 31, 30, 31};
+  static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
 
 /* n ASCII digits at s[*i], advancing *i; false if any is not a digit. */
-static bool digits(const char *s, size_t len, size_t *i, unsigned n,
-                   unsigned *out) {
+static bool digits(const char *s, size_t len, size_t *i, unsigned n, unsigned *out) {
   if (len - *i < n) return false;
   unsigned v = 0;
   for (unsigned k = 0; k < n; k++) {
@@ -84,8 +80,8 @@ int ingest_rfc3339_parse(const char *text, size_t len, int64_t *ms) {
       !digits(text, len, &i, 2, &minute) || !lit(text, len, &i, ':') ||
       !digits(text, len, &i, 2, &second))
     return INGEST_ETIMESTAMP;
-  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
-      hour > 23 || minute > 59 || second > 60)
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+      minute > 59 || second > 60)
     return INGEST_ETIMESTAMP;
 
   /* time-secfrac: any number of digits; milliseconds are the first three,
@@ -125,8 +121,7 @@ int ingest_rfc3339_parse(const char *text, size_t len, int64_t *ms) {
   }
 
   int64_t secs = days_from_civil(year, month, day) * 86400 +
-                 (int64_t)(hour * 3600 + minute * 60 + second) -
-                 (int64_t)offset_min * 60;
+                 (int64_t)(hour * 3600 + minute * 60 + second) - (int64_t)offset_min * 60;
   *ms = secs * 1000 + frac_ms;
   return 0;
 }

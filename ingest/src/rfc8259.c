@@ -97,17 +97,17 @@ static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static bool is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 /* Inlined: it runs before every token, and mostly finds nothing to skip. */
-static inline __attribute__((always_inline)) const unsigned char *
-skip_ws(const unsigned char *p, const unsigned char *end) {
+static inline __attribute__((always_inline)) const unsigned char *skip_ws(
+    const unsigned char *p, const unsigned char *end) {
   while (p < end && *p <= ' ' && is_ws(*p)) p++; /* compact JSON: one comparison */
   return p;
 }
 
 /* Records a syntax error; returns NULL for the token scanners. Cold: the
  * compiler keeps it out of the way of the paths valid text takes. */
-__attribute__((cold)) static const unsigned char *
-fail(scan *sc, const unsigned char *where, const unsigned char *token, bool in_name,
-     const char *why) {
+__attribute__((cold)) static const unsigned char *fail(scan *sc, const unsigned char *where,
+                                                       const unsigned char *token, bool in_name,
+                                                       const char *why) {
   sc->r->where = (size_t)(where - sc->base);
   sc->r->token = (size_t)(token - sc->base);
   sc->r->in_name = in_name;
@@ -215,8 +215,8 @@ static const unsigned char *string(scan *sc, const unsigned char *p, bool name) 
     if (cp >= 0xD800 && cp <= 0xDFFF) {
       /* Section 7: a character above U+FFFF is a high then a low
        * surrogate escape; anything else is a lone surrogate (see above). */
-      long lo = cp <= 0xDBFF && end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8, end)
-                                                                               : -1;
+      long lo =
+          cp <= 0xDBFF && end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8, end) : -1;
       if (!(lo >= 0xDC00 && lo <= 0xDFFF)) {
         if (cp <= 0xDBFF && end - p < 12 && (end - p < 7 || p[6] == '\\'))
           return fail(sc, end, start, name, ends_early);
@@ -639,8 +639,7 @@ void ingest_rfc8259__pointer(const char *text, size_t len, size_t at, char *buf,
       if (c == '"') {
         next = string_end(s, i, len);
       } else {
-        while (next < len && !is_ws(s[next]) && s[next] != ',' && s[next] != ']' &&
-               s[next] != '}')
+        while (next < len && !is_ws(s[next]) && s[next] != ',' && s[next] != ']' && s[next] != '}')
           next++;
       }
       if (at < next) break; /* inside this scalar */

@@ -161,7 +161,8 @@ int ingest_schema_load_file(const char *path, ingest_schema **out, ingest_error 
 
 static int cmp_specificity(const void *a, const void *b) {
   const ingest_schema *x = *(const ingest_schema *const *)a, *y = *(const ingest_schema *const *)b;
-  unsigned sx = tsdb_topic_template_specificity(x->tpl), sy = tsdb_topic_template_specificity(y->tpl);
+  unsigned sx = tsdb_topic_template_specificity(x->tpl),
+           sy = tsdb_topic_template_specificity(y->tpl);
   if (sx != sy) return sx > sy ? -1 : 1;
   return strcmp(x->id, y->id);
 }
@@ -286,8 +287,7 @@ void ingest_output_init(ingest_output *out, tsdb_point *points, size_t points_ca
  * refused here; against what is already stored the engine keeps the first.
  * Quadratic, but bounded by the output's capacity, and only for schemas
  * that ask for it. */
-static int reject_duplicates(const ingest_schema *s, const ingest_output *out,
-                             ingest_error *err) {
+static int reject_duplicates(const ingest_schema *s, const ingest_output *out, ingest_error *err) {
   for (size_t i = 1; i < out->npoints; i++) {
     for (size_t j = 0; j < i; j++) {
       const tsdb_point *a = &out->points[j], *b = &out->points[i];
@@ -308,8 +308,8 @@ static int reject_duplicates(const ingest_schema *s, const ingest_output *out,
 }
 
 int ingest_schema_process(const ingest_schema *s, const char *topic, size_t topic_len,
-                          const void *payload, size_t len, int64_t arrival_ms,
-                          ingest_output *out, ingest_error *err) {
+                          const void *payload, size_t len, int64_t arrival_ms, ingest_output *out,
+                          ingest_error *err) {
   out->npoints = out->nnames = out->text_len = 0;
   err->code = 0;
   const ingest_decoder *d = s->decoder;

@@ -33,9 +33,9 @@ typedef enum { UNMAPPED_KEEP, UNMAPPED_IGNORE, UNMAPPED_REFUSE } ingest_unmapped
 /* One field: a measurement (pointer set) or a target of the names map. */
 typedef struct ingest_field {
   char *name;
-  char *unit;           /* NULL: none */
-  double precision;     /* 0: not given */
-  double scale;         /* 1: not given */
+  char *unit;              /* NULL: none */
+  double precision;        /* 0: not given */
+  double scale;            /* 1: not given */
   ingest_pointer *pointer; /* measurements only */
   /* The member name when the pointer is one object member of the root
    * ("/pm10"), the common case: see root_fast. */
@@ -47,7 +47,7 @@ typedef struct ingest_field {
 typedef struct ingest_name_entry {
   char *key;
   size_t key_len;
-  uint32_t field;  /* index into fields (map entries only) */
+  uint32_t field; /* index into fields (map entries only) */
 } ingest_name_entry;
 
 typedef struct ingest_decoder ingest_decoder;
@@ -61,10 +61,10 @@ struct ingest_schema {
   const ingest_decoder *decoder;
   ingest_jsonschema *validator;
 
-  ingest_ts_format ts_fmt;   /* TS_NONE: the format's own time */
+  ingest_ts_format ts_fmt; /* TS_NONE: the format's own time */
   ingest_pointer *ts_pointer;
   int64_t max_future_ms;
-  int64_t max_past_ms;       /* 0: no bound */
+  int64_t max_past_ms; /* 0: no bound */
 
   size_t nfields;
   ingest_field *fields;
@@ -87,12 +87,12 @@ struct ingest_schema {
 
   /* Options of the selected format, set by its decoder's configure(). */
   struct {
-    bool name_unit;     /* series "name+unit" */
+    bool name_unit; /* series "name+unit" */
     bool skip_booleans;
     bool skip_sums;
   } senml;
   struct {
-    int simulated;      /* 0 ignore, 1 store, 2 refuse */
+    int simulated;           /* 0 ignore, 1 store, 2 refuse */
     int cap_device, cap_app; /* topic captures, -1 when the template has none */
   } ttn;
   struct {
@@ -125,8 +125,8 @@ struct ingest_decoder {
   /* Load time: reads the format's own x-tsdb member (a cJSON object, or NULL
    * when absent) into s. NULL when the format has no options. */
   int (*configure)(ingest_schema *s, const void *options, ingest_error *err);
-  int (*extract)(const ingest_schema *s, const ingest_msg *m, ingest_value root,
-                 ingest_output *out, ingest_error *err);
+  int (*extract)(const ingest_schema *s, const ingest_msg *m, ingest_value root, ingest_output *out,
+                 ingest_error *err);
 };
 
 extern const ingest_decoder ingest_decode_json;
@@ -142,8 +142,7 @@ const char *ingest_decode__names(void);
 
 /* decode_json.c / decode_msgpack.c: the parsers, shared by the decoders
  * whose payload is JSON. */
-int ingest_decode_json__parse(const void *payload, size_t len, ingest_doc *doc,
-                              ingest_error *err);
+int ingest_decode_json__parse(const void *payload, size_t len, ingest_doc *doc, ingest_error *err);
 void ingest_decode_json__release(ingest_doc *doc);
 
 /* members.c: every object of the decoded payload has unique member names
@@ -151,15 +150,14 @@ void ingest_decode_json__release(ingest_doc *doc);
  * pointer and the name in err. O(n log n) in the members of an object. */
 int ingest_members__unique(ingest_value root, ingest_error *err);
 /* The refusal of a duplicate name[0..len) in the object at pointer. */
-int ingest_members__refuse(const char *pointer, const char *name, size_t len,
-                           ingest_error *err);
+int ingest_members__refuse(const char *pointer, const char *name, size_t len, ingest_error *err);
 
 /* mapping.c: x-tsdb at load time (everything except the JSON Schema). */
 int ingest_mapping__load(ingest_schema *s, const void *x_tsdb, ingest_error *err);
 void ingest_mapping__free(ingest_schema *s);
 /* A load error naming the file and the x-tsdb member (where). */
-int ingest_mapping__bad(ingest_error *err, const char *path, const char *where,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int ingest_mapping__bad(ingest_error *err, const char *path, const char *where, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
 /* The index of the topic template's capture named name, or -1. */
 int ingest_mapping__capture(const ingest_schema *s, const char *name);
 /* Parses a string member that must be one of choices (NULL-terminated);
@@ -168,9 +166,8 @@ int ingest_mapping__choice(const ingest_schema *s, const void *obj, const char *
                            const char *where, const char *const *choices, int *out,
                            ingest_error *err);
 /* Every member of obj is one of allowed (NULL-terminated). */
-int ingest_mapping__check_keys(const ingest_schema *s, const void *obj,
-                               const char *const *allowed, const char *where,
-                               ingest_error *err);
+int ingest_mapping__check_keys(const ingest_schema *s, const void *obj, const char *const *allowed,
+                               const char *where, ingest_error *err);
 
 /* extract.c: steps shared by the decoders. */
 
@@ -182,8 +179,7 @@ int ingest_extract__validate(const ingest_schema *s, ingest_value doc, const cha
  * has one, else *fallback_ms (the format's own time, or arrival). Checks
  * the bounds either way. */
 int ingest_extract__time(const ingest_schema *s, const ingest_msg *m, ingest_value doc,
-                         const char *prefix, int64_t fallback_ms, int64_t *ts,
-                         ingest_error *err);
+                         const char *prefix, int64_t fallback_ms, int64_t *ts, ingest_error *err);
 /* max_future/max_past for a time found at pointer (value v, for "actual"). */
 int ingest_extract__check_time(const ingest_schema *s, const ingest_msg *m, int64_t ms,
                                const char *pointer, ingest_value v, ingest_error *err);
@@ -241,7 +237,7 @@ int ingest_output__point(ingest_output *out, int64_t ts, double value, uint32_t 
  * INGEST_ETOOBIG (err filled) when names or text are full. Call it only for
  * a name that gets a point, so that every name is used.
  */
-int ingest_output__name(ingest_output *out, const char *a, size_t alen, const char *b,
-                        size_t blen, const char *static_name, const char *unit,
-                        size_t unit_len, bool static_unit, uint32_t *idx, ingest_error *err);
+int ingest_output__name(ingest_output *out, const char *a, size_t alen, const char *b, size_t blen,
+                        const char *static_name, const char *unit, size_t unit_len,
+                        bool static_unit, uint32_t *idx, ingest_error *err);
 #endif /* INGEST_SCHEMA_INTERNAL_H */

@@ -35,9 +35,7 @@ static ingest_type cj_type(const void *node) {
   }
 }
 
-static bool cj_boolean(const void *node) {
-  return (J(node)->type & 0xFF) == cJSON_True;
-}
+static bool cj_boolean(const void *node) { return (J(node)->type & 0xFF) == cJSON_True; }
 
 static double cj_number(const void *node) { return J(node)->valuedouble; }
 
@@ -74,8 +72,8 @@ static size_t cj_count(const void *node) {
 /* it->pos is the next child to return; index 0 with pos NULL means "not
  * started". Following ->next keeps every step O(1) (cJSON_GetArrayItem would
  * walk from the head each time). */
-static bool cj_next(const void *node, ingest_iter *it, const char **key,
-                    size_t *key_len, const void **child) {
+static bool cj_next(const void *node, ingest_iter *it, const char **key, size_t *key_len,
+                    const void **child) {
   int t = J(node)->type & 0xFF;
   if (t != cJSON_Array && t != cJSON_Object) return false;
   const cJSON *c = it->index == 0 ? J(node)->child : (const cJSON *)it->pos;
@@ -102,8 +100,7 @@ static bool key_equals(const char *cj, const char *key, size_t key_len) {
   return cj[key_len] == '\0';
 }
 
-static const void *cj_member(const void *node, const char *key,
-                             size_t key_len) {
+static const void *cj_member(const void *node, const char *key, size_t key_len) {
   if ((J(node)->type & 0xFF) != cJSON_Object || key == NULL) return NULL;
   for (const cJSON *c = J(node)->child; c != NULL; c = c->next)
     if (c->string != NULL && key_equals(c->string, key, key_len)) return c;

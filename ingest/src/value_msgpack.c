@@ -18,9 +18,7 @@
 #include <msgpack.h>
 #include <string.h>
 
-static const msgpack_object *M(const void *node) {
-  return (const msgpack_object *)node;
-}
+static const msgpack_object *M(const void *node) { return (const msgpack_object *)node; }
 
 static ingest_type mp_type(const void *node) {
   switch (M(node)->type) {
@@ -106,8 +104,8 @@ static size_t mp_count(const void *node) {
 }
 
 /* Elements are contiguous in msgpack-c, so the index alone is the state. */
-static bool mp_next(const void *node, ingest_iter *it, const char **key,
-                    size_t *key_len, const void **child) {
+static bool mp_next(const void *node, ingest_iter *it, const char **key, size_t *key_len,
+                    const void **child) {
   const msgpack_object *o = M(node);
   if (o->type == MSGPACK_OBJECT_ARRAY) {
     if (it->index >= o->via.array.size) return false;
@@ -134,8 +132,7 @@ static bool mp_next(const void *node, ingest_iter *it, const char **key,
 
 /* Keys carry their length, so comparison is length + bytes: exact, case
  * sensitive, and NUL bytes inside keys compare like any other byte. */
-static const void *mp_member(const void *node, const char *key,
-                             size_t key_len) {
+static const void *mp_member(const void *node, const char *key, size_t key_len) {
   const msgpack_object *o = M(node);
   if (o->type != MSGPACK_OBJECT_MAP || key == NULL) return NULL;
   for (uint32_t i = 0; i < o->via.map.size; i++) {

@@ -80,15 +80,15 @@ typedef struct cmd_ctx {
   const cJSON *cmd;
   const char *name;
   const cJSON *correlation;
-  tsdb_strbuf *out;      /* members of a single answer (after "command") */
-  char data_topic[512];  /* where a single answer goes ("" = none) */
-  char error[384];       /* set => error answer */
-  bool multi;            /* answered per series (then "done", like every command) */
-  bool admin;            /* answered on $tsdb/admin/<client>/<command> */
+  tsdb_strbuf *out;     /* members of a single answer (after "command") */
+  char data_topic[512]; /* where a single answer goes ("" = none) */
+  char error[384];      /* set => error answer */
+  bool multi;           /* answered per series (then "done", like every command) */
+  bool admin;           /* answered on $tsdb/admin/<client>/<command> */
   int64_t now;
 } cmd_ctx;
 
-#define CMD_ERROR(ctx, ...) snprintf((ctx)->error, sizeof (ctx)->error, __VA_ARGS__)
+#define CMD_ERROR(ctx, ...) snprintf((ctx)->error, sizeof(ctx)->error, __VA_ARGS__)
 
 /* Payload bytes waiting for the broker above which a control thread pauses
  * before producing more answers (results.h: backpressure). */
@@ -128,8 +128,7 @@ static bool arg_time(cmd_ctx *c, const char *name, int64_t dflt, int64_t *out) {
   if (cJSON_IsNumber(v)) {
     double d = v->valuedouble;
     if (!isfinite(d) || d != floor(d) || fabs(d) > 9.0e15) {
-      CMD_ERROR(c, "argument '%s' must be an integer number of milliseconds since the epoch",
-                name);
+      CMD_ERROR(c, "argument '%s' must be an integer number of milliseconds since the epoch", name);
       return false;
     }
     *out = (int64_t)d;
@@ -147,8 +146,9 @@ static bool arg_time(cmd_ctx *c, const char *name, int64_t dflt, int64_t *out) {
       return true;
     }
   }
-  CMD_ERROR(c, "argument '%s' must be milliseconds since the epoch, \"now\" or \"-<duration>\" "
-               "such as \"-1h\"",
+  CMD_ERROR(c,
+            "argument '%s' must be milliseconds since the epoch, \"now\" or \"-<duration>\" "
+            "such as \"-1h\"",
             name);
   return false;
 }
@@ -171,8 +171,8 @@ static bool arg_duration(cmd_ctx *c, const char *name, int64_t *out) {
 static void publish_answer(tsdb_serve *srv, const char *client_id, const char *data_topic,
                            const char *admin_command, const char *body, size_t len) {
   char topic[1024];
-  int n = admin_command ? snprintf(topic, sizeof topic, "$tsdb/admin/%s/%s", client_id,
-                                   admin_command)
+  int n = admin_command
+              ? snprintf(topic, sizeof topic, "$tsdb/admin/%s/%s", client_id, admin_command)
           : data_topic && data_topic[0]
               ? snprintf(topic, sizeof topic, "$tsdb/reply/%s/%s", client_id, data_topic)
               : snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
@@ -459,8 +459,10 @@ static void cmd_query(cmd_ctx *c) {
     const cJSON *a;
     cJSON_ArrayForEach(a, aggs) {
       int k = cJSON_IsString(a) ? tsdb_agg_find(a->valuestring) : TSDB_ENOTFOUND;
-      if (k < 0) n = 0;
-      else proto.aggs[k] = true;
+      if (k < 0)
+        n = 0;
+      else
+        proto.aggs[k] = true;
     }
     if (n < 1) {
       char names[128] = "";
@@ -489,7 +491,8 @@ static void cmd_query(cmd_ctx *c) {
   uint32_t limit = c->srv->opts.max_answer_rows;
   const cJSON *lim = arg(c, "limit");
   if (lim) {
-    if (!cJSON_IsNumber(lim) || lim->valuedouble < 1 || lim->valuedouble != floor(lim->valuedouble)) {
+    if (!cJSON_IsNumber(lim) || lim->valuedouble < 1 ||
+        lim->valuedouble != floor(lim->valuedouble)) {
       CMD_ERROR(c, "argument 'limit' must be a positive integer");
       return;
     }
@@ -524,8 +527,8 @@ static void cmd_query(cmd_ctx *c) {
     if (step) {
       /* The planner: the coarsest tier dividing the step, edges from finer
        * tiers or raw points (query.c). */
-      tsdb_step_query q = {.series = sel.ids[i], .from = from, .to = to, .step_ms = step,
-                           .fill = fill, .limit = 0};
+      tsdb_step_query q = {
+          .series = sel.ids[i], .from = from, .to = to, .step_ms = step, .fill = fill, .limit = 0};
       rc = tsdb_query_step(db, &q, bucket_row, &rows, NULL);
     } else {
       rc = tsdb_read_raw(db, sel.ids[i], from, to, raw_row, &rows);
@@ -645,8 +648,9 @@ static void cmd_replay(cmd_ctx *c) {
   const cJSON *sv = arg(c, "speed");
   if (sv && !(cJSON_IsString(sv) && !strcmp(sv->valuestring, "max"))) {
     if (!cJSON_IsNumber(sv) || !(sv->valuedouble > 0) || sv->valuedouble > 1e6) {
-      CMD_ERROR(c, "argument 'speed' must be a factor > 0 (60 replays an hour in a minute) or "
-                   "\"max\"");
+      CMD_ERROR(c,
+                "argument 'speed' must be a factor > 0 (60 replays an hour in a minute) or "
+                "\"max\"");
       return;
     }
     speed = sv->valuedouble;
@@ -682,8 +686,9 @@ static void cmd_replay(cmd_ctx *c) {
     tsdb_strbuf__json_double(sb, speed);
   else
     tsdb_strbuf__puts(sb, "\"max\"");
-  tsdb_strbuf__printf(sb, ",\"messages\":\"$tsdb/replay/%s/%s/<topic>\",\"progress\":"
-                          "\"$tsdb/replay/%s/%s\"",
+  tsdb_strbuf__printf(sb,
+                      ",\"messages\":\"$tsdb/replay/%s/%s/<topic>\",\"progress\":"
+                      "\"$tsdb/replay/%s/%s\"",
                       c->client_id, idbuf, c->client_id, idbuf);
 }
 
@@ -717,12 +722,8 @@ typedef struct command_def {
 } command_def;
 
 static const command_def commands[] = {
-    {"query", cmd_query},
-    {"last", cmd_last},
-    {"series", cmd_series},
-    {"stats", cmd_stats},
-    {"replay", cmd_replay},
-    {"cancel", cmd_cancel},
+    {"query", cmd_query}, {"last", cmd_last},     {"series", cmd_series},
+    {"stats", cmd_stats}, {"replay", cmd_replay}, {"cancel", cmd_cancel},
 };
 
 static void error_answer(tsdb_serve *srv, const char *client_id, const char *command_name,
@@ -751,9 +752,9 @@ static void handle(tsdb_serve *srv, const job *j) {
   cJSON *root = cJSON_ParseWithLength(j->payload, j->len);
   const cJSON *list = root ? cJSON_GetObjectItemCaseSensitive(root, "commands") : NULL;
   if (!root || !cJSON_IsArray(list)) {
-    error_answer(srv, j->client_id, "unknown", NULL, "%s",
-                 root ? "request must be an object with a \"commands\" array"
-                      : "request is not valid JSON");
+    error_answer(
+        srv, j->client_id, "unknown", NULL, "%s",
+        root ? "request must be an object with a \"commands\" array" : "request is not valid JSON");
     cJSON_Delete(root);
     return;
   }
@@ -839,8 +840,7 @@ static void *control_main(void *arg) {
 
 bool tsdb_client_id_scopable(const char *id) { return id && id[0] && !strpbrk(id, "/+#"); }
 
-int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *payload,
-                         size_t len) {
+int tsdb_control__submit(tsdb_control *c, const char *client_id, const void *payload, size_t len) {
   tsdb_serve *srv = c->srv;
   if (!tsdb_client_id_scopable(client_id)) {
     tsdb_log__printf(&srv->log, TSDB_LOG_WARNING,

@@ -35,7 +35,8 @@ char *tsdb_serve_prometheus(const tsdb_serve_stats *all) {
     size_t offset;
   } metrics[] = {
 #define M(field, type, help) {"tsdb_" #field, type, help, offsetof(tsdb_stats, field)}
-#define S(field, type, help) {"tsdb_" #field, type, help, offsetof(tsdb_serve_stats, field)}
+#define S(field, type, help) \
+  { "tsdb_" #field, type, help, offsetof(tsdb_serve_stats, field) }
       M(messages_ingested, "counter", "Messages queued for storage."),
       M(points_ingested, "counter", "Points queued for storage."),
       M(points_written, "counter", "Points written to RocksDB."),
@@ -47,7 +48,8 @@ char *tsdb_serve_prometheus(const tsdb_serve_stats *all) {
       M(buckets_finalized, "counter", "Rollup buckets finalized."),
       M(corrections, "counter", "Finalized buckets changed again by late points."),
       M(open_buckets, "gauge", "Rollup buckets open in memory."),
-      M(backfills_pending, "gauge", "Rollup tiers a schema added, still being built from older data."),
+      M(backfills_pending, "gauge",
+        "Rollup tiers a schema added, still being built from older data."),
       M(series, "gauge", "Series in the catalog."),
       S(commands, "counter", "$CONTROL command requests run."),
       S(results_dropped, "counter", "Publications dropped because nobody drained them."),
@@ -120,12 +122,11 @@ void tsdb_serve__stats_json(tsdb_serve *srv, tsdb_strbuf *sb) {
       "\"storage_failing\":%llu,\"storage_failures\":%llu,\"messages_lost\":%llu,"
       "\"points_lost\":%llu,\"wal_damaged\":%llu}",
       (unsigned long long)st.messages_ingested, (unsigned long long)st.points_ingested,
-      (unsigned long long)st.points_written, (unsigned long long)st.queue_full,
-      st.queue_bytes_used, st.queue_bytes_capacity, (unsigned long long)st.batches,
-      (unsigned long long)st.late_points, (unsigned long long)st.expired_points,
-      (unsigned long long)st.duplicates_rejected, (unsigned long long)st.buckets_finalized,
-      (unsigned long long)st.corrections, (unsigned long long)st.open_buckets,
-      (unsigned long long)st.backfills_pending,
+      (unsigned long long)st.points_written, (unsigned long long)st.queue_full, st.queue_bytes_used,
+      st.queue_bytes_capacity, (unsigned long long)st.batches, (unsigned long long)st.late_points,
+      (unsigned long long)st.expired_points, (unsigned long long)st.duplicates_rejected,
+      (unsigned long long)st.buckets_finalized, (unsigned long long)st.corrections,
+      (unsigned long long)st.open_buckets, (unsigned long long)st.backfills_pending,
       (unsigned long long)st.series, (unsigned long long)all.commands,
       (unsigned long long)all.results_dropped, (unsigned long long)st.write_errors,
       (unsigned long long)st.retention_sweeps, (unsigned long long)st.write_latency_p50_us,

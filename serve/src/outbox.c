@@ -4,8 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-int tsdb_outbox__init(tsdb_outbox *q, size_t max_items, void (*notify)(void *ud),
-                       void *notify_ud) {
+int tsdb_outbox__init(tsdb_outbox *q, size_t max_items, void (*notify)(void *ud), void *notify_ud) {
   memset(q, 0, sizeof *q);
   q->notify = notify;
   q->notify_ud = notify_ud;
@@ -48,8 +47,8 @@ static void append(tsdb_outbox *q, tsdb_result_item *item) {
   announce(q);
 }
 
-int tsdb_outbox__publish(tsdb_outbox *q, const char *topic, const void *payload,
-                          size_t len, int qos, bool retain, bool essential) {
+int tsdb_outbox__publish(tsdb_outbox *q, const char *topic, const void *payload, size_t len,
+                         int qos, bool retain, bool essential) {
   if (!essential && atomic_load(&q->count) >= q->max_items) {
     atomic_fetch_add(&q->dropped, 1);
     return TSDB_EFULL;
@@ -66,8 +65,12 @@ int tsdb_outbox__publish(tsdb_outbox *q, const char *topic, const void *payload,
   if (len) memcpy(p, payload, len);
   p[len] = '\0';
   item->next = NULL;
-  item->result = (tsdb_result){.kind = TSDB_RESULT_PUBLISH, .topic = t, .payload = p,
-                               .payload_len = len, .qos = qos, .retain = retain};
+  item->result = (tsdb_result){.kind = TSDB_RESULT_PUBLISH,
+                               .topic = t,
+                               .payload = p,
+                               .payload_len = len,
+                               .qos = qos,
+                               .retain = retain};
   append(q, item);
   return 0;
 }
@@ -83,14 +86,14 @@ int tsdb_outbox__log(tsdb_outbox *q, int level, const char *text) {
   char *p = (char *)(item + 1);
   memcpy(p, text, len + 1);
   item->next = NULL;
-  item->result = (tsdb_result){.kind = TSDB_RESULT_LOG, .payload = p, .payload_len = len,
-                               .level = level};
+  item->result =
+      (tsdb_result){.kind = TSDB_RESULT_LOG, .payload = p, .payload_len = len, .level = level};
   append(q, item);
   return 0;
 }
 
 int tsdb_outbox__wait_below_for(tsdb_outbox *q, size_t max_bytes, atomic_bool *stop,
-                                 int64_t timeout_ms) {
+                                int64_t timeout_ms) {
   if (atomic_load(&q->bytes) <= max_bytes) return 1;
   struct timespec end;
   clock_gettime(CLOCK_REALTIME, &end);
@@ -117,16 +120,16 @@ int tsdb_outbox__wait_below_for(tsdb_outbox *q, size_t max_bytes, atomic_bool *s
      * nobody drains. */
     struct timespec at;
     clock_gettime(CLOCK_REALTIME, &at);
-    if (timeout_ms >= 0 && (at.tv_sec > end.tv_sec ||
-                            (at.tv_sec == end.tv_sec && at.tv_nsec >= end.tv_nsec)))
+    if (timeout_ms >= 0 &&
+        (at.tv_sec > end.tv_sec || (at.tv_sec == end.tv_sec && at.tv_nsec >= end.tv_nsec)))
       break;
     at.tv_nsec += 50 * 1000000L;
     if (at.tv_nsec >= 1000000000L) {
       at.tv_sec++;
       at.tv_nsec -= 1000000000L;
     }
-    if (timeout_ms >= 0 && (at.tv_sec > end.tv_sec ||
-                            (at.tv_sec == end.tv_sec && at.tv_nsec > end.tv_nsec)))
+    if (timeout_ms >= 0 &&
+        (at.tv_sec > end.tv_sec || (at.tv_sec == end.tv_sec && at.tv_nsec > end.tv_nsec)))
       at = end;
     pthread_cond_timedwait(&q->drained, &q->lock, &at);
   }
@@ -145,8 +148,8 @@ bool tsdb_outbox__wait_below(tsdb_outbox *q, size_t max_bytes, atomic_bool *stop
   return tsdb_outbox__wait_below_for(q, max_bytes, stop, -1) == 1;
 }
 
-size_t tsdb_outbox__drain(tsdb_outbox *q, size_t max_items, size_t max_bytes,
-                           tsdb_result_fn fn, void *ud) {
+size_t tsdb_outbox__drain(tsdb_outbox *q, size_t max_items, size_t max_bytes, tsdb_result_fn fn,
+                          void *ud) {
   if (max_items == 0) return 0;
   /* Items linked from here on announce themselves (outbox.h). */
   atomic_store(&q->announced, false);

@@ -50,23 +50,22 @@ typedef struct tsdb_outbox {
   atomic_size_t count;
   size_t max_items;
   atomic_uint_fast64_t dropped;
-  atomic_size_t bytes;     /* payload bytes waiting */
-  pthread_cond_t drained;  /* signalled when items leave */
-  atomic_bool announced;   /* the host was notified of items not yet drained */
+  atomic_size_t bytes;    /* payload bytes waiting */
+  pthread_cond_t drained; /* signalled when items leave */
+  atomic_bool announced;  /* the host was notified of items not yet drained */
   void (*notify)(void *ud);
   void *notify_ud;
   atomic_bool shutting_down; /* waits for backlog end at once (tsdb_shutdown) */
 } tsdb_outbox;
 
 /* notify may be NULL (the host polls). */
-int tsdb_outbox__init(tsdb_outbox *q, size_t max_items, void (*notify)(void *ud),
-                       void *notify_ud);
+int tsdb_outbox__init(tsdb_outbox *q, size_t max_items, void (*notify)(void *ud), void *notify_ud);
 void tsdb_outbox__destroy(tsdb_outbox *q);
 
 /* Queues a publication; copies topic and payload. `essential` items (command
  * answers) ignore max_items. Returns 0, TSDB_ENOMEM or TSDB_EFULL. */
-int tsdb_outbox__publish(tsdb_outbox *q, const char *topic, const void *payload,
-                          size_t len, int qos, bool retain, bool essential);
+int tsdb_outbox__publish(tsdb_outbox *q, const char *topic, const void *payload, size_t len,
+                         int qos, bool retain, bool essential);
 /* Queues a log line (copied). */
 int tsdb_outbox__log(tsdb_outbox *q, int level, const char *text);
 
@@ -82,9 +81,9 @@ void tsdb_outbox__end_waits(tsdb_outbox *q);
  * -1 when `stop` became true. For producers that must act on their own clock
  * while they wait (replay progress). */
 int tsdb_outbox__wait_below_for(tsdb_outbox *q, size_t max_bytes, atomic_bool *stop,
-                                 int64_t timeout_ms);
+                                int64_t timeout_ms);
 
-size_t tsdb_outbox__drain(tsdb_outbox *q, size_t max_items, size_t max_bytes,
-                           tsdb_result_fn fn, void *ud);
+size_t tsdb_outbox__drain(tsdb_outbox *q, size_t max_items, size_t max_bytes, tsdb_result_fn fn,
+                          void *ud);
 
 #endif /* TSDB_OUTBOX_H */

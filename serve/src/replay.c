@@ -152,7 +152,7 @@ static bool wait_backlog(replay *r) {
     int64_t next = heartbeat(r, now);
     int64_t d = next - now;
     int rc = tsdb_outbox__wait_below_for(&r->srv->outbox, REPLAY_BACKLOG_BYTES, &r->cancel,
-                                          d < SLICE_MS ? d : SLICE_MS);
+                                         d < SLICE_MS ? d : SLICE_MS);
     if (rc) return rc > 0;
   }
 }
@@ -182,8 +182,8 @@ static int replay_message(void *ud, int64_t arrival, const char *topic_bytes, si
   if (r->speed > 0 && !wait_until(r, paced_due(r, arrival))) return REPLAY_CANCELLED;
   if (!wait_backlog(r)) return REPLAY_CANCELLED;
   char out_topic[1400];
-  int n = snprintf(out_topic, sizeof out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id,
-                   topic);
+  int n =
+      snprintf(out_topic, sizeof out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id, topic);
   if (n < 0 || (size_t)n >= sizeof out_topic) return 0;
   tsdb_outbox__publish(&r->srv->outbox, out_topic, payload, len, 1, false, true);
   rs->sent++;
@@ -206,8 +206,10 @@ static void *replay_main(void *arg) {
   if (!error && !cancelled) position = r->to;
   progress(r, state, position, error);
   tsdb_log__printf(&srv->log, TSDB_LOG_INFO, "replay %s client=%s id=%s sent=%llu",
-                   error ? "failed" : cancelled ? "cancelled" : "done", r->client_id, r->id,
-                   (unsigned long long)scan.sent);
+                   error       ? "failed"
+                   : cancelled ? "cancelled"
+                               : "done",
+                   r->client_id, r->id, (unsigned long long)scan.sent);
   atomic_store(&r->finished, true);
   return NULL;
 }
@@ -241,9 +243,8 @@ int tsdb_replays__init(tsdb_serve *srv, tsdb_replays **out) {
   return 0;
 }
 
-int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
-                        const char *filter, int64_t from, int64_t to, double speed, char *idbuf,
-                        size_t idlen) {
+int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id, const char *filter,
+                        int64_t from, int64_t to, double speed, char *idbuf, size_t idlen) {
   pthread_mutex_lock(&rs->lock);
   reap(rs);
   int rc = 0;

@@ -28,8 +28,7 @@ static void log_to_outbox(void *ud, int level, const char *line) {
   tsdb_outbox__log(ud, level, line);
 }
 
-int tsdb_serve_open(const tsdb_serve_options *opts, tsdb_serve **out, char *errbuf,
-                    size_t errlen) {
+int tsdb_serve_open(const tsdb_serve_options *opts, tsdb_serve **out, char *errbuf, size_t errlen) {
   *out = NULL;
   tsdb_serve *srv = calloc(1, sizeof *srv);
   if (!srv) {

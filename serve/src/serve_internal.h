@@ -16,7 +16,7 @@ struct tsdb_serve {
   tsdb_serve_options opts;
   tsdb_logger log; /* serve/'s own lines */
   tsdb_outbox outbox;
-  tsdb_db *db; /* set by tsdb_serve_start */
+  tsdb_db *db;                  /* set by tsdb_serve_start */
   int64_t archive_retention_ms; /* the engine's: 0 when replays are off */
   tsdb_control *control;
   tsdb_replays *replays;
@@ -33,9 +33,8 @@ int tsdb_replays__init(tsdb_serve *srv, tsdb_replays **out);
 /* Starts a replay thread; the id (given or generated) goes to idbuf.
  * TSDB_EFULL: max_replays run already; TSDB_EINVAL: the client runs one of
  * that id already. */
-int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
-                        const char *filter, int64_t from, int64_t to, double speed, char *idbuf,
-                        size_t idlen);
+int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id, const char *filter,
+                        int64_t from, int64_t to, double speed, char *idbuf, size_t idlen);
 /* Cancels a running replay of this client; TSDB_ENOTFOUND if none. */
 int tsdb_replays__cancel(tsdb_replays *rs, const char *client_id, const char *id);
 void tsdb_replays__stop(tsdb_replays *rs);

@@ -65,8 +65,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   if (err.code != rc || !err.message[0] || out.npoints != 0) abort();
-  ingest_error_context ctx = {ingest_schema_id(schema), ingest_schema_version(schema), FUZZ_TOPIC,
-                              strlen(FUZZ_TOPIC), "fuzz", NULL, INT64_C(1795684800000)};
+  ingest_error_context ctx = {ingest_schema_id(schema),
+                              ingest_schema_version(schema),
+                              FUZZ_TOPIC,
+                              strlen(FUZZ_TOPIC),
+                              "fuzz",
+                              NULL,
+                              INT64_C(1795684800000)};
   if (ingest_error_record_json(&err, &ctx, record, sizeof record) <= 0) abort();
   cJSON *j = cJSON_Parse(record);
   if (!cJSON_IsObject(j)) abort();

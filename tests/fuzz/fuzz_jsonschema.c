@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int rc = ingest_jsonschema_compile(sdoc, &schema, &err);
   cJSON_Delete(sdoc); /* the compiled schema keeps its own copy */
   if (rc != 0) {
-    if (schema || !err.message[0] || (rc != INGEST_ESCHEMA && rc != INGEST_EUNSUPPORTED &&
-                                      rc != INGEST_ENOMEM))
+    if (schema || !err.message[0] ||
+        (rc != INGEST_ESCHEMA && rc != INGEST_EUNSUPPORTED && rc != INGEST_ENOMEM))
       abort();
     return 0;
   }

@@ -87,12 +87,23 @@ int main(int argc, char **argv) {
   int ntopics = 0, npayloads = 0, opt;
   while ((opt = getopt(argc, argv, "p:t:m:i:f:")) != -1) {
     switch (opt) {
-    case 'p': port = optarg; break;
-    case 't': if (ntopics < MAX_MESSAGES) arg_topics[ntopics++] = optarg; break;
-    case 'm': if (npayloads < MAX_MESSAGES) arg_payloads[npayloads++] = optarg; break;
-    case 'i': id = optarg; break;
-    case 'f': file = optarg; break;
-    default: goto usage;
+    case 'p':
+      port = optarg;
+      break;
+    case 't':
+      if (ntopics < MAX_MESSAGES) arg_topics[ntopics++] = optarg;
+      break;
+    case 'm':
+      if (npayloads < MAX_MESSAGES) arg_payloads[npayloads++] = optarg;
+      break;
+    case 'i':
+      id = optarg;
+      break;
+    case 'f':
+      file = optarg;
+      break;
+    default:
+      goto usage;
     }
   }
   if (file) {

@@ -59,8 +59,8 @@ static inline bool oracle_same_tree(const cJSON *c, const json_t *j, int depth) 
   case cJSON_Number:
     /* Both read the same text with strtod: the same double, bit for bit
      * (-0 included). */
-    return json_is_real(j) && memcmp(&c->valuedouble, &(double){json_real_value(j)},
-                                     sizeof(double)) == 0;
+    return json_is_real(j) &&
+           memcmp(&c->valuedouble, &(double){json_real_value(j)}, sizeof(double)) == 0;
   case cJSON_String:
     return json_is_string(j) && strlen(c->valuestring) == json_string_length(j) &&
            memcmp(c->valuestring, json_string_value(j), json_string_length(j)) == 0;
@@ -99,12 +99,11 @@ static inline oracle_result oracle_judge(const char *text, size_t len, char *why
   why[0] = '\0';
   /* Our own steps agree: the check's verdict is the parse's, and a
    * duplicate name the check did not see was one it left to members.c. */
-  bool consistent = st == INGEST_RFC8259_OK ? rc == 0 || (dup && r.names_unchecked)
+  bool consistent = st == INGEST_RFC8259_OK          ? rc == 0 || (dup && r.names_unchecked)
                     : st == INGEST_RFC8259_DUPLICATE ? dup
                                                      : rc != 0 && !dup;
-  if (!consistent ||
-      (rc != 0 && (err.code != INGEST_EDECODE || strcmp(err.keyword, "format") != 0 ||
-                   err.message[0] == '\0'))) {
+  if (!consistent || (rc != 0 && (err.code != INGEST_EDECODE ||
+                                  strcmp(err.keyword, "format") != 0 || err.message[0] == '\0'))) {
     snprintf(why, cap, "check %d but parse rc %d (%.160s)", (int)st, rc, err.message);
     if (rc == 0) ingest_decode_json__release(&doc);
     return ORACLE_DIFFERS;
@@ -125,10 +124,9 @@ static inline oracle_result oracle_judge(const char *text, size_t len, char *why
   if (st == INGEST_RFC8259_DEEP) return ORACLE_SKIPPED;
 
   json_error_t e;
-  json_t *j = json_loadb(text, len,
-                         JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL |
-                             JSON_ALLOW_NUL,
-                         &e);
+  json_t *j = json_loadb(
+      text, len,
+      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &e);
   enum json_error_code code = j ? json_error_unknown : json_error_code(&e);
   if (j) {
     if (st == INGEST_RFC8259_DUPLICATE) {

@@ -81,8 +81,9 @@ static size_t roundtrip_flags(const int64_t *ts, const double *v, size_t n, uint
   CHECK_INT(m, ==, n);
   for (size_t i = 0; i < n; i++) {
     CHECK_MSG(dts[i] == ts[i], "ts[%zu]: %" PRId64 " vs %" PRId64, i, dts[i], ts[i]);
-    CHECK_MSG(bits_of(dv[i]) == bits_of(v[i]), "v[%zu]: %.17g (0x%016" PRIx64 ") vs %.17g (0x%016" PRIx64 ")",
-              i, dv[i], bits_of(dv[i]), v[i], bits_of(v[i]));
+    CHECK_MSG(bits_of(dv[i]) == bits_of(v[i]),
+              "v[%zu]: %.17g (0x%016" PRIx64 ") vs %.17g (0x%016" PRIx64 ")", i, dv[i],
+              bits_of(dv[i]), v[i], bits_of(v[i]));
   }
   /* encoding is deterministic */
   uint8_t *again = malloc(cap);
@@ -289,9 +290,19 @@ TEST(special_values) {
 }
 
 TEST(huge_and_tiny_magnitudes) {
-  static const double vals[] = {1e308, -1e308, 1e-308, 4.9e-324, 1.7976931348623157e308,
-                                2.2250738585072014e-308, 1e-300, 1e300, 123456789012345678.0,
-                                9.2233720368547758e18, -9.2233720368547758e18, 1e19, 1e-19};
+  static const double vals[] = {1e308,
+                                -1e308,
+                                1e-308,
+                                4.9e-324,
+                                1.7976931348623157e308,
+                                2.2250738585072014e-308,
+                                1e-300,
+                                1e300,
+                                123456789012345678.0,
+                                9.2233720368547758e18,
+                                -9.2233720368547758e18,
+                                1e19,
+                                1e-19};
   size_t nv = sizeof vals / sizeof vals[0];
   pts p = pts_new(600);
   regular_ts(&p, T0, 1000);
@@ -370,8 +381,9 @@ TEST(mixed_decimal_falls_back) {
 
 TEST(decimal_scale_edges) {
   /* 0.1 + 0.2 is not 0.3: the codec must return the exact bits either way */
-  static const double odd[] = {0.1 + 0.2, 0.3, 1.1 * 1.1, 2.675, 0.15, 1e-9, 123456789.123456789,
-                               -0.001, 1e-18, 1.5e-17, 0.1 * 3, 100.0 / 3.0};
+  static const double odd[] = {
+      0.1 + 0.2,           0.3,    1.1 * 1.1, 2.675,   0.15,    1e-9,
+      123456789.123456789, -0.001, 1e-18,     1.5e-17, 0.1 * 3, 100.0 / 3.0};
   size_t no = sizeof odd / sizeof odd[0];
   pts p = pts_new(300);
   regular_ts(&p, T0, 1000);
@@ -382,9 +394,15 @@ TEST(decimal_scale_edges) {
     roundtrip(p.ts, p.v, p.n);
   }
   /* integers beyond 2^53, where not every integer is a double */
-  static const double big[] = {9007199254740992.0, 9007199254740994.0, 18014398509481988.0,
-                               1152921504606846976.0, 4611686018427387904.0 + 1024.0,
-                               -9223372036854775808.0, 9223372036854774784.0, 1e18, 1e17 + 8.0};
+  static const double big[] = {9007199254740992.0,
+                               9007199254740994.0,
+                               18014398509481988.0,
+                               1152921504606846976.0,
+                               4611686018427387904.0 + 1024.0,
+                               -9223372036854775808.0,
+                               9223372036854774784.0,
+                               1e18,
+                               1e17 + 8.0};
   size_t nb = sizeof big / sizeof big[0];
   for (size_t j = 0; j < p.n; j++) p.v[j] = big[j % nb];
   roundtrip(p.ts, p.v, p.n);
@@ -413,7 +431,8 @@ TEST(decimal_scale_edges) {
   roundtrip(p.ts, p.v, p.n);
   for (size_t j = 0; j < p.n; j++) p.v[j] = 9223372036854774784.0 - 1024.0 * (double)(j % 50);
   roundtrip(p.ts, p.v, p.n);
-  for (size_t j = 0; j < p.n; j++) p.v[j] = (j % 2 ? -1.0 : 1.0) * (9223372036854774784.0 - (double)(j % 7) * 1024.0);
+  for (size_t j = 0; j < p.n; j++)
+    p.v[j] = (j % 2 ? -1.0 : 1.0) * (9223372036854774784.0 - (double)(j % 7) * 1024.0);
   roundtrip(p.ts, p.v, p.n);
   /* negative decimals, counters */
   for (size_t j = 0; j < p.n; j++) p.v[j] = -40.0 + (double)j * 0.25;
@@ -473,12 +492,14 @@ TEST(version_1_blocks_still_decode) {
     uint64_t bits[6];
   } v1[] = {
       /* regular timestamps, decimal values */
-      {"01030406809096cc9e68e0d40309ac02010606060714", 6,
+      {"01030406809096cc9e68e0d40309ac02010606060714",
+       6,
        {T0, T0 + 60000, T0 + 120000, T0 + 180000, T0 + 240000, T0 + 300000},
        {0x402e000000000000, 0x402e99999999999a, 0x402f333333333333, 0x402fcccccccccccd,
         0x402f000000000000, 0x4030800000000000}},
       /* gaps on a grid, a constant */
-      {"01030105809096cc9e68a0d11902010001010000000000001c40", 5,
+      {"01030105809096cc9e68a0d11902010001010000000000001c40",
+       5,
        {T0, T0 + 60000, T0 + 180000, T0 + 240000, T0 + 420000},
        {0x401c000000000000, 0x401c000000000000, 0x401c000000000000, 0x401c000000000000,
         0x401c000000000000}},
@@ -486,12 +507,15 @@ TEST(version_1_blocks_still_decode) {
        * smallest subnormal */
       {"01030a05d09f96cc9e68c03e01a01f01bf3e807d00af6d7ff8000000000000c06ffff07dfc6fc8791000eb3c0"
        "38fc8791000eb3e1ffff800000000000080",
-       5, {T0 + 5000, T0 + 1000, T0 + 9000, T0 + 9000, T0 + 2000},
+       5,
+       {T0 + 5000, T0 + 1000, T0 + 9000, T0 + 9000, T0 + 2000},
        {0x7ff8000000000000, 0x8000000000000000, 0x7e37e43c8800759c, 0x7ff0000000000000,
         0x0000000000000001}},
       /* values verbatim (the FAST effort) */
-      {"01030c03809096cc9e68e0d4036211c137dd9abf3fd790dba40c242e419c1042595b2596be", 3,
-       {T0, T0 + 60000, T0 + 120000}, {0, 0, 0}},
+      {"01030c03809096cc9e68e0d4036211c137dd9abf3fd790dba40c242e419c1042595b2596be",
+       3,
+       {T0, T0 + 60000, T0 + 120000},
+       {0, 0, 0}},
   };
   static const double fast_values[3] = {0.1234567891234, 987654.321987654, -3.3e-7};
   for (size_t b = 0; b < sizeof v1 / sizeof v1[0]; b++) {
@@ -519,9 +543,19 @@ TEST(version_1_blocks_still_decode) {
  * only when the last point is the one newest point, and a trailer that
  * disagrees with the points is corruption. */
 TEST(newest_point_in_the_trailer) {
-  static const double values[] = {0.0, -0.0, 21.5, -7, 1e300, -1e-300, 5e-324, INFINITY,
-                                  4.9406564584124654e-324, 123456789012345678.0, 0.1 + 0.2,
-                                  9007199254740993.0, -123.456};
+  static const double values[] = {0.0,
+                                  -0.0,
+                                  21.5,
+                                  -7,
+                                  1e300,
+                                  -1e-300,
+                                  5e-324,
+                                  INFINITY,
+                                  4.9406564584124654e-324,
+                                  123456789012345678.0,
+                                  0.1 + 0.2,
+                                  9007199254740993.0,
+                                  -123.456};
   int64_t ts[4] = {T0, T0 + 1000, T0 + 2000, T0 + 3000};
   double v[4] = {1, 2, 3, 0};
   for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
@@ -609,9 +643,20 @@ TEST(buffer_too_small) {
 
 /* ---- property tests: random data of each shape, fixed seeds ---- */
 
-enum { SHAPE_TEMP, SHAPE_NOISY, SHAPE_UNIFORM_SPIKES, SHAPE_COUNTER_GAPS, SHAPE_JITTER,
-       SHAPE_RANDOM_BITS, SHAPE_RANDOM_DOUBLES, SHAPE_FEW_DISTINCT, SHAPE_DECIMAL_K,
-       SHAPE_MIXED_SPECIAL, SHAPE_STEPS, SHAPE_COUNT };
+enum {
+  SHAPE_TEMP,
+  SHAPE_NOISY,
+  SHAPE_UNIFORM_SPIKES,
+  SHAPE_COUNTER_GAPS,
+  SHAPE_JITTER,
+  SHAPE_RANDOM_BITS,
+  SHAPE_RANDOM_DOUBLES,
+  SHAPE_FEW_DISTINCT,
+  SHAPE_DECIMAL_K,
+  SHAPE_MIXED_SPECIAL,
+  SHAPE_STEPS,
+  SHAPE_COUNT
+};
 
 static void make_shape(pts *p, int shape, uint64_t *rng) {
   const size_t n = p->n;
@@ -624,12 +669,13 @@ static void make_shape(pts *p, int shape, uint64_t *rng) {
     case SHAPE_NOISY:
       t += 10000;
       x += ((double)(unit_rand(rng) % 2001) - 1000.0) * 1e-4;
-      p->v[i] = round((x + (shape == SHAPE_NOISY ? (double)(unit_rand(rng) % 17) / 10.0 : 0)) * 10) / 10;
+      p->v[i] =
+          round((x + (shape == SHAPE_NOISY ? (double)(unit_rand(rng) % 17) / 10.0 : 0)) * 10) / 10;
       break;
     case SHAPE_UNIFORM_SPIKES:
       t += 60000;
       p->v[i] = unit_rand(rng) % 100 == 0 ? (double)(150 + unit_rand(rng) % 350)
-                                           : (double)(unit_rand(rng) % 81);
+                                          : (double)(unit_rand(rng) % 81);
       break;
     case SHAPE_COUNTER_GAPS:
       t += 60000 * (unit_rand(rng) % 300 == 0 ? 1 + (int64_t)(unit_rand(rng) % 60) : 1);
@@ -786,8 +832,8 @@ TEST(corrupt_truncated) {
   for (size_t b = 0; b < nb; b++) {
     CHECK_OK(try_decode(blocks[b], lens[b], ts, v, 4096));
     for (size_t l = 0; l < lens[b]; l++)
-      CHECK_MSG(try_decode(blocks[b], l, ts, v, 4096) != 0, "block %zu truncated to %zu of %zu decoded", b,
-                l, lens[b]);
+      CHECK_MSG(try_decode(blocks[b], l, ts, v, 4096) != 0,
+                "block %zu truncated to %zu of %zu decoded", b, l, lens[b]);
     /* trailing garbage is rejected too */
     uint8_t *longer = malloc(lens[b] + 1);
     CHECK(longer);

@@ -92,7 +92,8 @@ TEST(bad_values_are_errors_that_name_option_and_value) {
       {"archive_retention", "59s", "expected a duration of at least 1m, e.g. 7d (or 0)"},
       {"tick_max_bytes", "1023", "expected a size from 1K to 64M, e.g. 256K"},
       {"max_replays", "65", "expected an integer from 1 to 64"},
-      {"error_records", "yes", "plugin_opt_error_records: invalid value 'yes': expected 'on' or 'off'"},
+      {"error_records", "yes",
+       "plugin_opt_error_records: invalid value 'yes': expected 'on' or 'off'"},
       {"wal_recovery", "lax", "expected 'point_in_time' or 'strict'"},
       {"qeue_size", "64M", "plugin_opt_qeue_size: unknown option"},
       {"qeue_size", "64M", "(known: data_dir, schema_dir, unmatched, durability, queue_size,"},
@@ -123,8 +124,7 @@ TEST(every_documented_option_is_accepted) {
 TEST(every_option_fills_a_field_of_its_type) {
   for (size_t i = 0; i < plugin_option_count; i++) {
     const plugin_option *o = &plugin_options[i];
-    CHECK_MSG(o->offset + o->size <= sizeof(plugin_config), "%s: field out of the struct",
-              o->name);
+    CHECK_MSG(o->offset + o->size <= sizeof(plugin_config), "%s: field out of the struct", o->name);
     for (size_t k = 0; k < i; k++)
       CHECK_MSG(plugin_options[k].offset != o->offset, "%s and %s fill the same field",
                 plugin_options[k].name, o->name);
@@ -147,8 +147,7 @@ TEST(every_option_fills_a_field_of_its_type) {
       CHECK_MSG(o->min <= o->max, "%s: min above max", o->name);
       CHECK_MSG(o->size == sizeof(uint64_t) || o->max <= UINT32_MAX, "%s: max does not fit",
                 o->name);
-      CHECK_MSG(o->type != OPTION_DURATION || o->max <= INT64_MAX, "%s: max does not fit",
-                o->name);
+      CHECK_MSG(o->type != OPTION_DURATION || o->max <= INT64_MAX, "%s: max does not fit", o->name);
       break;
     }
   }

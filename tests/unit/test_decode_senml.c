@@ -5,8 +5,8 @@
  */
 #include "test_ingest.h"
 
-#define SENML_SCHEMA(extra)                                                                   \
-  "{\"type\":\"array\",\"x-tsdb\":{\"id\":\"s\",\"version\":1,\"topic\":\"s/{dev}\","       \
+#define SENML_SCHEMA(extra)                                                           \
+  "{\"type\":\"array\",\"x-tsdb\":{\"id\":\"s\",\"version\":1,\"topic\":\"s/{dev}\"," \
   "\"format\":\"senml\"" extra "}}"
 
 static t_out out;
@@ -31,23 +31,25 @@ TEST(rfc8428_5_1_1_single_datapoint_is_now) {
 
 TEST(rfc8428_5_1_2_multiple_datapoints) {
   ingest_schema *s = t_schema(SENML_SCHEMA(""));
-  CHECK_OK(t_process(s, NULL,
-                     "[{\"bn\":\"urn:dev:ow:10e2073a01080063:\",\"n\":\"voltage\",\"u\":\"V\",\"v\":120.1},"
-                     "{\"n\":\"current\",\"u\":\"A\",\"v\":1.2}]",
-                     SIZE_MAX, T_ARRIVAL, &out));
+  CHECK_OK(t_process(
+      s, NULL,
+      "[{\"bn\":\"urn:dev:ow:10e2073a01080063:\",\"n\":\"voltage\",\"u\":\"V\",\"v\":120.1},"
+      "{\"n\":\"current\",\"u\":\"A\",\"v\":1.2}]",
+      SIZE_MAX, T_ARRIVAL, &out));
   CHECK_INT(out.out.npoints, ==, 2);
   CHECK_POINT(s, &out, "urn:dev:ow:10e2073a01080063:voltage", T_ARRIVAL, 120.1);
   CHECK_POINT(s, &out, "urn:dev:ow:10e2073a01080063:current", T_ARRIVAL, 1.2);
   CHECK_STR(t_unit(s, &out, 1), "A");
 
   /* The second example: current at t = -5 .. 0 relative to bt, bu "A". */
-  CHECK_OK(t_process(s, NULL,
-                     "[{\"bn\":\"urn:dev:ow:10e2073a0108006:\",\"bt\":1.276020076001e+09,"
-                     "\"bu\":\"A\",\"bver\":5,\"n\":\"voltage\",\"u\":\"V\",\"v\":120.1},"
-                     "{\"n\":\"current\",\"t\":-5,\"v\":1.2},{\"n\":\"current\",\"t\":-4,\"v\":1.3},"
-                     "{\"n\":\"current\",\"t\":-3,\"v\":1.4},{\"n\":\"current\",\"t\":-2,\"v\":1.5},"
-                     "{\"n\":\"current\",\"t\":-1,\"v\":1.6},{\"n\":\"current\",\"v\":1.7}]",
-                     SIZE_MAX, T_ARRIVAL, &out));
+  CHECK_OK(
+      t_process(s, NULL,
+                "[{\"bn\":\"urn:dev:ow:10e2073a0108006:\",\"bt\":1.276020076001e+09,"
+                "\"bu\":\"A\",\"bver\":5,\"n\":\"voltage\",\"u\":\"V\",\"v\":120.1},"
+                "{\"n\":\"current\",\"t\":-5,\"v\":1.2},{\"n\":\"current\",\"t\":-4,\"v\":1.3},"
+                "{\"n\":\"current\",\"t\":-3,\"v\":1.4},{\"n\":\"current\",\"t\":-2,\"v\":1.5},"
+                "{\"n\":\"current\",\"t\":-1,\"v\":1.6},{\"n\":\"current\",\"v\":1.7}]",
+                SIZE_MAX, T_ARRIVAL, &out));
   CHECK_INT(out.out.npoints, ==, 7);
   CHECK_INT(out.out.nnames, ==, 2);
   CHECK_POINT(s, &out, "urn:dev:ow:10e2073a0108006:voltage", T_2010, 120.1);
@@ -135,12 +137,13 @@ TEST(rfc8428_5_1_5_multiple_data_types) {
 
 TEST(rfc8428_5_1_6_collection_of_resources) {
   ingest_schema *s = t_schema(SENML_SCHEMA(""));
-  CHECK_OK(t_process(s, NULL,
-                     "[{\"bn\":\"2001:db8::2/\",\"bt\":1.320078429e+09,\"n\":\"temperature\",\"u\":\"Cel\",\"v\":25.2},"
-                     "{\"n\":\"humidity\",\"u\":\"%RH\",\"v\":30},"
-                     "{\"bn\":\"2001:db8::1/\",\"n\":\"temperature\",\"u\":\"Cel\",\"v\":12.3},"
-                     "{\"n\":\"humidity\",\"u\":\"%RH\",\"v\":67}]",
-                     SIZE_MAX, T_ARRIVAL, &out));
+  CHECK_OK(t_process(
+      s, NULL,
+      "[{\"bn\":\"2001:db8::2/\",\"bt\":1.320078429e+09,\"n\":\"temperature\",\"u\":\"Cel\",\"v\":25.2},"
+      "{\"n\":\"humidity\",\"u\":\"%RH\",\"v\":30},"
+      "{\"bn\":\"2001:db8::1/\",\"n\":\"temperature\",\"u\":\"Cel\",\"v\":12.3},"
+      "{\"n\":\"humidity\",\"u\":\"%RH\",\"v\":67}]",
+      SIZE_MAX, T_ARRIVAL, &out));
   /* "the last record would use the Base Name from the 3rd record but the
    * Base Time from the first record" */
   CHECK_INT(out.out.npoints, ==, 4);
@@ -154,10 +157,11 @@ TEST(rfc8428_5_1_6_collection_of_resources) {
 TEST(rfc8428_5_1_7_and_lights_examples) {
   ingest_schema *s = t_schema(SENML_SCHEMA(""));
   /* A record of base fields only stores nothing. */
-  CHECK_OK(t_process(s, NULL,
-                     "[{\"bn\":\"urn:dev:ow:10e2073a01080063:\"},{\"n\":\"temp\",\"u\":\"Cel\",\"v\":23.1},"
-                     "{\"n\":\"heat\",\"u\":\"/\",\"v\":1},{\"n\":\"fan\",\"u\":\"/\",\"v\":0}]",
-                     SIZE_MAX, T_ARRIVAL, &out));
+  CHECK_OK(t_process(
+      s, NULL,
+      "[{\"bn\":\"urn:dev:ow:10e2073a01080063:\"},{\"n\":\"temp\",\"u\":\"Cel\",\"v\":23.1},"
+      "{\"n\":\"heat\",\"u\":\"/\",\"v\":1},{\"n\":\"fan\",\"u\":\"/\",\"v\":0}]",
+      SIZE_MAX, T_ARRIVAL, &out));
   CHECK_INT(out.out.npoints, ==, 3);
   CHECK_POINT(s, &out, "urn:dev:ow:10e2073a01080063:fan", T_ARRIVAL, 0);
   /* Section 5.1.7's synchronized lights: t 0.1 s after bt. */
@@ -174,10 +178,11 @@ TEST(rfc8428_5_1_7_and_lights_examples) {
 
 TEST(sensml_stream_without_its_end_is_refused) {
   ingest_schema *s = t_schema(SENML_SCHEMA(""));
-  int rc = t_process(s, NULL,
-                     "[{\"bn\":\"urn:dev:ow:10e2073a01080063\",\"bt\":1.320067464e+09,\"bu\":\"%RH\",\"v\":21.2},"
-                     "{\"t\":10,\"v\":21.3},{\"t\":20,\"v\":21.4},",
-                     SIZE_MAX, T_ARRIVAL, &out);
+  int rc = t_process(
+      s, NULL,
+      "[{\"bn\":\"urn:dev:ow:10e2073a01080063\",\"bt\":1.320067464e+09,\"bu\":\"%RH\",\"v\":21.2},"
+      "{\"t\":10,\"v\":21.3},{\"t\":20,\"v\":21.4},",
+      SIZE_MAX, T_ARRIVAL, &out);
   CHECK_REFUSED(rc, &out, INGEST_EDECODE, "format", "");
   ingest_schema_free(s);
 }
@@ -185,10 +190,11 @@ TEST(sensml_stream_without_its_end_is_refused) {
 TEST(base_value_sum_and_relative_times) {
   ingest_schema *s = t_schema(SENML_SCHEMA(""));
   /* bv is added to v (not to vb); bs + s is the series "<name>:sum". */
-  CHECK_OK(t_process(s, NULL,
-                     "[{\"bn\":\"m:\",\"bv\":20,\"bs\":1000,\"bu\":\"Wh\",\"n\":\"a\",\"v\":1.5,\"s\":2.5},"
-                     "{\"n\":\"b\",\"vb\":true}]",
-                     SIZE_MAX, T_ARRIVAL, &out));
+  CHECK_OK(t_process(
+      s, NULL,
+      "[{\"bn\":\"m:\",\"bv\":20,\"bs\":1000,\"bu\":\"Wh\",\"n\":\"a\",\"v\":1.5,\"s\":2.5},"
+      "{\"n\":\"b\",\"vb\":true}]",
+      SIZE_MAX, T_ARRIVAL, &out));
   CHECK_INT(out.out.npoints, ==, 4);
   CHECK_POINT(s, &out, "m:a", T_ARRIVAL, 21.5);
   CHECK_POINT(s, &out, "m:a:sum", T_ARRIVAL, 1002.5);
@@ -205,17 +211,19 @@ TEST(base_value_sum_and_relative_times) {
   CHECK_INT(out.out.points[0].ts_ms, ==, T_ARRIVAL - 2);
   /* 2^28 is the first absolute time; just below it is relative (and here
    * 8.5 years ahead of the clock). */
-  CHECK_OK(t_process(s, NULL, "[{\"n\":\"x\",\"t\":268435456,\"v\":1}]", SIZE_MAX, T_ARRIVAL, &out));
+  CHECK_OK(
+      t_process(s, NULL, "[{\"n\":\"x\",\"t\":268435456,\"v\":1}]", SIZE_MAX, T_ARRIVAL, &out));
   CHECK_INT(out.out.points[0].ts_ms, ==, INT64_C(268435456000));
   int rc = t_process(s, NULL, "[{\"n\":\"x\",\"t\":268435455,\"v\":1}]", SIZE_MAX, T_ARRIVAL, &out);
   CHECK_REFUSED(rc, &out, INGEST_ETIMESTAMP, "x-tsdb/timestamp/max_future", "/0/t");
   /* Unknown labels are ignored (section 4.4). */
-  CHECK_OK(t_process(s, NULL, "[{\"n\":\"x\",\"v\":1,\"l\":\"link\",\"geo\":{\"lat\":1}}]", SIZE_MAX,
-                     T_ARRIVAL, &out));
+  CHECK_OK(t_process(s, NULL, "[{\"n\":\"x\",\"v\":1,\"l\":\"link\",\"geo\":{\"lat\":1}}]",
+                     SIZE_MAX, T_ARRIVAL, &out));
   CHECK_INT(out.out.npoints, ==, 1);
   ingest_schema_free(s);
   s = t_schema(SENML_SCHEMA(",\"senml\":{\"sums\":\"skip\"}"));
-  CHECK_OK(t_process(s, NULL, "[{\"n\":\"e\",\"u\":\"Wh\",\"s\":12},{\"n\":\"p\",\"u\":\"W\",\"v\":3}]",
+  CHECK_OK(t_process(s, NULL,
+                     "[{\"n\":\"e\",\"u\":\"Wh\",\"s\":12},{\"n\":\"p\",\"u\":\"W\",\"v\":3}]",
                      SIZE_MAX, T_ARRIVAL, &out));
   CHECK_INT(out.out.npoints, ==, 1);
   ingest_schema_free(s);
@@ -237,7 +245,8 @@ TEST(invalid_packs_of_section_4_are_refused) {
       {"[{\"bver\":0,\"n\":\"a\",\"v\":1}]", "/0/bver", "positive integer"},
       {"[{\"bver\":10.5,\"n\":\"a\",\"v\":1}]", "/0/bver", "positive integer"},
       {"[{\"bver\":11,\"n\":\"a\",\"v\":1}]", "/0/bver", "newer"},
-      {"[{\"bver\":5,\"n\":\"a\",\"v\":1},{\"bver\":6,\"n\":\"b\",\"v\":1}]", "/1/bver", "same version"},
+      {"[{\"bver\":5,\"n\":\"a\",\"v\":1},{\"bver\":6,\"n\":\"b\",\"v\":1}]", "/1/bver",
+       "same version"},
       {"[{\"n\":\"a\",\"v\":1,\"vb\":true}]", "/0", "exactly one value"},
       {"[{\"n\":\"a\",\"u\":\"Cel\"}]", "/0", "value field"},
       /* Records that carry no measurement (section 4.2), and packs that
@@ -268,10 +277,11 @@ TEST(invalid_packs_of_section_4_are_refused) {
     CHECK_MSG(rc == INGEST_EDECODE, "case %zu (%s): rc %d: %s", i, cases[i].pack, rc,
               out.err.message);
     CHECK_MSG(!strcmp(out.err.keyword, "senml"), "case %zu: keyword %s", i, out.err.keyword);
-    CHECK_MSG(!strcmp(out.err.pointer, cases[i].pointer), "case %zu (%s): pointer '%s', expected '%s'",
-              i, cases[i].pack, out.err.pointer, cases[i].pointer);
-    CHECK_MSG(strstr(out.err.message, cases[i].says) != NULL, "case %zu: message '%s' lacks '%s'", i,
-              out.err.message, cases[i].says);
+    CHECK_MSG(!strcmp(out.err.pointer, cases[i].pointer),
+              "case %zu (%s): pointer '%s', expected '%s'", i, cases[i].pack, out.err.pointer,
+              cases[i].pointer);
+    CHECK_MSG(strstr(out.err.message, cases[i].says) != NULL, "case %zu: message '%s' lacks '%s'",
+              i, out.err.message, cases[i].says);
     CHECK_INT(out.out.npoints, ==, 0);
   }
   /* A name of 255 bytes is fine, 256 is not. */
@@ -292,8 +302,8 @@ TEST(invalid_packs_of_section_4_are_refused) {
   CHECK(strstr(out.err.message, "\"v\" appears twice") != NULL);
   /* Base fields that a later measurement uses, a string value only, a base
    * sum: measurements, even when none becomes a stored point. */
-  CHECK_OK(t_process(s, NULL, "[{\"bn\":\"a:\"},{\"n\":\"x\",\"vs\":\"on\"}]", SIZE_MAX,
-                     T_ARRIVAL, &out));
+  CHECK_OK(t_process(s, NULL, "[{\"bn\":\"a:\"},{\"n\":\"x\",\"vs\":\"on\"}]", SIZE_MAX, T_ARRIVAL,
+                     &out));
   CHECK_INT(out.out.npoints, ==, 0);
   CHECK_OK(t_process(s, NULL, "[{\"bs\":10},{\"n\":\"e\"},{\"n\":\"f\",\"s\":1}]", SIZE_MAX,
                      T_ARRIVAL, &out));
@@ -359,13 +369,15 @@ TEST(small_output_buffers_refuse_the_pack) {
   CHECK_INT(ingest_schema_process(s, NULL, 0, three, strlen(three), T_ARRIVAL, &o, &err), ==,
             INGEST_ETOOBIG);
   CHECK(strstr(err.message, "more than 2 fields") != NULL);
-  const char *long_names = "[{\"n\":\"aaaaaaaaaaaaaaaaaaaa\",\"v\":1},{\"n\":\"bbbbbbbbbbbbbbbbbbbb\",\"v\":1}]";
+  const char *long_names =
+      "[{\"n\":\"aaaaaaaaaaaaaaaaaaaa\",\"v\":1},{\"n\":\"bbbbbbbbbbbbbbbbbbbb\",\"v\":1}]";
   ingest_output_init(&o, points, 4, names, units, 2, text, sizeof text);
   CHECK_INT(ingest_schema_process(s, NULL, 0, long_names, strlen(long_names), T_ARRIVAL, &o, &err),
             ==, INGEST_ETOOBIG);
   CHECK_INT(o.npoints, ==, 0);
-  const char *five = "[{\"n\":\"a\",\"v\":1},{\"n\":\"a\",\"t\":-1,\"v\":1},{\"n\":\"a\",\"t\":-2,\"v\":1},"
-                     "{\"n\":\"a\",\"t\":-3,\"v\":1},{\"n\":\"a\",\"t\":-4,\"v\":1}]";
+  const char *five =
+      "[{\"n\":\"a\",\"v\":1},{\"n\":\"a\",\"t\":-1,\"v\":1},{\"n\":\"a\",\"t\":-2,\"v\":1},"
+      "{\"n\":\"a\",\"t\":-3,\"v\":1},{\"n\":\"a\",\"t\":-4,\"v\":1}]";
   ingest_output_init(&o, points, 4, names, units, 2, text, sizeof text);
   CHECK_INT(ingest_schema_process(s, NULL, 0, five, strlen(five), T_ARRIVAL, &o, &err), ==,
             INGEST_ETOOBIG);

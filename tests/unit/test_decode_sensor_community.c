@@ -5,14 +5,14 @@
  */
 #include "test_ingest.h"
 
-#define SC_SCHEMA(names)                                                                       \
-  "{\"type\":\"object\",\"x-tsdb\":{\"id\":\"sc\",\"version\":1,\"topic\":"                    \
+#define SC_SCHEMA(names)                                                    \
+  "{\"type\":\"object\",\"x-tsdb\":{\"id\":\"sc\",\"version\":1,\"topic\":" \
   "\"sc/{chip}-{sensor}\",\"format\":\"sensor.community\",\"names\":" names "}}"
 
-#define MAP                                                                                    \
+#define MAP                                                                                      \
   "{\"map\":{\"SDS_P1\":{\"field\":\"pm10\",\"unit\":\"ug/m3\"},\"SDS_P2\":{\"field\":\"pm25\"," \
-  "\"unit\":\"ug/m3\"},\"BME280_pressure\":{\"field\":\"pressure\",\"unit\":\"hPa\","           \
-  "\"scale\":0.01}},\"ignore\":[\"samples\",\"min_micro\",\"max_micro\",\"interval\"],"         \
+  "\"unit\":\"ug/m3\"},\"BME280_pressure\":{\"field\":\"pressure\",\"unit\":\"hPa\","            \
+  "\"scale\":0.01}},\"ignore\":[\"samples\",\"min_micro\",\"max_micro\",\"interval\"],"          \
   "\"unmapped\":\"%s\"}"
 
 static t_out out;
@@ -27,10 +27,11 @@ static char msg[2048];
 
 /* A message whose second value is value (JSON text), after SDS_P1 12.30. */
 static const char *with_value(const char *type, const char *value) {
-  snprintf(msg, sizeof msg,
-           "{\"esp8266id\":\"1234567\",\"software_version\":\"NRZ-2020-133\",\"sensordatavalues\":"
-           "[{\"value_type\":\"SDS_P1\",\"value\":\"12.30\"},{\"value_type\":\"%s\",\"value\":%s}]}",
-           type, value);
+  snprintf(
+      msg, sizeof msg,
+      "{\"esp8266id\":\"1234567\",\"software_version\":\"NRZ-2020-133\",\"sensordatavalues\":"
+      "[{\"value_type\":\"SDS_P1\",\"value\":\"12.30\"},{\"value_type\":\"%s\",\"value\":%s}]}",
+      type, value);
   return msg;
 }
 
@@ -39,17 +40,23 @@ TEST(string_decimals) {
   static const struct {
     const char *text;
     double value;
-  } good[] = {{"\"5.10\"", 5.1},   {"\"-71\"", -71},  {"\"0\"", 0},          {"\"1e3\"", 1000},
-              {"\"2.5E-1\"", 0.25}, {"\"007\"", 7},   {"12.25", 12.25},      {"-0.5", -0.5}};
+  } good[] = {{"\"5.10\"", 5.1},    {"\"-71\"", -71}, {"\"0\"", 0},     {"\"1e3\"", 1000},
+              {"\"2.5E-1\"", 0.25}, {"\"007\"", 7},   {"12.25", 12.25}, {"-0.5", -0.5}};
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     CHECK_OK(t_process(s, NULL, with_value("SDS_P2", good[i].text), SIZE_MAX, T_ARRIVAL, &out));
     CHECK_INT(out.out.npoints, ==, 2);
     CHECK_POINT(s, &out, "pm25", T_ARRIVAL, good[i].value);
   }
-  static const char *const bad[] = {"\"nan\"", "\"\"",     "\" 1\"",  "\"1 \"",  "\"1.\"",
-                                    "\".5\"",  "\"0x10\"", "\"1,5\"", "\"+1\"",  "\"inf\"",
-                                    "\"1e400\"", "\"1e\"", "\"--1\"", "\"12.30.1\"", "true",
-                                    "null",    "[1]",      "\"1234567890123456789012345678901234567890123456789012345678901234567890\""};
+  static const char *const bad[] = {
+      "\"nan\"",   "\"\"",
+      "\" 1\"",    "\"1 \"",
+      "\"1.\"",    "\".5\"",
+      "\"0x10\"",  "\"1,5\"",
+      "\"+1\"",    "\"inf\"",
+      "\"1e400\"", "\"1e\"",
+      "\"--1\"",   "\"12.30.1\"",
+      "true",      "null",
+      "[1]",       "\"1234567890123456789012345678901234567890123456789012345678901234567890\""};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int rc = t_process(s, NULL, with_value("SDS_P2", bad[i]), SIZE_MAX, T_ARRIVAL, &out);
     CHECK_MSG(rc == INGEST_EDECODE, "value %s: rc %d", bad[i], rc);
@@ -112,13 +119,14 @@ TEST(sensor_id_against_the_topic) {
   int rc = t_process(s, "sc/esp8266-7654321", m, SIZE_MAX, T_ARRIVAL, &out);
   CHECK_REFUSED(rc, &out, INGEST_EVALIDATE, "x-tsdb/topic", "/esp8266id");
   /* A numeric id compares as its decimal text. */
-  CHECK_OK(t_process(s, "sc/esp8266-1234567",
-                     "{\"esp8266id\":1234567,\"sensordatavalues\":[{\"value_type\":\"SDS_P1\",\"value\":\"1\"}]}",
-                     SIZE_MAX, T_ARRIVAL, &out));
+  CHECK_OK(t_process(
+      s, "sc/esp8266-1234567",
+      "{\"esp8266id\":1234567,\"sensordatavalues\":[{\"value_type\":\"SDS_P1\",\"value\":\"1\"}]}",
+      SIZE_MAX, T_ARRIVAL, &out));
   /* No id in the message: the topic alone decides. */
   CHECK_OK(t_process(s, "sc/esp8266-7654321",
-                     "{\"sensordatavalues\":[{\"value_type\":\"SDS_P1\",\"value\":\"1\"}]}", SIZE_MAX,
-                     T_ARRIVAL, &out));
+                     "{\"sensordatavalues\":[{\"value_type\":\"SDS_P1\",\"value\":\"1\"}]}",
+                     SIZE_MAX, T_ARRIVAL, &out));
   ingest_schema_free(s);
 }
 
@@ -130,14 +138,16 @@ TEST(structure_errors) {
       {"{\"esp8266id\":\"1\"}", "/sensordatavalues"},
       {"{\"sensordatavalues\":{\"SDS_P1\":\"1\"}}", "/sensordatavalues"},
       {"{\"sensordatavalues\":[{\"value\":\"1\"}]}", "/sensordatavalues/0/value_type"},
-      {"{\"sensordatavalues\":[{\"value_type\":1,\"value\":\"1\"}]}", "/sensordatavalues/0/value_type"},
+      {"{\"sensordatavalues\":[{\"value_type\":1,\"value\":\"1\"}]}",
+       "/sensordatavalues/0/value_type"},
       {"{\"sensordatavalues\":[\"SDS_P1\"]}", "/sensordatavalues/0/value_type"},
       {"{\"sensordatavalues\":[{\"value_type\":\"SDS_P1\"}]}", "/sensordatavalues/0/value"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int rc = t_process(s, NULL, cases[i].msg, SIZE_MAX, T_ARRIVAL, &out);
     CHECK_MSG(rc == INGEST_EDECODE, "case %zu: rc %d %s", i, rc, out.err.message);
-    CHECK_MSG(!strcmp(out.err.pointer, cases[i].pointer), "case %zu: pointer %s", i, out.err.pointer);
+    CHECK_MSG(!strcmp(out.err.pointer, cases[i].pointer), "case %zu: pointer %s", i,
+              out.err.pointer);
   }
   CHECK_INT(t_process(s, NULL, "[1]", SIZE_MAX, T_ARRIVAL, &out), ==, INGEST_EVALIDATE);
   /* An empty list is a message without readings: nothing to store. */
@@ -150,9 +160,10 @@ TEST(gateway_time) {
   ingest_schema *s = t_schema(
       "{\"x-tsdb\":{\"id\":\"sc\",\"version\":1,\"topic\":\"sc/{sensor}\",\"format\":\"sensor.community\","
       "\"timestamp\":{\"pointer\":\"/received\",\"format\":\"rfc3339\"}}}");
-  CHECK_OK(t_process(s, "sc/1",
-                     "{\"received\":\"2026-11-26T09:17:00Z\",\"sensordatavalues\":[{\"value_type\":\"SDS_P1\",\"value\":\"3\"}]}",
-                     SIZE_MAX, T_ARRIVAL, &out));
+  CHECK_OK(t_process(
+      s, "sc/1",
+      "{\"received\":\"2026-11-26T09:17:00Z\",\"sensordatavalues\":[{\"value_type\":\"SDS_P1\",\"value\":\"3\"}]}",
+      SIZE_MAX, T_ARRIVAL, &out));
   CHECK_POINT(s, &out, "SDS_P1", 1795684620000, 3);
   ingest_schema_free(s);
 }

@@ -56,10 +56,15 @@ TEST(catalog_topics_labels_and_reload) {
   static const char *const fields[] = {"pm10", "temp"};
   static const int64_t tiers[] = {60000};
   static const tsdb_label kind[] = {{"kind", "air"}};
-  tsdb_series_class_desc d = {.schema_id = "t", .schema_version = 1,
-                              .topic_template = "city/{district}/{station}/air", .nfields = 2,
-                              .field_names = fields, .ntiers = 1, .tiers_ms = tiers,
-                              .nlabels = 1, .labels = kind};
+  tsdb_series_class_desc d = {.schema_id = "t",
+                              .schema_version = 1,
+                              .topic_template = "city/{district}/{station}/air",
+                              .nfields = 2,
+                              .field_names = fields,
+                              .ntiers = 1,
+                              .tiers_ms = tiers,
+                              .nlabels = 1,
+                              .labels = kind};
   tsdb_series_class *v1;
   CHECK_OK(tsdb_series_class_create(&d, &v1));
   d.schema_version = 2;

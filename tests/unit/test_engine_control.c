@@ -74,11 +74,13 @@ TEST(control_commands) {
   CHECK_STR(a.topic[0], "$tsdb/reply/me/city/a/s1/air");
   CHECK_MSG(strstr(a.payload[0], "\"correlationData\":\"x1\"") &&
                 strstr(a.payload[0], "\"labels\":{\"district\":\"a\",\"station\":\"s1\"}") &&
-                strstr(a.payload[0], "\"rows\":[[1795679000000,0],[1795679000001,1.5],[1795679000002,3]]") &&
+                strstr(a.payload[0],
+                       "\"rows\":[[1795679000000,0],[1795679000001,1.5],[1795679000002,3]]") &&
                 strstr(a.payload[0], "\"next\":1795679000003"),
             "%s", a.payload[0]);
   CHECK_STR(a.topic[1], "$tsdb/reply/me");
-  CHECK(strstr(a.payload[1], "\"done\":true") && strstr(a.payload[1], "\"correlationData\":\"x1\""));
+  CHECK(strstr(a.payload[1], "\"done\":true") &&
+        strstr(a.payload[1], "\"correlationData\":\"x1\""));
   /* A filter over several series, answered per series topic; a step with
    * chosen aggregates. */
   control(db, "me",
@@ -87,12 +89,16 @@ TEST(control_commands) {
           &a);
   CHECK_INT(a.n, ==, 3);
   CHECK_STR(a.topic[0], "$tsdb/reply/me/city/a/s1/air");
-  CHECK_MSG(strstr(a.payload[0], "\"columns\":[\"start_ms\",\"count\",\"max\"],\"rows\":[[1795678980000,5,6]]"),
+  CHECK_MSG(strstr(a.payload[0],
+                   "\"columns\":[\"start_ms\",\"count\",\"max\"],\"rows\":[[1795678980000,5,6]]"),
             "%s", a.payload[0]);
   CHECK_STR(a.topic[1], "$tsdb/reply/me/city/b/s2/air");
   CHECK(strstr(a.payload[1], "\"field\":\"w\"") && strstr(a.payload[1], "[[1795678980000,1,7]]"));
   /* last and series. */
-  control(db, "me", "{\"commands\":[{\"command\":\"last\",\"topic\":\"city/#\",\"labels\":{\"district\":\"a\"}}]}", &a);
+  control(
+      db, "me",
+      "{\"commands\":[{\"command\":\"last\",\"topic\":\"city/#\",\"labels\":{\"district\":\"a\"}}]}",
+      &a);
   CHECK_INT(a.n, ==, 2);
   CHECK_MSG(strstr(a.payload[0], "\"ts_ms\":1795679000004,\"value\":6"), "%s", a.payload[0]);
   control(db, "me", "{\"commands\":[{\"command\":\"series\",\"topic\":\"city/#\"}]}", &a);
@@ -105,9 +111,14 @@ TEST(control_commands) {
   control(db, "me", "[1,2]", &a);
   CHECK_STR(a.topic[0], "$tsdb/reply/me");
   CHECK(strstr(a.payload[0], "must be an object with a \\\"commands\\\" array") != NULL);
-  control(db, "me", "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"v\",\"limit\":0}]}", &a);
+  control(
+      db, "me",
+      "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"v\",\"limit\":0}]}",
+      &a);
   CHECK(strstr(a.payload[0], "'limit' must be a positive integer") != NULL);
-  control(db, "me", "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"nope\"}]}", &a);
+  control(db, "me",
+          "{\"commands\":[{\"command\":\"query\",\"topic\":\"city/a/s1/air\",\"field\":\"nope\"}]}",
+          &a);
   CHECK_STR(a.topic[0], "$tsdb/reply/me/city/a/s1/air"); /* ACL-scoped like the data */
   CHECK(strstr(a.payload[0], "no series for topic 'city/a/s1/air' field 'nope'") != NULL);
   control(db, "me", "{\"commands\":[{\"command\":\"query\",\"topic\":\"nowhere/#\"}]}", &a);
@@ -127,8 +138,13 @@ static void archive_six(tsdb_db *db, tsdb_series_class *cls) {
     snprintf(payload, sizeof payload, "{\"v\":%d}", i);
     tsdb_point p = {1795679000000 + i, i, 0};
     const char *topic = i % 2 ? "city/b/s2/air" : "city/a/s1/air";
-    tsdb_ingest_msg m = {.cls = cls, .topic = topic, .topic_len = strlen(topic), .points = &p,
-                         .npoints = 1, .payload = payload, .payload_len = strlen(payload),
+    tsdb_ingest_msg m = {.cls = cls,
+                         .topic = topic,
+                         .topic_len = strlen(topic),
+                         .points = &p,
+                         .npoints = 1,
+                         .payload = payload,
+                         .payload_len = strlen(payload),
                          .arrival_ms = 1795679100000 + i * 1000};
     CHECK_OK(tsdb_ingest(db, &m));
   }
@@ -155,8 +171,10 @@ TEST(archive_replay_and_cancel) {
   tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
   archive_six(db, cls);
   answer a;
-  control1(db, "op", "{\"commands\":[{\"command\":\"replay\",\"topic\":\"city/a/#\",\"from\":1795679100000,"
-                    "\"to\":1795679105000,\"id\":\"x\"}]}", &a);
+  control1(db, "op",
+           "{\"commands\":[{\"command\":\"replay\",\"topic\":\"city/a/#\",\"from\":1795679100000,"
+           "\"to\":1795679105000,\"id\":\"x\"}]}",
+           &a);
   CHECK_MSG(strstr(a.payload[0], "\"replay\":\"x\"") && strstr(a.payload[0], "\"speed\":\"max\""),
             "%s", a.payload[0]);
   /* The replayed messages, then the progress message "done", which says
@@ -170,8 +188,10 @@ TEST(archive_replay_and_cancel) {
   CHECK_STR(p.payloads[2], "{\"v\":4}"); /* arrival 1795679104000 < to */
   CHECK_STR(p.payloads[3], "{\"replay\":\"x\",\"state\":\"done\"}");
   /* A slow replay (x 0.001: a second of archive per 1000 s) is cancelled. */
-  control1(db, "op", "{\"commands\":[{\"command\":\"replay\",\"topic\":\"#\",\"from\":1795679100000,"
-                    "\"to\":1795679106000,\"speed\":0.001,\"id\":\"slow\"}]}", &a);
+  control1(db, "op",
+           "{\"commands\":[{\"command\":\"replay\",\"topic\":\"#\",\"from\":1795679100000,"
+           "\"to\":1795679106000,\"speed\":0.001,\"id\":\"slow\"}]}",
+           &a);
   /* Its first message arrived at `from`: it goes at once; the next is 1000 s
    * away. */
   p.n = 0;
@@ -185,8 +205,9 @@ TEST(archive_replay_and_cancel) {
   CHECK(k >= 0);
   /* Its position is where the clock had taken it: a few ms of archive time. */
   long long pos = -1;
-  CHECK_MSG(sscanf(p.payloads[k], "{\"replay\":\"slow\",\"state\":\"cancelled\",\"position_ms\":%lld}",
-                   &pos) == 1, "%s", p.payloads[k]);
+  CHECK_MSG(sscanf(p.payloads[k],
+                   "{\"replay\":\"slow\",\"state\":\"cancelled\",\"position_ms\":%lld}", &pos) == 1,
+            "%s", p.payloads[k]);
   CHECK_INT(pos, >=, 1795679100000);
   CHECK_INT(pos, <, 1795679101000);
   CHECK(strstr(p.payloads[k], "sent") == NULL);
@@ -210,8 +231,10 @@ TEST(replay_progress_does_not_depend_on_the_messages) {
   const char *max_done = "{\"replay\":\"m\",\"state\":\"done\"}";
   for (int round = 0; round < 2; round++) {
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "{\"commands\":[{\"command\":\"replay\",\"topic\":\"%s\",\"from\":"
-             "1795679100000,\"to\":1795679105000,\"id\":\"m\"}]}", round ? "city/none/#" : "city/a/#");
+    snprintf(cmd, sizeof cmd,
+             "{\"commands\":[{\"command\":\"replay\",\"topic\":\"%s\",\"from\":"
+             "1795679100000,\"to\":1795679105000,\"id\":\"m\"}]}",
+             round ? "city/none/#" : "city/a/#");
     control1(db, "op", cmd, &a);
     p.n = 0;
     int k = drain_until(db, &p, "$tsdb/replay/op/m", "\"state\":");
@@ -224,9 +247,10 @@ TEST(replay_progress_does_not_depend_on_the_messages) {
   const int64_t from = 1795679100000, to = 1795679105000;
   for (int round = 0; round < 2; round++) {
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "{\"commands\":[{\"command\":\"replay\",\"topic\":\"%s\",\"from\":"
-             "%lld,\"to\":%lld,\"speed\":4,\"id\":\"p\"}]}", round ? "city/none/#" : "city/a/#",
-             (long long)from, (long long)to);
+    snprintf(cmd, sizeof cmd,
+             "{\"commands\":[{\"command\":\"replay\",\"topic\":\"%s\",\"from\":"
+             "%lld,\"to\":%lld,\"speed\":4,\"id\":\"p\"}]}",
+             round ? "city/none/#" : "city/a/#", (long long)from, (long long)to);
     int64_t t0 = tsdb_time__monotonic_ms();
     control1(db, "op", cmd, &a);
     CHECK_MSG(strstr(a.payload[0], "\"speed\":4"), "%s", a.payload[0]);
@@ -248,8 +272,9 @@ TEST(replay_progress_does_not_depend_on_the_messages) {
       }
       CHECK_STR(p.topics[i], "$tsdb/replay/op/p");
       long long pos;
-      CHECK_MSG(sscanf(p.payloads[i], "{\"replay\":\"p\",\"state\":\"running\",\"position_ms\":%lld}",
-                       &pos) == 1, "%s", p.payloads[i]);
+      CHECK_MSG(sscanf(p.payloads[i],
+                       "{\"replay\":\"p\",\"state\":\"running\",\"position_ms\":%lld}", &pos) == 1,
+                "%s", p.payloads[i]);
       CHECK_INT(pos, >=, from + 3900); /* about 1 s at x4 */
       CHECK_INT(pos, <=, to);
       running++;

@@ -20,7 +20,8 @@ TEST(duration_parse_and_format) {
   CHECK_INT(ms, ==, 86400000);
   CHECK_OK(tsdb_duration_parse("250ms", &ms));
   CHECK_INT(ms, ==, 250);
-  const char *bad[] = {"", "0s", "-1s", "1", "1x", "s", "1s ", " 1s", "99999999999999999999d", "1.5h"};
+  const char *bad[] = {"",    "0s", "-1s", "1", "1x", "s", "1s ", " 1s", "99999999999999999999d",
+                       "1.5h"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     CHECK_MSG(tsdb_duration_parse(bad[i], &ms) != 0, "'%s' should not parse", bad[i]);
   char buf[32];
@@ -67,7 +68,8 @@ TEST(topic_template_matching) {
     CHECK_MSG(!tsdb_topic_template_match(t, no[i], strlen(no[i]), NULL), "%s matched", no[i]);
   tsdb_topic_template_free(t);
 
-  CHECK_OK(tsdb_topic_template_compile("v3/{app}@{tenant}/devices/{device}/up", &t, err, sizeof err));
+  CHECK_OK(
+      tsdb_topic_template_compile("v3/{app}@{tenant}/devices/{device}/up", &t, err, sizeof err));
   topic = "v3/city-air@ttn/devices/aq-0042/up";
   CHECK(tsdb_topic_template_match(t, topic, strlen(topic), caps));
   CHECK(caps[0].len == 8 && !memcmp(topic + caps[0].offset, "city-air", 8));
@@ -260,7 +262,8 @@ TEST(aggblock_round_trip_and_merge) {
     tsdb_agg__init(&aggs[i]);
     int k = 1 + (int)(unit_rand(&seed) % 7);
     for (int j = 0; j < k; j++)
-      tsdb_agg__add(&aggs[i], starts[i] + j * 5000, (double)(int64_t)(unit_rand(&seed) % 999) / 10.0);
+      tsdb_agg__add(&aggs[i], starts[i] + j * 5000,
+                    (double)(int64_t)(unit_rand(&seed) % 999) / 10.0);
   }
   size_t cap = tsdb_aggblock__max_size(N), len, n;
   uint8_t *buf = malloc(cap);
@@ -286,7 +289,8 @@ TEST(aggblock_round_trip_and_merge) {
   uint8_t *merged;
   size_t mlen;
   uint64_t corrupt = 0;
-  CHECK_OK(tsdb_aggblock__merge(blocks, lens, 2, false, TSDB_CODEC_COMPACT, &merged, &mlen, &corrupt));
+  CHECK_OK(
+      tsdb_aggblock__merge(blocks, lens, 2, false, TSDB_CODEC_COMPACT, &merged, &mlen, &corrupt));
   CHECK_OK(tsdb_aggblock__decode(merged, mlen, got_starts, got, N, &n));
   CHECK_INT(n, ==, N - 1);
   CHECK_INT(got[0].count, ==, 1);
@@ -415,15 +419,22 @@ TEST(format_double_round_trips_in_fewest_digits) {
   static const struct {
     double v;
     const char *text;
-  } exact[] = {{0, "0"},         {-0.0, "-0"},     {20.1, "20.1"},   {0.05, "0.05"},
-               {-3, "-3"},       {1013.25, "1013.25"}, {0.1 + 0.2, "0.30000000000000004"},
-               {1e21, "1e+21"},  {1e-7, "1e-7"},   {123456.0001, "123456.0001"},
-               {-0.0001, "-0.0001"}, {9007199254740993.0, "9007199254740992"}};
+  } exact[] = {{0, "0"},
+               {-0.0, "-0"},
+               {20.1, "20.1"},
+               {0.05, "0.05"},
+               {-3, "-3"},
+               {1013.25, "1013.25"},
+               {0.1 + 0.2, "0.30000000000000004"},
+               {1e21, "1e+21"},
+               {1e-7, "1e-7"},
+               {123456.0001, "123456.0001"},
+               {-0.0001, "-0.0001"},
+               {9007199254740993.0, "9007199254740992"}};
   char buf[64];
   for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
     tsdb_format_double(exact[i].v, buf, sizeof buf);
-    CHECK_MSG(!strcmp(buf, exact[i].text), "%.17g gave %s, not %s", exact[i].v, buf,
-              exact[i].text);
+    CHECK_MSG(!strcmp(buf, exact[i].text), "%.17g gave %s, not %s", exact[i].v, buf, exact[i].text);
   }
   uint64_t seed = 42;
   for (int i = 0; i < 200000; i++) {

@@ -85,8 +85,8 @@ static tsdb_series_class *air_class(void) {
   return cls;
 }
 
-static void put(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t field,
-                int64_t ts, double v) {
+static void put(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t field, int64_t ts,
+                double v) {
   tsdb_point p = {ts, v, field};
   tsdb_ingest_msg m = {
       .cls = cls, .topic = topic, .topic_len = strlen(topic), .points = &p, .npoints = 1};

@@ -95,7 +95,8 @@ tsdb_series_class *make_class(const char *const *fields, size_t nfields, const i
 void ingest1(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t field, int64_t ts,
              double v) {
   tsdb_point p = {ts, v, field};
-  tsdb_ingest_msg m = {.cls = cls, .topic = topic, .topic_len = strlen(topic), .points = &p, .npoints = 1};
+  tsdb_ingest_msg m = {
+      .cls = cls, .topic = topic, .topic_len = strlen(topic), .points = &p, .npoints = 1};
   int rc;
   while ((rc = tsdb_ingest(db, &m)) == TSDB_EFULL) usleep(1000);
   CHECK_OK(rc);

@@ -24,10 +24,15 @@ TEST(retention_drops_exactly_what_expired) {
   static const char *const fields[] = {"v"};
   static const int64_t tiers[] = {60000, 600000};
   static const int64_t tier_ret[] = {2 * 3600000, 6 * 3600000};
-  tsdb_series_class_desc d = {.schema_id = "r", .schema_version = 1,
-                              .topic_template = "city/{d}/{s}/air", .nfields = 1,
-                              .field_names = fields, .ntiers = 2, .tiers_ms = tiers,
-                              .block_span_ms = 600000, .raw_retention_ms = hour,
+  tsdb_series_class_desc d = {.schema_id = "r",
+                              .schema_version = 1,
+                              .topic_template = "city/{d}/{s}/air",
+                              .nfields = 1,
+                              .field_names = fields,
+                              .ntiers = 2,
+                              .tiers_ms = tiers,
+                              .block_span_ms = 600000,
+                              .raw_retention_ms = hour,
                               .tier_retention_ms = tier_ret};
   tsdb_series_class *cls;
   CHECK_OK(tsdb_series_class_create(&d, &cls));

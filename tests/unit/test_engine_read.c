@@ -41,15 +41,15 @@ TEST(step_queries_equal_naive_aggregation) {
   CHECK_OK(tsdb_series_find(db, "city/q/s1/air", "v", &id));
   collected c = {0};
   CHECK_OK(tsdb_read_raw(db, id, INT64_MIN, INT64_MAX, collect_point, &c));
-  static const int64_t steps[] = {10000, 30000, 60000, 90000, 300000, 900000, 1800000,
-                                  3600000, 7200000, 86400000, 7000, 45000};
+  static const int64_t steps[] = {10000,   30000,   60000,   90000,    300000, 900000,
+                                  1800000, 3600000, 7200000, 86400000, 7000,   45000};
   static step_rows rows;
   for (size_t si = 0; si < sizeof steps / sizeof steps[0]; si++) {
     for (int trial = 0; trial < 4; trial++) {
       int64_t from = t0 - 1000 + (int64_t)(unit_rand(&seed) % 3600000);
       int64_t to = base - (int64_t)(unit_rand(&seed) % 3600000);
-      tsdb_step_query q = {.series = id, .from = from, .to = to, .step_ms = steps[si],
-                           .fill = TSDB_FILL_NONE};
+      tsdb_step_query q = {
+          .series = id, .from = from, .to = to, .step_ms = steps[si], .fill = TSDB_FILL_NONE};
       rows.n = 0;
       int64_t next = 0;
       CHECK_OK(tsdb_query_step(db, &q, collect_step, &rows, &next));
@@ -68,7 +68,8 @@ TEST(step_queries_equal_naive_aggregation) {
     }
   }
   /* Paging: limit and next give the same buckets as one query. */
-  tsdb_step_query all = {.series = id, .from = t0, .to = base, .step_ms = 600000, .fill = TSDB_FILL_NULL};
+  tsdb_step_query all = {
+      .series = id, .from = t0, .to = base, .step_ms = 600000, .fill = TSDB_FILL_NULL};
   static step_rows whole;
   whole.n = 0;
   CHECK_OK(tsdb_query_step(db, &all, collect_step, &whole, NULL));

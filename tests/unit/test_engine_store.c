@@ -69,19 +69,28 @@ TEST(ingest_rejects_bad_input) {
   static const int64_t tiers[] = {60000};
   tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
   tsdb_point p = {1, 1.0, 1}; /* field 1 does not exist */
-  tsdb_ingest_msg m = {.cls = cls, .topic = "city/a/b/air", .topic_len = 12, .points = &p, .npoints = 1};
+  tsdb_ingest_msg m = {
+      .cls = cls, .topic = "city/a/b/air", .topic_len = 12, .points = &p, .npoints = 1};
   CHECK_INT(tsdb_ingest(db, &m), ==, TSDB_EINVAL);
   m.topic_len = 0;
   p.field = 0;
   CHECK_INT(tsdb_ingest(db, &m), ==, TSDB_EINVAL);
   static tsdb_point many[100000];
-  tsdb_ingest_msg big = {.cls = cls, .topic = "city/a/b/air", .topic_len = 12, .points = many, .npoints = 100000}; /* 2.4 MB > 1 MiB queue */
+  tsdb_ingest_msg big = {.cls = cls,
+                         .topic = "city/a/b/air",
+                         .topic_len = 12,
+                         .points = many,
+                         .npoints = 100000}; /* 2.4 MB > 1 MiB queue */
   CHECK_INT(tsdb_ingest(db, &big), ==, TSDB_ETOOBIG);
   /* Bad class descriptions. */
   tsdb_series_class *bad;
   static const int64_t not_multiple[] = {60000, 90000};
-  tsdb_series_class_desc d = {.schema_id = "x", .topic_template = "a/{b}", .nfields = 1,
-                              .field_names = fields, .ntiers = 2, .tiers_ms = not_multiple};
+  tsdb_series_class_desc d = {.schema_id = "x",
+                              .topic_template = "a/{b}",
+                              .nfields = 1,
+                              .field_names = fields,
+                              .ntiers = 2,
+                              .tiers_ms = not_multiple};
   CHECK_INT(tsdb_series_class_create(&d, &bad), ==, TSDB_EINVAL);
   static const int64_t sub_second[] = {500};
   d.ntiers = 1;
@@ -100,8 +109,14 @@ TEST(fields_named_by_the_message) {
   const char *names[] = {"urn:dev:ow:10e2073a01080063:temp", "urn:dev:ow:10e2073a01080063:hum"};
   const char *units[] = {"Cel", NULL};
   tsdb_point p[3] = {{1795679000000, 23.1, 0}, {1795679000000, 41.0, 1}, {1795679001000, 23.2, 0}};
-  tsdb_ingest_msg m = {.cls = cls, .topic = "senml/dev1", .topic_len = 10, .points = p,
-                       .npoints = 3, .names = names, .units = units, .nnames = 2};
+  tsdb_ingest_msg m = {.cls = cls,
+                       .topic = "senml/dev1",
+                       .topic_len = 10,
+                       .points = p,
+                       .npoints = 3,
+                       .names = names,
+                       .units = units,
+                       .nnames = 2};
   CHECK_OK(tsdb_ingest(db, &m));
   CHECK_OK(tsdb_ingest(db, &m)); /* the same message again: duplicates, last wins */
   CHECK_OK(tsdb_sync(db));
@@ -120,8 +135,13 @@ TEST(fields_named_by_the_message) {
   m.nnames = 1; /* point 1 names field 1 */
   CHECK_INT(tsdb_ingest(db, &m), ==, TSDB_EINVAL);
   const char *empty[] = {""};
-  tsdb_ingest_msg e = {.cls = cls, .topic = "senml/dev1", .topic_len = 10, .points = p,
-                       .npoints = 1, .names = empty, .nnames = 1};
+  tsdb_ingest_msg e = {.cls = cls,
+                       .topic = "senml/dev1",
+                       .topic_len = 10,
+                       .points = p,
+                       .npoints = 1,
+                       .names = empty,
+                       .nnames = 1};
   CHECK_INT(tsdb_ingest(db, &e), ==, TSDB_EINVAL);
   close_db(db);
   tsdb_series_class_release(cls);
@@ -207,16 +227,17 @@ TEST(rocksdb_errors_keep_their_kind) {
     int kind;
   } cases[] = {
       {"IO error: No space left on device: While appending to file: /data/000012.log: No space "
-       "left on device", TSDB_ENOSPC},
+       "left on device",
+       TSDB_ENOSPC},
       {"IO error: No space left on device", TSDB_ENOSPC},
       /* Without the subcode, the errno text still says it. */
-      {"IO error: While appending to file: /data/000012.log: No space left on device",
-       TSDB_ENOSPC},
+      {"IO error: While appending to file: /data/000012.log: No space left on device", TSDB_ENOSPC},
       {"Corruption: block checksum mismatch: stored = 1, computed = 2  in /data/000007.sst",
        TSDB_ECORRUPT},
       {"Corruption: CURRENT file does not end with newline", TSDB_ECORRUPT},
       {"IO error: No such file or directory: While opening a file for sequentially reading: "
-       "/data/MANIFEST-999999: No such file or directory", TSDB_EIO},
+       "/data/MANIFEST-999999: No such file or directory",
+       TSDB_EIO},
       {"IO error: While open a file for appending: /data/LOCK: Read-only file system", TSDB_EIO},
       {"Invalid argument: Column family not found: raw", TSDB_EIO},
       {"Resource busy: ", TSDB_EIO},

@@ -135,7 +135,7 @@ TEST(rollups_exact_under_any_arrival_order_reject) { rollup_property(4, TSDB_DUP
 
 /* Drains the results: exactly one publication went to topic, and its
  * payload holds every one of the texts. */
-#define expect_one_publication(db, topic, ...)                                                     \
+#define expect_one_publication(db, topic, ...) \
   expect_one_publication_of(db, topic, (const char *const[]){__VA_ARGS__, NULL})
 static void expect_one_publication_of(tsdb_db *db, const char *topic, const char *const *texts) {
   static pubs p;
@@ -173,20 +173,19 @@ TEST(final_and_correction_publications) {
   CHECK_INT(p.n, ==, 1);
   CHECK_STR(p.topics[0], "$tsdb/agg/1m/city/a/s1/air");
   CHECK(p.retain[0]);
-  CHECK_MSG(strstr(p.payloads[0], "\"state\":\"final\"") &&
-                strstr(p.payloads[0], "\"pm10_count\":2,\"pm10_min\":5,\"pm10_max\":7,\"pm10_mean\":6") &&
-                strstr(p.payloads[0], "\"temp_count\":1,\"temp_min\":20"),
-            "payload %s", p.payloads[0]);
+  CHECK_MSG(
+      strstr(p.payloads[0], "\"state\":\"final\"") &&
+          strstr(p.payloads[0], "\"pm10_count\":2,\"pm10_min\":5,\"pm10_max\":7,\"pm10_mean\":6") &&
+          strstr(p.payloads[0], "\"temp_count\":1,\"temp_min\":20"),
+      "payload %s", p.payloads[0]);
   /* A late point for the finalized bucket: a correction with every field. */
   ingest1(db, cls, "city/a/s1/air", 0, b + 3000, 9);
   CHECK_OK(tsdb_sync(db));
   atomic_fetch_add(&fake_now, 1500);
   ingest1(db, cls, "city/a/s2/air", 0, b + 60000 + 2000, 1);
   CHECK_OK(tsdb_sync(db));
-  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
-                         "\"state\":\"correction\"",
-                         "\"pm10_count\":3",
-                         "\"temp_count\":1");
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air", "\"state\":\"correction\"",
+                         "\"pm10_count\":3", "\"temp_count\":1");
   close_db(db);
   tsdb_series_class_release(cls);
 }
@@ -207,9 +206,9 @@ TEST(partial_final_correction_in_order) {
   CHECK_OK(tsdb_sync(db));
   tsdb_serve_drain(serve_of(db), 100, collect_pub, &p);
   CHECK_INT(p.n, ==, 1);
-  CHECK_MSG(strstr(p.payloads[0], "\"state\":\"partial\"") &&
-                strstr(p.payloads[0], "\"pm10_count\":1,"),
-            "%s", p.payloads[0]);
+  CHECK_MSG(
+      strstr(p.payloads[0], "\"state\":\"partial\"") && strstr(p.payloads[0], "\"pm10_count\":1,"),
+      "%s", p.payloads[0]);
   CHECK(p.retain[0]);
   /* Within the interval: changes are held back. */
   atomic_store(&fake_now, base + 3000);
@@ -223,8 +222,7 @@ TEST(partial_final_correction_in_order) {
   atomic_store(&fake_now, base + 7000);
   ingest1(db, cls, "city/a/s9/air", 0, base + 1, 0);
   CHECK_OK(tsdb_sync(db));
-  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
-                         "\"state\":\"partial\"",
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air", "\"state\":\"partial\"",
                          "\"pm10_count\":3,\"pm10_min\":10,\"pm10_max\":30,"
                          "\"pm10_mean\":20,\"pm10_sum\":60,\"pm10_first\":10,"
                          "\"pm10_last\":30");
@@ -232,8 +230,7 @@ TEST(partial_final_correction_in_order) {
   atomic_store(&fake_now, base + 62001);
   ingest1(db, cls, "city/a/s9/air", 0, base + 2, 0);
   CHECK_OK(tsdb_sync(db));
-  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
-                         "\"state\":\"final\"",
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air", "\"state\":\"final\"",
                          "\"pm10_count\":3,");
   /* A late point: no partial for the reopened bucket, a correction when it
    * closes again (grace after its last point). */
@@ -242,8 +239,7 @@ TEST(partial_final_correction_in_order) {
   atomic_store(&fake_now, base + 62001 + 10000);
   ingest1(db, cls, "city/a/s9/air", 0, base + 3, 0);
   CHECK_OK(tsdb_sync(db));
-  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
-                         "\"state\":\"correction\"",
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air", "\"state\":\"correction\"",
                          "\"pm10_count\":4,\"pm10_min\":10,\"pm10_max\":70,");
   close_db(db);
   tsdb_series_class_release(cls);
@@ -270,8 +266,7 @@ TEST(open_buckets_recovered_after_reopen) {
   atomic_store(&fake_now, b + 60000 + 1001);
   ingest1(db, cls, "city/a/s9/air", 0, b + 61000, 0);
   CHECK_OK(tsdb_sync(db));
-  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air",
-                         "\"v_count\":3,\"v_min\":1,\"v_max\":3");
+  expect_one_publication(db, "$tsdb/agg/1m/city/a/s1/air", "\"v_count\":3,\"v_min\":1,\"v_max\":3");
   close_db(db);
   tsdb_series_class_release(cls);
 }
@@ -309,8 +304,8 @@ TEST(global_markers_cover_every_series_across_reopen) {
       for (int t = 0; t < 2; t++) {
         static buckets bs;
         bs.n = 0;
-        CHECK_OK(tsdb_read_tier(db, ids[i], tiers[t], b - 86400000, b + 86400000, collect_bucket,
-                                &bs));
+        CHECK_OK(
+            tsdb_read_tier(db, ids[i], tiers[t], b - 86400000, b + 86400000, collect_bucket, &bs));
         CHECK_INT(bs.n, ==, 1);
         CHECK_INT(bs.b[0].count, ==, (uint64_t)(i + 1));
         CHECK(bs.b[0].min == 10 * (i + 1));
@@ -330,7 +325,8 @@ TEST(global_markers_cover_every_series_across_reopen) {
   int finals = 0;
   for (int i = 0; i < p.n; i++) {
     if (strncmp(p.topics[i], "$tsdb/agg/1m/", 13)) continue;
-    CHECK_MSG(strstr(p.topics[i], "/old/") == NULL, "%s was rebuilt: %s", p.topics[i], p.payloads[i]);
+    CHECK_MSG(strstr(p.topics[i], "/old/") == NULL, "%s was rebuilt: %s", p.topics[i],
+              p.payloads[i]);
     for (int k = 0; k < 3; k++) {
       char count[32];
       snprintf(count, sizeof count, "\"v_count\":%d,", k + 1);
@@ -458,7 +454,10 @@ TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
     for (int i = 0; i < sizes[r]; i++) pts[i] = (tsdb_point){t0 + (int64_t)i * 60000, i % 97, 0};
     char topic[64];
     snprintf(topic, sizeof topic, "city/bulk/s%d/air", r);
-    tsdb_ingest_msg m = {.cls = cls, .topic = topic, .topic_len = strlen(topic), .points = pts,
+    tsdb_ingest_msg m = {.cls = cls,
+                         .topic = topic,
+                         .topic_len = strlen(topic),
+                         .points = pts,
                          .npoints = (size_t)sizes[r]};
     CHECK_OK(tsdb_ingest(db, &m));
     CHECK_OK(tsdb_sync(db));
@@ -469,8 +468,8 @@ TEST(bulk_passes_of_changing_sizes_finalize_every_bucket) {
     uint32_t id = bulk_series(db, "bulk", r);
     static buckets bs;
     bs.n = 0;
-    CHECK_OK(tsdb_read_tier(db, id, 900000, t0, t0 + (int64_t)sizes[r] * 60000, collect_bucket,
-                            &bs));
+    CHECK_OK(
+        tsdb_read_tier(db, id, 900000, t0, t0 + (int64_t)sizes[r] * 60000, collect_bucket, &bs));
     CHECK_INT(bs.n, ==, (size_t)(sizes[r] + 14) / 15);
     uint64_t points = 0;
     for (size_t k = 0; k < bs.n; k++) points += bs.b[k].count;
@@ -499,14 +498,17 @@ TEST(a_burst_is_written_in_passes_of_whole_messages) {
       }
       char topic[64];
       snprintf(topic, sizeof topic, "city/burst/s%d/air", s);
-      tsdb_ingest_msg msg = {.cls = cls, .topic = topic, .topic_len = strlen(topic),
-                             .points = pts, .npoints = PER_MESSAGE};
+      tsdb_ingest_msg msg = {.cls = cls,
+                             .topic = topic,
+                             .topic_len = strlen(topic),
+                             .points = pts,
+                             .npoints = PER_MESSAGE};
       CHECK_OK(tsdb_ingest(db, &msg));
     }
   }
   tsdb_point last = {t0, 1.0, 0};
-  tsdb_ingest_msg durable = {.cls = cls, .topic = "city/burst/late/air", .topic_len = 19,
-                             .points = &last, .npoints = 1};
+  tsdb_ingest_msg durable = {
+      .cls = cls, .topic = "city/burst/late/air", .topic_len = 19, .points = &last, .npoints = 1};
   CHECK_OK(tsdb_ingest_durable(db, &durable));
   CHECK_OK(tsdb_sync(db));
   tsdb_stats st;
@@ -566,8 +568,8 @@ TEST(reject_policy_backlog_refuses_exactly_the_repeats) {
   enum { N = 25000 }; /* every 10 s: about 2.9 days */
   static tsdb_point pts[3 * N];
   for (int i = 0; i < N; i++) pts[i] = (tsdb_point){t0 + (int64_t)i * 10000, i, 0};
-  tsdb_ingest_msg m = {.cls = cls, .topic = "city/senml/s1/air", .topic_len = 17, .points = pts,
-                       .npoints = N};
+  tsdb_ingest_msg m = {
+      .cls = cls, .topic = "city/senml/s1/air", .topic_len = 17, .points = pts, .npoints = N};
   CHECK_OK(tsdb_ingest(db, &m));
   CHECK_OK(tsdb_sync(db));
   /* The backlog, newest first: new timestamps 5 s after each stored one,
@@ -725,12 +727,14 @@ TEST(tiers_a_schema_adds_are_backfilled) {
   tsdb_key__agg(lo, id, 300, INT64_MIN);
   tsdb_key__agg(hi, id, 300, INT64_MAX);
   tsdb_store_iter *it;
-  CHECK_OK(tsdb_store__iter_open(db->env.store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
+  CHECK_OK(
+      tsdb_store__iter_open(db->env.store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
   CHECK(!tsdb_store__iter_valid(it));
   tsdb_store__iter_close(it);
   tsdb_key__agg(lo, id, 600, INT64_MIN);
   tsdb_key__agg(hi, id, 600, INT64_MAX);
-  CHECK_OK(tsdb_store__iter_open(db->env.store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
+  CHECK_OK(
+      tsdb_store__iter_open(db->env.store, NULL, TSDB_CF_AGG, lo, sizeof lo, hi, sizeof hi, &it));
   CHECK(tsdb_store__iter_valid(it));
   tsdb_store__iter_close(it);
   collected_free(&c);
@@ -756,8 +760,8 @@ UNIT_HELPER(sigkill_writer) {
   for (int batch = 0;; batch++) {
     for (int i = 0; i < 500; i++)
       pts[i] = (tsdb_point){t0 + (int64_t)batch * 500000 + i * 1000, batch + i * 0.5, 0};
-    tsdb_ingest_msg m = {.cls = cls, .topic = "city/k/s1/air", .topic_len = 13, .points = pts,
-                         .npoints = 500};
+    tsdb_ingest_msg m = {
+        .cls = cls, .topic = "city/k/s1/air", .topic_len = 13, .points = pts, .npoints = 500};
     while (tsdb_ingest(db, &m) == TSDB_EFULL) usleep(100);
     if (batch % 3 == 0) {
       tsdb_sync(db);

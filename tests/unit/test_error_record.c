@@ -20,7 +20,10 @@ static bool utf8_valid(const char *s) {
       p++;
       continue;
     }
-    int n = (*p >= 0xC2 && *p <= 0xDF) ? 1 : (*p >= 0xE0 && *p <= 0xEF) ? 2 : (*p >= 0xF0 && *p <= 0xF4) ? 3 : -1;
+    int n = (*p >= 0xC2 && *p <= 0xDF)   ? 1
+            : (*p >= 0xE0 && *p <= 0xEF) ? 2
+            : (*p >= 0xF0 && *p <= 0xF4) ? 3
+                                         : -1;
     if (n < 0) return false;
     for (int i = 1; i <= n; i++)
       if ((p[i] & 0xC0) != 0x80) return false;
@@ -30,14 +33,16 @@ static bool utf8_valid(const char *s) {
 }
 
 TEST(record_of_a_validation_failure) {
-  ingest_schema *s = t_schema("{\"properties\":{\"pm10\":{\"type\":\"number\",\"minimum\":0}},"
-                              "\"x-tsdb\":{\"id\":\"air\",\"version\":3,\"topic\":\"city/{d}/{s}/air\","
-                              "\"measurements\":{\"pm10\":{\"pointer\":\"/pm10\"}}}}");
+  ingest_schema *s = t_schema(
+      "{\"properties\":{\"pm10\":{\"type\":\"number\",\"minimum\":0}},"
+      "\"x-tsdb\":{\"id\":\"air\",\"version\":3,\"topic\":\"city/{d}/{s}/air\","
+      "\"measurements\":{\"pm10\":{\"pointer\":\"/pm10\"}}}}");
   static t_out out;
   CHECK_INT(t_process(s, "city/mitte/s17/air", "{\"pm10\":-3}", SIZE_MAX, T_ARRIVAL, &out), ==,
             INGEST_EVALIDATE);
-  ingest_error_context ctx = {ingest_schema_id(s), ingest_schema_version(s), "city/mitte/s17/air",
-                              18, "s17", NULL, 1795684500123};
+  ingest_error_context ctx = {
+      ingest_schema_id(s), ingest_schema_version(s), "city/mitte/s17/air", 18, "s17", NULL,
+      1795684500123};
   int n = ingest_error_record_json(&out.err, &ctx, rec, sizeof rec);
   CHECK_INT(n, ==, (long long)strlen(rec));
   /* Members in the documented order. */
@@ -114,7 +119,8 @@ TEST(long_values_are_cut_and_the_record_bounded) {
   id[64] = '\0';
   static char client[65535];
   memset(client, '"', sizeof client - 1);
-  ingest_error_context ctx = {id, UINT32_MAX, topic, sizeof topic, client, NULL, INT64_C(253402300799999)};
+  ingest_error_context ctx = {
+      id, UINT32_MAX, topic, sizeof topic, client, NULL, INT64_C(253402300799999)};
   int n = ingest_error_record_json(&err, &ctx, rec, sizeof rec);
   CHECK_MSG(n > 0 && n < INGEST_ERROR_RECORD_MAX, "length %d", n);
   cJSON *j = cJSON_Parse(rec);
@@ -142,10 +148,12 @@ TEST(long_values_are_cut_and_the_record_bounded) {
  * UTF-8, and names reason, keyword and pointer, whatever bytes the payload
  * held where the record quotes it. */
 TEST(records_of_strict_json_refusals) {
-  ingest_schema *json = t_schema("{\"x-tsdb\":{\"id\":\"j\",\"version\":1,\"topic\":\"j/{a}\","
-                                 "\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
-  ingest_schema *senml = t_schema("{\"x-tsdb\":{\"id\":\"s\",\"version\":1,\"topic\":\"s/{a}\","
-                                  "\"format\":\"senml\"}}");
+  ingest_schema *json = t_schema(
+      "{\"x-tsdb\":{\"id\":\"j\",\"version\":1,\"topic\":\"j/{a}\","
+      "\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
+  ingest_schema *senml = t_schema(
+      "{\"x-tsdb\":{\"id\":\"s\",\"version\":1,\"topic\":\"s/{a}\","
+      "\"format\":\"senml\"}}");
   static const struct {
     bool senml;
     const char *payload;
@@ -153,8 +161,8 @@ TEST(records_of_strict_json_refusals) {
     const char *keyword, *pointer;
   } cases[] = {
 #define C(senml, lit, kw, ptr) {senml, lit, sizeof(lit) - 1, kw, ptr}
-      C(false, "{\"v\":\"\x01\xff\xc3\"}", "format", "/v"),       /* control byte, bad UTF-8 */
-      C(false, "{\"v\":1,\0\"\\\"\":2}", "format", ""),            /* a raw NUL */
+      C(false, "{\"v\":\"\x01\xff\xc3\"}", "format", "/v"), /* control byte, bad UTF-8 */
+      C(false, "{\"v\":1,\0\"\\\"\":2}", "format", ""),     /* a raw NUL */
       C(false, "{\"v\":017}", "format", "/v"),
       C(false, "{\"v\":\"a\\u0000\\\"\\\\\"}", "format", "/v"),    /* \u0000 then escapes */
       C(false, "{\"\\\"q\\\\\":1,\"\\\"q\\\\\":2}", "format", ""), /* a name twice, escaped */

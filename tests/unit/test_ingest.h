@@ -63,8 +63,8 @@ static inline int t_process(const ingest_schema *s, const char *topic, const voi
   if (len == SIZE_MAX) len = strlen(payload);
   ingest_output_init(&o->out, o->points, INGEST_OUTPUT_POINTS, o->names, o->units,
                      INGEST_OUTPUT_NAMES, o->text, sizeof o->text);
-  return ingest_schema_process(s, topic, topic ? strlen(topic) : 0, payload, len, arrival,
-                               &o->out, &o->err);
+  return ingest_schema_process(s, topic, topic ? strlen(topic) : 0, payload, len, arrival, &o->out,
+                               &o->err);
 }
 
 /* The field name of point i. */
@@ -89,25 +89,25 @@ static inline long t_find(const ingest_schema *s, const t_out *o, const char *fi
 }
 
 /* The point (field, ts) exists with value v (within 1e-12 relative). */
-#define CHECK_POINT(s, o, field, ts, v)                                                  \
-  do {                                                                                   \
-    long t_i_ = t_find((s), (o), (field), (ts));                                         \
-    CHECK_MSG(t_i_ >= 0, "no point %s at %lld (%zu points)", (field), (long long)(ts),   \
-              (o)->out.npoints);                                                         \
-    CHECK_NEAR((o)->out.points[t_i_].value, (v), 1e-12);                                 \
+#define CHECK_POINT(s, o, field, ts, v)                                                \
+  do {                                                                                 \
+    long t_i_ = t_find((s), (o), (field), (ts));                                       \
+    CHECK_MSG(t_i_ >= 0, "no point %s at %lld (%zu points)", (field), (long long)(ts), \
+              (o)->out.npoints);                                                       \
+    CHECK_NEAR((o)->out.points[t_i_].value, (v), 1e-12);                               \
   } while (0)
 
 /* The refusal: code, keyword, pointer. */
-#define CHECK_REFUSED(rc, o, code, kw, ptr)                                                \
-  do {                                                                                     \
-    CHECK_MSG((rc) == (code), "rc %d (%s), expected %s: %s", (rc), ingest_err_short(rc),   \
-              ingest_err_short(code), (o)->err.message);                                   \
-    CHECK_MSG(!strcmp((o)->err.keyword, (kw)), "keyword '%s', expected '%s': %s",          \
-              (o)->err.keyword, (kw), (o)->err.message);                                   \
-    CHECK_MSG(!strcmp((o)->err.pointer, (ptr)), "pointer '%s', expected '%s': %s",         \
-              (o)->err.pointer, (ptr), (o)->err.message);                                  \
-    CHECK_MSG((o)->err.message[0] != '\0', "no message");                                  \
-    CHECK_INT((o)->out.npoints, ==, 0);                                                    \
+#define CHECK_REFUSED(rc, o, code, kw, ptr)                                              \
+  do {                                                                                   \
+    CHECK_MSG((rc) == (code), "rc %d (%s), expected %s: %s", (rc), ingest_err_short(rc), \
+              ingest_err_short(code), (o)->err.message);                                 \
+    CHECK_MSG(!strcmp((o)->err.keyword, (kw)), "keyword '%s', expected '%s': %s",        \
+              (o)->err.keyword, (kw), (o)->err.message);                                 \
+    CHECK_MSG(!strcmp((o)->err.pointer, (ptr)), "pointer '%s', expected '%s': %s",       \
+              (o)->err.pointer, (ptr), (o)->err.message);                                \
+    CHECK_MSG((o)->err.message[0] != '\0', "no message");                                \
+    CHECK_INT((o)->out.npoints, ==, 0);                                                  \
   } while (0)
 
 /* Whether root/name (root: a schema directory such as schemas/) is a tested

@@ -87,7 +87,7 @@ TEST(empty_truncated_and_invalid_utf8) {
   survive_all("[{\"n\":\"a\",\"v\":1}", 16);
   CHECK_INT(refused(0, "{\"v\":1", 6), ==, INGEST_EDECODE);
   CHECK_INT(refused(0, "{\"v\":1} x", 9), ==, INGEST_EDECODE); /* trailing bytes */
-  CHECK_INT(refused(0, "{\"t\":1,\"v\":1} \n", 15), ==, 0); /* trailing whitespace */
+  CHECK_INT(refused(0, "{\"t\":1,\"v\":1} \n", 15), ==, 0);    /* trailing whitespace */
   /* A final NUL (a C string's terminator sent along) is not JSON either
    * (RFC 8259 section 2): refused with a reason that says where it is. */
   CHECK_INT(refused(0, "{\"t\":1,\"v\":1}\0", 14), ==, INGEST_EDECODE);
@@ -149,10 +149,14 @@ TEST(deep_nesting_and_huge_values) {
   CHECK_INT(refused(0, "{\"t\":1,\"w\":[-1e400]}", SIZE_MAX), ==, INGEST_EVALIDATE);
   CHECK_INT(refused(2, "[{\"n\":\"a\",\"v\":1e400}]", SIZE_MAX), ==, INGEST_EDECODE);
   CHECK_INT(refused(2, "[{\"n\":\"a\",\"t\":1e400,\"v\":1}]", SIZE_MAX), ==, INGEST_EDECODE);
-  CHECK_INT(refused(3, "{\"received_at\":\"2026-11-26T09:15:00Z\",\"uplink_message\":{\"decoded_payload\":{\"v\":1e400}}}",
-                    SIZE_MAX), ==, INGEST_EVALIDATE);
-  CHECK_INT(refused(4, "{\"sensordatavalues\":[{\"value_type\":\"x\",\"value\":1e400}]}", SIZE_MAX), ==,
-            INGEST_EDECODE);
+  CHECK_INT(
+      refused(
+          3,
+          "{\"received_at\":\"2026-11-26T09:15:00Z\",\"uplink_message\":{\"decoded_payload\":{\"v\":1e400}}}",
+          SIZE_MAX),
+      ==, INGEST_EVALIDATE);
+  CHECK_INT(refused(4, "{\"sensordatavalues\":[{\"value_type\":\"x\",\"value\":1e400}]}", SIZE_MAX),
+            ==, INGEST_EDECODE);
   CHECK_INT(refused(0, "{\"t\":1e400,\"v\":1}", SIZE_MAX), ==, INGEST_ETIMESTAMP);
   CHECK_INT(refused(0, "{\"t\":-1e400,\"v\":1}", SIZE_MAX), ==, INGEST_ETIMESTAMP);
   CHECK_INT(refused(0, "{\"t\":9.3e18,\"v\":1}", SIZE_MAX), ==, INGEST_ETIMESTAMP);
@@ -197,17 +201,17 @@ TEST(msgpack_nan_infinities_and_lying_lengths) {
     const char *bytes;
     size_t len;
   } lies[] = {
-      {"\xdd\xff\xff\xff\xff", 5},         /* array32 of 4 billion */
-      {"\xdf\xff\xff\xff\xff", 5},         /* map32 */
-      {"\xdc\xff\xff", 3},                 /* array16 */
-      {"\x81\xa1v\xdb\xff\xff\xff\xff", 8}, /* str32 */
-      {"\x81\xa1v\xc6\x00\x01\x00\x00", 8}, /* bin32 */
+      {"\xdd\xff\xff\xff\xff", 5},              /* array32 of 4 billion */
+      {"\xdf\xff\xff\xff\xff", 5},              /* map32 */
+      {"\xdc\xff\xff", 3},                      /* array16 */
+      {"\x81\xa1v\xdb\xff\xff\xff\xff", 8},     /* str32 */
+      {"\x81\xa1v\xc6\x00\x01\x00\x00", 8},     /* bin32 */
       {"\x81\xa1v\xc9\x00\x00\x00\x10\x01", 9}, /* ext32 */
-      {"\x81\xa1v\xd8\x01", 5},             /* fixext16 */
-      {"\x81\xa1v\xcb\x40", 5},             /* float64 cut */
-      {"\x81\xa1v\xc1", 4},                 /* reserved byte */
-      {"\x92\x01", 2},                      /* fixarray short of an element */
-      {"\xc0\xc0", 2},                      /* two values */
+      {"\x81\xa1v\xd8\x01", 5},                 /* fixext16 */
+      {"\x81\xa1v\xcb\x40", 5},                 /* float64 cut */
+      {"\x81\xa1v\xc1", 4},                     /* reserved byte */
+      {"\x92\x01", 2},                          /* fixarray short of an element */
+      {"\xc0\xc0", 2},                          /* two values */
   };
   for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
     CHECK_MSG(refused(1, lies[i].bytes, lies[i].len) == INGEST_EDECODE, "lie %zu accepted", i);
@@ -243,11 +247,21 @@ static void mutate_file(const char *path) {
     for (int e = 0; e < edits && n > 0; e++) {
       size_t at = unit_rand(&seed) % n;
       switch (unit_rand(&seed) % 5) {
-      case 0: buf[at] = (char)unit_rand(&seed); break;                     /* a random byte */
-      case 1: buf[at] ^= (char)(1u << (unit_rand(&seed) % 8)); break;     /* a flipped bit */
-      case 2: n = at; break;                                              /* truncated */
-      case 3: memmove(buf + at, buf + at + 1, n - at - 1), n--; break;    /* a byte gone */
-      default: buf[at] = "\"{}[],:0\\-e.\xff"[unit_rand(&seed) % 14]; break; /* syntax */
+      case 0:
+        buf[at] = (char)unit_rand(&seed);
+        break; /* a random byte */
+      case 1:
+        buf[at] ^= (char)(1u << (unit_rand(&seed) % 8));
+        break; /* a flipped bit */
+      case 2:
+        n = at;
+        break; /* truncated */
+      case 3:
+        memmove(buf + at, buf + at + 1, n - at - 1), n--;
+        break; /* a byte gone */
+      default:
+        buf[at] = "\"{}[],:0\\-e.\xff"[unit_rand(&seed) % 14];
+        break; /* syntax */
       }
     }
     survive_all(buf, n);

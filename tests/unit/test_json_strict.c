@@ -18,7 +18,8 @@ typedef struct text {
   size_t len;
 } text;
 
-#define T(name, lit) {name, lit, sizeof(lit) - 1}
+#define T(name, lit) \
+  { name, lit, sizeof(lit) - 1 }
 
 /* Must be accepted, by us and by jansson. */
 static const text y_cases[] = {
@@ -36,15 +37,18 @@ static const text y_cases[] = {
     T("y_number_negative_int", "[-123]"),
     T("y_number_fraction", "[0.5,-0.25,10.000]"),
     T("y_number_exponents", "[1e1,1E1,1e+1,1e-1,1.5E-3,0e0,-0E+00]"),
-    T("y_number_long", "[0.000000000000000000000000000000000000000000000000000000000000000000000001]"),
+    T("y_number_long",
+      "[0.000000000000000000000000000000000000000000000000000000000000000000000001]"),
     T("y_number_int_beyond_2_63", "[123456789012345678901234567890]"),
     T("y_number_tiny", "[1e-400]"),
     T("y_string_escapes", "[\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t\"]"),
     T("y_string_unicode_escapes", "[\"\\u0041\\u00e9\\u20AC\\uFFFF\\uffFE\"]"),
     T("y_string_surrogate_pair", "[\"\\ud83d\\ude00\\uDBFF\\uDFFF\"]"),
-    T("y_string_utf8", "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbf \xf4\x8f\xbf\xbf\"]"),
+    T("y_string_utf8",
+      "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbf \xf4\x8f\xbf\xbf\"]"),
     T("y_string_del_is_not_a_control", "[\"\x7f\"]"),
-    T("y_string_long_plain", "[\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\"]"),
+    T("y_string_long_plain",
+      "[\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\"]"),
     T("y_literals", "[true,false,null]"),
     T("y_root_string", "\"x\""),
     T("y_root_number_ws", " 42 "),
@@ -132,7 +136,9 @@ static const text n_cases[] = {
     T("n_literal_undefined", "[undefined]"),
     T("n_ws_form_feed", "[\f1]"),
     T("n_ws_vertical_tab", "[\v1]"),
-    T("n_ws_nbsp", "[\xc2\xa0" "1]"),
+    T("n_ws_nbsp",
+      "[\xc2\xa0"
+      "1]"),
     T("n_ws_control_01", "\x01[1]"),
     T("n_trailing_garbage", "[1]x"),
     T("n_trailing_second_value", "[1][2]"),
@@ -152,8 +158,8 @@ static bool has_nul(const text *t) { return memchr(t->bytes, 0, t->len) != NULL;
 
 static int jansson_accepts(const text *t) {
   json_error_t e;
-  json_t *j = json_loadb(t->bytes, t->len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
-                         &e);
+  json_t *j =
+      json_loadb(t->bytes, t->len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &e);
   json_decref(j);
   return j != NULL;
 }
@@ -217,8 +223,8 @@ TEST(refusals_name_the_rule_and_the_byte) {
     CHECK_MSG(ingest_rfc8259__check(cases[i].text, strlen(cases[i].text), 1000, &r) ==
                   INGEST_RFC8259_INVALID,
               "case %zu (%s) accepted", i, cases[i].text);
-    CHECK_MSG(r.where == cases[i].where, "case %zu (%s): where %zu, expected %zu", i,
-              cases[i].text, r.where, cases[i].where);
+    CHECK_MSG(r.where == cases[i].where, "case %zu (%s): where %zu, expected %zu", i, cases[i].text,
+              r.where, cases[i].where);
     CHECK_MSG(strstr(r.why, cases[i].says) != NULL, "case %zu: '%s' lacks '%s'", i, r.why,
               cases[i].says);
   }
@@ -235,8 +241,7 @@ TEST(implementation_defined_cases) {
   CHECK_INT(r.token, ==, 5);
   CHECK(!r.in_name);
   const char nul_name[] = "{\"a\\u0000\":1}";
-  CHECK_INT(ingest_rfc8259__check(nul_name, sizeof nul_name - 1, 1000, &r), ==,
-            INGEST_RFC8259_NUL);
+  CHECK_INT(ingest_rfc8259__check(nul_name, sizeof nul_name - 1, 1000, &r), ==, INGEST_RFC8259_NUL);
   CHECK(r.in_name);
   /* A syntax error after a \u0000 wins: the text is not JSON at all. */
   const char nul_then_bad[] = "[\"\\u0000\",017]";
@@ -312,8 +317,7 @@ TEST(duplicate_names_found_by_the_check) {
     CHECK_MSG(r.names_unchecked == cases[i].unchecked, "case %zu (%s): unchecked %d", i,
               cases[i].text, r.names_unchecked);
     char why[256];
-    CHECK_MSG(oracle_judge(cases[i].text, strlen(cases[i].text), why, sizeof why) !=
-                  ORACLE_DIFFERS,
+    CHECK_MSG(oracle_judge(cases[i].text, strlen(cases[i].text), why, sizeof why) != ORACLE_DIFFERS,
               "case %zu: %s", i, why);
   }
 }
@@ -328,15 +332,17 @@ TEST(pointers_of_offsets) {
       {"{\"a\":1,\"b\":[1,2,\"x\"]}", 17, "/b/2"},
       {"{\"a\":1,\"b\":[1,2,\"x\"]}", 12, "/b/0"},
       {"{\"a\":1,\"b\":[1,2,\"x\"]}", 18, "/b/2"},
-      {"{\"a\":1,\"b\":[1,2,\"x\"]}", 13, "/b"},   /* at a ',' of /b */
-      {"{\"a\":1,\"b\":[1,2,\"x\"]}", 7, ""},      /* in a member name */
-      {"{\"a\":1 \"b\":2}", 7, ""},                /* where ',' belongs */
+      {"{\"a\":1,\"b\":[1,2,\"x\"]}", 13, "/b"}, /* at a ',' of /b */
+      {"{\"a\":1,\"b\":[1,2,\"x\"]}", 7, ""},    /* in a member name */
+      {"{\"a\":1 \"b\":2}", 7, ""},              /* where ',' belongs */
       {"[[],{},[[{\"k\":[0]}]]]", 15, "/2/0/0/k/0"},
       {"[[],{},[[{\"k\":[0]}]]]", 9, "/2/0/0"},
       {"{\"a/b~c\":{\"\\u00e9\\n\":1}}", 21, "/a~1b~0c/\xc3\xa9\n"},
       {"{\"a/b~c\":{\"\\u00e9\\n\":1}}", 22, "/a~1b~0c"},
       {"{\"\\ud83d\\ude00\":[true]}", 17, "/\xf0\x9f\x98\x80/0"},
-      {"{\"a\\u0000b\":[1,017]}", 16, "/a\xef\xbf\xbd" "b/1"},
+      {"{\"a\\u0000b\":[1,017]}", 16,
+       "/a\xef\xbf\xbd"
+       "b/1"},
       {"\"x\"", 0, ""},
       {"[1] x", 4, ""},
       {"{\"a\":{\"b\":{}},\"c\":[]}", 18, "/c"},
@@ -388,8 +394,8 @@ static void refused(size_t f, const char *payload, size_t len, const char *point
   CHECK_REFUSED(rc, &out, INGEST_EDECODE, "format", pointer);
   CHECK_MSG(strstr(out.err.message, says) != NULL, "'%s' lacks '%s'", out.err.message, says);
   static char rec[INGEST_ERROR_RECORD_MAX];
-  ingest_error_context ctx = {ingest_schema_id(s), 1, topics[f], strlen(topics[f]), "c", NULL,
-                              T_ARRIVAL};
+  ingest_error_context ctx = {
+      ingest_schema_id(s), 1, topics[f], strlen(topics[f]), "c", NULL, T_ARRIVAL};
   int n = ingest_error_record_json(&out.err, &ctx, rec, sizeof rec);
   CHECK(n > 0);
   ingest_rfc8259_result r;
@@ -408,8 +414,9 @@ TEST(issue_attacks_through_every_json_format) {
   /* The SenML name t\u0000x used to be stored as "t". */
   REFUSED(1, "[{\"n\":\"t\\u0000x\",\"v\":1}]", "/0/n", "\\u0000");
   REFUSED(1, "[{\"n\":\"t\",\"v\":1,\"x\\u0000\":1}]", "/0", "member name holds");
-  REFUSED(2, "{\"received_at\":\"2026-11-26T09:15:00Z\",\"uplink_message\":{\"decoded_payload\":"
-             "{\"v\":1,\"note\":\"a\\u0000\"}}}",
+  REFUSED(2,
+          "{\"received_at\":\"2026-11-26T09:15:00Z\",\"uplink_message\":{\"decoded_payload\":"
+          "{\"v\":1,\"note\":\"a\\u0000\"}}}",
           "/uplink_message/decoded_payload/note", "\\u0000");
   REFUSED(3, "{\"sensordatavalues\":[{\"value_type\":\"P1\\u0000x\",\"value\":\"1\"}]}",
           "/sensordatavalues/0/value_type", "\\u0000");
@@ -442,8 +449,9 @@ TEST(duplicate_members_are_refused) {
   CHECK_STR(out.err.actual, "\"ts\" twice");
   CHECK_STR(out.err.expected, "unique member names");
   REFUSED(1, "[{\"n\":\"a\",\"v\":1},{\"n\":\"b\",\"v\":1,\"v\":2}]", "/1", "\"v\" appears twice");
-  REFUSED(2, "{\"received_at\":\"2026-11-26T09:15:00Z\",\"uplink_message\":{\"decoded_payload\":"
-             "{\"v\":1,\"v\":1e9}}}",
+  REFUSED(2,
+          "{\"received_at\":\"2026-11-26T09:15:00Z\",\"uplink_message\":{\"decoded_payload\":"
+          "{\"v\":1,\"v\":1e9}}}",
           "/uplink_message/decoded_payload", "\"v\" appears twice");
   REFUSED(3, "{\"sensordatavalues\":[{\"value_type\":\"P1\",\"value\":\"1\",\"value\":\"2\"}]}",
           "/sensordatavalues/0", "\"value\" appears twice");
@@ -456,8 +464,8 @@ TEST(duplicate_members_are_refused) {
                      "\"y\":[{\"v\":5}]}",
                      SIZE_MAX, T_ARRIVAL, &out));
   /* Pointer escaping of the object's path (RFC 6901). */
-  int rc = t_process(s, "j/1", "{\"a/b\":[0,{\"c~\":{\"k\":1,\"k\":2}}]}", SIZE_MAX, T_ARRIVAL,
-                     &out);
+  int rc =
+      t_process(s, "j/1", "{\"a/b\":[0,{\"c~\":{\"k\":1,\"k\":2}}]}", SIZE_MAX, T_ARRIVAL, &out);
   CHECK_REFUSED(rc, &out, INGEST_EDECODE, "format", "/a~1b/1/c~0");
   ingest_schema_free(s);
 }
@@ -477,8 +485,9 @@ TEST(wide_objects_stay_cheap) {
   /* Sorting, not comparing every pair: 200 000 members would be 2e10 pairs,
    * far past this test's timeout. */
   static char buf[4 << 20];
-  ingest_schema *s = t_schema("{\"x-tsdb\":{\"id\":\"w\",\"version\":1,\"topic\":\"w/{a}\","
-                              "\"measurements\":{\"v\":{\"pointer\":\"/m7\"}}}}");
+  ingest_schema *s = t_schema(
+      "{\"x-tsdb\":{\"id\":\"w\",\"version\":1,\"topic\":\"w/{a}\","
+      "\"measurements\":{\"v\":{\"pointer\":\"/m7\"}}}}");
   size_t sizes[] = {17, 10000, 200000};
   for (size_t k = 0; k < 3; k++) {
     size_t len = wide_object(buf, sizeof buf, sizes[k], -1);
@@ -505,8 +514,9 @@ TEST(wide_objects_stay_cheap) {
 }
 
 TEST(duplicate_keys_in_messagepack_maps) {
-  ingest_schema *s = t_schema("{\"x-tsdb\":{\"id\":\"m\",\"version\":1,\"topic\":\"m/{a}\","
-                              "\"format\":\"msgpack\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
+  ingest_schema *s = t_schema(
+      "{\"x-tsdb\":{\"id\":\"m\",\"version\":1,\"topic\":\"m/{a}\","
+      "\"format\":\"msgpack\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
@@ -571,10 +581,34 @@ static void ws(gen *g) {
 }
 
 static void gen_string(gen *g) {
-  static const char *const pieces[] = {
-      "a", "key", "pm10", "ts", "v", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u0041", "\\u00e9",
-      "\\u20ac", "\\ud83d\\ude00", "\\u0000", "\\ud800", "\\udc00", "\xc3\xa9", "\xe2\x82\xac",
-      "\xf0\x9f\x98\x80", "\xff", "\xc0\xaf", "\xed\xa0\x80", "\x01", "\x7f", " ", "\\x", "'"};
+  static const char *const pieces[] = {"a",
+                                       "key",
+                                       "pm10",
+                                       "ts",
+                                       "v",
+                                       "\\\"",
+                                       "\\\\",
+                                       "\\/",
+                                       "\\n",
+                                       "\\t",
+                                       "\\u0041",
+                                       "\\u00e9",
+                                       "\\u20ac",
+                                       "\\ud83d\\ude00",
+                                       "\\u0000",
+                                       "\\ud800",
+                                       "\\udc00",
+                                       "\xc3\xa9",
+                                       "\xe2\x82\xac",
+                                       "\xf0\x9f\x98\x80",
+                                       "\xff",
+                                       "\xc0\xaf",
+                                       "\xed\xa0\x80",
+                                       "\x01",
+                                       "\x7f",
+                                       " ",
+                                       "\\x",
+                                       "'"};
   put(g, "\"", 1);
   size_t n = pick(4);
   for (size_t i = 0; i < n; i++) {
@@ -605,12 +639,19 @@ static void gen_value(gen *g, int depth) {
      * or differ only in case or length, test rfc8259.c's fingerprints;
      * an escaped name (rarely: it hands the whole text to members.c)
      * tests that path. */
-    static const char *const names[] = {
-        "\"a\"",           "\"b\"",           "\"ts\"",
-        "\"m0\"",          "\"m1\"",          "\"temperature\"",
-        "\"temperaturE\"", "\"temperatur\"",  "\"aaaaaaaa_X_bbbbbbbb\"",
-        "\"aaaaaaaa_Y_bbbbbbbb\"", "\"12345678\"", "\"1234567\"",
-        "\"\\u0061\""};
+    static const char *const names[] = {"\"a\"",
+                                        "\"b\"",
+                                        "\"ts\"",
+                                        "\"m0\"",
+                                        "\"m1\"",
+                                        "\"temperature\"",
+                                        "\"temperaturE\"",
+                                        "\"temperatur\"",
+                                        "\"aaaaaaaa_X_bbbbbbbb\"",
+                                        "\"aaaaaaaa_Y_bbbbbbbb\"",
+                                        "\"12345678\"",
+                                        "\"1234567\"",
+                                        "\"\\u0061\""};
     size_t nnames = sizeof names / sizeof names[0];
     for (size_t i = 0; i < n; i++) {
       if (i) put(g, ",", 1);

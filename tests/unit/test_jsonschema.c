@@ -33,15 +33,15 @@ static ingest_jsonschema *compile_at(const char *file, int line, const char *tex
   int rc = ingest_jsonschema_compile(j, &s, &e);
   cJSON_Delete(j);
   if (rc != 0)
-    unit__fail(file, line, "compile failed (%d): %s [%s at %s]", rc, e.message,
-               e.keyword, e.schema_path);
+    unit__fail(file, line, "compile failed (%d): %s [%s at %s]", rc, e.message, e.keyword,
+               e.schema_path);
   return s;
 }
 #define COMPILE(text) compile_at(__FILE__, __LINE__, text)
 
 /* compile error: code, keyword and schema path */
-static void expect_compile_error_at(const char *file, int line, const char *text,
-                                    int code, const char *kw, const char *path) {
+static void expect_compile_error_at(const char *file, int line, const char *text, int code,
+                                    const char *kw, const char *path) {
   cJSON *j = parse(file, line, text);
   ingest_jsonschema *s = NULL;
   ingest_error e;
@@ -55,11 +55,11 @@ static void expect_compile_error_at(const char *file, int line, const char *text
   if (rc != code || e.code != code)
     unit__fail(file, line, "code %d (record %d), want %d: %s", rc, e.code, code, e.message);
   if (strcmp(e.keyword, kw) != 0 || strcmp(e.schema_path, path) != 0)
-    unit__fail(file, line, "keyword \"%s\" at \"%s\", want \"%s\" at \"%s\" (%s)",
-               e.keyword, e.schema_path, kw, path, e.message);
+    unit__fail(file, line, "keyword \"%s\" at \"%s\", want \"%s\" at \"%s\" (%s)", e.keyword,
+               e.schema_path, kw, path, e.message);
   if (e.message[0] == '\0') unit__fail(file, line, "empty message");
 }
-#define COMPILE_ERROR(text, code, kw, path)                                    \
+#define COMPILE_ERROR(text, code, kw, path) \
   expect_compile_error_at(__FILE__, __LINE__, text, code, kw, path)
 
 static void pack_json(msgpack_packer *pk, const cJSON *j) {
@@ -71,8 +71,7 @@ static void pack_json(msgpack_packer *pk, const cJSON *j) {
     msgpack_pack_true(pk);
   } else if (cJSON_IsNumber(j)) {
     double d = j->valuedouble;
-    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
-        (double)(int64_t)d == d)
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && (double)(int64_t)d == d)
       msgpack_pack_int64(pk, (int64_t)d);
     else
       msgpack_pack_double(pk, d);
@@ -122,9 +121,8 @@ static void mp_free(mp_doc *d) {
 
 static ingest_error last; /* the record of the last expect() failure */
 
-static void check_instance(const char *file, int line, const ingest_jsonschema *s,
-                           const cJSON *j, const char *text, const char *kw,
-                           const char *ptr, bool also_msgpack) {
+static void check_instance(const char *file, int line, const ingest_jsonschema *s, const cJSON *j,
+                           const char *text, const char *kw, const char *ptr, bool also_msgpack) {
   ingest_error e;
   memset(&e, 0x5a, sizeof e);
   int rc = ingest_jsonschema_validate(s, ingest_value_from_cjson(j), &e);
@@ -156,8 +154,8 @@ static void check_instance(const char *file, int line, const ingest_jsonschema *
   mp_free(&d);
 }
 
-static void expect_at(const char *file, int line, const char *schema,
-                      const char *inst, const char *kw, const char *ptr) {
+static void expect_at(const char *file, int line, const char *schema, const char *inst,
+                      const char *kw, const char *ptr) {
   ingest_jsonschema *s = compile_at(file, line, schema);
   cJSON *j = parse(file, line, inst);
   check_instance(file, line, s, j, inst, kw, ptr, true);
@@ -244,7 +242,7 @@ TEST(exclusive_bounds) {
 
 TEST(multiple_of) {
   const char *tenth = "{\"multipleOf\":0.1}";
-  VALID(tenth, "0.3");  /* 0.3 / 0.1 = 2.9999999999999996 in binary */
+  VALID(tenth, "0.3"); /* 0.3 / 0.1 = 2.9999999999999996 in binary */
   VALID(tenth, "0.7");
   VALID(tenth, "1.1");
   VALID(tenth, "-2.3");
@@ -312,8 +310,9 @@ TEST(string_lengths) {
 
 TEST(string_invalid_utf8) {
   /* cJSON passes raw bytes through: lengths of invalid UTF-8 are failures */
-  const char *bad[] = {"\"\xff\"", "\"a\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
-                       "\"\xf4\x90\x80\x80\"", "\"\x80\"", "\"\xe2\x82\""};
+  const char *bad[] = {
+      "\"\xff\"", "\"a\xc3\"",   "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+      "\"\x80\"", "\"\xe2\x82\""};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     INVALID("{\"maxLength\":100}", bad[i], "maxLength", "");
     CHECK_STR(last.expected, "valid UTF-8");
@@ -378,8 +377,8 @@ TEST(pattern_rejected) {
   COMPILE_ERROR("{\"pattern\":\"[z-a]\"}", INGEST_ESCHEMA, "pattern", "/pattern");
   COMPILE_ERROR("{\"pattern\":\"a{x\"}", INGEST_ESCHEMA, "pattern", "/pattern");
   /* accepted by the translator, refused by regcomp */
-  COMPILE_ERROR("{\"properties\":{\"id\":{\"pattern\":\"a{3,2}\"}}}", INGEST_ESCHEMA,
-                "pattern", "/properties/id/pattern");
+  COMPILE_ERROR("{\"properties\":{\"id\":{\"pattern\":\"a{3,2}\"}}}", INGEST_ESCHEMA, "pattern",
+                "/properties/id/pattern");
   COMPILE_ERROR("{\"pattern\":5}", INGEST_ESCHEMA, "pattern", "/pattern");
 }
 
@@ -424,10 +423,11 @@ TEST(pattern_compile_cost_is_bounded) {
   for (int i = 0; i < 33; i++) text[n++] = ')';
   snprintf(text + n, sizeof text - (size_t)n, "\"}");
   PATTERN_REFUSED(text, "/pattern", "nested deeper than 32");
-  COMPILE_ERROR("{\"pattern\":\"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))\"}",
-                INGEST_ESCHEMA, "pattern", "/pattern");
-  ingest_jsonschema_free(
-      COMPILE("{\"pattern\":\"((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))\"}"));
+  COMPILE_ERROR(
+      "{\"pattern\":\"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))\"}",
+      INGEST_ESCHEMA, "pattern", "/pattern");
+  ingest_jsonschema_free(COMPILE(
+      "{\"pattern\":\"((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))\"}"));
 
   /* What sensor schemas write compiles, and so do the largest legal counts. */
   static const char *const fine[] = {
@@ -445,7 +445,8 @@ TEST(pattern_compile_cost_is_bounded) {
   }
   /* A 200-way alternation of station names. */
   n = snprintf(text, sizeof text, "{\"pattern\":\"^(");
-  for (int i = 0; i < 200; i++) n += snprintf(text + n, sizeof text - (size_t)n, "%sst-%03d", i ? "|" : "", i);
+  for (int i = 0; i < 200; i++)
+    n += snprintf(text + n, sizeof text - (size_t)n, "%sst-%03d", i ? "|" : "", i);
   snprintf(text + n, sizeof text - (size_t)n, ")$\"}");
   ingest_jsonschema_free(COMPILE(text));
 
@@ -552,8 +553,9 @@ TEST(enum_equality) {
 /* arrays                                                                   */
 
 TEST(items_prefix_items) {
-  const char *s = "{\"prefixItems\":[{\"type\":\"string\"},{\"type\":\"number\"}],"
-                  "\"items\":{\"type\":\"boolean\"}}";
+  const char *s =
+      "{\"prefixItems\":[{\"type\":\"string\"},{\"type\":\"number\"}],"
+      "\"items\":{\"type\":\"boolean\"}}";
   VALID(s, "[]");
   VALID(s, "[\"a\"]");
   VALID(s, "[\"a\",1]");
@@ -593,8 +595,9 @@ TEST(min_max_items) {
 /* objects                                                                  */
 
 TEST(properties_required) {
-  const char *s = "{\"type\":\"object\",\"properties\":{\"t\":{\"type\":\"number\"},"
-                  "\"id\":{\"type\":\"string\"}},\"required\":[\"t\",\"id\"]}";
+  const char *s =
+      "{\"type\":\"object\",\"properties\":{\"t\":{\"type\":\"number\"},"
+      "\"id\":{\"type\":\"string\"}},\"required\":[\"t\",\"id\"]}";
   VALID(s, "{\"t\":1,\"id\":\"x\"}");
   VALID(s, "{\"id\":\"x\",\"t\":1,\"extra\":[1]}");
   INVALID(s, "{\"t\":1}", "required", "");
@@ -623,12 +626,13 @@ TEST(many_properties) {
   static char schema[40000], inst[20000];
   size_t o = (size_t)snprintf(schema, sizeof schema, "{\"properties\":{");
   for (int i = 0; i < 300; i++)
-    o += (size_t)snprintf(schema + o, sizeof schema - o, "%s\"p%d\":{\"maximum\":%d}",
-                          i ? "," : "", i, i);
+    o += (size_t)snprintf(schema + o, sizeof schema - o, "%s\"p%d\":{\"maximum\":%d}", i ? "," : "",
+                          i, i);
   snprintf(schema + o, sizeof schema - o,
            "},\"required\":[\"p299\",\"p0\",\"q\"],\"additionalProperties\":false}");
   o = (size_t)snprintf(inst, sizeof inst, "{");
-  for (int i = 299; i >= 0; i--) o += (size_t)snprintf(inst + o, sizeof inst - o, "\"p%d\":%d,", i, i);
+  for (int i = 299; i >= 0; i--)
+    o += (size_t)snprintf(inst + o, sizeof inst - o, "\"p%d\":%d,", i, i);
   snprintf(inst + o, sizeof inst - o, "\"q\":1}");
   INVALID(schema, inst, "additionalProperties", "/q");
   schema[strlen(schema) - strlen(",\"additionalProperties\":false}")] = '\0';
@@ -653,8 +657,9 @@ TEST(additional_properties) {
   INVALID(s, "{\"a\":1,\"c\":2}", "additionalProperties", "/c");
   CHECK_STR(last.message, "/c: property \"c\" is not allowed (it is not listed in properties)");
   CHECK_STR(last.schema_path, "/additionalProperties");
-  const char *typed = "{\"properties\":{\"id\":{\"type\":\"string\"}},"
-                      "\"additionalProperties\":{\"type\":\"number\"}}";
+  const char *typed =
+      "{\"properties\":{\"id\":{\"type\":\"string\"}},"
+      "\"additionalProperties\":{\"type\":\"number\"}}";
   VALID(typed, "{\"id\":\"x\",\"t\":1,\"h\":2.5}");
   INVALID(typed, "{\"id\":\"x\",\"t\":\"1\"}", "type", "/t");
   CHECK_STR(last.schema_path, "/additionalProperties/type");
@@ -666,8 +671,8 @@ TEST(additional_properties) {
           "additionalProperties", "/x");
   INVALID("{\"properties\":{\"debug\":false}}", "{\"debug\":1}", "properties", "/debug");
   CHECK_STR(last.message, "/debug: property \"debug\" is not allowed");
-  COMPILE_ERROR("{\"patternProperties\":{\"^x\":{}}}", INGEST_EUNSUPPORTED,
-                "patternProperties", "/patternProperties");
+  COMPILE_ERROR("{\"patternProperties\":{\"^x\":{}}}", INGEST_EUNSUPPORTED, "patternProperties",
+                "/patternProperties");
   COMPILE_ERROR("{\"properties\":[]}", INGEST_ESCHEMA, "properties", "/properties");
 }
 
@@ -694,22 +699,25 @@ TEST(all_any_one_not) {
   CHECK_STR(last.schema_path, "/allOf/2/maximum");
   INVALID(all, "\"5\"", "type", "");
 
-  const char *any = "{\"anyOf\":[{\"type\":\"string\",\"maxLength\":2},{\"type\":\"number\",\"maximum\":3}]}";
+  const char *any =
+      "{\"anyOf\":[{\"type\":\"string\",\"maxLength\":2},{\"type\":\"number\",\"maximum\":3}]}";
   VALID(any, "\"ab\"");
   VALID(any, "2");
   INVALID(any, "5", "anyOf", "");
   CHECK_STR(last.schema_path, "/anyOf");
   CHECK_STR(last.expected, "any of 2 alternatives");
-  CHECK_STR(last.message, "(root): 5 matches none of the 2 alternatives of anyOf; closest is "
-                          "#1: (root): 5 is greater than the maximum 3");
+  CHECK_STR(last.message,
+            "(root): 5 matches none of the 2 alternatives of anyOf; closest is "
+            "#1: (root): 5 is greater than the maximum 3");
   INVALID(any, "null", "anyOf", "");
 
   const char *one = "{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":2}]}";
-  VALID(one, "1");    /* only the first */
-  VALID(one, "2.5");  /* only the second */
+  VALID(one, "1");                /* only the first */
+  VALID(one, "2.5");              /* only the second */
   INVALID(one, "3", "oneOf", ""); /* both */
-  CHECK_STR(last.message, "(root): 3 matches alternatives #0 and #1 of oneOf, but must match "
-                          "exactly one");
+  CHECK_STR(last.message,
+            "(root): 3 matches alternatives #0 and #1 of oneOf, but must match "
+            "exactly one");
   INVALID(one, "1.5", "oneOf", ""); /* neither */
   CHECK_STR(last.expected, "exactly one of 2 alternatives");
 
@@ -722,8 +730,8 @@ TEST(all_any_one_not) {
   VALID("{\"not\":{\"not\":{\"type\":\"null\"}}}", "null");
 
   /* a nested failure inside an anyOf member at a deeper location */
-  INVALID("{\"anyOf\":[{\"type\":\"null\"},{\"properties\":{\"a\":{\"const\":1}}}]}",
-          "{\"a\":2}", "anyOf", "");
+  INVALID("{\"anyOf\":[{\"type\":\"null\"},{\"properties\":{\"a\":{\"const\":1}}}]}", "{\"a\":2}",
+          "anyOf", "");
   CHECK(strstr(last.message, "closest is #1: /a: 2 is not the expected constant 1") != NULL);
   COMPILE_ERROR("{\"anyOf\":[]}", INGEST_ESCHEMA, "anyOf", "/anyOf");
   COMPILE_ERROR("{\"oneOf\":{}}", INGEST_ESCHEMA, "oneOf", "/oneOf");
@@ -750,19 +758,21 @@ TEST(ref_defs) {
   INVALID(s, "{\"r\":{\"hum\":150}}", "maximum", "/r/hum");
   CHECK_STR(last.schema_path, "/$defs/pct/maximum");
   /* a pointer into another subschema, escapes and percent-encoding */
-  const char *p = "{\"$defs\":{\"a/b\":{\"properties\":{\"c~d\":{\"const\":7}}}},"
-                  "\"properties\":{\"x\":{\"$ref\":\"#/%24defs/a~1b/properties/c~0d\"}}}";
+  const char *p =
+      "{\"$defs\":{\"a/b\":{\"properties\":{\"c~d\":{\"const\":7}}}},"
+      "\"properties\":{\"x\":{\"$ref\":\"#/%24defs/a~1b/properties/c~0d\"}}}";
   VALID(p, "{\"x\":7}");
   INVALID(p, "{\"x\":8}", "const", "/x");
   CHECK_STR(last.schema_path, "/$defs/a~1b/properties/c~0d/const");
   /* $ref to the root and siblings of $ref (applied too, 2020-12) */
-  const char *root = "{\"properties\":{\"n\":{\"$ref\":\"#\",\"required\":[\"v\"]}},\"type\":\"object\"}";
+  const char *root =
+      "{\"properties\":{\"n\":{\"$ref\":\"#\",\"required\":[\"v\"]}},\"type\":\"object\"}";
   VALID(root, "{\"n\":{\"v\":1,\"n\":{\"v\":2}}}");
   INVALID(root, "{\"n\":{\"v\":1,\"n\":{}}}", "required", "/n/n");
   INVALID(root, "{\"n\":{\"v\":1,\"n\":3}}", "type", "/n/n");
   /* unused $defs are compiled: errors there are found */
-  COMPILE_ERROR("{\"$defs\":{\"x\":{\"uniqueItems\":true}}}", INGEST_EUNSUPPORTED,
-                "uniqueItems", "/$defs/x/uniqueItems");
+  COMPILE_ERROR("{\"$defs\":{\"x\":{\"uniqueItems\":true}}}", INGEST_EUNSUPPORTED, "uniqueItems",
+                "/$defs/x/uniqueItems");
   COMPILE_ERROR("{\"$ref\":\"#/$defs/missing\"}", INGEST_ESCHEMA, "$ref", "/$ref");
   COMPILE_ERROR("{\"$ref\":\"other.json#/a\"}", INGEST_EUNSUPPORTED, "$ref", "/$ref");
   COMPILE_ERROR("{\"$ref\":\"#anchor\"}", INGEST_EUNSUPPORTED, "$ref", "/$ref");
@@ -778,9 +788,12 @@ TEST(ref_recursive_tree) {
       "\"children\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/node\"}}},"
       "\"additionalProperties\":false}},\"$ref\":\"#/$defs/node\"}";
   VALID(tree, "{\"value\":1}");
-  VALID(tree, "{\"value\":1,\"children\":[{\"value\":2},{\"value\":3,\"children\":[{\"value\":4}]}]}");
-  INVALID(tree, "{\"value\":1,\"children\":[{\"value\":2},{\"value\":3,\"children\":[{\"value\":\"4\"}]}]}",
-          "type", "/children/1/children/0/value");
+  VALID(tree,
+        "{\"value\":1,\"children\":[{\"value\":2},{\"value\":3,\"children\":[{\"value\":4}]}]}");
+  INVALID(
+      tree,
+      "{\"value\":1,\"children\":[{\"value\":2},{\"value\":3,\"children\":[{\"value\":\"4\"}]}]}",
+      "type", "/children/1/children/0/value");
   CHECK_STR(last.schema_path, "/$defs/node/properties/value/type");
   INVALID(tree, "{\"value\":1,\"children\":[{}]}", "required", "/children/0");
   INVALID(tree, "{\"value\":1,\"children\":[{\"value\":1,\"x\":0}]}", "additionalProperties",
@@ -790,9 +803,10 @@ TEST(ref_recursive_tree) {
 TEST(ref_cycles_refused) {
   /* a cycle that never moves into the instance would never end */
   COMPILE_ERROR("{\"$ref\":\"#\"}", INGEST_ESCHEMA, "$ref", "/$ref");
-  COMPILE_ERROR("{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"allOf\":[{\"$ref\":\"#/$defs/a\"}]}},"
-                "\"properties\":{\"x\":{\"$ref\":\"#/$defs/a\"}}}",
-                INGEST_ESCHEMA, "$ref", "/$defs/b/allOf/0/$ref");
+  COMPILE_ERROR(
+      "{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"allOf\":[{\"$ref\":\"#/$defs/a\"}]}},"
+      "\"properties\":{\"x\":{\"$ref\":\"#/$defs/a\"}}}",
+      INGEST_ESCHEMA, "$ref", "/$defs/b/allOf/0/$ref");
   COMPILE_ERROR("{\"anyOf\":[{\"type\":\"null\"},{\"not\":{\"$ref\":\"#\"}}]}", INGEST_ESCHEMA,
                 "$ref", "/anyOf/1/not/$ref");
   /* through an applicator that descends: fine */
@@ -829,8 +843,8 @@ TEST(compile_unsupported_and_bad_values) {
   COMPILE_ERROR("{\"not\":3}", INGEST_ESCHEMA, "", "/not");
   COMPILE_ERROR("{\"additionalProperties\":\"no\"}", INGEST_ESCHEMA, "", "/additionalProperties");
   COMPILE_ERROR("[]", INGEST_ESCHEMA, "", "");
-  COMPILE_ERROR("{\"$schema\":\"http://json-schema.org/draft-07/schema#\"}",
-                INGEST_EUNSUPPORTED, "$schema", "/$schema");
+  COMPILE_ERROR("{\"$schema\":\"http://json-schema.org/draft-07/schema#\"}", INGEST_EUNSUPPORTED,
+                "$schema", "/$schema");
   COMPILE_ERROR("{\"properties\":{\"a\":{\"$id\":\"x\"}}}", INGEST_EUNSUPPORTED, "$id",
                 "/properties/a/$id");
   COMPILE_ERROR("{\"type\":\"number\",\"type\":\"string\"}", INGEST_ESCHEMA, "type", "");
@@ -853,8 +867,9 @@ TEST(compile_annotations_ignored) {
 /* error record                                                             */
 
 TEST(error_record_fields) {
-  const char *s = "{\"type\":\"object\",\"properties\":{\"pm25\":{\"type\":\"number\","
-                  "\"minimum\":0,\"maximum\":1000}},\"required\":[\"pm25\"]}";
+  const char *s =
+      "{\"type\":\"object\",\"properties\":{\"pm25\":{\"type\":\"number\","
+      "\"minimum\":0,\"maximum\":1000}},\"required\":[\"pm25\"]}";
   ingest_jsonschema *c = COMPILE(s);
   cJSON *j = cJSON_Parse("{\"pm25\":1200.5}");
   ingest_error e;
@@ -929,21 +944,21 @@ TEST(msgpack_view_types) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
   msgpack_pack_array(&pk, 12);
-  msgpack_pack_nil(&pk);                       /* 0 */
-  msgpack_pack_true(&pk);                      /* 1 */
-  msgpack_pack_uint64(&pk, UINT64_MAX);        /* 2 */
-  msgpack_pack_int64(&pk, INT64_MIN);          /* 3 */
-  msgpack_pack_float(&pk, 2.5f);               /* 4 */
-  msgpack_pack_double(&pk, NAN);               /* 5 */
-  msgpack_pack_str(&pk, 3);                    /* 6 */
+  msgpack_pack_nil(&pk);                /* 0 */
+  msgpack_pack_true(&pk);               /* 1 */
+  msgpack_pack_uint64(&pk, UINT64_MAX); /* 2 */
+  msgpack_pack_int64(&pk, INT64_MIN);   /* 3 */
+  msgpack_pack_float(&pk, 2.5f);        /* 4 */
+  msgpack_pack_double(&pk, NAN);        /* 5 */
+  msgpack_pack_str(&pk, 3);             /* 6 */
   msgpack_pack_str_body(&pk, "a\0b", 3);
-  msgpack_pack_bin(&pk, 2);                    /* 7 */
+  msgpack_pack_bin(&pk, 2); /* 7 */
   msgpack_pack_bin_body(&pk, "\x01\x02", 2);
-  msgpack_pack_ext(&pk, 1, 5);                 /* 8 */
+  msgpack_pack_ext(&pk, 1, 5); /* 8 */
   msgpack_pack_ext_body(&pk, "\x01", 1);
   msgpack_pack_uint64(&pk, (uint64_t)INT64_MAX); /* 9 */
-  msgpack_pack_double(&pk, 3.0);               /* 10 */
-  msgpack_pack_map(&pk, 3);                    /* 11 */
+  msgpack_pack_double(&pk, 3.0);                 /* 10 */
+  msgpack_pack_map(&pk, 3);                      /* 11 */
   msgpack_pack_str(&pk, 3);
   msgpack_pack_str_body(&pk, "a\0b", 3);
   msgpack_pack_int(&pk, 1);
@@ -1012,10 +1027,11 @@ TEST(msgpack_view_types) {
   /* through the validator */
   ingest_jsonschema *sc;
   ingest_error e;
-  sc = COMPILE("{\"prefixItems\":[{\"type\":\"null\"},{\"const\":true},{\"type\":\"integer\",\"minimum\":1e19},"
-               "{\"type\":\"integer\",\"maximum\":-9223372036854775807},{\"multipleOf\":0.5},"
-               "{\"type\":\"number\"},{\"maxLength\":3,\"minLength\":3},{},{},"
-               "{\"const\":9223372036854775807},{\"type\":\"integer\",\"const\":3}]}");
+  sc = COMPILE(
+      "{\"prefixItems\":[{\"type\":\"null\"},{\"const\":true},{\"type\":\"integer\",\"minimum\":1e19},"
+      "{\"type\":\"integer\",\"maximum\":-9223372036854775807},{\"multipleOf\":0.5},"
+      "{\"type\":\"number\"},{\"maxLength\":3,\"minLength\":3},{},{},"
+      "{\"const\":9223372036854775807},{\"type\":\"integer\",\"const\":3}]}");
   CHECK_OK(ingest_jsonschema_validate(sc, root, &e));
   ingest_jsonschema_free(sc);
   /* NaN fails every numeric keyword and is not an integer */
@@ -1032,20 +1048,23 @@ TEST(msgpack_view_types) {
     ingest_jsonschema_free(sc);
   }
   /* binary is never a JSON type */
-  sc = COMPILE("{\"prefixItems\":[{},{},{},{},{},{},{},{\"type\":[\"string\",\"array\",\"object\",\"number\",\"null\",\"boolean\"]}]}");
+  sc = COMPILE(
+      "{\"prefixItems\":[{},{},{},{},{},{},{},{\"type\":[\"string\",\"array\",\"object\",\"number\",\"null\",\"boolean\"]}]}");
   CHECK_INT(ingest_jsonschema_validate(sc, root, &e), ==, INGEST_EVALIDATE);
   CHECK_STR(e.pointer, "/7");
   CHECK_STR(e.actual, "binary");
   ingest_jsonschema_free(sc);
   /* a non-string key never matches a property: additional */
-  sc = COMPILE("{\"prefixItems\":[{},{},{},{},{},{},{},{},{},{},{},"
-               "{\"properties\":{\"a\":{},\"7\":{}},\"additionalProperties\":{\"type\":\"string\"}}]}");
+  sc = COMPILE(
+      "{\"prefixItems\":[{},{},{},{},{},{},{},{},{},{},{},"
+      "{\"properties\":{\"a\":{},\"7\":{}},\"additionalProperties\":{\"type\":\"string\"}}]}");
   CHECK_INT(ingest_jsonschema_validate(sc, root, &e), ==, INGEST_EVALIDATE);
   CHECK_STR(e.keyword, "type");
   ingest_jsonschema_free(sc);
   /* "a\0b" is not "a" */
-  sc = COMPILE("{\"prefixItems\":[{},{},{},{},{},{},{},{},{},{},{},"
-               "{\"properties\":{\"a\":{\"const\":3}}, \"required\":[\"a\"]}]}");
+  sc = COMPILE(
+      "{\"prefixItems\":[{},{},{},{},{},{},{},{},{},{},{},"
+      "{\"properties\":{\"a\":{\"const\":3}}, \"required\":[\"a\"]}]}");
   CHECK_OK(ingest_jsonschema_validate(sc, root, &e));
   ingest_jsonschema_free(sc);
   sc = COMPILE("{\"prefixItems\":[{},{},{},{},{},{},{\"const\":\"a\"}]}");
@@ -1083,8 +1102,9 @@ TEST(msgpack_big_integers_exact) {
 /* cJSON view                                                               */
 
 TEST(cjson_view) {
-  cJSON *j = cJSON_Parse("{\"a\":1,\"ab\":2.5,\"c\":[1,2,3],\"big\":9223372036854775808,"
-                         "\"min\":-9223372036854775808,\"s\":\"x\\u00e9\",\"A\":0}");
+  cJSON *j = cJSON_Parse(
+      "{\"a\":1,\"ab\":2.5,\"c\":[1,2,3],\"big\":9223372036854775808,"
+      "\"min\":-9223372036854775808,\"s\":\"x\\u00e9\",\"A\":0}");
   ingest_value v = ingest_value_from_cjson(j);
   CHECK_INT(ingest_value_type(v), ==, INGEST_T_OBJECT);
   CHECK_INT(v.ops->count(v.node), ==, 7);
@@ -1166,8 +1186,9 @@ static const char *resolve_text(const char *doc, const char *ptr, char *out, siz
 
 TEST(json_pointer) {
   /* RFC 6901 section 5 examples */
-  const char *doc = "{\"foo\":[\"bar\",\"baz\"],\"\":0,\"a/b\":1,\"c%d\":2,\"e^f\":3,"
-                    "\"g|h\":4,\"i\\\\j\":5,\"k\\\"l\":6,\" \":7,\"m~n\":8}";
+  const char *doc =
+      "{\"foo\":[\"bar\",\"baz\"],\"\":0,\"a/b\":1,\"c%d\":2,\"e^f\":3,"
+      "\"g|h\":4,\"i\\\\j\":5,\"k\\\"l\":6,\" \":7,\"m~n\":8}";
   char buf[256];
   CHECK_STR(resolve_text(doc, "", buf, sizeof buf),
             "{\"foo\":[\"bar\",\"baz\"],\"\":0,\"a/b\":1,\"c%d\":2,\"e^f\":3,\"g|h\":4,"
@@ -1259,24 +1280,24 @@ TEST(rfc3339_invalid) {
   const char *bad[] = {
       "",
       "2026-11-26",
-      "2026-11-26T09:15:46",          /* no offset */
-      "2026-11-26 09:15:46Z",         /* space separator */
-      "2026-11-26T09:15Z",            /* no seconds */
-      "2026-11-26T09:15:46.Z",        /* empty fraction */
-      "2026-11-26T09:15:46,5Z",       /* comma fraction */
+      "2026-11-26T09:15:46",    /* no offset */
+      "2026-11-26 09:15:46Z",   /* space separator */
+      "2026-11-26T09:15Z",      /* no seconds */
+      "2026-11-26T09:15:46.Z",  /* empty fraction */
+      "2026-11-26T09:15:46,5Z", /* comma fraction */
       "2026-13-01T00:00:00Z",
       "2026-00-01T00:00:00Z",
       "2026-01-00T00:00:00Z",
       "2026-01-32T00:00:00Z",
       "2026-04-31T00:00:00Z",
-      "2026-02-29T00:00:00Z",         /* not a leap year */
-      "1900-02-29T00:00:00Z",         /* divisible by 100 */
+      "2026-02-29T00:00:00Z", /* not a leap year */
+      "1900-02-29T00:00:00Z", /* divisible by 100 */
       "2026-01-01T24:00:00Z",
       "2026-01-01T23:60:00Z",
       "2026-01-01T23:59:61Z",
-      "1998-12-31T23:58:60Z",         /* leap second, wrong minute */
-      "1998-12-31T22:59:60Z",         /* leap second, wrong hour */
-      "1998-12-31T23:59:60+01:00",    /* 22:59:60 UTC */
+      "1998-12-31T23:58:60Z",      /* leap second, wrong minute */
+      "1998-12-31T22:59:60Z",      /* leap second, wrong hour */
+      "1998-12-31T23:59:60+01:00", /* 22:59:60 UTC */
       "2026-01-01T00:00:00+24:00",
       "2026-01-01T00:00:00+01:60",
       "2026-01-01T00:00:00+0100",
@@ -1393,7 +1414,8 @@ TEST(hostile_large_strings) {
   big[n] = '\0';
   cJSON *j = cJSON_CreateString(big);
   ingest_error e;
-  ingest_jsonschema *s = COMPILE("{\"maxLength\":1048576,\"pattern\":\"^[a-z]*$\",\"minLength\":1}");
+  ingest_jsonschema *s =
+      COMPILE("{\"maxLength\":1048576,\"pattern\":\"^[a-z]*$\",\"minLength\":1}");
   CHECK_OK(ingest_jsonschema_validate(s, ingest_value_from_cjson(j), &e));
   ingest_jsonschema_free(s);
   s = COMPILE("{\"maxLength\":1048575}");
@@ -1420,8 +1442,9 @@ TEST(hostile_random_bytes) {
   /* random byte strings through the date parser, patterns, lengths: no
    * crash, and the quiet and reporting runs agree */
   uint64_t seed = 1234;
-  ingest_jsonschema *s = COMPILE("{\"anyOf\":[{\"format\":\"date-time\"},"
-                                 "{\"maxLength\":5,\"pattern\":\"^[0-9:T.Z+-]+$\"}]}");
+  ingest_jsonschema *s = COMPILE(
+      "{\"anyOf\":[{\"format\":\"date-time\"},"
+      "{\"maxLength\":5,\"pattern\":\"^[0-9:T.Z+-]+$\"}]}");
   for (int n = 0; n < 5000; n++) {
     char buf[40];
     size_t len = (size_t)(unit_rand(&seed) % sizeof buf);
@@ -1454,8 +1477,8 @@ TEST(hostile_random_bytes) {
  * keywords; cJSON and msgpack views and quiet/reporting runs must agree. */
 static cJSON *random_json(uint64_t *seed, int depth) {
   uint64_t r = unit_rand(seed);
-  static const char *const strs[] = {"ok", "fail", "2026-01-01T00:00:00Z", "", "abc",
-                                     "\xc3\xa9t\xc3\xa9", "x1", "ZZZ"};
+  static const char *const strs[] = {
+      "ok", "fail", "2026-01-01T00:00:00Z", "", "abc", "\xc3\xa9t\xc3\xa9", "x1", "ZZZ"};
   static const char *const keys[] = {"t", "h", "id", "tags", "ts", "x", "n"};
   int kind = (int)(r % (depth > 3 ? 5 : 7));
   switch (kind) {

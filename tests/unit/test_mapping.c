@@ -56,8 +56,10 @@ TEST(measurements_units_precision_scale) {
            "/x-tsdb/measurements/v", "unknown member 'offset'");
   fails_at(BASE ",\"measurements\":{\"v\":{\"pointer\":\"/v\"},\"v\":{\"pointer\":\"/w\"}}",
            "/x-tsdb/measurements/v", "appears twice");
-  ingest_schema *s = t_schema("{\"x-tsdb\":{" BASE ",\"measurements\":{\"a\":{\"pointer\":\"/a\","
-                              "\"unit\":\"m/s2\",\"precision\":0.001,\"scale\":-2},\"b\":{\"pointer\":\"/b\"}}}}");
+  ingest_schema *s =
+      t_schema("{\"x-tsdb\":{" BASE
+               ",\"measurements\":{\"a\":{\"pointer\":\"/a\","
+               "\"unit\":\"m/s2\",\"precision\":0.001,\"scale\":-2},\"b\":{\"pointer\":\"/b\"}}}}");
   ingest_field_info info;
   CHECK(ingest_schema_field_info(s, 0, &info));
   CHECK_STR(info.name, "a");
@@ -86,21 +88,25 @@ TEST(names_section) {
   fails_at(text, "/x-tsdb/names/map/A", "\"field\"");
   snprintf(text, sizeof text, "%s%s", named, "{\"map\":{\"A\":{\"unit\":\"Cel\"}}}");
   fails_at(text, "/x-tsdb/names/map/A", "\"field\"");
-  snprintf(text, sizeof text, "%s%s", named,
-           "{\"map\":{\"A\":{\"field\":\"t\",\"unit\":\"Cel\"},\"B\":{\"field\":\"t\",\"unit\":\"K\"}}}");
+  snprintf(
+      text, sizeof text, "%s%s", named,
+      "{\"map\":{\"A\":{\"field\":\"t\",\"unit\":\"Cel\"},\"B\":{\"field\":\"t\",\"unit\":\"K\"}}}");
   fails_at(text, "/x-tsdb/names/map/B", "described differently");
-  snprintf(text, sizeof text, "%s%s", named, "{\"map\":{\"A\":{\"field\":\"t\"}},\"ignore\":[\"A\"]}");
+  snprintf(text, sizeof text, "%s%s", named,
+           "{\"map\":{\"A\":{\"field\":\"t\"}},\"ignore\":[\"A\"]}");
   fails_at(text, "/x-tsdb/names/ignore", "also in the map");
   snprintf(text, sizeof text, "%s%s", named, "{\"ignore\":[\"A\",\"A\"]}");
   fails_at(text, "/x-tsdb/names/ignore", "appears twice");
   snprintf(text, sizeof text, "%s%s", named, "{\"ignore\":[1]}");
   fails_at(text, "/x-tsdb/names/ignore", "strings");
-  snprintf(text, sizeof text, "%s%s", named, "{\"map\":{\"A\":{\"field\":\"t\"},\"A\":{\"field\":\"u\"}}}");
+  snprintf(text, sizeof text, "%s%s", named,
+           "{\"map\":{\"A\":{\"field\":\"t\"},\"A\":{\"field\":\"u\"}}}");
   fails_at(text, "/x-tsdb/names/map", "appears twice");
   /* Two names may lead to one field when they describe it alike. */
-  snprintf(text, sizeof text, "{\"x-tsdb\":{%s%s}}", named,
-           "{\"map\":{\"SDS_P1\":{\"field\":\"pm10\",\"unit\":\"ug/m3\"},\"PMS_P1\":{\"field\":\"pm10\","
-           "\"unit\":\"ug/m3\"},\"signal\":{\"field\":\"rssi\",\"unit\":\"dBm\"}}}");
+  snprintf(
+      text, sizeof text, "{\"x-tsdb\":{%s%s}}", named,
+      "{\"map\":{\"SDS_P1\":{\"field\":\"pm10\",\"unit\":\"ug/m3\"},\"PMS_P1\":{\"field\":\"pm10\","
+      "\"unit\":\"ug/m3\"},\"signal\":{\"field\":\"rssi\",\"unit\":\"dBm\"}}}");
   ingest_schema *s = t_schema(text);
   CHECK_INT(ingest_schema_nfields(s), ==, 2);
   CHECK_STR(ingest_schema_field(s, 0), "pm10");
@@ -129,7 +135,8 @@ TEST(tiers_and_retention) {
            "/x-tsdb/retention/raw", "longer than the coarsest tier");
   fails_at(BASE "," MEAS ",\"tiers\":[\"1m\",\"1m\"]", "/x-tsdb/tiers", "ascend");
 
-  ingest_schema *s = t_schema("{\"x-tsdb\":{" BASE "," MEAS ",\"tiers\":[\"10s\",\"1m\",\"1h\"],"
+  ingest_schema *s = t_schema("{\"x-tsdb\":{" BASE "," MEAS
+                              ",\"tiers\":[\"10s\",\"1m\",\"1h\"],"
                               "\"block_span\":\"1h\",\"retention\":{\"raw\":\"2h\",\"10s\":\"7d\","
                               "\"1m\":\"1y\",\"1h\":\"forever\"}}}");
   const int64_t *tiers;
@@ -138,7 +145,7 @@ TEST(tiers_and_retention) {
   CHECK_INT(ingest_schema_retention_ms(s, 0), ==, 2 * 3600000);
   CHECK_INT(ingest_schema_retention_ms(s, 10000), ==, 7 * INT64_C(86400000));
   CHECK_INT(ingest_schema_retention_ms(s, 60000), ==, 365 * INT64_C(86400000));
-  CHECK_INT(ingest_schema_retention_ms(s, 3600000), ==, 0); /* forever */
+  CHECK_INT(ingest_schema_retention_ms(s, 3600000), ==, 0);   /* forever */
   CHECK_INT(ingest_schema_retention_ms(s, 86400000), ==, -1); /* not a tier */
   ingest_schema_free(s);
   /* No retention at all: everything forever; no tiers at all is allowed. */
@@ -168,14 +175,17 @@ TEST(duplicate_policies) {
 }
 
 TEST(timestamp_members) {
-  fails_at(BASE "," MEAS ",\"timestamp\":{\"pointer\":\"/t\",\"format\":\"rfc3339\",\"max_past\":\"soon\"}",
+  fails_at(BASE "," MEAS
+                ",\"timestamp\":{\"pointer\":\"/t\",\"format\":\"rfc3339\",\"max_past\":\"soon\"}",
            "/x-tsdb/timestamp/max_past", "duration");
-  fails_at(BASE "," MEAS ",\"timestamp\":{\"pointer\":\"/t\",\"format\":\"rfc3339\",\"skew\":\"1m\"}",
+  fails_at(BASE "," MEAS
+                ",\"timestamp\":{\"pointer\":\"/t\",\"format\":\"rfc3339\",\"skew\":\"1m\"}",
            "/x-tsdb/timestamp", "unknown member 'skew'");
   fails_at(BASE "," MEAS ",\"timestamp\":{\"pointer\":\"/t\"}", "/x-tsdb/timestamp/format",
            "rfc3339, epoch_s");
   fails_at(BASE "," MEAS ",\"timestamp\":\"/t\"", "/x-tsdb/timestamp", "must be an object");
   /* max_future alone (arrival time) is accepted and harmless. */
-  ingest_schema *s = t_schema("{\"x-tsdb\":{" BASE "," MEAS ",\"timestamp\":{\"max_future\":\"1m\"}}}");
+  ingest_schema *s =
+      t_schema("{\"x-tsdb\":{" BASE "," MEAS ",\"timestamp\":{\"max_future\":\"1m\"}}}");
   ingest_schema_free(s);
 }

@@ -66,8 +66,8 @@ static const char *str_member(const cJSON *obj, const char *name) {
 
 static int64_t parse_time(const char *text, const char *where) {
   int64_t ms;
-  CHECK_MSG(text && ingest_rfc3339_parse(text, strlen(text), &ms) == 0, "%s: bad time '%s'",
-            where, text ? text : "(none)");
+  CHECK_MSG(text && ingest_rfc3339_parse(text, strlen(text), &ms) == 0, "%s: bad time '%s'", where,
+            text ? text : "(none)");
   return ms;
 }
 
@@ -102,8 +102,13 @@ static void check_points(const ingest_schema *s, const t_out *o, const cJSON *ch
 static void check_record(const ingest_schema *s, const t_out *o, const char *topic,
                          const char *path) {
   char rec[INGEST_ERROR_RECORD_MAX];
-  ingest_error_context ctx = {ingest_schema_id(s), ingest_schema_version(s), topic,
-                              strlen(topic), "test-client", NULL, T_ARRIVAL};
+  ingest_error_context ctx = {ingest_schema_id(s),
+                              ingest_schema_version(s),
+                              topic,
+                              strlen(topic),
+                              "test-client",
+                              NULL,
+                              T_ARRIVAL};
   int n = ingest_error_record_json(&o->err, &ctx, rec, sizeof rec);
   CHECK_MSG(n > 0, "%s: no error record", path);
   cJSON *j = cJSON_Parse(rec);
@@ -141,7 +146,8 @@ static int check_schema_dir(const char *dir, const ingest_schema_set *set) {
     if (!yes && !no) continue;
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(examples, e->d_name);
-    const char *topic = meta && str_member(meta, "topic") ? str_member(meta, "topic") : default_topic;
+    const char *topic =
+        meta && str_member(meta, "topic") ? str_member(meta, "topic") : default_topic;
     int64_t at = meta && str_member(meta, "arrival") ? parse_time(str_member(meta, "arrival"), path)
                                                      : arrival;
     /* The topic reaches this schema among all the tested ones. */
@@ -172,8 +178,8 @@ static int check_schema_dir(const char *dir, const ingest_schema_set *set) {
     const char *reason = str_member(want, "reason");
     const char *keyword = str_member(want, "keyword");
     const char *pointer = str_member(want, "pointer");
-    CHECK_MSG(reason && keyword && pointer, "%s: expected-errors.json needs reason, keyword, pointer",
-              path);
+    CHECK_MSG(reason && keyword && pointer,
+              "%s: expected-errors.json needs reason, keyword, pointer", path);
     CHECK_MSG(!strcmp(ingest_err_short(rc), reason), "%s: reason %s, expected %s (%s)", path,
               ingest_err_short(rc), reason, out.err.message);
     CHECK_MSG(!strcmp(out.err.keyword, keyword), "%s: keyword %s, expected %s (%s)", path,
@@ -326,7 +332,7 @@ static const char *write_schema(const char *name, const char *text) {
   return path;
 }
 
-#define MAPPING_OK                                                                         \
+#define MAPPING_OK \
   "\"id\":\"t\",\"version\":1,\"topic\":\"t/{a}\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}"
 
 TEST(mapping_errors_name_the_member) {
@@ -365,23 +371,26 @@ TEST(mapping_errors_name_the_member) {
     CHECK_MSG(strstr(err.message, path) != NULL, "message does not name the file: %s", err.message);
   }
   /* A JSON Schema keyword we do not support is never ignored. */
-  const char *path = write_schema("u.schema.json", "{\"patternProperties\":{},\"x-tsdb\":{" MAPPING_OK "}}");
+  const char *path =
+      write_schema("u.schema.json", "{\"patternProperties\":{},\"x-tsdb\":{" MAPPING_OK "}}");
   ingest_schema *s;
   ingest_error err;
   CHECK_INT(ingest_schema_load_file(path, &s, &err), ==, INGEST_EUNSUPPORTED);
   CHECK(strstr(err.message, "patternProperties") != NULL);
   path = write_schema("j.schema.json", "{\n\"type\": \"object\",\n\"x-tsdb\": {,}\n}");
   CHECK_INT(ingest_schema_load_file(path, &s, &err), ==, INGEST_ESCHEMA);
-  CHECK_MSG(strstr(err.message, "not valid JSON (line 3, column 12): a member name is a string") != NULL,
-            "%s", err.message);
+  CHECK_MSG(
+      strstr(err.message, "not valid JSON (line 3, column 12): a member name is a string") != NULL,
+      "%s", err.message);
   /* Strict as messages are: no "017", no \u0000 cut from a pattern. */
   path = write_schema("z.schema.json", "{\"maximum\": 017,\n\"x-tsdb\":{" MAPPING_OK "}}");
   CHECK_INT(ingest_schema_load_file(path, &s, &err), ==, INGEST_ESCHEMA);
-  CHECK_MSG(strstr(err.message, "not valid JSON (line 1, column 14): a number has no leading zeros")
-                != NULL,
+  CHECK_MSG(strstr(err.message,
+                   "not valid JSON (line 1, column 14): a number has no leading zeros") != NULL,
             "%s", err.message);
-  path = write_schema("n.schema.json",
-                      "{\"properties\":{\"id\":{\"pattern\":\"^a\\u0000|\"}},\n\"x-tsdb\":{" MAPPING_OK "}}");
+  path = write_schema(
+      "n.schema.json",
+      "{\"properties\":{\"id\":{\"pattern\":\"^a\\u0000|\"}},\n\"x-tsdb\":{" MAPPING_OK "}}");
   CHECK_INT(ingest_schema_load_file(path, &s, &err), ==, INGEST_ESCHEMA);
   CHECK_MSG(strstr(err.message, "line 1, column 35: a string holds \\u0000") != NULL, "%s",
             err.message);
@@ -389,8 +398,9 @@ TEST(mapping_errors_name_the_member) {
 
 TEST(schema_set_refuses_duplicates_and_keeps_nothing) {
   write_schema("a.schema.json", "{\"x-tsdb\":{" MAPPING_OK "}}");
-  write_schema("b.schema.json",
-               "{\"x-tsdb\":{\"id\":\"t\",\"version\":1,\"topic\":\"other/{a}\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
+  write_schema(
+      "b.schema.json",
+      "{\"x-tsdb\":{\"id\":\"t\",\"version\":1,\"topic\":\"other/{a}\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
   ingest_schema_set *set = NULL;
   char err[512];
   CHECK_INT(ingest_schema_set_load_dir(unit_tmpdir(), &set, err, sizeof err), ==, INGEST_ESCHEMA);
@@ -401,10 +411,12 @@ TEST(schema_set_refuses_duplicates_and_keeps_nothing) {
 }
 
 TEST(routing_prefers_the_most_specific_template) {
-  write_schema("generic.schema.json",
-               "{\"x-tsdb\":{\"id\":\"g\",\"version\":1,\"topic\":\"city/{d}/{s}/{kind}\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
-  write_schema("air.schema.json",
-               "{\"x-tsdb\":{\"id\":\"a\",\"version\":1,\"topic\":\"city/{d}/{s}/air\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
+  write_schema(
+      "generic.schema.json",
+      "{\"x-tsdb\":{\"id\":\"g\",\"version\":1,\"topic\":\"city/{d}/{s}/{kind}\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
+  write_schema(
+      "air.schema.json",
+      "{\"x-tsdb\":{\"id\":\"a\",\"version\":1,\"topic\":\"city/{d}/{s}/air\",\"measurements\":{\"v\":{\"pointer\":\"/v\"}}}}");
   ingest_schema_set *set;
   char err[512];
   CHECK_MSG(ingest_schema_set_load_dir(unit_tmpdir(), &set, err, sizeof err) == 0, "%s", err);
@@ -434,7 +446,8 @@ TEST(timestamps_and_measurement_extraction) {
   int rc = t_process(s, "t/1", "{\"t\":1795684700,\"m\":{\"x\":1}}", SIZE_MAX, arrival, &out);
   CHECK_REFUSED(rc, &out, INGEST_ETIMESTAMP, "x-tsdb/timestamp/max_future", "/t");
   CHECK(strstr(out.err.message, "ahead of the broker's clock") != NULL);
-  rc = t_process(s, "t/1", "{\"t\":1795684500,\"m\":{\"x\":1},\"y\":\"2\"}", SIZE_MAX, arrival, &out);
+  rc = t_process(s, "t/1", "{\"t\":1795684500,\"m\":{\"x\":1},\"y\":\"2\"}", SIZE_MAX, arrival,
+                 &out);
   CHECK_REFUSED(rc, &out, INGEST_EVALIDATE, "x-tsdb/measurements", "/y");
   CHECK_STR(out.err.actual, "\"2\"");
   rc = t_process(s, "t/1", "{\"m\":{\"x\":1}}", SIZE_MAX, arrival, &out);

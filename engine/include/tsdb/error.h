@@ -17,19 +17,19 @@
 extern "C" {
 #endif
 
-#define TSDB_ERRNO_MAP(XX)                                                     \
-  XX(NOMEM, "out of memory")                                                   \
-  XX(INVAL, "invalid argument")                                                \
-  XX(IO, "storage I/O error")                                                  \
-  XX(CORRUPT, "corrupt or unreadable data")                                    \
-  XX(FULL, "queue full")                                                       \
-  XX(NOTFOUND, "not found")                                                    \
-  XX(RANGE, "value out of range")                                              \
-  XX(TOOBIG, "result or record too large")                                     \
-  XX(VERSION, "unsupported on-disk format version")                            \
-  XX(CLOSED, "database is closing")                                            \
-  XX(THREAD, "cannot start a thread")                                          \
-  XX(PARSE, "cannot parse")                                                    \
+#define TSDB_ERRNO_MAP(XX)                          \
+  XX(NOMEM, "out of memory")                        \
+  XX(INVAL, "invalid argument")                     \
+  XX(IO, "storage I/O error")                       \
+  XX(CORRUPT, "corrupt or unreadable data")         \
+  XX(FULL, "queue full")                            \
+  XX(NOTFOUND, "not found")                         \
+  XX(RANGE, "value out of range")                   \
+  XX(TOOBIG, "result or record too large")          \
+  XX(VERSION, "unsupported on-disk format version") \
+  XX(CLOSED, "database is closing")                 \
+  XX(THREAD, "cannot start a thread")               \
+  XX(PARSE, "cannot parse")                         \
   XX(NOSPC, "no space left on device")
 
 typedef enum tsdb_errno {
@@ -38,7 +38,7 @@ typedef enum tsdb_errno {
   TSDB_ERRNO_FIRST_ = -1000,
   TSDB_ERRNO_MAP(TSDB_ERRNO_ENUM_)
 #undef TSDB_ERRNO_ENUM_
-  TSDB_ERRNO_END_
+      TSDB_ERRNO_END_
 } tsdb_errno;
 
 /* Human-readable text for an error code ("queue full"). Never NULL. Thread-safe. */

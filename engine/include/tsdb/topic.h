@@ -37,21 +37,20 @@ typedef struct tsdb_topic_capture {
 } tsdb_topic_capture;
 
 /* Compiles a template; on error returns TSDB_EINVAL and a reason in err. */
-int tsdb_topic_template_compile(const char *text, tsdb_topic_template **out,
-                                char *err, size_t errlen);
+int tsdb_topic_template_compile(const char *text, tsdb_topic_template **out, char *err,
+                                size_t errlen);
 void tsdb_topic_template_free(tsdb_topic_template *t);
 const char *tsdb_topic_template_text(const tsdb_topic_template *t);
 size_t tsdb_topic_template_ncaptures(const tsdb_topic_template *t);
-const char *tsdb_topic_template_capture_name(const tsdb_topic_template *t,
-                                             size_t i);
+const char *tsdb_topic_template_capture_name(const tsdb_topic_template *t, size_t i);
 /* A rank for choosing between templates that match the same topic: more
  * literal levels first, then longer literal text. Higher is more specific. */
 unsigned tsdb_topic_template_specificity(const tsdb_topic_template *t);
 
 /* true when topic[0..len) matches; caps (may be NULL) receive
  * tsdb_topic_template_ncaptures() spans. */
-bool tsdb_topic_template_match(const tsdb_topic_template *t, const char *topic,
-                               size_t len, tsdb_topic_capture *caps);
+bool tsdb_topic_template_match(const tsdb_topic_template *t, const char *topic, size_t len,
+                               tsdb_topic_capture *caps);
 
 /* MQTT topic filter matching, including the rule that a filter starting with
  * a wildcard does not match a topic starting with '$'. */

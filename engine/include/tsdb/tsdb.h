@@ -133,7 +133,8 @@ typedef struct tsdb_options {
   uint32_t grace_ms;           /* a bucket is final this long after its end; default 5000 */
   uint32_t cache_mb;           /* RocksDB block cache; default 64 */
   uint32_t retention_sweep_ms; /* how often expired data is compacted away; default 1 h */
-  int64_t archive_retention_ms; /* keep original messages for replay this long; 0 off; default 7 d */
+  int64_t
+      archive_retention_ms; /* keep original messages for replay this long; 0 off; default 7 d */
   /* Called on the writer thread for every bucket event (tsdb_bucket_event
    * below), after its bucket is stored. NULL (the default): no events, and
    * the writer keeps no partial-update state. serve/ publishes them as the
@@ -141,13 +142,13 @@ typedef struct tsdb_options {
   tsdb_bucket_event_fn bucket_fn;
   void *bucket_ud;
   uint32_t partial_interval_ms; /* open buckets publish "partial" this often; 0 off; default 5000 */
-  tsdb_log_fn log_fn;          /* NULL: no log lines (serve/ can queue them for the host) */
+  tsdb_log_fn log_fn;           /* NULL: no log lines (serve/ can queue them for the host) */
   void *log_ud;
-  int log_level;               /* records above this level are not produced; default INFO */
-  bool fsync_wal;              /* fsync the WAL with every batch (power-loss safe); default false */
-  tsdb_clock_fn clock_fn;      /* NULL: CLOCK_REALTIME. Tests inject a clock. */
+  int log_level;          /* records above this level are not produced; default INFO */
+  bool fsync_wal;         /* fsync the WAL with every batch (power-loss safe); default false */
+  tsdb_clock_fn clock_fn; /* NULL: CLOCK_REALTIME. Tests inject a clock. */
   void *clock_ud;
-  int wal_recovery;            /* tsdb_wal_recovery; default TSDB_WAL_POINT_IN_TIME */
+  int wal_recovery; /* tsdb_wal_recovery; default TSDB_WAL_POINT_IN_TIME */
   /* When the store cannot be opened for a storage reason (permissions, not
    * a directory, a full disk, another process holding it: TSDB_EIO or
    * TSDB_ENOSPC), tsdb_open() still succeeds: ingest is refused with
@@ -166,8 +167,7 @@ void tsdb_options_init(tsdb_options *opts);
  * that a crash interrupted, and starts the writer and maintenance threads.
  * On failure returns an error and, if errbuf is given, a readable reason.
  */
-int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf,
-              size_t errlen);
+int tsdb_open(const tsdb_options *opts, tsdb_db **out, char *errbuf, size_t errlen);
 
 /*
  * Stops accepting input, drains the ingest queue into RocksDB, finalizes
@@ -197,18 +197,18 @@ typedef struct tsdb_label {
 } tsdb_label;
 
 typedef struct tsdb_series_class_desc {
-  const char *schema_id;        /* e.g. "air-quality" */
+  const char *schema_id; /* e.g. "air-quality" */
   uint32_t schema_version;
-  const char *topic_template;   /* "city/{district}/{station}/air": named levels become labels */
+  const char *topic_template;     /* "city/{district}/{station}/air": named levels become labels */
   size_t nfields;                 /* 0 when every message names its fields */
   const char *const *field_names; /* measurement names, e.g. "pm25" */
-  const char *const *units;     /* per field, may be NULL or contain NULL */
+  const char *const *units;       /* per field, may be NULL or contain NULL */
   size_t ntiers;
-  const int64_t *tiers_ms;      /* rollup tiers, each a whole number of seconds, ascending */
-  int dup_policy;               /* tsdb_dup_policy */
-  int64_t block_span_ms;        /* raw block span; 0: default (1 day) */
+  const int64_t *tiers_ms; /* rollup tiers, each a whole number of seconds, ascending */
+  int dup_policy;          /* tsdb_dup_policy */
+  int64_t block_span_ms;   /* raw block span; 0: default (1 day) */
   size_t nlabels;
-  const tsdb_label *labels;     /* static labels added to every series */
+  const tsdb_label *labels; /* static labels added to every series */
   /* Retention, 0 = forever. Raw points older than raw_retention_ms, and
    * buckets of tier i that ended more than tier_retention_ms[i] ago, are
    * invisible at once and removed in the background. Each tier must keep at
@@ -218,10 +218,9 @@ typedef struct tsdb_series_class_desc {
 } tsdb_series_class_desc;
 
 /* Creates an immutable, reference-counted class (count 1). Strings are copied. */
-int tsdb_series_class_create(const tsdb_series_class_desc *desc,
-                             tsdb_series_class **out);
-void tsdb_series_class_retain(tsdb_series_class *cls);   /* thread-safe */
-void tsdb_series_class_release(tsdb_series_class *cls);  /* thread-safe; NULL ok */
+int tsdb_series_class_create(const tsdb_series_class_desc *desc, tsdb_series_class **out);
+void tsdb_series_class_retain(tsdb_series_class *cls);  /* thread-safe */
+void tsdb_series_class_release(tsdb_series_class *cls); /* thread-safe; NULL ok */
 
 /* ------------------------------------------------------------------------ */
 /* Ingest                                                                    */
@@ -235,8 +234,8 @@ typedef struct tsdb_point {
 #define TSDB_MAX_NAME_LEN 255
 
 typedef struct tsdb_ingest_msg {
-  tsdb_series_class *cls;  /* retained by the queue until written */
-  const char *topic;       /* the concrete topic the message arrived on */
+  tsdb_series_class *cls; /* retained by the queue until written */
+  const char *topic;      /* the concrete topic the message arrived on */
   size_t topic_len;
   const tsdb_point *points;
   size_t npoints;
@@ -380,18 +379,17 @@ typedef int (*tsdb_point_fn)(void *ud, int64_t ts_ms, double value);
 typedef int (*tsdb_bucket_fn)(void *ud, const tsdb_aggregate *bucket);
 
 /* Series id of (topic, field), or TSDB_ENOTFOUND. */
-int tsdb_series_find(tsdb_db *db, const char *topic, const char *field,
-                     uint32_t *id);
+int tsdb_series_find(tsdb_db *db, const char *topic, const char *field, uint32_t *id);
 
 /* Raw points of a series with from <= ts < to, ascending. fn returning
  * non-zero stops the scan (and is returned). */
-int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to,
-                  tsdb_point_fn fn, void *ud);
+int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to, tsdb_point_fn fn,
+                  void *ud);
 
 /* Buckets of a rollup tier with from <= start < to, ascending, exact even for
  * buckets that are still open. Empty buckets are not reported. */
-int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from,
-                   int64_t to, tsdb_bucket_fn fn, void *ud);
+int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, int64_t to,
+                   tsdb_bucket_fn fn, void *ud);
 
 /* How a step query reports buckets without points. */
 typedef enum tsdb_fill {
@@ -428,8 +426,8 @@ int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, do
  * (NULL: any) and which carry every given label. fn gets each id, topic and
  * field, in id order; a non-zero return stops (and is returned). */
 typedef int (*tsdb_series_fn)(void *ud, uint32_t id, const char *topic, const char *field);
-int tsdb_series_match(tsdb_db *db, const char *filter, const char *field,
-                      const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn, void *ud);
+int tsdb_series_match(tsdb_db *db, const char *filter, const char *field, const tsdb_label *labels,
+                      size_t nlabels, tsdb_series_fn fn, void *ud);
 
 /* Runs one retention sweep now on the calling thread (the maintenance thread
  * does this every retention_sweep_ms): compacts away expired data. Blocks. */
@@ -437,10 +435,10 @@ void tsdb_retention_sweep(tsdb_db *db);
 
 /* Bytes on disk (SST files after compaction, per column family; and the WAL). */
 typedef struct tsdb_disk_usage {
-  uint64_t raw;     /* compressed point blocks */
-  uint64_t agg;     /* rollup buckets */
-  uint64_t other;   /* catalog, pending markers, format */
-  uint64_t wal;     /* write-ahead log files */
+  uint64_t raw;   /* compressed point blocks */
+  uint64_t agg;   /* rollup buckets */
+  uint64_t other; /* catalog, pending markers, format */
+  uint64_t wal;   /* write-ahead log files */
 } tsdb_disk_usage;
 
 void tsdb_disk_usage_get(tsdb_db *db, tsdb_disk_usage *out);
@@ -468,10 +466,10 @@ typedef struct tsdb_stats {
   uint64_t points_written;
   uint64_t queue_full;
   uint64_t batches;
-  uint64_t late_points;       /* points that needed a rollup recompute */
-  uint64_t expired_points;    /* points dropped because retention had already passed them */
+  uint64_t late_points;         /* points that needed a rollup recompute */
+  uint64_t expired_points;      /* points dropped because retention had already passed them */
   uint64_t duplicates_rejected; /* points refused by the reject duplicate policy */
-  uint64_t retention_sweeps;  /* background passes that compacted expired data away */
+  uint64_t retention_sweeps;    /* background passes that compacted expired data away */
   uint64_t buckets_finalized;
   uint64_t corrections;
   uint64_t open_buckets;      /* rollup buckets held open by the writer */
@@ -482,19 +480,19 @@ typedef struct tsdb_stats {
   size_t queue_bytes_capacity;
   uint64_t write_latency_p50_us; /* of the writer's batch writes (WAL), log2 buckets */
   uint64_t write_latency_p99_us;
-  tsdb_disk_usage disk;          /* refreshed by the writer about every 10 s */
-  tsdb_store_memory memory;      /* likewise */
-  uint64_t sources_cached;       /* topics whose series ids the writer caches */
-  uint64_t series_active;        /* series with a point in the last 10 minutes or an open bucket */
-  uint64_t memory_trims;         /* times free heap pages were given back to the system */
-  uint64_t agg_cache_hits;       /* aggregate blocks served decoded from the cache */
-  uint64_t agg_cache_misses;     /* aggregate blocks looked up and decoded (absent or changed) */
-  uint64_t agg_cache_bytes;      /* memory the cache holds (at most cache_mb / 4 MiB) */
-  uint64_t storage_failing;      /* 1 while writes fail (or the store is not open yet) */
-  uint64_t storage_failures;     /* times writes started to fail */
-  uint64_t messages_lost;        /* accepted (acknowledged) messages never written */
-  uint64_t points_lost;          /* their points */
-  uint64_t wal_damaged;          /* 1 when this open dropped damaged write-ahead log records */
+  tsdb_disk_usage disk;      /* refreshed by the writer about every 10 s */
+  tsdb_store_memory memory;  /* likewise */
+  uint64_t sources_cached;   /* topics whose series ids the writer caches */
+  uint64_t series_active;    /* series with a point in the last 10 minutes or an open bucket */
+  uint64_t memory_trims;     /* times free heap pages were given back to the system */
+  uint64_t agg_cache_hits;   /* aggregate blocks served decoded from the cache */
+  uint64_t agg_cache_misses; /* aggregate blocks looked up and decoded (absent or changed) */
+  uint64_t agg_cache_bytes;  /* memory the cache holds (at most cache_mb / 4 MiB) */
+  uint64_t storage_failing;  /* 1 while writes fail (or the store is not open yet) */
+  uint64_t storage_failures; /* times writes started to fail */
+  uint64_t messages_lost;    /* accepted (acknowledged) messages never written */
+  uint64_t points_lost;      /* their points */
+  uint64_t wal_damaged;      /* 1 when this open dropped damaged write-ahead log records */
 } tsdb_stats;
 
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *stats);

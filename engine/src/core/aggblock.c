@@ -31,8 +31,19 @@
 #define TAG_ZERO 0x01
 #define TAG_SAME 0x80
 
-enum { COL_COUNT, COL_SUM, COL_SUM_COMP, COL_MIN, COL_MAX, COL_FIRST, COL_LAST, COL_M2,
-       COL_FIRST_OFF, COL_LAST_OFF, NCOLS };
+enum {
+  COL_COUNT,
+  COL_SUM,
+  COL_SUM_COMP,
+  COL_MIN,
+  COL_MAX,
+  COL_FIRST,
+  COL_LAST,
+  COL_M2,
+  COL_FIRST_OFF,
+  COL_LAST_OFF,
+  NCOLS
+};
 
 int64_t tsdb_aggblock__span(int64_t tier_ms) {
   const int64_t max_span = 30LL * 86400000;
@@ -72,16 +83,26 @@ static int get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v) {
 
 static double column_value(const tsdb_agg *a, int64_t start, int col) {
   switch (col) {
-  case COL_COUNT: return (double)a->count;
-  case COL_SUM: return a->count ? a->sum : 0;
-  case COL_SUM_COMP: return a->count ? a->sum_comp : 0;
-  case COL_MIN: return a->count ? a->min : 0;
-  case COL_MAX: return a->count ? a->max : 0;
-  case COL_FIRST: return a->count ? a->first : 0;
-  case COL_LAST: return a->count ? a->last : 0;
-  case COL_M2: return a->count ? a->m2 : 0;
-  case COL_FIRST_OFF: return a->count ? (double)(a->first_ts - start) : 0;
-  default: return a->count ? (double)(a->last_ts - start) : 0;
+  case COL_COUNT:
+    return (double)a->count;
+  case COL_SUM:
+    return a->count ? a->sum : 0;
+  case COL_SUM_COMP:
+    return a->count ? a->sum_comp : 0;
+  case COL_MIN:
+    return a->count ? a->min : 0;
+  case COL_MAX:
+    return a->count ? a->max : 0;
+  case COL_FIRST:
+    return a->count ? a->first : 0;
+  case COL_LAST:
+    return a->count ? a->last : 0;
+  case COL_M2:
+    return a->count ? a->m2 : 0;
+  case COL_FIRST_OFF:
+    return a->count ? (double)(a->first_ts - start) : 0;
+  default:
+    return a->count ? (double)(a->last_ts - start) : 0;
   }
 }
 
@@ -148,8 +169,8 @@ int tsdb_aggblock__encode_with(const int64_t *starts, const tsdb_agg *aggs, size
     if (tag != TAG_CODED) continue;
     /* Encode after a gap for the length, then move it into place. */
     size_t gap = 10, clen = 0;
-    rc = tsdb_codec__encode_column(c == COL_COUNT ? starts : idx, cols + (size_t)c * n, n,
-                                   effort, out + pos + gap, cap - pos - gap, &clen);
+    rc = tsdb_codec__encode_column(c == COL_COUNT ? starts : idx, cols + (size_t)c * n, n, effort,
+                                   out + pos + gap, cap - pos - gap, &clen);
     if (rc) goto cleanup;
     size_t vl = put_varint(out + pos, clen);
     memmove(out + pos + vl, out + pos + gap, clen);
@@ -204,8 +225,8 @@ int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_a
         break;
       }
       tag = in[pos++];
-      bool valid = tag == TAG_CODED || (c > COL_COUNT && (tag == TAG_ZERO ||
-                                                          (tag & TAG_SAME && (tag & 0x7f) < c)));
+      bool valid = tag == TAG_CODED ||
+                   (c > COL_COUNT && (tag == TAG_ZERO || (tag & TAG_SAME && (tag & 0x7f) < c)));
       if (!valid) {
         rc = TSDB_ECORRUPT;
         break;
@@ -242,15 +263,33 @@ int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_a
         memset(a, 0, sizeof *a);
         a->count = (uint64_t)x;
         break;
-      case COL_SUM: a->sum = x; break;
-      case COL_SUM_COMP: a->sum_comp = x; break;
-      case COL_MIN: a->min = x; break;
-      case COL_MAX: a->max = x; break;
-      case COL_FIRST: a->first = x; break;
-      case COL_LAST: a->last = x; break;
-      case COL_M2: a->m2 = x; break;
-      case COL_FIRST_OFF: a->first_ts = starts[i] + (int64_t)x; break;
-      default: a->last_ts = starts[i] + (int64_t)x; break;
+      case COL_SUM:
+        a->sum = x;
+        break;
+      case COL_SUM_COMP:
+        a->sum_comp = x;
+        break;
+      case COL_MIN:
+        a->min = x;
+        break;
+      case COL_MAX:
+        a->max = x;
+        break;
+      case COL_FIRST:
+        a->first = x;
+        break;
+      case COL_LAST:
+        a->last = x;
+        break;
+      case COL_M2:
+        a->m2 = x;
+        break;
+      case COL_FIRST_OFF:
+        a->first_ts = starts[i] + (int64_t)x;
+        break;
+      default:
+        a->last_ts = starts[i] + (int64_t)x;
+        break;
       }
     }
     if (rc) break;
@@ -279,8 +318,7 @@ static int cmp_bucket_pos(const void *a, const void *b) {
 
 int tsdb_aggblock__merge(const char *const *blocks, const size_t *lens, size_t n,
                          bool keep_tombstones, tsdb_codec_effort effort, uint8_t **out,
-                         size_t *out_len,
-                         uint64_t *corrupt) {
+                         size_t *out_len, uint64_t *corrupt) {
   *out = NULL;
   *out_len = 0;
   size_t total = 0;

@@ -80,8 +80,8 @@ size_t tsdb_block__normalize(int64_t *ts, double *values, size_t n, int policy) 
 }
 
 int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n,
-                      tsdb_codec_effort effort,
-                      uint8_t **out, size_t *out_len, tsdb_block_merge_stats *stats) {
+                      tsdb_codec_effort effort, uint8_t **out, size_t *out_len,
+                      tsdb_block_merge_stats *stats) {
   *out = NULL;
   *out_len = 0;
   size_t total = 0, valid = 0;

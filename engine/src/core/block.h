@@ -37,8 +37,8 @@ typedef struct tsdb_block_merge_stats {
  * TSDB_ECORRUPT.
  */
 int tsdb_block__merge(const char *const *blocks, const size_t *lens, size_t n,
-                      tsdb_codec_effort effort,
-                      uint8_t **out, size_t *out_len, tsdb_block_merge_stats *stats);
+                      tsdb_codec_effort effort, uint8_t **out, size_t *out_len,
+                      tsdb_block_merge_stats *stats);
 
 /*
  * Sorts points by timestamp (stable) and removes repeated timestamps under

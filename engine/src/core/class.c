@@ -51,14 +51,12 @@ int tsdb_series_class_create(const tsdb_series_class_desc *d, tsdb_series_class 
   if (!d || !d->schema_id || !d->topic_template || d->nfields > TSDB_MAX_FIELDS ||
       (d->nfields && !d->field_names) || d->ntiers > TSDB_MAX_TIERS ||
       (d->ntiers && !d->tiers_ms) || (d->nlabels && !d->labels) ||
-      !tsdb_dup_policy_name(d->dup_policy) ||
-      d->block_span_ms < 0 || d->block_span_ms % 1000)
+      !tsdb_dup_policy_name(d->dup_policy) || d->block_span_ms < 0 || d->block_span_ms % 1000)
     return TSDB_EINVAL;
   for (size_t i = 0; i < d->ntiers; i++) {
     /* Whole seconds (keys store tiers in seconds) and each tier a multiple of
      * the previous one, so a coarse bucket is exactly a union of fine ones. */
-    if (d->tiers_ms[i] < 1000 || d->tiers_ms[i] % 1000 ||
-        d->tiers_ms[i] / 1000 > UINT32_MAX)
+    if (d->tiers_ms[i] < 1000 || d->tiers_ms[i] % 1000 || d->tiers_ms[i] / 1000 > UINT32_MAX)
       return TSDB_EINVAL;
     if (i > 0 && (d->tiers_ms[i] <= d->tiers_ms[i - 1] || d->tiers_ms[i] % d->tiers_ms[i - 1]))
       return TSDB_EINVAL;

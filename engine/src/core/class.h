@@ -28,8 +28,8 @@ struct tsdb_series_class {
   int dup_policy;
   int64_t block_span_ms;
   size_t nlabels;
-  tsdb_label *labels; /* owned copies */
-  int64_t raw_retention_ms;                   /* 0: forever */
+  tsdb_label *labels;                        /* owned copies */
+  int64_t raw_retention_ms;                  /* 0: forever */
   int64_t tier_retention_ms[TSDB_MAX_TIERS]; /* 0: forever */
 };
 

@@ -154,7 +154,7 @@ enum { P_FOR, P_DELTA, P_DOD, P_AVG2, P_AVG4, P_AVG8, P_COUNT };
 #define RAW_CHUNK 16u /* raw bits pushed through the rANS state at a time */
 
 #define MAX_TOKENS 256u
-#define WINDOW_MAX 200u /* largest window of directly coded residuals */
+#define WINDOW_MAX 200u  /* largest window of directly coded residuals */
 #define ESC_CLASSES 130u /* 2 sides x bit lengths 0..64 */
 
 #define HIST_HALF 128
@@ -167,25 +167,15 @@ enum { P_FOR, P_DELTA, P_DOD, P_AVG2, P_AVG4, P_AVG8, P_COUNT };
 /* that corrupt input can never overflow a signed type).                     */
 /* ------------------------------------------------------------------------ */
 
-static inline int64_t u2i(uint64_t x) {
-  return (x >> 63) ? -(int64_t)(~x) - 1 : (int64_t)x;
-}
+static inline int64_t u2i(uint64_t x) { return (x >> 63) ? -(int64_t)(~x) - 1 : (int64_t)x; }
 
-static inline uint64_t zz(int64_t v) {
-  return ((uint64_t)v << 1) ^ (v < 0 ? ~(uint64_t)0 : 0);
-}
+static inline uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (v < 0 ? ~(uint64_t)0 : 0); }
 
-static inline int64_t unzz(uint64_t u) {
-  return u2i((u >> 1) ^ (~(u & 1) + 1));
-}
+static inline int64_t unzz(uint64_t u) { return u2i((u >> 1) ^ (~(u & 1) + 1)); }
 
-static inline unsigned bitlen(uint64_t x) {
-  return x ? 64u - (unsigned)__builtin_clzll(x) : 0u;
-}
+static inline unsigned bitlen(uint64_t x) { return x ? 64u - (unsigned)__builtin_clzll(x) : 0u; }
 
-static inline uint64_t absu(int64_t v) {
-  return v < 0 ? ~(uint64_t)v + 1 : (uint64_t)v;
-}
+static inline uint64_t absu(int64_t v) { return v < 0 ? ~(uint64_t)v + 1 : (uint64_t)v; }
 
 /* Arithmetic shift right of a two's-complement value held in a uint64: the
  * floor division by 2^s the averaging predictors need, without relying on
@@ -413,9 +403,7 @@ static inline uint32_t rdec_bits(rdec *d, unsigned nb) {
   return v;
 }
 
-static inline bool rdec_done(const rdec *d) {
-  return !d->bad && d->x == RANS_L && d->p == d->end;
-}
+static inline bool rdec_done(const rdec *d) { return !d->bad && d->x == RANS_L && d->p == d->end; }
 
 /* ------------------------------------------------------------------------ */
 /* Residual tokens. A residual r is coded as token r - lo when it lies in the */
@@ -426,9 +414,9 @@ static inline bool rdec_done(const rdec *d) {
 /* ------------------------------------------------------------------------ */
 
 typedef struct rtable {
-  uint64_t lo; /* window start, two's complement */
-  uint32_t K;  /* window width; tokens K.. are escapes */
-  uint32_t E;  /* number of escape classes */
+  uint64_t lo;               /* window start, two's complement */
+  uint32_t K;                /* window width; tokens K.. are escapes */
+  uint32_t E;                /* number of escape classes */
   uint8_t cls[MAX_TOKENS];   /* escape token - K -> class */
   uint16_t freq[MAX_TOKENS]; /* per token */
   uint16_t cum[MAX_TOKENS];
@@ -545,9 +533,9 @@ static void residuals(const src *s, int p, uint64_t g, size_t start, size_t cnt,
   fill(s, (ptrdiff_t)start - PRED_HIST, cnt + PRED_HIST, xb);
   const uint64_t *x = xb + PRED_HIST;
   switch (p) {
-#define RESID_CASE(P)                                                          \
-  case P:                                                                      \
-    for (size_t j = 0; j < cnt; j++) res[j] = u2i(x[j] - predict(P, x + j));   \
+#define RESID_CASE(P)                                                        \
+  case P:                                                                    \
+    for (size_t j = 0; j < cnt; j++) res[j] = u2i(x[j] - predict(P, x + j)); \
     break;
     RESID_CASE(P_FOR)
     RESID_CASE(P_DELTA)
@@ -567,12 +555,12 @@ static void residuals(const src *s, int p, uint64_t g, size_t start, size_t cnt,
 /* ------------------------------------------------------------------------ */
 
 typedef struct pstat {
-  uint64_t g;        /* gcd of |residual|, 0 while all are zero */
-  int64_t center;    /* histogram bin HIST_HALF holds this residual */
-  int64_t first;     /* first residual, for the all-equal test */
+  uint64_t g;     /* gcd of |residual|, 0 while all are zero */
+  int64_t center; /* histogram bin HIST_HALF holds this residual */
+  int64_t first;  /* first residual, for the all-equal test */
   bool allsame;
-  uint64_t oor_n;    /* residuals outside the histogram */
-  double oor_bits;   /* their escape payload bits, estimated */
+  uint64_t oor_n;  /* residuals outside the histogram */
+  double oor_bits; /* their escape payload bits, estimated */
   uint32_t hist[HIST_BINS];
 } pstat;
 
@@ -612,7 +600,8 @@ static inline void stat_add(pstat *st, int64_t r) {
   if (__builtin_expect(b < HIST_BINS, 1)) {
     st->hist[b]++;
   } else {
-    uint64_t d = r < st->center ? (uint64_t)st->center - (uint64_t)r : (uint64_t)r - (uint64_t)st->center;
+    uint64_t d =
+        r < st->center ? (uint64_t)st->center - (uint64_t)r : (uint64_t)r - (uint64_t)st->center;
     st->oor_n++;
     st->oor_bits += (double)(bitlen(d) - 1);
   }
@@ -631,7 +620,8 @@ static double choose_window(const pstat *st, uint64_t n, choice *c) {
   while (jlo < HIST_BINS && !st->hist[jlo]) jlo++;
   while (jhi > jlo && !st->hist[jhi]) jhi--;
   const double N = (double)n;
-  const double oor = st->oor_bits + (st->oor_n ? (double)st->oor_n * lg2(N / (double)st->oor_n) + 16 : 0);
+  const double oor =
+      st->oor_bits + (st->oor_n ? (double)st->oor_n * lg2(N / (double)st->oor_n) + 16 : 0);
   c->lo = st->center;
   c->K = 0;
   c->flat = false;
@@ -742,9 +732,9 @@ static void choose(const src *s, unsigned mask, choice *best) {
       if (!(mask & (1u << p))) continue;
       pstat *sp = &st[p];
       switch (p) {
-#define RESID_CASE(P)                                                          \
-  case P:                                                                      \
-    for (size_t j = 0; j < cnt; j++) res[j] = u2i(x[j] - predict(P, x + j));   \
+#define RESID_CASE(P)                                                        \
+  case P:                                                                    \
+    for (size_t j = 0; j < cnt; j++) res[j] = u2i(x[j] - predict(P, x + j)); \
     break;
         RESID_CASE(P_FOR)
         RESID_CASE(P_DELTA)
@@ -869,9 +859,7 @@ static void table_cum(rtable *t) {
  * (relative error under 1/32, which costs well under 0.01 bit a symbol);
  * both sides then rescale the weights with normalize(), in integers, so they
  * agree exactly. */
-static inline uint32_t wdec(uint8_t b) {
-  return b < 16 ? b : (16u + (b & 15u)) << ((b >> 4) - 1);
-}
+static inline uint32_t wdec(uint8_t b) { return b < 16 ? b : (16u + (b & 15u)) << ((b >> 4) - 1); }
 
 static uint8_t wenc(uint32_t f) { /* f <= 2^RANS_MAXBITS */
   if (f < 16) return (uint8_t)f;
@@ -1129,7 +1117,8 @@ typedef struct seqout {
   double p10;
 } seqout;
 
-static inline __attribute__((always_inline)) void emit(int out, const seqout *o, size_t i, uint64_t x) {
+static inline __attribute__((always_inline)) void emit(int out, const seqout *o, size_t i,
+                                                       uint64_t x) {
   if (out == OUT_TS)
     o->ts[i] = u2i(x);
   else
@@ -1139,11 +1128,11 @@ static inline __attribute__((always_inline)) void emit(int out, const seqout *o,
 /* Residual source for decoding: yields r_1..r_{n-1}. */
 typedef struct rsrc {
   int coder;
-  rbuf *r;       /* VARINT, RAW */
-  rdec d;        /* RANS */
+  rbuf *r; /* VARINT, RAW */
+  rdec d;  /* RANS */
   const rtable *t;
   const uint32_t *slots;
-  int64_t cval;  /* CONST */
+  int64_t cval; /* CONST */
 } rsrc;
 
 static inline __attribute__((always_inline)) uint64_t next_resid(int coder, rsrc *rs) {
@@ -1179,9 +1168,9 @@ static inline __attribute__((always_inline)) uint64_t next_resid(int coder, rsrc
 
 /* Inverse of the predictors; running sums replace the encoder's explicit
  * ones (equal modulo 2^64, which is all that matters). */
-static inline __attribute__((always_inline)) void
-decode_loop(int out, int pred, int coder, rsrc *rs, const seqout *o, size_t n, uint64_t x0,
-            uint64_t g) {
+static inline __attribute__((always_inline)) void decode_loop(int out, int pred, int coder,
+                                                              rsrc *rs, const seqout *o, size_t n,
+                                                              uint64_t x0, uint64_t g) {
   uint64_t ring[8]; /* ring[j & 7] = x_j, x_j = x_0 for j < 0 */
   uint64_t h1 = x0, h2 = x0, sum4 = 4 * x0, sum8 = 8 * x0;
   for (int i = 0; i < 8; i++) ring[i] = x0;
@@ -1189,12 +1178,24 @@ decode_loop(int out, int pred, int coder, rsrc *rs, const seqout *o, size_t n, u
   for (size_t i = 1; i < n; i++) {
     uint64_t p;
     switch (pred) {
-    case P_FOR: p = 0; break;
-    case P_DELTA: p = h1; break;
-    case P_DOD: p = 2 * h1 - h2; break;
-    case P_AVG2: p = asr(h1 + h2 + 1, 1); break;
-    case P_AVG4: p = asr(sum4 + 2, 2); break;
-    default: p = asr(sum8 + 4, 3); break;
+    case P_FOR:
+      p = 0;
+      break;
+    case P_DELTA:
+      p = h1;
+      break;
+    case P_DOD:
+      p = 2 * h1 - h2;
+      break;
+    case P_AVG2:
+      p = asr(h1 + h2 + 1, 1);
+      break;
+    case P_AVG4:
+      p = asr(sum4 + 2, 2);
+      break;
+    default:
+      p = asr(sum8 + 4, 3);
+      break;
     }
     uint64_t x = p + next_resid(coder, rs) * g;
     if (pred == P_AVG4 || pred == P_AVG8) {
@@ -1213,10 +1214,10 @@ decode_loop(int out, int pred, int coder, rsrc *rs, const seqout *o, size_t n, u
  * generic loop per output. */
 static void decode_dispatch(int out, int pred, int coder, rsrc *rs, const seqout *o, size_t n,
                             uint64_t x0, uint64_t g) {
-#define DL(O, P)                                                               \
-  if (out == (O) && pred == (P)) {                                             \
-    decode_loop(O, P, CODER_RANS, rs, o, n, x0, g);                            \
-    return;                                                                    \
+#define DL(O, P)                                    \
+  if (out == (O) && pred == (P)) {                  \
+    decode_loop(O, P, CODER_RANS, rs, o, n, x0, g); \
+    return;                                         \
   }
   if (coder == CODER_RANS) {
     DL(OUT_TS, P_DELTA)
@@ -1767,8 +1768,7 @@ static bool decode_values(rbuf *r, const header *h, double *v) {
 static int encode_block(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
                         tsdb_codec_effort effort, bool trailer, uint8_t *out, size_t out_cap,
                         size_t *out_len) {
-  if (!ts || !values || !out || !out_len || n == 0 || n > TSDB_CODEC_MAX_POINTS)
-    return TSDB_EINVAL;
+  if (!ts || !values || !out || !out_len || n == 0 || n > TSDB_CODEC_MAX_POINTS) return TSDB_EINVAL;
   size_t lim = tsdb_codec__max_size(n);
   wbuf w = {out, 0, out_cap < lim ? out_cap : lim, false};
   int64_t lo = ts[0], hi = ts[0];
@@ -1803,9 +1803,9 @@ static int encode_block(const int64_t *ts, const double *values, size_t n, uint8
   return 0;
 }
 
-int tsdb_codec__encode_with(const int64_t *ts, const double *values, size_t n,
-                            uint8_t user_flags, tsdb_codec_effort effort, uint8_t *out,
-                            size_t out_cap, size_t *out_len) {
+int tsdb_codec__encode_with(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
+                            tsdb_codec_effort effort, uint8_t *out, size_t out_cap,
+                            size_t *out_len) {
   return encode_block(ts, values, n, user_flags, effort, true, out, out_cap, out_len);
 }
 
@@ -1844,8 +1844,7 @@ int tsdb_codec__decode(const uint8_t *in, size_t len, int64_t *ts, double *value
     bool newest = ts[last] == h.max_ts;
     for (size_t i = 0; newest && i < last; i++)
       if (ts[i] == h.max_ts) newest = false;
-    if (newest != h.newest_known ||
-        (newest && dbits(h.newest_value) != dbits(values[last])))
+    if (newest != h.newest_known || (newest && dbits(h.newest_value) != dbits(values[last])))
       return TSDB_ECORRUPT;
   }
   *n = (size_t)h.count;

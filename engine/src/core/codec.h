@@ -64,9 +64,8 @@ size_t tsdb_codec__max_size(size_t n);
  * out_cap >= tsdb_codec__max_size(n)). With out_cap >= max_size(n) the
  * output depends only on the points and flags (equal input, equal bytes).
  */
-int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n,
-                       uint8_t user_flags, uint8_t *out, size_t out_cap,
-                       size_t *out_len);
+int tsdb_codec__encode(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
+                       uint8_t *out, size_t out_cap, size_t *out_len);
 
 /*
  * How hard encode works; every effort writes the same format, so the decoder
@@ -86,9 +85,9 @@ typedef enum tsdb_codec_effort {
   TSDB_CODEC_FAST = 2
 } tsdb_codec_effort;
 
-int tsdb_codec__encode_with(const int64_t *ts, const double *values, size_t n,
-                            uint8_t user_flags, tsdb_codec_effort effort, uint8_t *out,
-                            size_t out_cap, size_t *out_len);
+int tsdb_codec__encode_with(const int64_t *ts, const double *values, size_t n, uint8_t user_flags,
+                            tsdb_codec_effort effort, uint8_t *out, size_t out_cap,
+                            size_t *out_len);
 
 /*
  * The same without the trailer (format version 1, user_flags 0): for the
@@ -111,7 +110,7 @@ int tsdb_codec__info(const uint8_t *in, size_t len, tsdb_block_info *info);
  * read is bounded, the entropy coder's final state and the header's time
  * bounds must match, no trailing bytes), TSDB_EVERSION for an unknown format.
  */
-int tsdb_codec__decode(const uint8_t *in, size_t len, int64_t *ts,
-                       double *values, size_t cap, size_t *n);
+int tsdb_codec__decode(const uint8_t *in, size_t len, int64_t *ts, double *values, size_t cap,
+                       size_t *n);
 
 #endif /* TSDB_CODEC_H */

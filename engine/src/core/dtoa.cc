@@ -25,8 +25,8 @@ namespace {
  * Number.prototype.toString, which JSON readers know); "-0" stays "-0". */
 const double_conversion::DoubleToStringConverter &converter() {
   static const double_conversion::DoubleToStringConverter c(
-      double_conversion::DoubleToStringConverter::EMIT_POSITIVE_EXPONENT_SIGN, "inf", "nan",
-      'e', -6, 21, 6, 0);
+      double_conversion::DoubleToStringConverter::EMIT_POSITIVE_EXPONENT_SIGN, "inf", "nan", 'e',
+      -6, 21, 6, 0);
   return c;
 }
 

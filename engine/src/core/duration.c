@@ -13,8 +13,7 @@ static const struct {
   const char *suffix;
   int64_t ms;
 } duration_units[] = {
-    {"ms", 1},         {"s", 1000},        {"m", 60000},
-    {"h", 3600000},    {"d", 86400000},    {"w", 604800000},
+    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"w", 604800000},
 };
 
 int tsdb_duration_parse(const char *text, int64_t *ms) {
@@ -89,7 +88,8 @@ void tsdb_time__format_rfc3339(int64_t ms, char buf[64]) {
   int64_t d = doy - (153 * mp + 2) / 5 + 1;
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) y += 1;
-  snprintf(buf, 64, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
-                    ":%02" PRId64 ".%03" PRId64 "Z",
+  snprintf(buf, 64,
+           "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64
+           ".%03" PRId64 "Z",
            y, m, d, sod / 3600, sod / 60 % 60, sod % 60, milli);
 }

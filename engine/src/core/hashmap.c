@@ -109,7 +109,7 @@ void tsdb_map__shrink(tsdb_map *m) {
   if (m->count * 8 >= m->cap) return; /* hysteresis: puts grow it at 3/4 */
   size_t cap = m->cap;
   while (cap > 16 && m->count * 4 < cap) cap /= 2; /* to between 1/4 and 1/2 full */
-  resize(m, cap); /* out of memory: it stays as it is */
+  resize(m, cap);                                  /* out of memory: it stays as it is */
 }
 
 void *tsdb_map__next(const tsdb_map *m, size_t *pos) {

@@ -44,7 +44,8 @@ static inline int64_t tsdb_key__get_ts(const uint8_t *p) {
   return (int64_t)(u ^ (1ull << 63));
 }
 
-static inline void tsdb_key__raw(uint8_t key[TSDB_RAW_KEY_LEN], uint32_t series, int64_t block_start) {
+static inline void tsdb_key__raw(uint8_t key[TSDB_RAW_KEY_LEN], uint32_t series,
+                                 int64_t block_start) {
   tsdb_key__put_u32(key, series);
   tsdb_key__put_ts(key + 4, block_start);
 }

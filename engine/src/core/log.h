@@ -43,7 +43,7 @@ bool tsdb_ratelimit__allow(tsdb_ratelimit *rl, int64_t now_ms, uint64_t *suppres
 
 /* tsdb_log__printf() under a rate limit, with " suppressed=N" appended when
  * lines were left out before it. */
-void tsdb_log__limited(const tsdb_logger *log, tsdb_ratelimit *rl, int level, const char *fmt,
-                       ...) __attribute__((format(printf, 4, 5)));
+void tsdb_log__limited(const tsdb_logger *log, tsdb_ratelimit *rl, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif /* TSDB_LOG_H */

@@ -51,9 +51,7 @@ void tsdb_strbuf__append(tsdb_strbuf *sb, const void *data, size_t len) {
   sb->data[sb->len] = '\0';
 }
 
-void tsdb_strbuf__puts(tsdb_strbuf *sb, const char *s) {
-  tsdb_strbuf__append(sb, s, strlen(s));
-}
+void tsdb_strbuf__puts(tsdb_strbuf *sb, const char *s) { tsdb_strbuf__append(sb, s, strlen(s)); }
 
 void tsdb_strbuf__putc(tsdb_strbuf *sb, char c) {
   if (!reserve(sb, 1)) return;
@@ -83,11 +81,21 @@ void tsdb_strbuf__json_string(tsdb_strbuf *sb, const char *s, size_t len) {
     tsdb_strbuf__append(sb, s + run, i - run);
     run = i + 1;
     switch (c) {
-    case '"': tsdb_strbuf__puts(sb, "\\\""); break;
-    case '\\': tsdb_strbuf__puts(sb, "\\\\"); break;
-    case '\n': tsdb_strbuf__puts(sb, "\\n"); break;
-    case '\r': tsdb_strbuf__puts(sb, "\\r"); break;
-    case '\t': tsdb_strbuf__puts(sb, "\\t"); break;
+    case '"':
+      tsdb_strbuf__puts(sb, "\\\"");
+      break;
+    case '\\':
+      tsdb_strbuf__puts(sb, "\\\\");
+      break;
+    case '\n':
+      tsdb_strbuf__puts(sb, "\\n");
+      break;
+    case '\r':
+      tsdb_strbuf__puts(sb, "\\r");
+      break;
+    case '\t':
+      tsdb_strbuf__puts(sb, "\\t");
+      break;
     default: {
       char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
       tsdb_strbuf__append(sb, esc, 6);

@@ -25,7 +25,7 @@ typedef struct level {
 
 struct tsdb_topic_template {
   char *text;
-  char *literals;  /* copy of the template, literal runs point into it */
+  char *literals; /* copy of the template, literal runs point into it */
   size_t nlevels;
   level *levels;
   size_t nsegs;
@@ -62,8 +62,8 @@ void tsdb_topic_template_free(tsdb_topic_template *t) {
   free(t);
 }
 
-int tsdb_topic_template_compile(const char *text, tsdb_topic_template **out,
-                                char *err, size_t errlen) {
+int tsdb_topic_template_compile(const char *text, tsdb_topic_template **out, char *err,
+                                size_t errlen) {
   *out = NULL;
   if (!text || !*text) return fail(err, errlen, "%s", "topic template is empty");
   size_t tlen = strlen(text);
@@ -113,11 +113,13 @@ int tsdb_topic_template_compile(const char *text, tsdb_topic_template **out,
           bool ok = nlen > 0;
           for (size_t k = 0; ok && k < nlen; k++) ok = name_char(text[i + 1 + k], k == 0);
           if (!ok) {
-            rc = fail(err, errlen, "bad capture name in topic template '%s' (use [A-Za-z_][A-Za-z0-9_]*)", text);
+            rc = fail(err, errlen,
+                      "bad capture name in topic template '%s' (use [A-Za-z_][A-Za-z0-9_]*)", text);
             break;
           }
           if (lv->nsegs > 0 && t->segs[t->nsegs - 1].kind == SEG_CAPTURE) {
-            rc = fail(err, errlen, "two captures without a literal between them in topic template '%s'", text);
+            rc = fail(err, errlen,
+                      "two captures without a literal between them in topic template '%s'", text);
             break;
           }
           for (size_t k = 0; k < t->ncaptures; k++) {
@@ -180,8 +182,8 @@ unsigned tsdb_topic_template_specificity(const tsdb_topic_template *t) { return 
 
 /* Matches one level's segments against s[0..len). Captures take the
  * shortest text up to the next literal (the last capture takes the rest). */
-static bool match_level(const tsdb_topic_template *t, const level *lv, const char *s,
-                        size_t len, size_t base, tsdb_topic_capture *caps) {
+static bool match_level(const tsdb_topic_template *t, const level *lv, const char *s, size_t len,
+                        size_t base, tsdb_topic_capture *caps) {
   size_t p = 0;
   for (size_t k = 0; k < lv->nsegs; k++) {
     const segment *sg = &t->segs[lv->first_seg + k];
@@ -195,7 +197,7 @@ static bool match_level(const tsdb_topic_template *t, const level *lv, const cha
       stop = len;
     } else {
       const segment *next = &t->segs[lv->first_seg + k + 1]; /* a literal */
-      stop = p + 1; /* captures are non-empty */
+      stop = p + 1;                                          /* captures are non-empty */
       while (stop + next->len <= len && memcmp(s + stop, next->text, next->len)) stop++;
       if (stop + next->len > len) return false;
     }
@@ -209,8 +211,8 @@ static bool match_level(const tsdb_topic_template *t, const level *lv, const cha
   return p == len;
 }
 
-bool tsdb_topic_template_match(const tsdb_topic_template *t, const char *topic,
-                               size_t len, tsdb_topic_capture *caps) {
+bool tsdb_topic_template_match(const tsdb_topic_template *t, const char *topic, size_t len,
+                               tsdb_topic_capture *caps) {
   size_t pos = 0;
   for (size_t li = 0; li < t->nlevels; li++) {
     const level *lv = &t->levels[li];
@@ -218,8 +220,7 @@ bool tsdb_topic_template_match(const tsdb_topic_template *t, const char *topic,
     if (pos > len) return false; /* the topic has fewer levels */
     size_t end = pos;
     while (end < len && topic[end] != '/') end++;
-    if (lv->kind == LEVEL_SEGMENTS &&
-        !match_level(t, lv, topic + pos, end - pos, pos, caps))
+    if (lv->kind == LEVEL_SEGMENTS && !match_level(t, lv, topic + pos, end - pos, pos, caps))
       return false;
     pos = end + 1;
   }
@@ -271,4 +272,3 @@ bool tsdb_topic_filter_valid(const char *filter) {
   }
   return true;
 }
-

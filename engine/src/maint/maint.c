@@ -90,7 +90,6 @@ bool tsdb_maint__key_expired(void *ud, tsdb_cf_id cf, const uint8_t *key, size_t
   return false; /* unknown series or a tier the schema dropped: keep */
 }
 
-
 /* true when the series has an expired raw block or bucket on disk. */
 static bool has_expired(tsdb_env *env, const tsdb_series_params *sp, int64_t now) {
   tsdb_store_iter *it;
@@ -195,7 +194,8 @@ static void *maint_main(void *arg) {
   while (!m->stop) {
     int64_t wake = tsdb_time__monotonic_ms() + MEMORY_CHECK_MS;
     if (next_sweep < wake) wake = next_sweep;
-    struct timespec at = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000L};
+    struct timespec at = {.tv_sec = (time_t)(wake / 1000),
+                          .tv_nsec = (long)(wake % 1000) * 1000000L};
     while (!m->stop && pthread_cond_timedwait(&m->cv, &m->lock, &at) == 0) {
     }
     if (m->stop) break;

@@ -120,8 +120,8 @@ static void fill_gap(emitter *e, int64_t upto, const tsdb_aggregate *next) {
       for (int k = 0; k < TSDB_AGG_KINDS; k++) {
         if (k == TSDB_AGG_COUNT) continue;
         tsdb_agg_kind kind = (tsdb_agg_kind)k;
-        tsdb_agg__view_set(&a, kind, lerp(tsdb_aggregate_get(&e->prev, kind),
-                                          tsdb_aggregate_get(next, kind), f));
+        tsdb_agg__view_set(
+            &a, kind, lerp(tsdb_aggregate_get(&e->prev, kind), tsdb_aggregate_get(next, kind), f));
       }
       a.filled = true;
     }
@@ -168,7 +168,7 @@ static int feed_point(void *ud, int64_t ts, double v) {
 }
 
 int tsdb_query__step(tsdb_env *env, const tsdb_step_query *q, tsdb_bucket_fn fn, void *ud,
-                    int64_t *next) {
+                     int64_t *next) {
   if (!q || !fn || q->step_ms <= 0 || q->from > q->to || q->fill < TSDB_FILL_NONE ||
       q->fill > TSDB_FILL_LINEAR)
     return TSDB_EINVAL;
@@ -304,7 +304,8 @@ int tsdb_query__last(tsdb_env *env, uint32_t series, int64_t before, int64_t *ts
 /* ---- series lookup ---- */
 
 int tsdb_query__series_match(tsdb_env *env, const char *filter, const char *field,
-                      const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn, void *ud) {
+                             const tsdb_label *labels, size_t nlabels, tsdb_series_fn fn,
+                             void *ud) {
   if (!filter || !tsdb_topic_filter_valid(filter) || (nlabels && !labels) || !fn)
     return TSDB_EINVAL;
   return tsdb_catalog__match(&env->catalog, filter, field, labels, nlabels, fn, ud);

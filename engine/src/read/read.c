@@ -40,8 +40,8 @@ int tsdb_read__raw(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_para
     from = sp->now - sp->raw_retention_ms;
   if (from >= to) return 0;
   tsdb_store_iter *it;
-  int rc = tsdb_store__iter_raw(st, snap, sp->id, tsdb_bucket_floor(from, sp->block_span_ms), to,
-                                &it);
+  int rc =
+      tsdb_store__iter_raw(st, snap, sp->id, tsdb_bucket_floor(from, sp->block_span_ms), to, &it);
   if (rc) return rc;
   for (; rc == 0 && tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
     size_t vlen;
@@ -152,7 +152,7 @@ typedef struct block_cursor {
   const void *pin;          /* the cache entry the view points into */
   const int64_t *starts;    /* the current block: a cache entry's or own */
   const tsdb_agg *aggs;
-  int64_t *own_starts;      /* decoded here when the cache does not keep it */
+  int64_t *own_starts; /* decoded here when the cache does not keep it */
   tsdb_agg *own_aggs;
   size_t cap, n, i;
   int rc;
@@ -205,9 +205,8 @@ static bool cursor_valid(block_cursor *c) {
       c->n = view.n;
     } else {
       if (!decode_own(c, v, vlen, count)) return false;
-      if (cacheable &&
-          (c->pin = tsdb_aggcache__put(c->cache, k, klen, v, vlen, c->own_starts, c->own_aggs,
-                                       c->n, &view)) != NULL) {
+      if (cacheable && (c->pin = tsdb_aggcache__put(c->cache, k, klen, v, vlen, c->own_starts,
+                                                    c->own_aggs, c->n, &view)) != NULL) {
         c->starts = view.starts;
         c->aggs = view.aggs;
       }
@@ -219,8 +218,7 @@ static bool cursor_valid(block_cursor *c) {
 }
 
 int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp, int tier,
-                    int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg_bucket_fn fn,
-                    void *ud) {
+                    int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg_bucket_fn fn, void *ud) {
   if (tier < 0 || (size_t)tier >= sp->ntiers) return TSDB_EINVAL;
   from = tsdb_ts_clamp(from);
   to = tsdb_ts_clamp(to);
@@ -249,9 +247,9 @@ int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_par
   cur.span = tsdb_aggblock__span(tier_ms);
   cur.cacheable_before = sp->now; /* INT64_MIN (unknown): nothing is cached */
   tsdb_store_iter *pend_it = NULL, *glob_it = NULL;
-  int rc = tsdb_store__iter_tier(st, snap, TSDB_CF_AGG, sp->id, tier_s,
-                                 tsdb_bucket_floor(from, tsdb_aggblock__span(tier_ms)), to,
-                                 &cur.it);
+  int rc =
+      tsdb_store__iter_tier(st, snap, TSDB_CF_AGG, sp->id, tier_s,
+                            tsdb_bucket_floor(from, tsdb_aggblock__span(tier_ms)), to, &cur.it);
   if (rc == 0)
     rc = tsdb_store__iter_tier(st, snap, TSDB_CF_PENDING, sp->id, tier_s, from, to, &pend_it);
   /* The global markers stand for this series' buckets too (writer.c,

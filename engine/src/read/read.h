@@ -49,8 +49,7 @@ int tsdb_read__agg_range(tsdb_store *st, const tsdb_snap *snap, const tsdb_serie
  */
 typedef int (*tsdb_agg_bucket_fn)(void *ud, int64_t start, const tsdb_agg *agg);
 int tsdb_read__tier(tsdb_store *st, const tsdb_snap *snap, const tsdb_series_params *sp, int tier,
-                    int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg_bucket_fn fn,
-                    void *ud);
+                    int64_t from, int64_t to, tsdb_scan_buf *buf, tsdb_agg_bucket_fn fn, void *ud);
 
 /* The buckets of width `width` over [from, to) (from aligned to it), rolled
  * up in one pass from source tier `source` (or TSDB_TIER_RAW): the way a

@@ -87,8 +87,8 @@ static void fill_view(const entry *e, tsdb_aggcache_view *view) {
   view->n = e->n;
 }
 
-const void *tsdb_aggcache__get(tsdb_aggcache *c, const void *key, size_t key_len,
-                               const void *value, size_t value_len, tsdb_aggcache_view *view) {
+const void *tsdb_aggcache__get(tsdb_aggcache *c, const void *key, size_t key_len, const void *value,
+                               size_t value_len, tsdb_aggcache_view *view) {
   if (!c) return NULL;
   pthread_mutex_lock(&c->lock);
   entry *e = tsdb_map__get(&c->map, key, key_len);
@@ -110,9 +110,9 @@ const void *tsdb_aggcache__get(tsdb_aggcache *c, const void *key, size_t key_len
   return e;
 }
 
-const void *tsdb_aggcache__put(tsdb_aggcache *c, const void *key, size_t key_len,
-                               const void *value, size_t value_len, const int64_t *starts,
-                               const tsdb_agg *aggs, size_t n, tsdb_aggcache_view *view) {
+const void *tsdb_aggcache__put(tsdb_aggcache *c, const void *key, size_t key_len, const void *value,
+                               size_t value_len, const int64_t *starts, const tsdb_agg *aggs,
+                               size_t n, tsdb_aggcache_view *view) {
   if (!c) return NULL;
   size_t bytes = sizeof(entry) + n * (sizeof *starts + sizeof *aggs) + key_len + value_len;
   /* One block never takes more than a quarter: the cache serves many series. */
@@ -160,8 +160,7 @@ void tsdb_aggcache__release(tsdb_aggcache *c, const void *handle) {
   if (gone) free(e);
 }
 
-void tsdb_aggcache__counters(tsdb_aggcache *c, uint64_t *hits, uint64_t *misses,
-                             uint64_t *bytes) {
+void tsdb_aggcache__counters(tsdb_aggcache *c, uint64_t *hits, uint64_t *misses, uint64_t *bytes) {
   *hits = *misses = *bytes = 0;
   if (!c) return;
   pthread_mutex_lock(&c->lock);

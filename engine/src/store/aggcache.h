@@ -41,19 +41,18 @@ void tsdb_aggcache__free(tsdb_aggcache *c);
 /* The decoded block stored under key if it was decoded from exactly
  * value[0..value_len); pinned until tsdb_aggcache__release(). NULL on a
  * miss (a stale entry is dropped). */
-const void *tsdb_aggcache__get(tsdb_aggcache *c, const void *key, size_t key_len,
-                               const void *value, size_t value_len, tsdb_aggcache_view *view);
+const void *tsdb_aggcache__get(tsdb_aggcache *c, const void *key, size_t key_len, const void *value,
+                               size_t value_len, tsdb_aggcache_view *view);
 
 /* Copies n decoded buckets (and the encoded value) in; returns the pinned
  * entry, or NULL when it is not kept (too big for the cache, no memory). */
-const void *tsdb_aggcache__put(tsdb_aggcache *c, const void *key, size_t key_len,
-                               const void *value, size_t value_len, const int64_t *starts,
-                               const tsdb_agg *aggs, size_t n, tsdb_aggcache_view *view);
+const void *tsdb_aggcache__put(tsdb_aggcache *c, const void *key, size_t key_len, const void *value,
+                               size_t value_len, const int64_t *starts, const tsdb_agg *aggs,
+                               size_t n, tsdb_aggcache_view *view);
 
 void tsdb_aggcache__release(tsdb_aggcache *c, const void *entry);
 
 /* Counters for stats: hits, misses, bytes held. */
-void tsdb_aggcache__counters(tsdb_aggcache *c, uint64_t *hits, uint64_t *misses,
-                             uint64_t *bytes);
+void tsdb_aggcache__counters(tsdb_aggcache *c, uint64_t *hits, uint64_t *misses, uint64_t *bytes);
 
 #endif /* TSDB_AGGCACHE_H */

@@ -389,8 +389,8 @@ static void add_label_object(cJSON *o, const char *name, const tsdb_topic_entry 
   }
 }
 
-static char *descriptor_json(const tsdb_topic_entry *te, const char *field,
-                             const tsdb_profile *p, const int64_t *complete_from) {
+static char *descriptor_json(const tsdb_topic_entry *te, const char *field, const tsdb_profile *p,
+                             const int64_t *complete_from) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "topic", te->text);
@@ -438,8 +438,7 @@ static int put_descriptor(tsdb_store *st, tsdb_wbatch *batch, uint32_t id,
   return 0;
 }
 
-static int put_series(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch,
-                      const tsdb_series *s) {
+static int put_series(tsdb_catalog *cat, tsdb_store *st, tsdb_wbatch *batch, const tsdb_series *s) {
   int64_t from[TSDB_MAX_TIERS];
   complete_from_of(cat, s, from);
   return put_descriptor(st, batch, s->id, s->topic, s->field, s->profile, from);
@@ -570,8 +569,8 @@ int tsdb_catalog__load(tsdb_catalog *cat, tsdb_store *st) {
       /* One unreadable descriptor must not take the whole store down: skip
        * it (its data stays on disk) and say so. */
       tsdb_log__printf(cat->log, TSDB_LOG_ERROR,
-                       "catalog: unreadable series descriptor id=%" PRIu32 " skipped error=%s",
-                       id, tsdb_err_name(rc));
+                       "catalog: unreadable series descriptor id=%" PRIu32 " skipped error=%s", id,
+                       tsdb_err_name(rc));
       rc = 0;
     }
     if (id >= cat->next_id && id != UINT32_MAX) cat->next_id = id + 1; /* never reuse an id */
@@ -830,7 +829,8 @@ int tsdb_catalog__match(tsdb_catalog *cat, const char *filter, const char *field
   pthread_rwlock_rdlock(&cat->lock);
   for (uint32_t id = 1; id < cat->next_id && rc == 0; id++) {
     const tsdb_series *s = series_of(cat, id);
-    if (!s || (field && strcmp(field, s->field)) || !tsdb_topic_filter_match(filter, s->topic->text))
+    if (!s || (field && strcmp(field, s->field)) ||
+        !tsdb_topic_filter_match(filter, s->topic->text))
       continue;
     bool ok = true;
     for (size_t i = 0; ok && i < nlabels; i++) ok = has_label(s, labels[i].key, labels[i].value);

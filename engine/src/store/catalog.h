@@ -41,7 +41,7 @@ typedef struct tsdb_profile {
   size_t ntiers;
   int64_t tiers_ms[TSDB_MAX_TIERS];
   int64_t block_span_ms;
-  int64_t raw_retention_ms;                   /* 0: forever */
+  int64_t raw_retention_ms;                  /* 0: forever */
   int64_t tier_retention_ms[TSDB_MAX_TIERS]; /* 0: forever */
   size_t nlabels;
   tsdb_label *labels; /* the schema's static labels */
@@ -78,7 +78,7 @@ typedef struct tsdb_series_params {
   int64_t tiers_ms[TSDB_MAX_TIERS];
   int dup_policy;
   int64_t block_span_ms;
-  int64_t raw_retention_ms;                   /* 0: forever */
+  int64_t raw_retention_ms;                  /* 0: forever */
   int64_t tier_retention_ms[TSDB_MAX_TIERS]; /* 0: forever */
   /* A tier added to an existing series holds buckets only from this time
    * on until the writer's backfill has computed the older ones (it moves
@@ -93,9 +93,9 @@ typedef struct tsdb_series_params {
 
 typedef struct tsdb_catalog {
   pthread_rwlock_t lock;
-  uint64_t *index;   /* topic -> first series (catalog.c: the topic index) */
+  uint64_t *index; /* topic -> first series (catalog.c: the topic index) */
   size_t index_cap, index_count;
-  tsdb_map fields;   /* interned field names */
+  tsdb_map fields;    /* interned field names */
   tsdb_map backfills; /* series with a tier being backfilled -> its boundaries */
   tsdb_profile *profiles;
   tsdb_series **pages; /* id / TSDB_CATALOG_PAGE -> a page of series */

@@ -24,8 +24,8 @@
 
 #define TSDB_FORMAT_VERSION "1"
 
-static const char *const cf_names[TSDB_CF_COUNT] = {"default", "catalog", "raw", "agg",
-                                                    "pending", "archive"};
+static const char *const cf_names[TSDB_CF_COUNT] = {"default", "catalog", "raw",
+                                                    "agg",     "pending", "archive"};
 
 typedef struct filter_ctx {
   struct tsdb_store *st;
@@ -47,7 +47,7 @@ typedef struct info_log {
   FILE *file;
   char *path, *old_path;
   bool opening;
-  char drops[768]; /* "file: dropping N bytes; Corruption: ..." lines of the open */
+  char drops[768];        /* "file: dropping N bytes; Corruption: ..." lines of the open */
   tsdb_ratelimit forward; /* WARN+ lines to the engine's log */
 } info_log;
 
@@ -112,8 +112,7 @@ static int take_error(tsdb_store *st, char *errptr, const char *what) {
   snprintf(st->last_error, sizeof st->last_error, "%s", errptr);
   pthread_mutex_unlock(&st->error_lock);
   tsdb_log__limited(st->log, &st->errors, TSDB_LOG_ERROR,
-                    "storage error op=%s kind=%s reason=\"%s\"", what, tsdb_err_name(kind),
-                    errptr);
+                    "storage error op=%s kind=%s reason=\"%s\"", what, tsdb_err_name(kind), errptr);
   rocksdb_free(errptr);
   return kind;
 }
@@ -159,8 +158,8 @@ static void info_log_line(void *ud, int level, const char *line) {
    * what RocksDB dropped (tsdb_store__open). */
   if (level >= TSDB_ROCKS_WARN && level != TSDB_ROCKS_HEADER && !opening)
     tsdb_log__limited(st->log, &il->forward,
-                      level >= TSDB_ROCKS_ERROR ? TSDB_LOG_ERROR : TSDB_LOG_WARNING,
-                      "rocksdb: %s", line);
+                      level >= TSDB_ROCKS_ERROR ? TSDB_LOG_ERROR : TSDB_LOG_WARNING, "rocksdb: %s",
+                      line);
 }
 
 /*
@@ -173,10 +172,10 @@ static void info_log_line(void *ud, int level, const char *line) {
  */
 static _Thread_local int reading;
 #define READ(call) \
-  do {                \
-    reading++;        \
-    call;             \
-    reading--;        \
+  do {             \
+    reading++;     \
+    call;          \
+    reading--;     \
   } while (0)
 
 /* ---- the raw column family's merge operator (semantics in block.h) ---- */
@@ -189,8 +188,8 @@ static tsdb_codec_effort merge_effort(bool full) {
   return full ? TSDB_CODEC_COMPACT : TSDB_CODEC_LIGHT;
 }
 
-static char *merge_blocks(tsdb_store *st, const char *const *blocks, const size_t *lens,
-                          size_t n, bool full, unsigned char *success, size_t *new_len) {
+static char *merge_blocks(tsdb_store *st, const char *const *blocks, const size_t *lens, size_t n,
+                          bool full, unsigned char *success, size_t *new_len) {
   uint8_t *out = NULL;
   tsdb_block_merge_stats stats = {0, 0};
   int rc = tsdb_block__merge(blocks, lens, n, merge_effort(full), &out, new_len, &stats);
@@ -243,10 +242,10 @@ cleanup:
   return result;
 }
 
-static char *raw_full_merge(void *state, const char *key, size_t key_len,
-                            const char *existing, size_t existing_len,
-                            const char *const *operands, const size_t *operand_lens,
-                            int num_operands, unsigned char *success, size_t *new_len) {
+static char *raw_full_merge(void *state, const char *key, size_t key_len, const char *existing,
+                            size_t existing_len, const char *const *operands,
+                            const size_t *operand_lens, int num_operands, unsigned char *success,
+                            size_t *new_len) {
   (void)key;
   (void)key_len;
   return raw_merge(state, existing, existing_len, operands, operand_lens, num_operands, true,
@@ -260,8 +259,7 @@ static char *raw_partial_merge(void *state, const char *key, size_t key_len,
   (void)key_len;
   /* An operand has the same format as a full block, so folding operands
    * together is the same operation as a full merge without a base. */
-  return raw_merge(state, NULL, 0, operands, operand_lens, num_operands, false, success,
-                   new_len);
+  return raw_merge(state, NULL, 0, operands, operand_lens, num_operands, false, success, new_len);
 }
 
 static void raw_delete_value(void *state, const char *value, size_t len) {
@@ -401,8 +399,7 @@ static rocksdb_options_t *make_cf_options(tsdb_store *st, tsdb_cf_id cf) {
   rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
   if (cf == TSDB_CF_RAW) {
     rocksdb_mergeoperator_t *m = rocksdb_mergeoperator_create(
-        st, raw_merge_destroy, raw_full_merge, raw_partial_merge, raw_delete_value,
-        raw_merge_name);
+        st, raw_merge_destroy, raw_full_merge, raw_partial_merge, raw_delete_value, raw_merge_name);
     /* The options take ownership (a shared_ptr inside RocksDB). */
     rocksdb_options_set_merge_operator(o, m);
     /* No inline merges (max_successive_merges stays 0): one would re-encode
@@ -412,9 +409,8 @@ static rocksdb_options_t *make_cf_options(tsdb_store *st, tsdb_cf_id cf) {
      * memtable's operands with the FAST effort; flushes fold them for good. */
   }
   if (cf == TSDB_CF_AGG) {
-    rocksdb_mergeoperator_t *m =
-        rocksdb_mergeoperator_create(st, raw_merge_destroy, agg_full_merge, agg_partial_merge,
-                                     raw_delete_value, agg_merge_name);
+    rocksdb_mergeoperator_t *m = rocksdb_mergeoperator_create(
+        st, raw_merge_destroy, agg_full_merge, agg_partial_merge, raw_delete_value, agg_merge_name);
     rocksdb_options_set_merge_operator(o, m);
     /* No inline merges either: at a city's shape every series closes a
      * 1-minute bucket a minute, each one operand on the same block key, and
@@ -444,8 +440,8 @@ static rocksdb_t *open_db(tsdb_store *st, const char *path, int wal_mode, char *
   st->info.drops[0] = '\0';
   st->info.opening = true;
   pthread_mutex_unlock(&st->info.lock);
-  rocksdb_t *db = rocksdb_open_column_families(st->db_opts, path, TSDB_CF_COUNT, cf_names,
-                                               cf_opts, st->cf, errptr);
+  rocksdb_t *db = rocksdb_open_column_families(st->db_opts, path, TSDB_CF_COUNT, cf_names, cf_opts,
+                                               st->cf, errptr);
   pthread_mutex_lock(&st->info.lock);
   st->info.opening = false;
   pthread_mutex_unlock(&st->info.lock);
@@ -585,8 +581,8 @@ static int open_with_wal_policy(tsdb_store *st, const char *path, int policy, ch
   return 0;
 }
 
-int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out,
-                     char *err, size_t errlen) {
+int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out, char *err,
+                     size_t errlen) {
   *out = NULL;
   int rc = mkdir_p(path, err, errlen);
   if (rc) return rc;
@@ -647,8 +643,8 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
   /* On-disk format: refuse to open data written in a format we do not know. */
   char *errptr = NULL;
   size_t vlen = 0;
-  char *version = rocksdb_get_cf(st->db, st->ro_latest, st->cf[TSDB_CF_DEFAULT], "format", 6,
-                                 &vlen, &errptr);
+  char *version =
+      rocksdb_get_cf(st->db, st->ro_latest, st->cf[TSDB_CF_DEFAULT], "format", 6, &vlen, &errptr);
   if (errptr) {
     snprintf(err, errlen, "cannot read the format version: %s", errptr);
     rc = tsdb_store__error_kind(errptr);
@@ -657,8 +653,8 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
     return rc;
   }
   if (!version) {
-    rocksdb_put_cf(st->db, st->wo_sync, st->cf[TSDB_CF_DEFAULT], "format", 6,
-                   TSDB_FORMAT_VERSION, strlen(TSDB_FORMAT_VERSION), &errptr);
+    rocksdb_put_cf(st->db, st->wo_sync, st->cf[TSDB_CF_DEFAULT], "format", 6, TSDB_FORMAT_VERSION,
+                   strlen(TSDB_FORMAT_VERSION), &errptr);
     if (errptr) {
       snprintf(err, errlen, "cannot write the format version: %s", errptr);
       rc = tsdb_store__error_kind(errptr);
@@ -669,8 +665,8 @@ int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_stor
   } else {
     bool ok = vlen == strlen(TSDB_FORMAT_VERSION) && !memcmp(version, TSDB_FORMAT_VERSION, vlen);
     if (!ok) {
-      snprintf(err, errlen, "data in '%s' has on-disk format '%.*s'; this build reads '%s'",
-               path, (int)(vlen > 16 ? 16 : vlen), version, TSDB_FORMAT_VERSION);
+      snprintf(err, errlen, "data in '%s' has on-disk format '%.*s'; this build reads '%s'", path,
+               (int)(vlen > 16 ? 16 : vlen), version, TSDB_FORMAT_VERSION);
       rocksdb_free(version);
       tsdb_store__close(st);
       return TSDB_EVERSION;
@@ -775,7 +771,7 @@ void tsdb_store__batch_agg_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series
 }
 
 void tsdb_store__batch_tier_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
-                                  uint32_t tier_s) {
+                                   uint32_t tier_s) {
   uint8_t lo[TSDB_AGG_KEY_LEN], hi[TSDB_AGG_KEY_LEN];
   tsdb_key__agg(lo, series, tier_s, INT64_MIN);
   tsdb_key__agg(hi, series, tier_s, INT64_MAX);
@@ -786,12 +782,11 @@ void tsdb_store__batch_tier_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t seri
                                      (const char *)hi, sizeof hi);
 }
 
-void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
-                                   uint32_t tier_s, int64_t bucket) {
+void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
+                                   int64_t bucket) {
   uint8_t key[TSDB_AGG_KEY_LEN];
   tsdb_key__agg(key, series, tier_s, bucket);
-  rocksdb_writebatch_put_cf(b->wb, st->cf[TSDB_CF_PENDING], (const char *)key, sizeof key, "p",
-                            1);
+  rocksdb_writebatch_put_cf(b->wb, st->cf[TSDB_CF_PENDING], (const char *)key, sizeof key, "p", 1);
 }
 
 void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
@@ -855,9 +850,9 @@ void tsdb_store__snapshot_release(tsdb_store *st, tsdb_snap *snap) {
   free(snap);
 }
 
-int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf,
-                          const void *lower, size_t lower_len, const void *upper,
-                          size_t upper_len, tsdb_store_iter **out) {
+int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf, const void *lower,
+                          size_t lower_len, const void *upper, size_t upper_len,
+                          tsdb_store_iter **out) {
   *out = NULL;
   tsdb_store_iter *it = calloc(1, sizeof *it);
   if (!it) return TSDB_ENOMEM;
@@ -916,8 +911,8 @@ void tsdb_store__iter_close(tsdb_store_iter *it) {
   free(it);
 }
 
-int tsdb_store__iter_raw(tsdb_store *st, const tsdb_snap *snap, uint32_t series,
-                         int64_t from_block, int64_t to, tsdb_store_iter **out) {
+int tsdb_store__iter_raw(tsdb_store *st, const tsdb_snap *snap, uint32_t series, int64_t from_block,
+                         int64_t to, tsdb_store_iter **out) {
   uint8_t lower[TSDB_RAW_KEY_LEN], upper[TSDB_RAW_KEY_LEN];
   tsdb_key__raw(lower, series, from_block);
   tsdb_key__raw(upper, series, to);
@@ -1005,7 +1000,8 @@ int tsdb_store__agg_block_get(tsdb_store *st, const tsdb_snap *snap, uint32_t se
     else
       rc = TSDB_ENOMEM;
   }
-  if (rc == 0 && n) rc = tsdb_aggblock__decode((const uint8_t *)v, vlen, out->starts, out->aggs, n, &n);
+  if (rc == 0 && n)
+    rc = tsdb_aggblock__decode((const uint8_t *)v, vlen, out->starts, out->aggs, n, &n);
   out->n = rc == 0 ? n : 0;
   rocksdb_free(v);
   return rc;

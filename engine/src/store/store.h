@@ -72,8 +72,8 @@ int tsdb_store__error_kind(const char *msg);
  * read. `err` says which, in words. A damaged write-ahead log under
  * TSDB_WAL_POINT_IN_TIME is recovered up to the damage, reported at ERROR
  * with what was dropped, and its files copied aside first. */
-int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out,
-                     char *err, size_t errlen);
+int tsdb_store__open(const char *path, const tsdb_store_options *opts, tsdb_store **out, char *err,
+                     size_t errlen);
 void tsdb_store__close(tsdb_store *st);
 /* After a failed write: asks RocksDB to clear its background error (it
  * flushes the memtables and starts a new write-ahead log). 0 when writes
@@ -99,13 +99,13 @@ void tsdb_store__batch_agg_merge(tsdb_store *st, tsdb_wbatch *b, uint32_t series
 /* Deletes every aggregate block and pending marker of one tier of a series:
  * a schema dropped the tier. */
 void tsdb_store__batch_tier_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
-                                  uint32_t tier_s);
+                                   uint32_t tier_s);
 /* RocksDB's memory in bytes: memtables (active, immutable and pinned) and
  * table readers summed over the column families, and the block cache. */
 void tsdb_store__memory(tsdb_store *st, uint64_t *memtables, uint64_t *block_cache,
                         uint64_t *table_readers);
-void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
-                                   uint32_t tier_s, int64_t bucket);
+void tsdb_store__batch_pending_put(tsdb_store *st, tsdb_wbatch *b, uint32_t series, uint32_t tier_s,
+                                   int64_t bucket);
 void tsdb_store__batch_pending_delete(tsdb_store *st, tsdb_wbatch *b, uint32_t series,
                                       uint32_t tier_s, int64_t bucket);
 void tsdb_store__batch_archive_put(tsdb_store *st, tsdb_wbatch *b, int64_t arrival,
@@ -124,14 +124,13 @@ int tsdb_store__write(tsdb_store *st, tsdb_wbatch *b, bool sync);
 tsdb_snap *tsdb_store__snapshot(tsdb_store *st);
 void tsdb_store__snapshot_release(tsdb_store *st, tsdb_snap *snap);
 
-
 typedef struct tsdb_store_iter tsdb_store_iter;
 
 /* An iterator over keys in [lower, upper) of one column family (either bound
  * may be NULL for open). Bounds are copied. */
-int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf,
-                          const void *lower, size_t lower_len, const void *upper,
-                          size_t upper_len, tsdb_store_iter **out);
+int tsdb_store__iter_open(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf, const void *lower,
+                          size_t lower_len, const void *upper, size_t upper_len,
+                          tsdb_store_iter **out);
 bool tsdb_store__iter_valid(const tsdb_store_iter *it);
 void tsdb_store__iter_next(tsdb_store_iter *it);
 /* Backward iteration: position on the last key within the bounds, step back. */
@@ -145,8 +144,8 @@ void tsdb_store__iter_close(tsdb_store_iter *it);
 
 /* Iterators over one series' raw blocks with block_start in [from_block, to),
  * and over its buckets/markers of a tier with start in [from, to). */
-int tsdb_store__iter_raw(tsdb_store *st, const tsdb_snap *snap, uint32_t series,
-                         int64_t from_block, int64_t to, tsdb_store_iter **out);
+int tsdb_store__iter_raw(tsdb_store *st, const tsdb_snap *snap, uint32_t series, int64_t from_block,
+                         int64_t to, tsdb_store_iter **out);
 int tsdb_store__iter_tier(tsdb_store *st, const tsdb_snap *snap, tsdb_cf_id cf, uint32_t series,
                           uint32_t tier_s, int64_t from, int64_t to, tsdb_store_iter **out);
 

@@ -68,10 +68,10 @@ class ManualRecovery final : public rocksdb::EventListener {
   }
 };
 
-}  // namespace
+} // namespace
 
-extern "C" int tsdb_rocks__set_logger(rocksdb_options_t *opts, int min_level,
-                                      tsdb_rocks_log_fn fn, void *ud) {
+extern "C" int tsdb_rocks__set_logger(rocksdb_options_t *opts, int min_level, tsdb_rocks_log_fn fn,
+                                      void *ud) {
   try {
     auto level = static_cast<rocksdb::InfoLogLevel>(min_level);
     options_of(opts).info_log = std::make_shared<CallbackLogger>(level, fn, ud);

@@ -26,8 +26,14 @@ extern "C" {
 #endif
 
 /* RocksDB's InfoLogLevel values. */
-enum { TSDB_ROCKS_DEBUG = 0, TSDB_ROCKS_INFO, TSDB_ROCKS_WARN, TSDB_ROCKS_ERROR, TSDB_ROCKS_FATAL,
-       TSDB_ROCKS_HEADER };
+enum {
+  TSDB_ROCKS_DEBUG = 0,
+  TSDB_ROCKS_INFO,
+  TSDB_ROCKS_WARN,
+  TSDB_ROCKS_ERROR,
+  TSDB_ROCKS_FATAL,
+  TSDB_ROCKS_HEADER
+};
 
 /* One line RocksDB logged, already formatted (no trailing newline). Called
  * from any RocksDB thread, and from the thread that opens the database. */

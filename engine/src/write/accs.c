@@ -108,7 +108,7 @@ int tsdb_accs__mark_refresh(tsdb_writer *w, acc *a) {
 /* ---- one point ---- */
 
 int tsdb_accs__rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_series *s,
-                        int64_t ts, double v, int64_t now) {
+                            int64_t ts, double v, int64_t now) {
   bool is_new = ts > ws->max_ts;
   if (!is_new) atomic_fetch_add(&w->env->counters.late_points, 1);
   for (uint8_t t = 0; t < s->profile->ntiers; t++) {
@@ -259,8 +259,8 @@ void tsdb_accs__refresh_existed(tsdb_writer *w, acc *a) {
   if (!w->existed_valid || w->existed_series != a->series || w->existed_tier_s != tier_s ||
       w->existed_block != block) {
     w->existed_valid = false;
-    if (tsdb_store__agg_block_get(w->env->store, NULL, a->series, tier_s, a->start,
-                                  &w->existed) != 0)
+    if (tsdb_store__agg_block_get(w->env->store, NULL, a->series, tier_s, a->start, &w->existed) !=
+        0)
       return; /* unknown: not a correction, as before on a read error */
     w->existed_valid = true;
     w->existed_series = a->series;

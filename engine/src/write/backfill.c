@@ -71,10 +71,10 @@ bool tsdb_backfill__step(tsdb_writer *w) {
     if (!w->buckets && !(w->buckets = malloc(sizeof *w->buckets))) return true;
     bucket_buf *bf = w->buckets;
     bf->n = 0;
-    int rc = oldest == INT64_MAX ? 0
-                                 : tsdb_read__rollup(env->store, NULL, &sp, src_tier, width, lo,
-                                                     boundary, &w->scan, collect_backfill_bucket,
-                                                     bf);
+    int rc = oldest == INT64_MAX
+                 ? 0
+                 : tsdb_read__rollup(env->store, NULL, &sp, src_tier, width, lo, boundary, &w->scan,
+                                     collect_backfill_bucket, bf);
     tsdb_store__batch_clear(w->batch);
     if (rc == 0 && bf->n) {
       size_t need = tsdb_aggblock__max_size(bf->n), len = 0;
@@ -95,8 +95,8 @@ bool tsdb_backfill__step(tsdb_writer *w) {
                                            last ? INT64_MIN : lo);
     if (rc == 0) rc = tsdb_writer__store_write(w, false);
     if (rc) {
-      tsdb_log__printf(&env->log, TSDB_LOG_ERROR, "backfill failed series=%u tier=%zu error=%s",
-                       id, t, tsdb_err_name(rc));
+      tsdb_log__printf(&env->log, TSDB_LOG_ERROR, "backfill failed series=%u tier=%zu error=%s", id,
+                       t, tsdb_err_name(rc));
       w->backfills.v[0] = w->backfills.v[--w->backfills.n]; /* retried at the next start */
       return w->backfills.n > 0;
     }

@@ -32,8 +32,8 @@ static int64_t newest_stored_bucket(tsdb_writer *w, uint32_t series, int64_t tie
     const uint8_t *v = tsdb_store__iter_value(it, &len);
     bucket_buf *bf = w->buckets ? w->buckets : malloc(sizeof *bf);
     w->buckets = bf;
-    if (bf && tsdb_aggblock__decode(v, len, bf->starts, bf->aggs, TSDB_AGGBLOCK_MAX_BUCKETS,
-                                    &n) == 0)
+    if (bf &&
+        tsdb_aggblock__decode(v, len, bf->starts, bf->aggs, TSDB_AGGBLOCK_MAX_BUCKETS, &n) == 0)
       for (size_t i = 0; i < n; i++)
         if (bf->aggs[i].count && bf->starts[i] > newest) newest = bf->starts[i];
   }
@@ -46,9 +46,9 @@ static int64_t newest_stored_bucket(tsdb_writer *w, uint32_t series, int64_t tie
  * each field's aggregate from the given accumulators (being finalized), else
  * from an open accumulator (partial updates), else from the stored bucket.
  */
-void tsdb_events__publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, int64_t tier_ms,
-                           int64_t start, tsdb_bucket_state state, const final_entry *g,
-                           size_t n) {
+void tsdb_events__publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len,
+                                 int64_t tier_ms, int64_t start, tsdb_bucket_state state,
+                                 const final_entry *g, size_t n) {
   tsdb_env *env = w->env;
   uint32_t ids[TSDB_MAX_FIELDS];
   size_t nids = tsdb_catalog__topic_series(&env->catalog, topic, topic_len, ids, TSDB_MAX_FIELDS);
@@ -74,8 +74,7 @@ void tsdb_events__publish_bucket(tsdb_writer *w, const char *topic, size_t topic
     }
     if (agg->count == 0) continue;
     tsdb_agg__view(agg, start, &w->event_aggs[nfields]);
-    w->event_fields[nfields] =
-        (tsdb_bucket_field){ids[k], s->field, &w->event_aggs[nfields]};
+    w->event_fields[nfields] = (tsdb_bucket_field){ids[k], s->field, &w->event_aggs[nfields]};
     nfields++;
   }
   if (!nfields) return;
@@ -97,8 +96,8 @@ void tsdb_events__publish_bucket(tsdb_writer *w, const char *topic, size_t topic
     newest = start >= newest_start;
     if (src) src->newest_final[t] = newest ? start : newest_start;
   }
-  tsdb_bucket_event ev = {topic, topic_len, tier_ms, start, state, newest, nfields,
-                          w->event_fields};
+  tsdb_bucket_event ev = {topic, topic_len, tier_ms, start,
+                          state, newest,    nfields, w->event_fields};
   env->opts.bucket_fn(&ev, env->opts.bucket_ud);
 }
 
@@ -106,7 +105,7 @@ void tsdb_events__publish_group(tsdb_writer *w, const final_entry *g, size_t n) 
   bool correction = false;
   for (size_t i = 0; i < n; i++) correction |= g[i].correction;
   tsdb_events__publish_bucket(w, g[0].topic, g[0].topic_len, g[0].tier_ms, g[0].start,
-                 correction ? TSDB_BUCKET_CORRECTION : TSDB_BUCKET_FINAL, g, n);
+                              correction ? TSDB_BUCKET_CORRECTION : TSDB_BUCKET_FINAL, g, n);
 }
 
 /*
@@ -124,8 +123,8 @@ void tsdb_events__publish_partials(tsdb_writer *w, int64_t now) {
       continue;
     const tsdb_series *s = tsdb_catalog__get_unlocked(&w->env->catalog, a->series);
     if (!s) continue;
-    tsdb_events__publish_bucket(w, s->topic->text, s->topic->len, a->tier_ms, a->start, TSDB_BUCKET_PARTIAL,
-                   NULL, 0);
+    tsdb_events__publish_bucket(w, s->topic->text, s->topic->len, a->tier_ms, a->start,
+                                TSDB_BUCKET_PARTIAL, NULL, 0);
     /* Every open field of the topic was in that message. */
     uint32_t ids[TSDB_MAX_FIELDS];
     size_t nids = tsdb_catalog__topic_series(&w->env->catalog, s->topic->text, s->topic->len, ids,

@@ -149,10 +149,11 @@ void tsdb_finals__collect_due(tsdb_writer *w, int64_t now) {
   /* Accumulators opened in this pass that are due already. */
   for (size_t i = 0; i < w->unmarked.n; i++) {
     acc *a = w->unmarked.v[i];
-    if (a->heap_pos != NO_HEAP || a->finalizing || a->refresh || tsdb_accs__due(w, a) > now) continue;
+    if (a->heap_pos != NO_HEAP || a->finalizing || a->refresh || tsdb_accs__due(w, a) > now)
+      continue;
     const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, a->series);
-    final_entry e = {a->series, s ? s->topic->text : "", s ? s->topic->len : 0, a->tier_ms,
-                     a->start, a->existed && !a->unchanged, a->unchanged, a};
+    final_entry e = {a->series, s ? s->topic->text : "",     s ? s->topic->len : 0, a->tier_ms,
+                     a->start,  a->existed && !a->unchanged, a->unchanged,          a};
     if (VEC_PUSH(w->finals, e)) break;
     a->finalizing = true;
   }
@@ -166,8 +167,8 @@ void tsdb_finals__collect_due(tsdb_writer *w, int64_t now) {
     }
     tsdb_accs__heap_pop(w);
     const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, a->series);
-    final_entry e = {a->series, s ? s->topic->text : "", s ? s->topic->len : 0, a->tier_ms,
-                     a->start, a->existed && !a->unchanged, a->unchanged, a};
+    final_entry e = {a->series, s ? s->topic->text : "",     s ? s->topic->len : 0, a->tier_ms,
+                     a->start,  a->existed && !a->unchanged, a->unchanged,          a};
     if (VEC_PUSH(w->finals, e)) {
       tsdb_accs__heap_push(w, a, now + 1000); /* out of memory: try again later */
       break;

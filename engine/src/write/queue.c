@@ -159,9 +159,14 @@ static int push(tsdb_queue *q, const tsdb_ingest_msg *m, tsdb_queue_ticket *tick
   size_t names_bytes = names_table_size(m, &names_ok);
   if (!names_ok) return TSDB_EINVAL;
   if (m->payload_len > UINT32_MAX || (m->payload_len && !m->payload)) return TSDB_EINVAL;
-  tsdb_qrec rec = {m->cls, m->arrival_ms, (uint32_t)m->topic_len, (uint32_t)m->npoints,
-                   m->names ? (uint32_t)m->nnames : 0, (uint32_t)names_bytes,
-                   (uint32_t)m->payload_len, urgent ? TSDB_QREC_DURABLE : 0};
+  tsdb_qrec rec = {m->cls,
+                   m->arrival_ms,
+                   (uint32_t)m->topic_len,
+                   (uint32_t)m->npoints,
+                   m->names ? (uint32_t)m->nnames : 0,
+                   (uint32_t)names_bytes,
+                   (uint32_t)m->payload_len,
+                   urgent ? TSDB_QREC_DURABLE : 0};
   size_t need = tsdb_qrec__size_of(&rec);
   if (need > q->cap) return TSDB_ETOOBIG;
 
@@ -286,8 +291,7 @@ void tsdb_queue__release_pages(tsdb_queue *q, uint8_t *data, size_t len) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   if (len <= TSDB_QUEUE_KEEP_BYTES + page) return;
   /* While a burst goes on, the pages are about to be filled again. */
-  if (atomic_load_explicit(&q->used_snapshot, memory_order_relaxed) > TSDB_QUEUE_KEEP_BYTES)
-    return;
+  if (atomic_load_explicit(&q->used_snapshot, memory_order_relaxed) > TSDB_QUEUE_KEEP_BYTES) return;
   /* The buffer is mapped, so page-aligned from its start. */
   size_t from = TSDB_QUEUE_KEEP_BYTES, to = (len + page - 1) / page * page;
   madvise(data + from, to - from, MADV_DONTNEED); /* advice: failure changes nothing */

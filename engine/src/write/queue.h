@@ -61,7 +61,7 @@ typedef struct tsdb_qrec {
   uint32_t nnames;
   uint32_t names_bytes; /* padded size of the name table */
   uint32_t payload_len;
-  uint32_t flags;       /* TSDB_QREC_* */
+  uint32_t flags; /* TSDB_QREC_* */
 } tsdb_qrec;
 
 #define TSDB_QREC_NO_UNIT 255
@@ -106,10 +106,10 @@ typedef struct tsdb_queue {
   bool urgent; /* a durable push waits: no gathering window */
   bool stop;
   bool writer_exited;
-  bool failing;       /* storage fails: pushes are refused (TSDB_EIO) */
-  uint64_t pushed;    /* messages accepted */
+  bool failing;               /* storage fails: pushes are refused (TSDB_EIO) */
+  uint64_t pushed;            /* messages accepted */
   tsdb_queue_ticket *tickets; /* durable pushes waiting for their write */
-  uint64_t processed; /* messages the writer has finished */
+  uint64_t processed;         /* messages the writer has finished */
   atomic_uint_fast64_t full;
   atomic_size_t used_snapshot; /* for stats, without the lock */
 } tsdb_queue;

@@ -119,8 +119,7 @@ void tsdb_recover__all(tsdb_writer *w) {
    * buckets opened for them: readers still see those buckets as pending,
    * and the next start recovers them again (a rebuild is idempotent). */
   if (dropped || nglobals) tsdb_writer__store_write(w, false);
-  if (recovered)
-    tsdb_accs__refresh(w);
+  if (recovered) tsdb_accs__refresh(w);
   if (recovered || dropped)
     tsdb_log__printf(&env->log, TSDB_LOG_NOTICE,
                      "recovered open buckets count=%zu dropped_markers=%zu global_markers=%zu",

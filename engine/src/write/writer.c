@@ -135,15 +135,15 @@ static int flush_series(tsdb_writer *w, uint32_t id, wseries *ws) {
   while (i < n) {
     int64_t block = tsdb_bucket_floor(stage_ts[i], s->profile->block_span_ms);
     size_t j = i + 1;
-    while (j < n && stage_ts[j] < block + s->profile->block_span_ms && j - i < TSDB_CODEC_MAX_POINTS)
+    while (j < n && stage_ts[j] < block + s->profile->block_span_ms &&
+           j - i < TSDB_CODEC_MAX_POINTS)
       j++;
     int rc = ensure_enc(w, j - i);
     if (rc) return rc;
     size_t len = 0;
     /* An operand: a flush or compaction encodes it again (codec.h). */
-    rc = tsdb_codec__encode_with(stage_ts + i, stage_v + i, j - i,
-                                 (uint8_t)s->profile->dup_policy, TSDB_CODEC_LIGHT, w->enc,
-                                 w->enc_cap, &len);
+    rc = tsdb_codec__encode_with(stage_ts + i, stage_v + i, j - i, (uint8_t)s->profile->dup_policy,
+                                 TSDB_CODEC_LIGHT, w->enc, w->enc_cap, &len);
     if (rc) return rc;
     tsdb_store__batch_raw_merge(w->env->store, w->batch, id, block, w->enc, len);
     i = j;
@@ -334,8 +334,8 @@ static int stage_records(tsdb_writer *w, uint8_t *data, size_t len, int64_t now,
       rc = resolve_series(w, src, r, topic, r->nnames ? names : NULL, pts[i].field, &id);
       if (rc) break;
       const tsdb_series *s = tsdb_catalog__get_unlocked(&env->catalog, id);
-      if (pts[i].ts_ms <
-          tsdb_class__write_cutoff(now, s->profile->raw_retention_ms, s->profile->ntiers, s->profile->tiers_ms)) {
+      if (pts[i].ts_ms < tsdb_class__write_cutoff(now, s->profile->raw_retention_ms,
+                                                  s->profile->ntiers, s->profile->tiers_ms)) {
         /* Retention has already passed it: storing it would resurrect data
          * and leave its coarse buckets incomplete. */
         atomic_fetch_add(&env->counters.expired_points, 1);
@@ -396,10 +396,10 @@ static void enter_failing(tsdb_writer *w, int kind) {
   char why[256];
   tsdb_store__last_error(env->store, why, sizeof why);
   tsdb_log__limited(&env->log, &w->fail_log, TSDB_LOG_ERROR,
-                   "storage failing kind=%s reason=\"%s\": new messages are refused "
-                   "(write_failed) until a write succeeds; acknowledged messages not yet "
-                   "written are kept in memory and written then",
-                   tsdb_err_name(kind), why);
+                    "storage failing kind=%s reason=\"%s\": new messages are refused "
+                    "(write_failed) until a write succeeds; acknowledged messages not yet "
+                    "written are kept in memory and written then",
+                    tsdb_err_name(kind), why);
 }
 
 /* Writes the writer's batch; a failure enters the failing state. */
@@ -443,7 +443,7 @@ static void finalize_due(tsdb_writer *w, int64_t now) {
  * filled up) and sets *pass_seq to the message count where it ended.
  */
 size_t tsdb_writer__process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
-                      uint64_t *pass_seq, bool *pass_failed) {
+                            uint64_t *pass_seq, bool *pass_failed) {
   tsdb_env *env = w->env;
   int64_t now = tsdb_env__now(env);
   size_t used = 0;
@@ -485,7 +485,8 @@ size_t tsdb_writer__process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t 
         /* Held only by buckets that stay open: a bulk import, whose buckets
          * open and close within a pass, would otherwise put and delete
          * every global marker once a pass. */
-        if (a->in_order && !a->gm) a->gm = tsdb_markers__hold(w, (uint32_t)(a->tier_ms / 1000), a->start);
+        if (a->in_order && !a->gm)
+          a->gm = tsdb_markers__hold(w, (uint32_t)(a->tier_ms / 1000), a->start);
         if (a->gm) continue; /* without memory for it: a marker of its own */
         tsdb_store__batch_pending_put(env->store, w->batch, a->series,
                                       (uint32_t)(a->tier_ms / 1000), a->start);
@@ -617,7 +618,8 @@ static bool ride_out_failure(tsdb_writer *w) {
       w->failing = false;
       tsdb_queue__set_failing(&env->queue, false);
       tsdb_log__printf(&env->log, TSDB_LOG_NOTICE,
-                       "storage works again after %" PRId64 " ms: writes resumed, messages "
+                       "storage works again after %" PRId64
+                       " ms: writes resumed, messages "
                        "accepted again",
                        ms);
       return true;
@@ -724,14 +726,15 @@ static void *writer_main(void *arg) {
     uint8_t *data;
     size_t len;
     uint64_t seq;
-    bool alive = tsdb_queue__take(&env->queue, deadline, env->opts.flush_interval_ms, &data, &len,
-                                  &seq);
+    bool alive =
+        tsdb_queue__take(&env->queue, deadline, env->opts.flush_interval_ms, &data, &len, &seq);
     /* A burst is taken whole and written in passes (PASS_OPENED). */
     size_t off = 0;
     do {
       uint64_t pass_seq;
       bool pass_failed;
-      size_t used = tsdb_writer__process(w, data ? data + off : NULL, len - off, seq, &pass_seq, &pass_failed);
+      size_t used = tsdb_writer__process(w, data ? data + off : NULL, len - off, seq, &pass_seq,
+                                         &pass_failed);
       if (!pass_failed) {
         if (used) release_records(data + off, used);
         off += used;

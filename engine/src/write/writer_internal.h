@@ -24,7 +24,7 @@
 #include "thread.h"
 #include "timeutil.h"
 
-#define TS_UNKNOWN INT64_MAX /* wseries.max_ts not loaded yet */
+#define TS_UNKNOWN INT64_MAX     /* wseries.max_ts not loaded yet */
 #define NEWEST_UNKNOWN INT64_MAX /* source.newest_final not looked up yet */
 /* The writer's state of a series with nothing open, and a topic's cached
  * series ids, are dropped after this long without a message. */
@@ -77,18 +77,18 @@ typedef struct global_marker {
 typedef struct acc {
   struct acc *next, *prev; /* in the series' list for its tier, newest first */
   uint32_t series;
-  uint8_t tier;           /* index into the series' tiers */
-  uint8_t marker;         /* marker_state of its own marker */
-  bool refresh : 1;       /* rebuild from raw after the next commit */
+  uint8_t tier;     /* index into the series' tiers */
+  uint8_t marker;   /* marker_state of its own marker */
+  bool refresh : 1; /* rebuild from raw after the next commit */
   bool queued_refresh : 1;
-  bool existed : 1;       /* an aggregate was stored before: updates are corrections */
-  bool superseded : 1;    /* the series has a later bucket in this tier */
-  bool finalizing : 1;    /* its aggregate is in the batch being written */
-  bool in_unmarked : 1;   /* listed in w->unmarked */
-  bool in_partial : 1;    /* listed in w->partial (changed since its last partial update) */
-  bool in_order : 1;      /* opened by a point newer than all its series stored */
-  bool from_global : 1;   /* recovered for a global marker (recover_globals) */
-  bool unchanged : 1;     /* ...and rebuilt equal to its stored aggregate: not published */
+  bool existed : 1;     /* an aggregate was stored before: updates are corrections */
+  bool superseded : 1;  /* the series has a later bucket in this tier */
+  bool finalizing : 1;  /* its aggregate is in the batch being written */
+  bool in_unmarked : 1; /* listed in w->unmarked */
+  bool in_partial : 1;  /* listed in w->partial (changed since its last partial update) */
+  bool in_order : 1;    /* opened by a point newer than all its series stored */
+  bool from_global : 1; /* recovered for a global marker (recover_globals) */
+  bool unchanged : 1;   /* ...and rebuilt equal to its stored aggregate: not published */
   uint32_t partial_idx;
   uint32_t heap_pos;        /* NO_HEAP: not in the due-time heap */
   struct global_marker *gm; /* the global marker covering it, or NULL */
@@ -131,7 +131,7 @@ typedef struct source {
   /* Newest bucket published retained per tier of the topic's first series;
    * NEWEST_UNKNOWN: look it up in the store. */
   int64_t newest_final[TSDB_MAX_TIERS];
-  uint32_t ids[];  /* per class field; 0 until resolved */
+  uint32_t ids[]; /* per class field; 0 until resolved */
 } source;
 
 typedef struct named_field {
@@ -195,10 +195,10 @@ typedef struct bucket_buf {
   size_t n;
 } bucket_buf;
 
-#define VEC(type)                                                              \
-  struct {                                                                     \
-    type *v;                                                                   \
-    size_t n, cap;                                                             \
+#define VEC(type)  \
+  struct {         \
+    type *v;       \
+    size_t n, cap; \
   }
 
 struct tsdb_writer {
@@ -226,13 +226,13 @@ struct tsdb_writer {
   VEC(acc *) unmarked; /* open accumulators whose pending marker is not written yet */
   VEC(acc *) partial;  /* open accumulators changed since their last partial update (NULL: gone) */
   VEC(final_entry) finals;
-  VEC(final_entry *) finals_order; /* tsdb_finals__sort' scratch */
-  VEC(final_entry) tsdb_finals__sorted;   /* likewise */
-  VEC(uint64_t) backfills; /* (series << 8 | tier) of tiers still being backfilled */
-  tsdb_map globals;               /* (tier_s, start) -> global_marker */
-  VEC(global_marker *) gdirty;    /* globals whose marker may have to change */
-  reject_index reject; /* the reject policy's duplicate checks, for one pass */
-  VEC(acc *) run;       /* tsdb_accs__refresh' scratch: one cluster's accumulators */
+  VEC(final_entry *) finals_order;      /* tsdb_finals__sort' scratch */
+  VEC(final_entry) tsdb_finals__sorted; /* likewise */
+  VEC(uint64_t) backfills;              /* (series << 8 | tier) of tiers still being backfilled */
+  tsdb_map globals;                     /* (tier_s, start) -> global_marker */
+  VEC(global_marker *) gdirty;          /* globals whose marker may have to change */
+  reject_index reject;                  /* the reject policy's duplicate checks, for one pass */
+  VEC(acc *) run; /* tsdb_accs__refresh' scratch: one cluster's accumulators */
   VEC(tsdb_agg) run_states;
   /* tsdb_accs__refresh_existed's last stored aggregate block, valid during one
    * tsdb_accs__refresh (nothing is written meanwhile). */
@@ -247,35 +247,36 @@ struct tsdb_writer {
   tsdb_bucket_field event_fields[TSDB_MAX_FIELDS];
   tsdb_aggregate event_aggs[TSDB_MAX_FIELDS];
   tsdb_scan_buf scan;
-  uint64_t last_seq; /* messages taken from the queue so far */
+  uint64_t last_seq;    /* messages taken from the queue so far */
   uint64_t pass_points; /* points in the batch being written */
   /* Storage failure (see "Failure" above): set by the first failed write,
    * cleared when RocksDB resumes. */
   bool failing;
-  int64_t failing_since; /* monotonic ms */
-  int64_t recovered_at;  /* monotonic ms of the last recovery */
-  uint32_t retry_ms;     /* the next wait before a resume attempt */
+  int64_t failing_since;                  /* monotonic ms */
+  int64_t recovered_at;                   /* monotonic ms of the last recovery */
+  uint32_t retry_ms;                      /* the next wait before a resume attempt */
   tsdb_ratelimit fail_log, still_failing; /* "failing" and "still failing" lines */
-  uint32_t session;  /* archive keys: a random id of this tsdb_writer__process... */
-  uint32_t archive_seq; /* ...and a counter */
+  uint32_t session;          /* archive keys: a random id of this tsdb_writer__process... */
+  uint32_t archive_seq;      /* ...and a counter */
   int64_t next_disk_refresh; /* monotonic ms */
   int64_t last_sweep;        /* engine clock of the last idle sweep slice */
 };
 
-#define VEC_PUSH(vec, item)                                                    \
-  (((vec).n < (vec).cap || tsdb_writer__vec_grow((void **)&(vec).v, &(vec).cap, sizeof *(vec).v) == 0)     \
-       ? ((vec).v[(vec).n++] = (item), 0)                                      \
+#define VEC_PUSH(vec, item)                                                     \
+  (((vec).n < (vec).cap ||                                                      \
+    tsdb_writer__vec_grow((void **)&(vec).v, &(vec).cap, sizeof *(vec).v) == 0) \
+       ? ((vec).v[(vec).n++] = (item), 0)                                       \
        : TSDB_ENOMEM)
 
 /* A burst (a bulk import, a catch-up) grows the per-pass vectors; their
  * memory is given back once the pass is over rather than held for good. */
-#define VEC_TRIM(vec)                                                          \
-  do {                                                                         \
-    if ((vec).n == 0 && (vec).cap > VEC_KEEP) {                                \
-      free((vec).v);                                                           \
-      (vec).v = NULL;                                                          \
-      (vec).cap = 0;                                                           \
-    }                                                                          \
+#define VEC_TRIM(vec)                           \
+  do {                                          \
+    if ((vec).n == 0 && (vec).cap > VEC_KEEP) { \
+      free((vec).v);                            \
+      (vec).v = NULL;                           \
+      (vec).cap = 0;                            \
+    }                                           \
   } while (0)
 
 /* writer.c */
@@ -283,7 +284,7 @@ int tsdb_writer__vec_grow(void **v, size_t *cap, size_t elem);
 size_t tsdb_writer__lower_bound_ts(const int64_t *v, size_t n, int64_t ts);
 int tsdb_writer__store_write(tsdb_writer *w, bool sync);
 size_t tsdb_writer__process(tsdb_writer *w, uint8_t *data, size_t len, uint64_t seq,
-                      uint64_t *pass_seq, bool *pass_failed);
+                            uint64_t *pass_seq, bool *pass_failed);
 
 /* accs.c */
 acc *tsdb_accs__new(tsdb_writer *w);
@@ -294,7 +295,7 @@ acc *tsdb_accs__heap_pop(tsdb_writer *w);
 int64_t tsdb_accs__due(const tsdb_writer *w, const acc *a);
 int tsdb_accs__mark_refresh(tsdb_writer *w, acc *a);
 int tsdb_accs__rollup_point(tsdb_writer *w, uint32_t id, wseries *ws, const tsdb_series *s,
-                        int64_t ts, double v, int64_t now);
+                            int64_t ts, double v, int64_t now);
 void tsdb_accs__refresh_existed(tsdb_writer *w, acc *a);
 void tsdb_accs__refresh(tsdb_writer *w);
 
@@ -308,7 +309,7 @@ int tsdb_wseries__group_staged(tsdb_writer *w);
 void tsdb_wseries__source_forget(source *src);
 void tsdb_wseries__source_free(source *src);
 source *tsdb_wseries__source_get(tsdb_writer *w, const char *topic, size_t len,
-                          tsdb_series_class *cls, int64_t now);
+                                 tsdb_series_class *cls, int64_t now);
 void tsdb_wseries__sweep_sources(tsdb_writer *w, int64_t now, size_t budget);
 
 /* markers.c */
@@ -323,9 +324,9 @@ void tsdb_reject__reset(reject_index *x);
 bool tsdb_reject__is_duplicate(tsdb_writer *w, uint32_t id, int64_t ts);
 
 /* events.c */
-void tsdb_events__publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len, int64_t tier_ms,
-                           int64_t start, tsdb_bucket_state state, const final_entry *g,
-                           size_t n);
+void tsdb_events__publish_bucket(tsdb_writer *w, const char *topic, size_t topic_len,
+                                 int64_t tier_ms, int64_t start, tsdb_bucket_state state,
+                                 const final_entry *g, size_t n);
 void tsdb_events__publish_group(tsdb_writer *w, const final_entry *g, size_t n);
 void tsdb_events__publish_partials(tsdb_writer *w, int64_t now);
 

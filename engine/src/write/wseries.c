@@ -125,7 +125,7 @@ void tsdb_wseries__source_free(source *src) {
 }
 
 source *tsdb_wseries__source_get(tsdb_writer *w, const char *topic, size_t len,
-                          tsdb_series_class *cls, int64_t now) {
+                                 tsdb_series_class *cls, int64_t now) {
   source *src = tsdb_map__get(&w->sources, topic, len);
   if (src && src->cls == cls) {
     src->last_used = now;

@@ -18,16 +18,16 @@ extern "C" {
 
 /* The reason a message or a schema was refused. The short name doubles as the
  * per-reason counter name, so keep names stable. */
-#define INGEST_ERRNO_MAP(XX)                                                   \
-  XX(NOMEM, "nomem", "out of memory")                                          \
-  XX(INVAL, "inval", "invalid argument")                                       \
-  XX(DECODE, "decode", "payload cannot be decoded")                            \
-  XX(VALIDATE, "validate", "payload does not match its schema")                \
-  XX(TIMESTAMP, "timestamp", "timestamp missing, malformed or out of range")   \
-  XX(NOROUTE, "noroute", "no schema matches the topic")                        \
-  XX(TOOBIG, "toobig", "too many points or values too large")                  \
-  XX(SCHEMA, "schema", "schema cannot be loaded")                              \
-  XX(UNSUPPORTED, "unsupported", "schema keyword not supported")               \
+#define INGEST_ERRNO_MAP(XX)                                                 \
+  XX(NOMEM, "nomem", "out of memory")                                        \
+  XX(INVAL, "inval", "invalid argument")                                     \
+  XX(DECODE, "decode", "payload cannot be decoded")                          \
+  XX(VALIDATE, "validate", "payload does not match its schema")              \
+  XX(TIMESTAMP, "timestamp", "timestamp missing, malformed or out of range") \
+  XX(NOROUTE, "noroute", "no schema matches the topic")                      \
+  XX(TOOBIG, "toobig", "too many points or values too large")                \
+  XX(SCHEMA, "schema", "schema cannot be loaded")                            \
+  XX(UNSUPPORTED, "unsupported", "schema keyword not supported")             \
   XX(IO, "io", "cannot read file")
 
 typedef enum ingest_errno {
@@ -36,7 +36,7 @@ typedef enum ingest_errno {
   INGEST_ERRNO_FIRST_ = -2000,
   INGEST_ERRNO_MAP(INGEST_ERRNO_ENUM_)
 #undef INGEST_ERRNO_ENUM_
-  INGEST_ERRNO_END_
+      INGEST_ERRNO_END_
 } ingest_errno;
 
 /* Text for an error code ("payload does not match its schema"). Never NULL. */
@@ -49,13 +49,14 @@ const char *ingest_err_short(int err);
  * fit (values longer than the field end in "..."). Unused fields are "".
  */
 typedef struct ingest_error {
-  int code;           /* INGEST_E* */
-  char keyword[32];   /* the schema keyword that failed: "maximum", "required", "type", ... */
-  char pointer[192];  /* RFC 6901 JSON pointer of the offending value in the message ("/pm25") */
-  char schema_path[192]; /* RFC 6901 pointer of the keyword in the schema ("/properties/pm25/maximum") */
-  char expected[96];  /* what the schema wanted ("<= 1000", "number", "one of [\"a\",\"b\"]") */
-  char actual[96];    /* what the message had, truncated ("1200.5", "\"abc\"", "string") */
-  char message[256];  /* one readable sentence */
+  int code;          /* INGEST_E* */
+  char keyword[32];  /* the schema keyword that failed: "maximum", "required", "type", ... */
+  char pointer[192]; /* RFC 6901 JSON pointer of the offending value in the message ("/pm25") */
+  char schema_path
+      [192]; /* RFC 6901 pointer of the keyword in the schema ("/properties/pm25/maximum") */
+  char expected[96]; /* what the schema wanted ("<= 1000", "number", "one of [\"a\",\"b\"]") */
+  char actual[96];   /* what the message had, truncated ("1200.5", "\"abc\"", "string") */
+  char message[256]; /* one readable sentence */
 } ingest_error;
 
 /* Resets every field to "" and code to 0. */
@@ -72,9 +73,8 @@ static inline void ingest_error_empty(ingest_error *err) {
 
 /* Fills err (code, keyword, pointer, message from fmt) after clearing it,
  * so that the members the caller does not set next stay empty. Returns code. */
-int ingest_error_set(ingest_error *err, int code, const char *keyword,
-                     const char *pointer, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+int ingest_error_set(ingest_error *err, int code, const char *keyword, const char *pointer,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /*
  * The error record a refused publisher receives on $tsdb/errors/<client id>:
@@ -99,13 +99,13 @@ int ingest_error_set(ingest_error *err, int code, const char *keyword,
 #define INGEST_ERROR_RECORD_MAX 4096
 
 typedef struct ingest_error_context {
-  const char *schema_id;   /* NULL: no schema applied */
+  const char *schema_id; /* NULL: no schema applied */
   uint32_t schema_version;
-  const char *topic;       /* the topic the message was published on; may be NULL */
+  const char *topic; /* the topic the message was published on; may be NULL */
   size_t topic_len;
-  const char *client_id;   /* NULL: member left out */
-  const char *reason;      /* NULL: ingest_err_short(err->code) */
-  int64_t time_ms;         /* when the message was refused, ms since the epoch */
+  const char *client_id; /* NULL: member left out */
+  const char *reason;    /* NULL: ingest_err_short(err->code) */
+  int64_t time_ms;       /* when the message was refused, ms since the epoch */
 } ingest_error_context;
 
 /*
@@ -114,8 +114,8 @@ typedef struct ingest_error_context {
  * Returns its length (without the NUL), or INGEST_ETOOBIG (buf holds "" when
  * len > 0) when it does not fit; len >= INGEST_ERROR_RECORD_MAX always fits.
  */
-int ingest_error_record_json(const ingest_error *err, const ingest_error_context *ctx,
-                             char *buf, size_t len);
+int ingest_error_record_json(const ingest_error *err, const ingest_error_context *ctx, char *buf,
+                             size_t len);
 
 #ifdef __cplusplus
 }

@@ -106,8 +106,7 @@ typedef struct ingest_jsonschema ingest_jsonschema;
  * (schema_path, keyword, message). The result is immutable and may be used
  * from any number of threads at once.
  */
-int ingest_jsonschema_compile(const void *cjson_schema, ingest_jsonschema **out,
-                              ingest_error *err);
+int ingest_jsonschema_compile(const void *cjson_schema, ingest_jsonschema **out, ingest_error *err);
 void ingest_jsonschema_free(ingest_jsonschema *schema);
 
 /*
@@ -118,8 +117,8 @@ void ingest_jsonschema_free(ingest_jsonschema *schema);
  * valid?"). A valid instance leaves err untouched. INGEST_EINVAL when schema
  * is NULL or the instance view is absent.
  */
-int ingest_jsonschema_validate(const ingest_jsonschema *schema,
-                               ingest_value instance, ingest_error *err);
+int ingest_jsonschema_validate(const ingest_jsonschema *schema, ingest_value instance,
+                               ingest_error *err);
 
 /*
  * RFC 3339 date-time ("2026-11-26T09:15:46.014773143Z", offsets allowed) to

@@ -170,9 +170,9 @@ bool ingest_schema_named(const ingest_schema *s);
  */
 typedef struct ingest_field_info {
   const char *name;
-  const char *unit;  /* NULL when none */
-  double precision;  /* 0 when not given */
-  double scale;      /* 1 when not given */
+  const char *unit; /* NULL when none */
+  double precision; /* 0 when not given */
+  double scale;     /* 1 when not given */
 } ingest_field_info;
 size_t ingest_schema_nfields(const ingest_schema *s);
 const char *ingest_schema_field(const ingest_schema *s, size_t i);
@@ -270,8 +270,8 @@ void ingest_output_init(ingest_output *out, tsdb_point *points, size_t points_ca
  * Reentrant; allocates only inside the payload parser.
  */
 int ingest_schema_process(const ingest_schema *s, const char *topic, size_t topic_len,
-                          const void *payload, size_t len, int64_t arrival_ms,
-                          ingest_output *out, ingest_error *err);
+                          const void *payload, size_t len, int64_t arrival_ms, ingest_output *out,
+                          ingest_error *err);
 
 #ifdef __cplusplus
 }

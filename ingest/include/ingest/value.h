@@ -52,8 +52,8 @@ typedef struct ingest_value_ops {
    * step is O(1). Inside an object, a NULL key is a MessagePack map key that
    * is not a string: it matches no property name. Keys are not
    * NUL-terminated in general (use key_len). */
-  bool (*next)(const void *node, ingest_iter *it, const char **key,
-               size_t *key_len, const void **child);
+  bool (*next)(const void *node, ingest_iter *it, const char **key, size_t *key_len,
+               const void **child);
   /* object member by exact, case-sensitive key (key_len bytes, which may
    * include NUL: such a key never matches a cJSON member), or NULL. Duplicate
    * keys: the first one. */
@@ -77,9 +77,7 @@ typedef struct ingest_value {
 ingest_value ingest_value_from_cjson(const void *cjson_item);
 ingest_value ingest_value_from_msgpack(const void *msgpack_object);
 
-static inline bool ingest_value_present(ingest_value v) {
-  return v.ops != NULL && v.node != NULL;
-}
+static inline bool ingest_value_present(ingest_value v) { return v.ops != NULL && v.node != NULL; }
 static inline ingest_type ingest_value_type(ingest_value v) {
   return ingest_value_present(v) ? v.ops->type(v.node) : INGEST_T_INVALID;
 }

@@ -45,7 +45,7 @@ typedef struct tsdb_serve_options {
   uint32_t max_answer_rows;      /* rows per query answer page; default 10000 */
   uint32_t max_pending_commands; /* queued $CONTROL requests before "busy"; default 256 */
   uint32_t max_replays;          /* replays running at once; default 4 */
-  size_t max_results;            /* undrained results before aggregates are dropped; default 100000 */
+  size_t max_results; /* undrained results before aggregates are dropped; default 100000 */
   /* Called when results become available to drain while none are announced
    * yet: at most once until the next tsdb_serve_drain*() starts (a drain
    * that leaves results behind calls it again, on the draining thread).
@@ -66,8 +66,7 @@ typedef struct tsdb_serve_options {
 void tsdb_serve_options_init(tsdb_serve_options *opts);
 
 /* The outbox, ready for the engine's bucket events. errbuf may be NULL. */
-int tsdb_serve_open(const tsdb_serve_options *opts, tsdb_serve **out, char *errbuf,
-                    size_t errlen);
+int tsdb_serve_open(const tsdb_serve_options *opts, tsdb_serve **out, char *errbuf, size_t errlen);
 
 /*
  * Sets what the engine needs to feed serve/: bucket events become the live
@@ -102,7 +101,7 @@ typedef struct tsdb_result {
   size_t payload_len;
   int qos;
   bool retain;
-  int level;           /* LOG */
+  int level; /* LOG */
 } tsdb_result;
 
 typedef void (*tsdb_result_fn)(void *ud, const tsdb_result *result);
