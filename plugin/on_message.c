@@ -8,7 +8,7 @@
  *   MOSQ_ERR_ACL_DENIED   the message is dropped; MQTT v5 QoS >= 1
  *                         publishers get reason 0x87, and stay connected.
  * Any other code would disconnect the publisher (docs/mosquitto-2.0-facts.md),
- * so internal failures are refusals that are counted and logged.
+ * so internal failures are refusals that are counted and logged (refusals.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,88 +20,10 @@
 #include "plugin.h"
 #include "tsdb/topic.h"
 
-typedef struct refusal {
-  int code;
-  const char *name, *sentence;
-} refusal;
-
-static const refusal refusals[REFUSAL_COUNT] = {
-#define PLUGIN_REFUSAL_ROW_(name, code, text, sentence) {code, text, sentence},
-    PLUGIN_REFUSAL_MAP(PLUGIN_REFUSAL_ROW_)
-#undef PLUGIN_REFUSAL_ROW_
-};
-
-const char *plugin__refusal_name(int why) {
-  return refusals[why].name ? refusals[why].name : ingest_err_short(refusals[why].code);
-}
-
-/* The refusal for a failed ingest (INGEST_E*) or engine (TSDB_E*) call. A
- * storage failure of any kind is write_failed (the engine's queue says
- * TSDB_EIO while storage fails); a code no row stands for is internal. */
-static plugin_refusal refusal_of(int rc) {
-  if (rc == TSDB_ENOSPC || rc == TSDB_ECORRUPT) rc = TSDB_EIO;
-  for (int i = 0; i < REFUSAL_COUNT; i++)
-    if (refusals[i].code == rc) return (plugin_refusal)i;
-  return REFUSAL_INTERNAL;
-}
-
 int64_t plugin__now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Drops the message with MOSQ_ERR_ACL_DENIED, counts it (in total and for
- * its schema), and tells the publisher why: an error record on
- * $tsdb/errors/<client id>, published with no target client so that the
- * broker's read ACL decides who sees it. Optionally the payload goes to the
- * dead-letter topic $tsdb/dead/<topic>. Per-message log lines are at debug
- * level; the tick writes a rate-limited summary.
- */
-static int refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_evt_message *ev,
-                  const ingest_schema *schema, size_t schema_index, const ingest_error *err) {
-  const char *client = mosquitto_client_id(ev->client);
-  ingest_error own;
-  if (!err && refusals[why].sentence) {
-    /* The plugin's own reasons: no schema, no pointer, one sentence. */
-    ingest_error_set(&own, INGEST_EINVAL, "", "", "%s", refusals[why].sentence);
-    err = &own;
-  }
-  st->refused[why]++;
-  if (schema && st->schema_stats) st->schema_stats[schema_index].refused[why]++;
-  mosquitto_log_printf(
-      MOSQ_LOG_DEBUG, PLUGIN_NAME ": refused client=%s topic=%s reason=%s pointer=%s detail=\"%s\"",
-      client ? client : "", ev->topic, plugin__refusal_name(why), err ? err->pointer : "",
-      err ? err->message : "");
-  if (st->cfg.error_records) {
-    if (!tsdb_client_id_scopable(client)) {
-      st->error_records_unscoped++;
-    } else {
-      ingest_error_context ctx = {
-          .schema_id = schema ? ingest_schema_id(schema) : NULL,
-          .schema_version = schema ? ingest_schema_version(schema) : 0,
-          .topic = ev->topic,
-          .topic_len = strlen(ev->topic),
-          .client_id = client,
-          .reason = plugin__refusal_name(why),
-          .time_ms = plugin__now_ms(),
-      };
-      int len = ingest_error_record_json(err, &ctx, st->record, sizeof st->record);
-      int n = snprintf(st->topic_buf, sizeof st->topic_buf, "$tsdb/errors/%s", client);
-      if (len > 0 && n > 0 && (size_t)n < sizeof st->topic_buf &&
-          mosquitto_broker_publish_copy(NULL, st->topic_buf, len, st->record, 0, false, NULL) ==
-              MOSQ_ERR_SUCCESS)
-        st->error_records++;
-    }
-  }
-  if (st->cfg.dead_letter && why != REFUSAL_RESERVED_TOPIC) {
-    int n = snprintf(st->topic_buf, sizeof st->topic_buf, "$tsdb/dead/%s", ev->topic);
-    if (n > 0 && (size_t)n < sizeof st->topic_buf && ev->payloadlen <= INT32_MAX)
-      mosquitto_broker_publish_copy(NULL, st->topic_buf, (int)ev->payloadlen, ev->payload, 0, false,
-                                    NULL);
-  }
-  return MOSQ_ERR_ACL_DENIED;
 }
 
 int plugin__on_message(int event, void *event_data, void *userdata) {
@@ -114,14 +36,14 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
   /* $tsdb/... is ours: a client publishing there could forge aggregates or
    * answers that other clients trust. */
   if (topic_len >= 6 && !memcmp(topic, "$tsdb/", 6))
-    return refuse(st, REFUSAL_RESERVED_TOPIC, ev, NULL, 0, NULL);
+    return plugin__refuse(st, REFUSAL_RESERVED_TOPIC, ev, NULL, 0, NULL);
 
   size_t index = 0;
   const ingest_schema *schema =
       ingest_schema_set_route_index(st->schemas, topic, topic_len, &index);
   if (!schema) {
     if (st->cfg.unmatched == UNMATCHED_REFUSE)
-      return refuse(st, REFUSAL_UNMATCHED, ev, NULL, 0, NULL);
+      return plugin__refuse(st, REFUSAL_UNMATCHED, ev, NULL, 0, NULL);
     st->passed_unmatched++;
     return MOSQ_ERR_SUCCESS;
   }
@@ -134,7 +56,7 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
     ingest_error_set(&err, INGEST_EDECODE, "format", "",
                      "(root): empty payload; only an empty retained publish (which clears the "
                      "retained message) may be empty");
-    return refuse(st, REFUSAL_DECODE, ev, schema, index, &err);
+    return plugin__refuse(st, REFUSAL_DECODE, ev, schema, index, &err);
   }
 
   int64_t arrival = plugin__now_ms();
@@ -143,7 +65,7 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
                      INGEST_OUTPUT_NAMES, st->name_text, sizeof st->name_text);
   int rc = ingest_schema_process(schema, topic, topic_len, ev->payload, ev->payloadlen, arrival,
                                  &out, &err);
-  if (rc) return refuse(st, refusal_of(rc), ev, schema, index, &err);
+  if (rc) return plugin__refuse(st, plugin__refusal_of(rc), ev, schema, index, &err);
   if (out.npoints > 0) {
     tsdb_ingest_msg msg = {.cls = ingest_schema_class(schema),
                            .topic = topic,
@@ -164,7 +86,7 @@ int plugin__on_message(int event, void *event_data, void *userdata) {
       rc = tsdb_ingest_durable(st->db, &msg);
     else
       rc = tsdb_ingest(st->db, &msg);
-    if (rc) return refuse(st, refusal_of(rc), ev, schema, index, NULL);
+    if (rc) return plugin__refuse(st, plugin__refusal_of(rc), ev, schema, index, NULL);
   }
   st->accepted++;
   st->schema_stats[index].accepted++;

@@ -93,6 +93,13 @@ typedef struct plugin_state {
   int64_t tick_max_us; /* longest tick since the last metrics */
 } plugin_state;
 
+/* The refusal for a failed ingest (INGEST_E*) or engine (TSDB_E*) call. */
+plugin_refusal plugin__refusal_of(int rc);
+/* Drops a message with MOSQ_ERR_ACL_DENIED, counted and told (refusals.c);
+ * err may be NULL for the plugin's own reasons. Returns MOSQ_ERR_ACL_DENIED. */
+int plugin__refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_evt_message *ev,
+                   const ingest_schema *schema, size_t schema_index, const ingest_error *err);
+
 /* Callbacks, each in the file of its concern (on_reload in schemas.c). */
 int plugin__on_message(int event, void *event_data, void *userdata);
 int plugin__on_acl_check(int event, void *event_data, void *userdata);
