@@ -47,7 +47,7 @@ plugin_refusal plugin__refusal_of(int rc) {
  * level; the tick writes a rate-limited summary.
  */
 int plugin__refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_evt_message *ev,
-                  const ingest_schema *schema, size_t schema_index, const ingest_error *err) {
+                   const ingest_schema *schema, size_t schema_index, const ingest_error *err) {
   const char *client = mosquitto_client_id(ev->client);
   ingest_error own;
   if (!err && refusals[why].sentence) {
@@ -90,4 +90,3 @@ int plugin__refuse(plugin_state *st, plugin_refusal why, const struct mosquitto_
   }
   return MOSQ_ERR_ACL_DENIED;
 }
-

@@ -1,19 +1,12 @@
 /* The engine's bucket events (tsdb_options.bucket_fn), as a host that is not
  * serve/ sees them: typed, in order, with the newest-bucket flag. A real
- * RocksDB in a fresh temporary directory, a clock the test drives. */
+ * RocksDB in a fresh temporary directory, a clock the test drives (the
+ * helpers of test_engine.h, without serve/). */
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "tsdb/tsdb.h"
-#include "unit.h"
-
-static _Atomic int64_t now_ms;
-static int64_t test_clock(void *ud) {
-  (void)ud;
-  return atomic_load(&now_ms);
-}
-
+#include "test_engine.h"
 typedef struct seen_event {
   char topic[64];
   int64_t tier_ms, start_ms;
@@ -57,7 +50,7 @@ static tsdb_db *open_with(const char *path, tsdb_bucket_event_fn fn, events *e) 
   o.flush_interval_ms = 1;
   o.grace_ms = 1000;
   o.partial_interval_ms = 0;
-  o.clock_fn = test_clock;
+  o.clock_fn = fake_clock;
   o.bucket_fn = fn;
   o.bucket_ud = e;
   tsdb_db *db = NULL;
@@ -69,30 +62,13 @@ static tsdb_db *open_with(const char *path, tsdb_bucket_event_fn fn, events *e) 
 static tsdb_series_class *air_class(void) {
   static const char *const fields[] = {"pm10", "temp"};
   static const int64_t tiers[] = {60000};
-  tsdb_series_class_desc d = {
-      .schema_id = "events",
-      .schema_version = 1,
-      .topic_template = "city/{station}/air",
-      .nfields = 2,
-      .field_names = fields,
-      .ntiers = 1,
-      .tiers_ms = tiers,
-      .dup_policy = TSDB_DUP_LAST,
-      .block_span_ms = 3600000,
-  };
-  tsdb_series_class *cls = NULL;
-  CHECK_OK(tsdb_series_class_create(&d, &cls));
-  return cls;
+  return make_class(fields, 2, tiers, 1, TSDB_DUP_LAST);
 }
 
+/* One point, stored before it returns. */
 static void put(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t field, int64_t ts,
                 double v) {
-  tsdb_point p = {ts, v, field};
-  tsdb_ingest_msg m = {
-      .cls = cls, .topic = topic, .topic_len = strlen(topic), .points = &p, .npoints = 1};
-  int rc;
-  while ((rc = tsdb_ingest(db, &m)) == TSDB_EFULL) usleep(1000);
-  CHECK_OK(rc);
+  ingest1(db, cls, topic, field, ts, v);
   CHECK_OK(tsdb_sync(db));
 }
 
@@ -101,20 +77,20 @@ static void put(tsdb_db *db, tsdb_series_class *cls, const char *topic, uint32_t
  * the newest (a retained message must not go back to it). */
 TEST(final_then_correction_of_an_older_bucket) {
   const int64_t b = 1795680000000; /* a minute boundary */
-  atomic_store(&now_ms, b);
+  atomic_store(&fake_now, b);
   events e = {0};
   tsdb_db *db = open_with(unit_path("db"), on_bucket, &e);
   tsdb_series_class *cls = air_class();
-  put(db, cls, "city/s1/air", 0, b + 1000, 5);
-  put(db, cls, "city/s1/air", 1, b + 1000, 20);
-  put(db, cls, "city/s1/air", 0, b + 2000, 7);
+  put(db, cls, "city/a/s1/air", 0, b + 1000, 5);
+  put(db, cls, "city/a/s1/air", 1, b + 1000, 20);
+  put(db, cls, "city/a/s1/air", 0, b + 2000, 7);
   CHECK_INT(atomic_load(&e.n), ==, 0); /* still open */
 
-  atomic_store(&now_ms, b + 60000 + 1001);
-  put(db, cls, "city/s1/air", 0, b + 60000 + 1000, 1); /* the next bucket; wakes the writer */
+  atomic_store(&fake_now, b + 60000 + 1001);
+  put(db, cls, "city/a/s1/air", 0, b + 60000 + 1000, 1); /* the next bucket; wakes the writer */
   CHECK_INT(atomic_load(&e.n), ==, 1);
   seen_event *f = &e.v[0];
-  CHECK_STR(f->topic, "city/s1/air");
+  CHECK_STR(f->topic, "city/a/s1/air");
   CHECK_INT(f->tier_ms, ==, 60000);
   CHECK_INT(f->start_ms, ==, b);
   CHECK_INT(f->state, ==, TSDB_BUCKET_FINAL);
@@ -127,18 +103,18 @@ TEST(final_then_correction_of_an_older_bucket) {
   CHECK_INT(f->count[1], ==, 1);
 
   /* The second bucket closes (newest), then a late point reopens the first. */
-  atomic_store(&now_ms, b + 120000 + 1001);
-  put(db, cls, "city/s2/air", 0, b + 120000 + 1000, 1);
+  atomic_store(&fake_now, b + 120000 + 1001);
+  put(db, cls, "city/a/s2/air", 0, b + 120000 + 1000, 1);
   CHECK_INT(atomic_load(&e.n), ==, 2);
   CHECK_INT(e.v[1].start_ms, ==, b + 60000);
   CHECK(e.v[1].newest);
-  put(db, cls, "city/s1/air", 0, b + 3000, 9);
-  atomic_store(&now_ms, b + 120000 + 2600);
-  put(db, cls, "city/s2/air", 0, b + 120000 + 2000, 1);
+  put(db, cls, "city/a/s1/air", 0, b + 3000, 9);
+  atomic_store(&fake_now, b + 120000 + 2600);
+  put(db, cls, "city/a/s2/air", 0, b + 120000 + 2000, 1);
   int n = atomic_load(&e.n);
   CHECK_INT(n, ==, 3);
   seen_event *c = &e.v[2];
-  CHECK_STR(c->topic, "city/s1/air");
+  CHECK_STR(c->topic, "city/a/s1/air");
   CHECK_INT(c->start_ms, ==, b);
   CHECK_INT(c->state, ==, TSDB_BUCKET_CORRECTION);
   CHECK(!c->newest);
@@ -153,12 +129,12 @@ TEST(final_then_correction_of_an_older_bucket) {
  * partial-update state for them. */
 TEST(no_callback_buckets_still_close) {
   const int64_t b = 1795680000000;
-  atomic_store(&now_ms, b);
+  atomic_store(&fake_now, b);
   tsdb_db *db = open_with(unit_path("db"), NULL, NULL);
   tsdb_series_class *cls = air_class();
-  put(db, cls, "city/s1/air", 0, b + 1000, 5);
-  atomic_store(&now_ms, b + 60000 + 1001);
-  put(db, cls, "city/s1/air", 0, b + 60000 + 1000, 1);
+  put(db, cls, "city/a/s1/air", 0, b + 1000, 5);
+  atomic_store(&fake_now, b + 60000 + 1001);
+  put(db, cls, "city/a/s1/air", 0, b + 60000 + 1000, 1);
   tsdb_stats st;
   tsdb_stats_get(db, &st);
   CHECK_INT(st.buckets_finalized, ==, 1);

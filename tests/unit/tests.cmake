@@ -1,7 +1,8 @@
 # One line per unit-test file. Each file's TEST(name) cases become CTest tests.
 tsdb_add_unit_test(test_codec SOURCES unit/test_codec.c LIBS tsdb_core tsdb_engine_internals)
 tsdb_add_unit_test(test_jsonschema SOURCES unit/test_jsonschema.c LIBS tsdb_jsonschema INCLUDES ${PROJECT_SOURCE_DIR}/ingest/src)
-tsdb_add_unit_test(test_engine_events SOURCES unit/test_engine_events.c LIBS tsdb_engine TIMEOUT 120)
+tsdb_add_unit_test(test_engine_events SOURCES unit/test_engine_events.c unit/test_engine_helpers.c
+                   LIBS tsdb_serve tsdb_engine tsdb_engine_internals TIMEOUT 120)
 # Engine: one executable per module, each with the shared helpers of test_engine.h.
 foreach(m core store writer read catalog maint control)
   tsdb_add_unit_test(test_engine_${m} SOURCES unit/test_engine_${m}.c unit/test_engine_helpers.c
