@@ -2,6 +2,9 @@
 tsdb_add_unit_test(test_codec SOURCES unit/test_codec.c LIBS tsdb_core tsdb_engine_internals)
 tsdb_add_unit_test(test_jsonschema SOURCES unit/test_jsonschema.c LIBS tsdb_jsonschema INCLUDES ${PROJECT_SOURCE_DIR}/ingest/src)
 tsdb_add_unit_test(test_engine SOURCES unit/test_engine.c LIBS tsdb_engine tsdb_engine_internals TIMEOUT 300)
+# What the engine reads back from disk, hostile: the cases the fuzzers found.
+tsdb_add_unit_test(test_engine_hostile SOURCES unit/test_engine_hostile.c
+                   LIBS tsdb_engine tsdb_engine_internals)
 tsdb_add_unit_test(test_schemas SOURCES unit/test_schemas.c LIBS tsdb_ingest)
 target_compile_definitions(test_schemas PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(TSDB_BUILD_PLUGIN)

@@ -226,7 +226,9 @@ int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_a
       }
       rc = tsdb_codec__decode(in + pos, (size_t)clen, c == COL_COUNT ? starts : ts, col, count,
                               &got);
-      if (rc == 0 && got != count) rc = TSDB_ECORRUPT;
+      /* A column of more points than the block has buckets is damage, not
+       * a short array: the caller sized it from the count. */
+      if (rc == TSDB_ETOOBIG || (rc == 0 && got != count)) rc = TSDB_ECORRUPT;
       if (rc) break;
       pos += (size_t)clen;
     }
