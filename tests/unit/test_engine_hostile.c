@@ -11,6 +11,17 @@
 
 /* ---- aggregate blocks ---- */
 
+/* One bucket at `start` with points 30 s and 50 s into it. */
+static size_t one_bucket_block(int64_t start, uint8_t *out, size_t cap) {
+  tsdb_agg a;
+  tsdb_agg__init(&a);
+  tsdb_agg__add(&a, start + 30000, 21.5);
+  tsdb_agg__add(&a, start + 50000, 22.5);
+  size_t len = 0;
+  CHECK_OK(tsdb_aggblock__encode(&start, &a, 1, out, cap, &len));
+  return len;
+}
+
 TEST(aggblock_column_longer_than_the_block_is_corrupt) {
   /* Two buckets, then the header says one: each column holds two points.
    * That is damage, not an array too small for the block (TSDB_ETOOBIG
@@ -33,4 +44,38 @@ TEST(aggblock_column_longer_than_the_block_is_corrupt) {
   static tsdb_agg got[TSDB_AGGBLOCK_MAX_BUCKETS];
   CHECK_INT(tsdb_aggblock__decode(block, len, got_starts, got, TSDB_AGGBLOCK_MAX_BUCKETS, &n), ==,
             TSDB_ECORRUPT);
+}
+
+TEST(aggblock_offsets_beyond_a_timestamp_are_corrupt) {
+  /* The offset of a bucket's first and last point from its start is stored
+   * as a double; one that is not a whole number of ms, or would carry the
+   * time out of int64 (converting it was undefined), is damage. */
+  static const double bad[] = {1e300, -1e300, 0x1p63, 0x1p54, 30000.5, INFINITY};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    for (int col = 0; col < 2; col++) {
+      static uint8_t block[4096];
+      int64_t start = 1795651200000;
+      size_t len = one_bucket_block(start, block, sizeof block);
+      /* The offsets 30000 and 50000 are stored as 8-byte constants. */
+      double want = col ? 50000 : 30000;
+      uint8_t *at = NULL;
+      for (size_t i = 0; i + 8 <= len && !at; i++)
+        if (!memcmp(block + i, &want, 8)) at = block + i;
+      CHECK(at != NULL);
+      memcpy(at, &bad[k], 8);
+      int64_t s[1];
+      tsdb_agg a[1];
+      size_t n = 0;
+      CHECK_INT(tsdb_aggblock__decode(block, len, s, a, 1, &n), ==, TSDB_ECORRUPT);
+    }
+  }
+  /* The same block unharmed decodes to what was encoded. */
+  static uint8_t block[4096];
+  size_t len = one_bucket_block(INT64_C(1795651200000), block, sizeof block);
+  int64_t s[1];
+  tsdb_agg a[1];
+  size_t n = 0;
+  CHECK_OK(tsdb_aggblock__decode(block, len, s, a, 1, &n));
+  CHECK_INT(a[0].first_ts, ==, INT64_C(1795651230000));
+  CHECK_INT(a[0].last_ts, ==, INT64_C(1795651250000));
 }
