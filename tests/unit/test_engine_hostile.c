@@ -2,9 +2,11 @@
  * Bytes the engine reads back from disk are not trusted: a damaged disk, a
  * bug of an older version or a hand-edited store may hold anything. These
  * are the cases the fuzzers (tests/fuzz/) found, each refused with an error
- * and never undefined behaviour. No RocksDB.
+ * and never undefined behaviour. No RocksDB: the pure code, and the catalog
+ * without its store.
  */
 #include "aggblock.h"
+#include "catalog.h"
 #include "codec.h"
 #include "tsdb/error.h"
 #include "unit.h"
@@ -78,4 +80,42 @@ TEST(aggblock_offsets_beyond_a_timestamp_are_corrupt) {
   CHECK_OK(tsdb_aggblock__decode(block, len, s, a, 1, &n));
   CHECK_INT(a[0].first_ts, ==, INT64_C(1795651230000));
   CHECK_INT(a[0].last_ts, ==, INT64_C(1795651250000));
+}
+
+/* ---- the catalog's stored descriptors ---- */
+
+static const tsdb_logger no_log = {NULL, NULL, TSDB_LOG_DEBUG};
+
+static int load(tsdb_catalog *cat, uint32_t id, const char *json) {
+  return tsdb_catalog__load_descriptor(cat, id, json, strlen(json));
+}
+
+TEST(catalog_refuses_numbers_beyond_their_types) {
+  tsdb_catalog cat;
+  CHECK_OK(tsdb_catalog__init(&cat, &no_log));
+  /* Every number a descriptor holds, beyond what its C type holds:
+   * converting it was undefined behaviour. */
+  static const char *const bad[] = {
+      "{\"topic\":\"a\",\"field\":\"x\",\"version\":4294967296}",
+      "{\"topic\":\"a\",\"field\":\"x\",\"version\":1e300}",
+      "{\"topic\":\"a\",\"field\":\"x\",\"tiers_ms\":[60000,1e300]}",
+      "{\"topic\":\"a\",\"field\":\"x\",\"tiers_ms\":[9223372036854775808]}",
+      "{\"topic\":\"a\",\"field\":\"x\",\"block_span_ms\":1e19}",
+      "{\"topic\":\"a\",\"field\":\"x\",\"retention_ms\":{\"raw\":1e300}}",
+      "{\"topic\":\"a\",\"field\":\"x\",\"tiers_ms\":[60000],"
+      "\"retention_ms\":{\"tiers\":[-1e300]}}",
+      "{\"topic\":\"a\",\"field\":\"x\",\"tiers_ms\":[60000],\"complete_from_ms\":[-1e19]}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK_MSG(load(&cat, (uint32_t)i + 1, bad[i]) == TSDB_ECORRUPT, "%s", bad[i]);
+  CHECK_INT(tsdb_catalog__count(&cat), ==, 0);
+  /* The largest values of each type are read. */
+  CHECK_OK(load(&cat, 20,
+                "{\"topic\":\"a\",\"field\":\"x\",\"version\":4294967295,"
+                "\"tiers_ms\":[60000],\"complete_from_ms\":[-9223372036854775808]}"));
+  tsdb_series_params p;
+  CHECK_OK(tsdb_catalog__params(&cat, 20, &p));
+  CHECK_INT(p.ntiers, ==, 1);
+  CHECK_INT(p.tier_complete_from[0], ==, INT64_MIN);
+  tsdb_catalog__destroy(&cat);
 }

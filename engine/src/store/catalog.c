@@ -458,8 +458,20 @@ static size_t json_labels(const cJSON *obj, label_ref *out, size_t max) {
   return n;
 }
 
-/* Indexes one stored descriptor (at open, alone). */
-static int load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, size_t len) {
+/* A number of a descriptor as an int64: false when it is not a number, and
+ * *damaged as well when it is one outside int64, where the conversion would
+ * be undefined: the numbers written are int64s, so only damage stores that. */
+static bool stored_int(const cJSON *v, int64_t *out, bool *damaged) {
+  if (!cJSON_IsNumber(v)) return false;
+  if (!(v->valuedouble >= -0x1p63 && v->valuedouble < 0x1p63)) {
+    *damaged = true;
+    return false;
+  }
+  *out = (int64_t)v->valuedouble;
+  return true;
+}
+
+int tsdb_catalog__load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, size_t len) {
   cJSON *o = cJSON_ParseWithLength(text, len);
   if (!o) return TSDB_ECORRUPT;
   int rc = TSDB_ECORRUPT;
@@ -475,30 +487,32 @@ static int load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, siz
   want.unit = cJSON_IsString(unit) ? unit->valuestring : NULL;
   const cJSON *schema = cJSON_GetObjectItemCaseSensitive(o, "schema");
   want.schema_id = cJSON_IsString(schema) ? schema->valuestring : "";
-  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(o, "version");
-  want.schema_version =
-      cJSON_IsNumber(ver) && ver->valuedouble >= 0 ? (uint32_t)ver->valuedouble : 0;
+  bool damaged = false;
+  int64_t v = 0;
+  if (stored_int(cJSON_GetObjectItemCaseSensitive(o, "version"), &v, &damaged) && v > 0) {
+    if (v > UINT32_MAX) damaged = true;
+    want.schema_version = (uint32_t)v;
+  }
   const cJSON *t;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "tiers_ms")) {
-    if (cJSON_IsNumber(t) && want.ntiers < TSDB_MAX_TIERS && t->valuedouble >= 1000)
-      want.tiers_ms[want.ntiers++] = (int64_t)t->valuedouble;
+    if (stored_int(t, &v, &damaged) && want.ntiers < TSDB_MAX_TIERS && v >= 1000)
+      want.tiers_ms[want.ntiers++] = v;
   }
   const cJSON *dup = cJSON_GetObjectItemCaseSensitive(o, "duplicates");
   want.dup_policy = TSDB_DUP_LAST;
   if (cJSON_IsString(dup) && !strcmp(dup->valuestring, "first")) want.dup_policy = TSDB_DUP_FIRST;
   if (cJSON_IsString(dup) && !strcmp(dup->valuestring, "reject"))
     want.dup_policy = TSDB_DUP_REJECT;
-  const cJSON *span = cJSON_GetObjectItemCaseSensitive(o, "block_span_ms");
-  want.block_span_ms = cJSON_IsNumber(span) && span->valuedouble >= 1000
-                           ? (int64_t)span->valuedouble
-                           : TSDB_DEFAULT_BLOCK_SPAN_MS;
+  want.block_span_ms =
+      stored_int(cJSON_GetObjectItemCaseSensitive(o, "block_span_ms"), &v, &damaged) && v >= 1000
+          ? v
+          : TSDB_DEFAULT_BLOCK_SPAN_MS;
   const cJSON *ret = cJSON_GetObjectItemCaseSensitive(o, "retention_ms");
-  const cJSON *rr = cJSON_GetObjectItemCaseSensitive(ret, "raw");
-  want.raw_retention_ms = cJSON_IsNumber(rr) && rr->valuedouble > 0 ? (int64_t)rr->valuedouble : 0;
+  if (stored_int(cJSON_GetObjectItemCaseSensitive(ret, "raw"), &v, &damaged) && v > 0)
+    want.raw_retention_ms = v;
   size_t ri = 0;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(ret, "tiers")) {
-    if (ri < want.ntiers && cJSON_IsNumber(t) && t->valuedouble > 0)
-      want.tier_retention_ms[ri] = (int64_t)t->valuedouble;
+    if (stored_int(t, &v, &damaged) && ri < want.ntiers && v > 0) want.tier_retention_ms[ri] = v;
     ri++;
   }
   label_ref refs[TSDB_TOPIC_MAX_CAPTURES + 64];
@@ -511,9 +525,10 @@ static int load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, siz
   for (size_t i = 0; i < TSDB_MAX_TIERS; i++) from[i] = INT64_MIN;
   size_t ci = 0;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "complete_from_ms")) {
-    if (ci < want.ntiers && cJSON_IsNumber(t)) from[ci] = (int64_t)t->valuedouble;
+    if (stored_int(t, &v, &damaged) && ci < want.ntiers) from[ci] = v;
     ci++;
   }
+  if (damaged) goto out;
 
   rc = TSDB_ENOMEM;
   const tsdb_profile *p = intern_profile(cat, &want);
@@ -568,7 +583,7 @@ int tsdb_catalog__load(tsdb_catalog *cat, tsdb_store *st) {
     const uint8_t *v = tsdb_store__iter_value(it, &vlen);
     if (klen != 5) continue;
     uint32_t id = tsdb_key__get_u32(k + 1);
-    rc = load_descriptor(cat, id, (const char *)v, vlen);
+    rc = tsdb_catalog__load_descriptor(cat, id, (const char *)v, vlen);
     if (rc == TSDB_ENOMEM) break;
     if (rc) {
       /* One unreadable descriptor must not take the whole store down: skip
