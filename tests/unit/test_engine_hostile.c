@@ -2,12 +2,13 @@
  * Bytes the engine reads back from disk are not trusted: a damaged disk, a
  * bug of an older version or a hand-edited store may hold anything. These
  * are the cases the fuzzers (tests/fuzz/) found, each refused with an error
- * and never undefined behaviour. No RocksDB: the pure code, and the catalog
- * without its store.
+ * and never undefined behaviour, plus the JSON the engine writes from such
+ * bytes. No RocksDB: the pure code, and the catalog without its store.
  */
 #include "aggblock.h"
 #include "catalog.h"
 #include "codec.h"
+#include "strbuf.h"
 #include "tsdb/error.h"
 #include "unit.h"
 
@@ -118,4 +119,36 @@ TEST(catalog_refuses_numbers_beyond_their_types) {
   CHECK_INT(p.ntiers, ==, 1);
   CHECK_INT(p.tier_complete_from[0], ==, INT64_MIN);
   tsdb_catalog__destroy(&cat);
+}
+
+/* ---- JSON written from such bytes ---- */
+
+static void check_json_string(const char *in, size_t len, const char *want) {
+  tsdb_strbuf sb;
+  tsdb_strbuf__init(&sb);
+  tsdb_strbuf__json_string(&sb, in, len);
+  CHECK_MSG(sb.len == strlen(want) && !memcmp(sb.data, want, sb.len), "got %s, want %s", sb.data,
+            want);
+  tsdb_strbuf__free(&sb);
+}
+
+TEST(json_strings_are_utf8_whatever_the_bytes) {
+  /* Valid UTF-8 is kept as it is, escapes as before. */
+  check_json_string("caf\xc3\xa9 \xf0\x9f\x98\x80 \"\\\n\x01", 15,
+                    "\"caf\xc3\xa9 \xf0\x9f\x98\x80 \\\"\\\\\\n\\u0001\"");
+  /* Every byte that is not part of a valid sequence becomes U+FFFD: a lone
+   * continuation, an overlong form, a surrogate, a code point above
+   * U+10FFFF, a sequence cut short by the end. */
+#define R "\xef\xbf\xbd"
+  check_json_string("a\x80z", 3, "\"a" R "z\"");
+  check_json_string("\xc0\xaf", 2, "\"" R R "\"");
+  check_json_string("\xed\xa0\x80", 3, "\"" R R R "\"");
+  check_json_string("\xf4\x90\x80\x80", 4, "\"" R R R R "\"");
+  check_json_string("ok\xc3", 3, "\"ok" R "\"");
+#undef R
+  CHECK(tsdb_utf8_valid("caf\xc3\xa9", 5));
+  CHECK(!tsdb_utf8_valid("caf\xc3", 4));
+  CHECK(!tsdb_utf8_valid("\xff", 1));
+  CHECK(tsdb_json_plain("pm25_mean", 9));
+  CHECK(!tsdb_json_plain("caf\xc3\xa9", 5)); /* non-ASCII takes the checked path */
 }
