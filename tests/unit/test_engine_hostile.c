@@ -121,6 +121,24 @@ TEST(catalog_refuses_numbers_beyond_their_types) {
   tsdb_catalog__destroy(&cat);
 }
 
+TEST(catalog_describes_each_label_once) {
+  /* A schema's static label named like a label its template captures (and a
+   * damaged descriptor repeating a name): each name once in the object,
+   * the captured value. */
+  tsdb_catalog cat;
+  CHECK_OK(tsdb_catalog__init(&cat, &no_log));
+  CHECK_OK(load(&cat, 1,
+                "{\"topic\":\"city/mitte/s1/air\",\"field\":\"pm25\","
+                "\"labels\":{\"district\":\"mitte\",\"station\":\"s1\",\"station\":\"s2\"},"
+                "\"schema_labels\":{\"district\":\"static\",\"city\":\"berlin\"}}"));
+  tsdb_strbuf sb;
+  tsdb_strbuf__init(&sb);
+  CHECK(tsdb_catalog__describe(&cat, 1, &sb, false));
+  CHECK_STR(sb.data, ",\"labels\":{\"district\":\"mitte\",\"station\":\"s1\",\"city\":\"berlin\"}");
+  tsdb_strbuf__free(&sb);
+  tsdb_catalog__destroy(&cat);
+}
+
 /* ---- JSON written from such bytes ---- */
 
 static void check_json_string(const char *in, size_t len, const char *want) {

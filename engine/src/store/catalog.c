@@ -879,6 +879,18 @@ int tsdb_catalog__match(tsdb_catalog *cat, const char *filter, const char *field
   return rc;
 }
 
+/* "key":"value" into a labels object unless keys[0..*n) holds key already. */
+static void put_label(tsdb_strbuf *sb, const char **keys, size_t *n, const char *key,
+                      const char *value) {
+  for (size_t i = 0; i < *n; i++)
+    if (!strcmp(keys[i], key)) return;
+  if (*n) tsdb_strbuf__putc(sb, ',');
+  keys[(*n)++] = key;
+  tsdb_strbuf__json_string(sb, key, strlen(key));
+  tsdb_strbuf__putc(sb, ':');
+  tsdb_strbuf__json_string(sb, value, strlen(value));
+}
+
 bool tsdb_catalog__describe(tsdb_catalog *cat, uint32_t id, tsdb_strbuf *sb, bool full) {
   pthread_rwlock_rdlock(&cat->lock);
   const tsdb_series *s = series_of(cat, id);
@@ -888,23 +900,20 @@ bool tsdb_catalog__describe(tsdb_catalog *cat, uint32_t id, tsdb_strbuf *sb, boo
       tsdb_strbuf__puts(sb, ",\"unit\":");
       tsdb_strbuf__json_string(sb, p->unit, strlen(p->unit));
     }
+    /* Each name once (RFC 8259 section 4): a schema's static label may be
+     * named like a label its template captures, and then the captured one
+     * is written; a damaged descriptor may repeat a name. */
+    const char *keys[UINT8_MAX + 64];
+    size_t n = 0;
     tsdb_strbuf__puts(sb, ",\"labels\":{");
     const char *l = entry_labels(s->topic);
-    size_t n = 0;
-    for (size_t i = 0; i < s->topic->nlabels; i++, n++) {
+    for (size_t i = 0; i < s->topic->nlabels; i++) {
       const char *v = l + strlen(l) + 1;
-      if (n) tsdb_strbuf__putc(sb, ',');
-      tsdb_strbuf__json_string(sb, l, strlen(l));
-      tsdb_strbuf__putc(sb, ':');
-      tsdb_strbuf__json_string(sb, v, strlen(v));
+      put_label(sb, keys, &n, l, v);
       l = v + strlen(v) + 1;
     }
-    for (size_t i = 0; i < p->nlabels; i++, n++) {
-      if (n) tsdb_strbuf__putc(sb, ',');
-      tsdb_strbuf__json_string(sb, p->labels[i].key, strlen(p->labels[i].key));
-      tsdb_strbuf__putc(sb, ':');
-      tsdb_strbuf__json_string(sb, p->labels[i].value, strlen(p->labels[i].value));
-    }
+    for (size_t i = 0; i < p->nlabels && n < sizeof keys / sizeof keys[0]; i++)
+      put_label(sb, keys, &n, p->labels[i].key, p->labels[i].value);
     tsdb_strbuf__putc(sb, '}');
     if (full) {
       char d[24];
