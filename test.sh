@@ -22,7 +22,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== engine tests under ThreadSanitizer (queues, writer, control threads)"
 scripts/build.sh build-tsan -DTSDB_WERROR=ON -DTSDB_TSAN=ON -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^test_engine\.' --timeout 900
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^test_(engine|control_corpus)\.' \
+  --timeout 900
 echo "== libFuzzer: every payload decoder and the JSON Schema validator, a bounded run each"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSDB_FUZZ=ON \
   -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF >/dev/null

@@ -5,6 +5,9 @@ tsdb_add_unit_test(test_engine SOURCES unit/test_engine.c LIBS tsdb_engine tsdb_
 # What the engine reads back from disk, hostile: the cases the fuzzers found.
 tsdb_add_unit_test(test_engine_hostile SOURCES unit/test_engine_hostile.c
                    LIBS tsdb_engine tsdb_engine_internals)
+# $CONTROL requests and their answers, from tests/control-corpus/.
+tsdb_add_unit_test(test_control_corpus SOURCES unit/test_control_corpus.c LIBS tsdb_engine cjson)
+target_compile_definitions(test_control_corpus PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 tsdb_add_unit_test(test_schemas SOURCES unit/test_schemas.c LIBS tsdb_ingest)
 target_compile_definitions(test_schemas PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(TSDB_BUILD_PLUGIN)
