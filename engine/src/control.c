@@ -817,12 +817,16 @@ static void error_answer(tsdb_db *db, const char *client_id, const char *command
 
 static void handle(tsdb_db *db, const job *j) {
   atomic_fetch_add(&db->counters.commands, 1);
-  cJSON *root = cJSON_ParseWithLength(j->payload, j->len);
+  /* JSON is UTF-8 (RFC 8259 section 8.1), which cJSON does not check: the
+   * request's strings end up in answers and in their topics. */
+  bool utf8 = tsdb_utf8_valid(j->payload, j->len);
+  cJSON *root = utf8 ? cJSON_ParseWithLength(j->payload, j->len) : NULL;
   const cJSON *list = root ? cJSON_GetObjectItemCaseSensitive(root, "commands") : NULL;
   if (!root || !cJSON_IsArray(list)) {
     error_answer(db, j->client_id, "unknown", NULL, "%s",
-                 root ? "request must be an object with a \"commands\" array"
-                      : "request is not valid JSON");
+                 root    ? "request must be an object with a \"commands\" array"
+                 : utf8  ? "request is not valid JSON"
+                         : "request is not valid JSON: it is not UTF-8 (RFC 8259 section 8.1)");
     cJSON_Delete(root);
     return;
   }
