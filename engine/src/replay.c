@@ -60,7 +60,7 @@ typedef struct replay {
   struct replay *next;
   tsdb_db *db;
   pthread_t thread;
-  char client_id[256];
+  char *client_id; /* whole: replays go to $tsdb/replay/<exactly this id>/ */
   char id[40];
   char *filter;
   int64_t from, to;
@@ -103,8 +103,9 @@ static int64_t paced_position(const replay *r, int64_t now) {
 /* {"replay":..,"state":..[,"position_ms":..][,"error":..]}: nothing in it
  * depends on the archived messages (see DESIGN). */
 static void progress(replay *r, const char *state, int64_t position, const char *error) {
-  char topic[512];
-  snprintf(topic, sizeof topic, "$tsdb/replay/%s/%s", r->client_id, r->id);
+  tsdb_strbuf topic;
+  tsdb_strbuf__init(&topic);
+  tsdb_strbuf__printf(&topic, "$tsdb/replay/%s/%s", r->client_id, r->id);
   tsdb_strbuf sb;
   tsdb_strbuf__init(&sb);
   tsdb_strbuf__puts(&sb, "{\"replay\":");
@@ -116,9 +117,11 @@ static void progress(replay *r, const char *state, int64_t position, const char 
     tsdb_strbuf__json_string(&sb, error, strlen(error));
   }
   tsdb_strbuf__putc(&sb, '}');
-  if (!tsdb_strbuf__failed(&sb))
-    tsdb_results__publish(&r->db->results, topic, sb.data, sb.len, 1, false, true);
+  bool fits = !tsdb_strbuf__failed(&topic) && topic.len <= TSDB_TOPIC_MAX_LEN;
+  if (!tsdb_strbuf__failed(&sb) && fits)
+    tsdb_results__publish(&r->db->results, topic.data, sb.data, sb.len, 1, false, true);
   tsdb_strbuf__free(&sb);
+  tsdb_strbuf__free(&topic);
 }
 
 /* "running" when its time has come; returns the time the next one is due. */
@@ -176,7 +179,9 @@ static void *replay_main(void *arg) {
   tsdb_store_iter *it = NULL;
   int rc = tsdb_store__iter_open(db->store, snap, TSDB_CF_ARCHIVE, lo, sizeof lo, hi, sizeof hi, &it);
   uint64_t sent = 0; /* for the broker's log only, never for the requester */
-  char topic[1024];
+  tsdb_strbuf topic, out_topic; /* the archived one and where it is replayed */
+  tsdb_strbuf__init(&topic);
+  tsdb_strbuf__init(&out_topic);
   const char *error = NULL;
   bool cancelled = false;
   for (; rc == 0 && tsdb_store__iter_valid(it); tsdb_store__iter_next(it)) {
@@ -190,10 +195,15 @@ static void *replay_main(void *arg) {
     const uint8_t *v = tsdb_store__iter_value(it, &vlen);
     if (klen != TSDB_ARCHIVE_KEY_LEN || vlen < 2) continue;
     size_t tlen = (size_t)v[0] << 8 | v[1];
-    if (tlen == 0 || tlen > vlen - 2 || tlen >= sizeof topic) continue;
-    memcpy(topic, v + 2, tlen);
-    topic[tlen] = '\0';
-    if (!tsdb_topic_filter_match(r->filter, topic)) continue;
+    if (tlen == 0 || tlen > vlen - 2) continue;
+    topic.len = 0;
+    tsdb_strbuf__append(&topic, v + 2, tlen);
+    if (tsdb_strbuf__failed(&topic)) {
+      rc = TSDB_ENOMEM;
+      break;
+    }
+    if (memchr(topic.data, '\0', tlen) || !tsdb_topic_filter_match(r->filter, topic.data))
+      continue;
     /* Keep the original spacing, compressed by the speed factor, measured
      * from the start of the range (not from the first message). */
     if (r->speed > 0 && !wait_until(r, paced_due(r, tsdb_key__get_ts(k)))) {
@@ -204,13 +214,21 @@ static void *replay_main(void *arg) {
       cancelled = true;
       break;
     }
-    char out_topic[1400];
-    int n = snprintf(out_topic, sizeof out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id,
-                     topic);
-    if (n < 0 || (size_t)n >= sizeof out_topic) continue;
-    tsdb_results__publish(&db->results, out_topic, v + 2 + tlen, vlen - 2 - tlen, 1, false, true);
+    out_topic.len = 0;
+    tsdb_strbuf__printf(&out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id, topic.data);
+    if (tsdb_strbuf__failed(&out_topic)) {
+      rc = TSDB_ENOMEM;
+      break;
+    }
+    /* Longer than MQTT allows: the broker could not publish it (and any
+     * other topic would escape the read ACL of the original). */
+    if (out_topic.len > TSDB_TOPIC_MAX_LEN) continue;
+    tsdb_results__publish(&db->results, out_topic.data, v + 2 + tlen, vlen - 2 - tlen, 1, false,
+                          true);
     sent++;
   }
+  tsdb_strbuf__free(&topic);
+  tsdb_strbuf__free(&out_topic);
   if (rc == 0 && it && !cancelled) rc = tsdb_store__iter_status(it);
   if (rc) error = tsdb_strerror(rc);
   tsdb_store__iter_close(it);
@@ -241,6 +259,7 @@ static void reap(tsdb_replays *rs) {
     *pp = r->next;
     rs->running--;
     free(r->filter);
+    free(r->client_id);
     free(r);
   }
 }
@@ -273,10 +292,10 @@ int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
       rc = TSDB_EINVAL; /* the same client already runs a replay of that id */
   if (rc == 0 && rs->running >= rs->db->opts.max_replays) rc = TSDB_EFULL;
   replay *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
-  if (rc == 0 && (!r || !(r->filter = strdup(filter)))) rc = TSDB_ENOMEM;
+  if (rc == 0 && (!r || !(r->filter = strdup(filter)) || !(r->client_id = strdup(client_id))))
+    rc = TSDB_ENOMEM;
   if (rc == 0) {
     r->db = rs->db;
-    snprintf(r->client_id, sizeof r->client_id, "%s", client_id);
     snprintf(r->id, sizeof r->id, "%s", id);
     r->from = from;
     r->to = to;
@@ -293,6 +312,7 @@ int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
   }
   if (r) {
     free(r->filter);
+    free(r->client_id);
     free(r);
   }
   pthread_mutex_unlock(&rs->lock);
