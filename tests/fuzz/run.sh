@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target for a bounded time, seeded with the shipped
-# examples of its format, and fails on the first crash, leak or sanitizer
-# report.
+# examples of its format (the payload decoders), the command corpus (the
+# $CONTROL requests), blocks the engine's encoder writes (point and
+# aggregate blocks) or tests/fuzz/seeds/, with tests/fuzz/<target>.dict when
+# there is one, and fails on the first crash, leak or sanitizer report.
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,8 +50,16 @@ for s in schemas/*/; do
   done
 done
 
+# Point blocks: real blocks of the current format, which the target writes
+# with the engine's encoder, and descriptions of points.
+for t in codec; do
+  d="$work/seeds-$t"
+  rm -rf "$d" && mkdir -p "$d"
+  TSDB_FUZZ_WRITE_SEEDS="$d" "$bin/fuzz_$t"
+done
+
 status=0
-for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle; do
+for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle codec; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"
@@ -62,8 +72,9 @@ for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle; do
     # quarantine is cut to 32 MiB so that the limit measures the schema
     # (the fuzzer runs at about 170 MiB so).
     asan=$asan:quarantine_size_mb=32
-    limits=(-rss_limit_mb=512 -malloc_limit_mb=64 -dict=tests/fuzz/jsonschema.dict)
+    limits=(-rss_limit_mb=512 -malloc_limit_mb=64)
   fi
+  if [ -f "tests/fuzz/$t.dict" ]; then limits+=(-dict="tests/fuzz/$t.dict"); fi
   # New inputs go to the first directory; the seeds are only read.
   if ! ASAN_OPTIONS=$asan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       "$bin/fuzz_$t" -max_total_time="$secs" -timeout=10 "${limits[@]}" -max_len=65536 \
