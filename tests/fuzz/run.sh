@@ -50,16 +50,16 @@ for s in schemas/*/; do
   done
 done
 
-# Point blocks: real blocks of the current format, which the target writes
-# with the engine's encoder, and descriptions of points.
-for t in codec; do
+# Point blocks and aggregate blocks: real blocks of the current format, which
+# the targets write with the engine's encoder, and descriptions of points.
+for t in codec aggblock; do
   d="$work/seeds-$t"
   rm -rf "$d" && mkdir -p "$d"
   TSDB_FUZZ_WRITE_SEEDS="$d" "$bin/fuzz_$t"
 done
 
 status=0
-for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle codec; do
+for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle codec aggblock; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"
