@@ -57,15 +57,16 @@ for t in codec aggblock; do
   rm -rf "$d" && mkdir -p "$d"
   TSDB_FUZZ_WRITE_SEEDS="$d" "$bin/fuzz_$t"
 done
-# Topic templates: tests/fuzz/seeds/.
-for t in topic; do
+# Topic templates, stored series descriptors: tests/fuzz/seeds/.
+for t in topic catalog; do
   d="$work/seeds-$t"
   rm -rf "$d" && mkdir -p "$d"
   cp tests/fuzz/seeds/"$t"/* "$d"/
 done
 
 status=0
-for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle codec aggblock topic; do
+for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle codec \
+         aggblock topic catalog; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"
