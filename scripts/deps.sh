@@ -12,7 +12,8 @@ RUN_PKGS=(
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   libpaho-mqtt-dev librocksdb-dev libmsgpack-dev libcjson-dev libdouble-conversion-dev
 )
-TEST_PKGS=(python3 python3-paho-mqtt python3-pytest clang libclang-rt-14-dev libjansson-dev)
+TEST_PKGS=(python3 python3-paho-mqtt python3-pytest clang libclang-rt-14-dev libjansson-dev
+           libpcre2-dev)
 BENCH_PKGS=(influxdb victoria-metrics gnuplot-nox)
 
 want=("${RUN_PKGS[@]}")

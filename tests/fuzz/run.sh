@@ -57,22 +57,22 @@ for t in codec aggblock; do
   rm -rf "$d" && mkdir -p "$d"
   TSDB_FUZZ_WRITE_SEEDS="$d" "$bin/fuzz_$t"
 done
-# Topic templates, stored series descriptors: tests/fuzz/seeds/.
-for t in topic catalog; do
+# Topic templates, stored series descriptors, patterns: tests/fuzz/seeds/.
+for t in topic catalog pattern; do
   d="$work/seeds-$t"
   rm -rf "$d" && mkdir -p "$d"
   cp tests/fuzz/seeds/"$t"/* "$d"/
 done
 
 status=0
-for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle codec \
-         aggblock topic catalog; do
+for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle pattern \
+         codec aggblock topic catalog; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"
   asan=detect_leaks=1:abort_on_error=1
   limits=(-rss_limit_mb=2048)
-  if [ "$t" = jsonschema ]; then
+  if [ "$t" = jsonschema ] || [ "$t" = pattern ]; then
     # Compiling a schema has a bounded cost (jsonschema.c: pattern limits,
     # 32 MiB of patterns per schema): a schema that makes any allocation
     # of 64 MiB, or the process reach 512 MiB, is a failure. ASan's
