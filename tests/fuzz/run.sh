@@ -63,10 +63,30 @@ for t in topic catalog pattern; do
   rm -rf "$d" && mkdir -p "$d"
   cp tests/fuzz/seeds/"$t"/* "$d"/
 done
+# $CONTROL requests: every request of the command corpus.
+d="$work/seeds-control"
+rm -rf "$d" && mkdir -p "$d"
+python3 - "$d" tests/control-corpus/*.json <<'PY'
+import binascii, json, os, sys
+for path in sys.argv[2:]:
+    f = json.load(open(path, encoding="utf-8"))
+    if "request" in f:
+        data = json.dumps(f["request"], separators=(",", ":")).encode()
+    elif "request_text" in f:
+        data = f["request_text"].encode()
+    else:
+        data = binascii.unhexlify(f["request_hex"])
+    name = os.path.basename(path)[:-len(".json")]
+    open(os.path.join(sys.argv[1], name), "wb").write(data)
+PY
+# The control target's database, removed whatever happens to the target.
+tmp="$work/tmp-control"
+rm -rf "$tmp" && mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
 
 status=0
 for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle pattern \
-         codec aggblock topic catalog; do
+         codec aggblock topic catalog control; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"
@@ -83,7 +103,7 @@ for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle patte
   fi
   if [ -f "tests/fuzz/$t.dict" ]; then limits+=(-dict="tests/fuzz/$t.dict"); fi
   # New inputs go to the first directory; the seeds are only read.
-  if ! ASAN_OPTIONS=$asan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  if ! TMPDIR="$tmp" ASAN_OPTIONS=$asan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       "$bin/fuzz_$t" -max_total_time="$secs" -timeout=10 "${limits[@]}" -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$work/crash-$t-" \
       "$corpus" "$work/seeds-$t" > "$work/fuzz_$t.log" 2>&1; then
