@@ -3,7 +3,9 @@
 # run every test: the formatting and clang-tidy checks, unit tests, engine
 # tests, integration tests against a real broker (all under CTest), then the
 # unit tests again under ASan/UBSan, the threaded engine tests under TSan, and
-# a short libFuzzer run of every payload decoder and the validator
+# a short libFuzzer run of every untrusted input: payload decoders, the
+# validator and its patterns, stored blocks and descriptors, topic templates,
+# $CONTROL requests
 # (TSDB_FUZZ_SECONDS per target, default 10).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,8 +29,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== engine tests under ThreadSanitizer (queues, writer, control threads)"
 scripts/build.sh build-tsan -DTSDB_WERROR=ON -DTSDB_TSAN=ON -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^test_engine_' --timeout 900
-echo "== libFuzzer: every payload decoder and the JSON Schema validator, a bounded run each"
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^test_(engine_|control_corpus\.)' \
+  --timeout 900
+echo "== libFuzzer: every untrusted input, a bounded run each"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSDB_FUZZ=ON \
   -DTSDB_BUILD_PLUGIN=OFF -DTSDB_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target tsdb_fuzzers

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fix=false
 [ "${1:-}" = "--fix" ] && fix=true
-mapfile -t files < <(git ls-files '*.c' '*.h' '*.cc' | grep -v '^bench/datasets/gen\.c$')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.c' '*.h' '*.cc' | grep -v '^bench/datasets/gen\.c$')
 bad=0
 for f in "${files[@]}"; do
   if $fix; then

@@ -12,7 +12,7 @@ cmake -S . -B "$dir" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DTSDB_BUILD_BENCH=OFF \
 cmake --build "$dir" -j"$(nproc)" >/dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! git ls-files 'engine/*.c' 'serve/*.c' 'ingest/*.c' 'plugin/*.c' 'tools/*.c' |
+if ! git ls-files --cached --others --exclude-standard 'engine/*.c' 'serve/*.c' 'ingest/*.c' 'plugin/*.c' 'tools/*.c' |
     xargs -P"$(nproc)" -n4 clang-tidy -p "$dir" --quiet >"$log" 2>/dev/null; then
   grep -E "(warning|error):" "$log" | sort -u
   echo "check-tidy: findings above (.clang-tidy says what is checked)"

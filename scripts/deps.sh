@@ -13,7 +13,7 @@ RUN_PKGS=(
   libpaho-mqtt-dev librocksdb-dev libmsgpack-dev libcjson-dev libdouble-conversion-dev
 )
 TEST_PKGS=(python3 python3-paho-mqtt python3-pytest clang libclang-rt-14-dev libjansson-dev
-           clang-format clang-tidy)
+           clang-format clang-tidy libpcre2-dev)
 BENCH_PKGS=(influxdb victoria-metrics gnuplot-nox)
 
 want=("${RUN_PKGS[@]}")

@@ -16,6 +16,7 @@
 
 #include "strbuf.h"
 #include "timeutil.h"
+#include "tsdb/topic.h"
 
 static pthread_key_t payload_key;
 static pthread_once_t payload_key_once = PTHREAD_ONCE_INIT;
@@ -116,8 +117,17 @@ void tsdb_serve__publish_bucket(const tsdb_bucket_event *ev, void *ud) {
   for (size_t i = 0; i < ev->nfields; i++)
     json_field_aggs(sb, ev->fields[i].field, ev->fields[i].agg);
   tsdb_strbuf__putc(sb, '}');
-  char topic[1024];
-  if (!tsdb_strbuf__failed(sb) &&
-      tsdb_serve_agg_topic(topic, sizeof topic, ev->tier_ms, ev->topic, ev->topic_len))
-    tsdb_outbox__publish(&srv->outbox, topic, sb->data, sb->len, 0, ev->newest, false);
+  /* The topic goes after the payload in the same buffer, at any length up
+   * to what MQTT allows (a topic that long has no aggregate topic: its
+   * bucket is stored, not published). */
+  size_t payload_len = sb->len;
+  tsdb_strbuf__putc(sb, '\0');
+  tsdb_strbuf__puts(sb, "$tsdb/agg/");
+  tsdb_strbuf__puts(sb, tier);
+  tsdb_strbuf__putc(sb, '/');
+  tsdb_strbuf__append(sb, ev->topic, ev->topic_len);
+  size_t topic_len = sb->len - payload_len - 1;
+  if (!tsdb_strbuf__failed(sb) && topic_len <= TSDB_TOPIC_MAX_LEN)
+    tsdb_outbox__publish(&srv->outbox, sb->data + payload_len + 1, sb->data, payload_len, 0,
+                         ev->newest, false);
 }

@@ -18,6 +18,12 @@ void tsdb_serve__series_json(tsdb_strbuf *sb, tsdb_db *db, uint32_t series, bool
   int rc = tsdb_series_describe(db, series, &info);
   if (rc == TSDB_ENOMEM) sb->failed = true; /* the answer says "out of memory", not less */
   if (rc) return;
+  tsdb_serve__series_info_json(sb, &info, full);
+  tsdb_series_info_free(&info);
+}
+
+void tsdb_serve__series_info_json(tsdb_strbuf *sb, const tsdb_series_info *s, bool full) {
+  const tsdb_series_info info = *s;
   if (info.unit) {
     tsdb_strbuf__puts(sb, ",\"unit\":");
     tsdb_strbuf__json_string(sb, info.unit, strlen(info.unit));
@@ -46,5 +52,4 @@ void tsdb_serve__series_json(tsdb_strbuf *sb, tsdb_db *db, uint32_t series, bool
     }
     tsdb_strbuf__printf(sb, "},\"duplicates\":\"%s\"", tsdb_dup_policy_name(info.dup_policy));
   }
-  tsdb_series_info_free(&info);
 }

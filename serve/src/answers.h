@@ -19,5 +19,7 @@
  * Nothing when the series is unknown (or out of memory: sb fails).
  */
 void tsdb_serve__series_json(tsdb_strbuf *sb, tsdb_db *db, uint32_t series, bool full);
+/* The same from a description in hand. */
+void tsdb_serve__series_info_json(tsdb_strbuf *sb, const tsdb_series_info *info, bool full);
 
 #endif /* TSDB_SERVE_ANSWERS_H */

@@ -80,11 +80,11 @@ typedef struct cmd_ctx {
   const cJSON *cmd;
   const char *name;
   const cJSON *correlation;
-  tsdb_strbuf *out;     /* members of a single answer (after "command") */
-  char data_topic[512]; /* where a single answer goes ("" = none) */
-  char error[384];      /* set => error answer */
-  bool multi;           /* answered per series (then "done", like every command) */
-  bool admin;           /* answered on $tsdb/admin/<client>/<command> */
+  tsdb_strbuf *out;       /* members of a single answer (after "command") */
+  const char *data_topic; /* where a single answer goes (NULL: none); in the request */
+  char error[384];        /* set => error answer */
+  bool multi;             /* answered per series (then "done", like every command) */
+  bool admin;             /* answered on $tsdb/admin/<client>/<command> */
   int64_t now;
 } cmd_ctx;
 
@@ -167,20 +167,28 @@ static bool arg_duration(cmd_ctx *c, const char *name, int64_t *out) {
 /* ---- answers ---- */
 
 /* $tsdb/reply/<client>/<data topic>, or $tsdb/reply/<client> without one,
- * or $tsdb/admin/<client>/<command> for an operators' answer (stats). */
+ * or $tsdb/admin/<client>/<command> for an operators' answer (stats). An
+ * answer whose topic would be longer than MQTT allows is not published: on
+ * any other topic, the broker's read ACL of the data topic would not apply
+ * to it (README: ACLs). The "done" that ends its command still comes. */
 static void publish_answer(tsdb_serve *srv, const char *client_id, const char *data_topic,
                            const char *admin_command, const char *body, size_t len) {
-  char topic[1024];
-  int n = admin_command
-              ? snprintf(topic, sizeof topic, "$tsdb/admin/%s/%s", client_id, admin_command)
-          : data_topic && data_topic[0]
-              ? snprintf(topic, sizeof topic, "$tsdb/reply/%s/%s", client_id, data_topic)
-              : snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
-  if (n < 0 || (size_t)n >= sizeof topic) {
-    n = snprintf(topic, sizeof topic, "$tsdb/reply/%s", client_id);
-    if (n < 0 || (size_t)n >= sizeof topic) return;
-  }
-  tsdb_outbox__publish(&srv->outbox, topic, body, len, 1, false, true);
+  tsdb_strbuf topic;
+  tsdb_strbuf__init(&topic);
+  if (admin_command)
+    tsdb_strbuf__printf(&topic, "$tsdb/admin/%s/%s", client_id, admin_command);
+  else if (data_topic && data_topic[0])
+    tsdb_strbuf__printf(&topic, "$tsdb/reply/%s/%s", client_id, data_topic);
+  else
+    tsdb_strbuf__printf(&topic, "$tsdb/reply/%s", client_id);
+  if (tsdb_strbuf__failed(&topic) || topic.len > TSDB_TOPIC_MAX_LEN)
+    tsdb_log__printf(&srv->log, TSDB_LOG_DEBUG,
+                     "control answer not published client=\"%s\" reason=\"%s\"", client_id,
+                     tsdb_strbuf__failed(&topic) ? "out of memory"
+                                                 : "its topic would be longer than MQTT allows");
+  else
+    tsdb_outbox__publish(&srv->outbox, topic.data, body, len, 1, false, true);
+  tsdb_strbuf__free(&topic);
 }
 
 /* {"responses":[{"command":..,"correlationData":..,<members or error>}]} to
@@ -293,7 +301,7 @@ static bool select_series(cmd_ctx *c, selection *sel) {
     return false;
   }
   bool plain = !strpbrk(filter, "+#");
-  if (plain) snprintf(c->data_topic, sizeof c->data_topic, "%s", filter);
+  if (plain) c->data_topic = filter;
   const cJSON *field = arg(c, "field"), *fields = arg(c, "fields");
   if (field && fields) {
     CMD_ERROR(c, "give 'field' or 'fields', not both");
@@ -360,7 +368,7 @@ static bool select_series(cmd_ctx *c, selection *sel) {
     return false;
   }
   c->multi = true;
-  c->data_topic[0] = '\0';
+  c->data_topic = NULL;
   return true;
 }
 
@@ -749,12 +757,16 @@ static void error_answer(tsdb_serve *srv, const char *client_id, const char *com
 static void handle(tsdb_serve *srv, const job *j) {
   tsdb_db *db = srv->db;
   atomic_fetch_add(&srv->commands, 1);
-  cJSON *root = cJSON_ParseWithLength(j->payload, j->len);
+  /* JSON is UTF-8 (RFC 8259 section 8.1), which cJSON does not check: the
+   * request's strings end up in answers and in their topics. */
+  bool utf8 = tsdb_utf8_valid(j->payload, j->len);
+  cJSON *root = utf8 ? cJSON_ParseWithLength(j->payload, j->len) : NULL;
   const cJSON *list = root ? cJSON_GetObjectItemCaseSensitive(root, "commands") : NULL;
   if (!root || !cJSON_IsArray(list)) {
-    error_answer(
-        srv, j->client_id, "unknown", NULL, "%s",
-        root ? "request must be an object with a \"commands\" array" : "request is not valid JSON");
+    error_answer(srv, j->client_id, "unknown", NULL, "%s",
+                 root   ? "request must be an object with a \"commands\" array"
+                 : utf8 ? "request is not valid JSON"
+                        : "request is not valid JSON: it is not UTF-8 (RFC 8259 section 8.1)");
     cJSON_Delete(root);
     return;
   }

@@ -59,7 +59,7 @@ typedef struct replay {
   struct replay *next;
   tsdb_serve *srv;
   pthread_t thread;
-  char client_id[256];
+  char *client_id; /* whole: replays go to $tsdb/replay/<exactly this id>/ */
   char id[40];
   char *filter;
   int64_t from, to;
@@ -102,8 +102,9 @@ static int64_t paced_position(const replay *r, int64_t now) {
 /* {"replay":..,"state":..[,"position_ms":..][,"error":..]}: nothing in it
  * depends on the archived messages (see DESIGN). */
 static void progress(replay *r, const char *state, int64_t position, const char *error) {
-  char topic[512];
-  snprintf(topic, sizeof topic, "$tsdb/replay/%s/%s", r->client_id, r->id);
+  tsdb_strbuf topic;
+  tsdb_strbuf__init(&topic);
+  tsdb_strbuf__printf(&topic, "$tsdb/replay/%s/%s", r->client_id, r->id);
   tsdb_strbuf sb;
   tsdb_strbuf__init(&sb);
   tsdb_strbuf__puts(&sb, "{\"replay\":");
@@ -115,9 +116,11 @@ static void progress(replay *r, const char *state, int64_t position, const char 
     tsdb_strbuf__json_string(&sb, error, strlen(error));
   }
   tsdb_strbuf__putc(&sb, '}');
-  if (!tsdb_strbuf__failed(&sb))
-    tsdb_outbox__publish(&r->srv->outbox, topic, sb.data, sb.len, 1, false, true);
+  bool fits = !tsdb_strbuf__failed(&topic) && topic.len <= TSDB_TOPIC_MAX_LEN;
+  if (!tsdb_strbuf__failed(&sb) && fits)
+    tsdb_outbox__publish(&r->srv->outbox, topic.data, sb.data, sb.len, 1, false, true);
   tsdb_strbuf__free(&sb);
+  tsdb_strbuf__free(&topic);
 }
 
 /* "running" when its time has come; returns the time the next one is due. */
@@ -163,7 +166,9 @@ static bool wait_backlog(replay *r) {
 
 typedef struct replay_scan {
   replay *r;
-  uint64_t sent; /* for the broker's log only, never for the requester */
+  uint64_t sent;         /* for the broker's log only, never for the requester */
+  tsdb_strbuf topic;     /* the archived topic, NUL-terminated */
+  tsdb_strbuf out_topic; /* where it is replayed */
 } replay_scan;
 
 static int replay_message(void *ud, int64_t arrival, const char *topic_bytes, size_t topic_len,
@@ -172,20 +177,25 @@ static int replay_message(void *ud, int64_t arrival, const char *topic_bytes, si
   replay *r = rs->r;
   if (atomic_load(&r->cancel)) return REPLAY_CANCELLED;
   heartbeat(r, tsdb_time__monotonic_ms());
-  char topic[1024];
-  if (topic_len >= sizeof topic) return 0;
-  memcpy(topic, topic_bytes, topic_len);
-  topic[topic_len] = '\0';
-  if (!tsdb_topic_filter_match(r->filter, topic)) return 0;
+  /* Topics of any length (MQTT allows 65 535 bytes); one with a NUL byte
+   * was never a valid topic and is skipped. */
+  rs->topic.len = 0;
+  tsdb_strbuf__append(&rs->topic, topic_bytes, topic_len);
+  if (tsdb_strbuf__failed(&rs->topic)) return TSDB_ENOMEM;
+  if (memchr(rs->topic.data, '\0', topic_len) ||
+      !tsdb_topic_filter_match(r->filter, rs->topic.data))
+    return 0;
   /* Keep the original spacing, compressed by the speed factor, measured
    * from the start of the range (not from the first message). */
   if (r->speed > 0 && !wait_until(r, paced_due(r, arrival))) return REPLAY_CANCELLED;
   if (!wait_backlog(r)) return REPLAY_CANCELLED;
-  char out_topic[1400];
-  int n =
-      snprintf(out_topic, sizeof out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id, topic);
-  if (n < 0 || (size_t)n >= sizeof out_topic) return 0;
-  tsdb_outbox__publish(&r->srv->outbox, out_topic, payload, len, 1, false, true);
+  rs->out_topic.len = 0;
+  tsdb_strbuf__printf(&rs->out_topic, "$tsdb/replay/%s/%s/%s", r->client_id, r->id, rs->topic.data);
+  if (tsdb_strbuf__failed(&rs->out_topic)) return TSDB_ENOMEM;
+  /* Longer than MQTT allows: the broker could not publish it (and any
+   * other topic would escape the read ACL of the original). */
+  if (rs->out_topic.len > TSDB_TOPIC_MAX_LEN) return 0;
+  tsdb_outbox__publish(&r->srv->outbox, rs->out_topic.data, payload, len, 1, false, true);
   rs->sent++;
   return 0;
 }
@@ -195,8 +205,12 @@ static void *replay_main(void *arg) {
   tsdb_serve *srv = r->srv;
   r->start_ms = tsdb_time__monotonic_ms();
   r->next_progress_ms = r->start_ms + PROGRESS_EVERY_MS;
-  replay_scan scan = {r, 0};
+  replay_scan scan = {r, 0, {0}, {0}};
+  tsdb_strbuf__init(&scan.topic);
+  tsdb_strbuf__init(&scan.out_topic);
   int rc = tsdb_archive_scan(srv->db, r->from, r->to, replay_message, &scan);
+  tsdb_strbuf__free(&scan.topic);
+  tsdb_strbuf__free(&scan.out_topic);
   bool cancelled = rc == REPLAY_CANCELLED;
   const char *error = rc < 0 ? tsdb_strerror(rc) : NULL;
   /* A paced replay covers its whole range, whatever matched in it. */
@@ -227,6 +241,7 @@ static void reap(tsdb_replays *rs) {
     *pp = r->next;
     rs->running--;
     free(r->filter);
+    free(r->client_id);
     free(r);
   }
 }
@@ -258,10 +273,10 @@ int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
       rc = TSDB_EINVAL; /* the same client already runs a replay of that id */
   if (rc == 0 && rs->running >= rs->srv->opts.max_replays) rc = TSDB_EFULL;
   replay *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
-  if (rc == 0 && (!r || !(r->filter = strdup(filter)))) rc = TSDB_ENOMEM;
+  if (rc == 0 && (!r || !(r->filter = strdup(filter)) || !(r->client_id = strdup(client_id))))
+    rc = TSDB_ENOMEM;
   if (rc == 0) {
     r->srv = rs->srv;
-    snprintf(r->client_id, sizeof r->client_id, "%s", client_id);
     snprintf(r->id, sizeof r->id, "%s", id);
     r->from = from;
     r->to = to;
@@ -278,6 +293,7 @@ int tsdb_replays__start(tsdb_replays *rs, const char *client_id, const char *id,
   }
   if (r) {
     free(r->filter);
+    free(r->client_id);
     free(r);
   }
   pthread_mutex_unlock(&rs->lock);

@@ -242,6 +242,23 @@ TEST(int64_extreme_timestamps) {
   pts_free(&p);
 }
 
+/* Found by fuzz_codec: a step of 2^63 between -1 and INT64_MAX has every
+ * delta equal modulo 2^64 and the first point the smallest, and was stored
+ * as a regular block that decoded to other times (refused as corrupt). */
+TEST(a_step_of_half_the_range_is_not_regular) {
+  for (size_t n = 3; n <= 200; n += 197) {
+    pts p = pts_new(n);
+    for (size_t i = 0; i < n; i++) {
+      p.ts[i] = (i & 1) ? INT64_MAX : -1;
+      p.v[i] = (double)i;
+    }
+    roundtrip(p.ts, p.v, p.n);
+    for (size_t i = 0; i < n; i++) p.ts[i] = (i & 1) ? 0 : INT64_MIN;
+    roundtrip(p.ts, p.v, p.n);
+    pts_free(&p);
+  }
+}
+
 static const uint64_t special_bits[] = {
     0x7ff8000000000000ull, /* quiet NaN */
     0x7ff8000000000001ull, /* quiet NaN, payload */

@@ -8,6 +8,13 @@ foreach(m core store writer read catalog maint control)
   tsdb_add_unit_test(test_engine_${m} SOURCES unit/test_engine_${m}.c unit/test_engine_helpers.c
                      LIBS tsdb_serve tsdb_engine tsdb_engine_internals TIMEOUT 300)
 endforeach()
+# What the engine reads back from disk, hostile: the cases the fuzzers found.
+tsdb_add_unit_test(test_engine_hostile SOURCES unit/test_engine_hostile.c
+                   LIBS tsdb_serve tsdb_engine tsdb_engine_internals
+                   INCLUDES ${PROJECT_SOURCE_DIR}/serve/src)
+# $CONTROL requests and their answers, from tests/control-corpus/.
+tsdb_add_unit_test(test_control_corpus SOURCES unit/test_control_corpus.c LIBS tsdb_serve tsdb_engine cjson)
+target_compile_definitions(test_control_corpus PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 tsdb_add_unit_test(test_schemas SOURCES unit/test_schemas.c LIBS tsdb_ingest)
 target_compile_definitions(test_schemas PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(TSDB_BUILD_PLUGIN)

@@ -28,6 +28,8 @@ extern "C" {
 #endif
 
 #define TSDB_TOPIC_MAX_CAPTURES 16
+/* The longest topic MQTT carries (3.1.1 section 1.5.3, 5.0 section 1.5.4). */
+#define TSDB_TOPIC_MAX_LEN 65535
 
 typedef struct tsdb_topic_template tsdb_topic_template;
 

@@ -199,6 +199,18 @@ int tsdb_aggblock__count(const uint8_t *in, size_t len, size_t *n) {
   return 0;
 }
 
+/* start + x, a bucket's first or last point from its offset column. The
+ * encoder writes whole milliseconds inside the bucket: an offset that is not
+ * a whole number within +-2^53, or that would carry the time out of int64,
+ * is damage (converting or adding it would be undefined). */
+static bool offset_ts(int64_t start, double x, int64_t *out) {
+  if (!(x >= -0x1p53 && x <= 0x1p53) || (double)(int64_t)x != x) return false;
+  int64_t off = (int64_t)x;
+  if (off > 0 ? start > INT64_MAX - off : start < INT64_MIN - off) return false;
+  *out = start + off;
+  return true;
+}
+
 int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_agg *aggs,
                           size_t cap, size_t *n) {
   size_t pos = 0, count;
@@ -247,11 +259,13 @@ int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_a
       }
       rc = tsdb_codec__decode(in + pos, (size_t)clen, c == COL_COUNT ? starts : ts, col, count,
                               &got);
-      if (rc == 0 && got != count) rc = TSDB_ECORRUPT;
+      /* A column of more points than the block has buckets is damage, not
+       * a short array: the caller sized it from the count. */
+      if (rc == TSDB_ETOOBIG || (rc == 0 && got != count)) rc = TSDB_ECORRUPT;
       if (rc) break;
       pos += (size_t)clen;
     }
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < count && rc == 0; i++) {
       tsdb_agg *a = &aggs[i];
       double x = col[i];
       switch (c) {
@@ -285,10 +299,10 @@ int tsdb_aggblock__decode(const uint8_t *in, size_t len, int64_t *starts, tsdb_a
         a->m2 = x;
         break;
       case COL_FIRST_OFF:
-        a->first_ts = starts[i] + (int64_t)x;
+        if (!offset_ts(starts[i], x, &a->first_ts)) rc = TSDB_ECORRUPT;
         break;
       default:
-        a->last_ts = starts[i] + (int64_t)x;
+        if (!offset_ts(starts[i], x, &a->last_ts)) rc = TSDB_ECORRUPT;
         break;
       }
     }

@@ -1546,14 +1546,18 @@ int tsdb_codec__info(const uint8_t *in, size_t len, tsdb_block_info *info) {
 
 /* ---- timestamps ---- */
 
-/* Regular: every delta equal and the first point the smallest, which
- * excludes wrap-around, so ts_i = min + i * step. Only the step is stored, in
+/* Regular: ts_i = min + i * step. Every delta equal and the first point the
+ * smallest is not enough: deltas are compared modulo 2^64, and a step of
+ * 2^63 goes back and forth between two times (-1, INT64_MAX, -1, ...), so
+ * max - min must also be (n - 1) steps exactly. Only the step is stored, in
  * the header, in place of max - min. */
-static bool ts_regular(const int64_t *ts, size_t n, int64_t min_ts) {
+static bool ts_regular(const int64_t *ts, size_t n, int64_t min_ts, int64_t max_ts) {
   const uint64_t step = n > 1 ? (uint64_t)ts[1] - (uint64_t)ts[0] : 0;
   size_t i = 1;
   while (i < n && (uint64_t)ts[i] - (uint64_t)ts[i - 1] == step) i++;
-  return i == n && ts[0] == min_ts;
+  if (i != n || ts[0] != min_ts) return false;
+  const uint64_t range = (uint64_t)max_ts - (uint64_t)min_ts;
+  return n < 2 || (step <= range / (n - 1) && step * (n - 1) == range);
 }
 
 /* Timestamps that are not regular. */
@@ -1788,7 +1792,7 @@ static int encode_block(const int64_t *ts, const double *values, size_t n, uint8
   put_u8(&w, 0); /* kinds, patched below */
   put_varint(&w, n);
   put_svarint(&w, lo);
-  if (!ts_regular(ts, n, lo)) {
+  if (!ts_regular(ts, n, lo, hi)) {
     put_varint(&w, (uint64_t)hi - (uint64_t)lo);
     encode_ts(&w, ts, n, lo, &tkind, effort);
   } else if (n > 1) {

@@ -71,12 +71,61 @@ void tsdb_strbuf__printf(tsdb_strbuf *sb, const char *fmt, ...) {
   sb->len += (size_t)n;
 }
 
+/* The length of the valid UTF-8 sequence at s (RFC 3629 section 4: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (n < len || s[1] < lo || s[1] > hi) return 0;
+  for (size_t i = 2; i < len; i++)
+    if (s[i] < 0x80 || s[i] > 0xbf) return 0;
+  return len;
+}
+
+bool tsdb_utf8_valid(const char *s, size_t len) {
+  for (size_t i = 0; i < len;) {
+    if ((unsigned char)s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 void tsdb_strbuf__json_string(tsdb_strbuf *sb, const char *s, size_t len) {
   static const char hex[] = "0123456789abcdef";
   tsdb_strbuf__putc(sb, '"');
   size_t run = 0; /* start of the pending run of bytes that need no escape */
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
+    if (c >= 0x80) {
+      size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+      if (n) {
+        i += n - 1;
+        continue;
+      }
+      tsdb_strbuf__append(sb, s + run, i - run);
+      run = i + 1;
+      tsdb_strbuf__puts(sb, "\xef\xbf\xbd"); /* U+FFFD REPLACEMENT CHARACTER */
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     tsdb_strbuf__append(sb, s + run, i - run);
     run = i + 1;
@@ -132,7 +181,7 @@ void tsdb_strbuf__json_int(tsdb_strbuf *sb, int64_t v) {
 bool tsdb_json_plain(const char *s, size_t len) {
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c == '"' || c == '\\') return false;
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
   }
   return true;
 }

@@ -27,14 +27,21 @@ void tsdb_strbuf__puts(tsdb_strbuf *sb, const char *s);
 void tsdb_strbuf__putc(tsdb_strbuf *sb, char c);
 void tsdb_strbuf__printf(tsdb_strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* A JSON string literal, quoted and escaped (RFC 8259 section 7). */
+/* A JSON string literal, quoted and escaped (RFC 8259 section 7). JSON is
+ * UTF-8 (section 8.1): a byte that is not part of a valid UTF-8 sequence
+ * (a catalog read back from a damaged disk, a request's bytes) becomes
+ * U+FFFD, so that the text is always valid JSON. */
 void tsdb_strbuf__json_string(tsdb_strbuf *sb, const char *s, size_t len);
 /* A JSON number in its shortest round-trip form; NaN and +-Inf become null
  * because JSON has no spelling for them (RFC 8259 section 6). */
 void tsdb_strbuf__json_double(tsdb_strbuf *sb, double v);
 void tsdb_strbuf__json_int(tsdb_strbuf *sb, int64_t v);
-/* Whether s needs no escape inside a JSON string (RFC 8259 section 7). */
+/* Whether s is printable ASCII that needs no escape inside a JSON string
+ * (RFC 8259 section 7); other text goes through tsdb_strbuf__json_string(). */
 bool tsdb_json_plain(const char *s, size_t len);
+
+/* Whether s[0..len) is valid UTF-8 (RFC 3629 section 4). */
+bool tsdb_utf8_valid(const char *s, size_t len);
 
 /* The shortest text that reads back as the same double (dtoa.cc): plain
  * decimal from 1e-6 to 1e21, exponential ("1e+21") outside. */

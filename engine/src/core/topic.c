@@ -255,7 +255,7 @@ bool tsdb_topic_filter_match(const char *filter, const char *topic) {
 }
 
 bool tsdb_topic_name_valid(const char *topic, size_t len) {
-  if (len == 0 || len > 65535) return false;
+  if (len == 0 || len > TSDB_TOPIC_MAX_LEN) return false;
   for (size_t i = 0; i < len; i++)
     if (topic[i] == '+' || topic[i] == '#' || topic[i] == '\0') return false;
   return true;
@@ -263,7 +263,7 @@ bool tsdb_topic_name_valid(const char *topic, size_t len) {
 
 bool tsdb_topic_filter_valid(const char *filter) {
   size_t len = strlen(filter);
-  if (len == 0 || len > 65535) return false;
+  if (len == 0 || len > TSDB_TOPIC_MAX_LEN) return false;
   for (size_t i = 0; i < len; i++) {
     bool level_start = i == 0 || filter[i - 1] == '/';
     bool level_end = i + 1 == len || filter[i + 1] == '/';

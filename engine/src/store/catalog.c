@@ -455,8 +455,20 @@ static size_t json_labels(const cJSON *obj, label_ref *out, size_t max) {
   return n;
 }
 
-/* Indexes one stored descriptor (at open, alone). */
-static int load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, size_t len) {
+/* A number of a descriptor as an int64: false when it is not a number, and
+ * *damaged as well when it is one outside int64, where the conversion would
+ * be undefined: the numbers written are int64s, so only damage stores that. */
+static bool stored_int(const cJSON *v, int64_t *out, bool *damaged) {
+  if (!cJSON_IsNumber(v)) return false;
+  if (!(v->valuedouble >= -0x1p63 && v->valuedouble < 0x1p63)) {
+    *damaged = true;
+    return false;
+  }
+  *out = (int64_t)v->valuedouble;
+  return true;
+}
+
+int tsdb_catalog__load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, size_t len) {
   cJSON *o = cJSON_ParseWithLength(text, len);
   if (!o) return TSDB_ECORRUPT;
   int rc = TSDB_ECORRUPT;
@@ -472,28 +484,30 @@ static int load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, siz
   want.unit = cJSON_IsString(unit) ? unit->valuestring : NULL;
   const cJSON *schema = cJSON_GetObjectItemCaseSensitive(o, "schema");
   want.schema_id = cJSON_IsString(schema) ? schema->valuestring : "";
-  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(o, "version");
-  want.schema_version =
-      cJSON_IsNumber(ver) && ver->valuedouble >= 0 ? (uint32_t)ver->valuedouble : 0;
+  bool damaged = false;
+  int64_t v = 0;
+  if (stored_int(cJSON_GetObjectItemCaseSensitive(o, "version"), &v, &damaged) && v > 0) {
+    if (v > UINT32_MAX) damaged = true;
+    want.schema_version = (uint32_t)v;
+  }
   const cJSON *t;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "tiers_ms")) {
-    if (cJSON_IsNumber(t) && want.ntiers < TSDB_MAX_TIERS && t->valuedouble >= 1000)
-      want.tiers_ms[want.ntiers++] = (int64_t)t->valuedouble;
+    if (stored_int(t, &v, &damaged) && want.ntiers < TSDB_MAX_TIERS && v >= 1000)
+      want.tiers_ms[want.ntiers++] = v;
   }
   const cJSON *dup = cJSON_GetObjectItemCaseSensitive(o, "duplicates");
   int policy = cJSON_IsString(dup) ? tsdb_dup_policy_find(dup->valuestring) : TSDB_ENOTFOUND;
   want.dup_policy = policy >= 0 ? policy : TSDB_DUP_LAST;
-  const cJSON *span = cJSON_GetObjectItemCaseSensitive(o, "block_span_ms");
-  want.block_span_ms = cJSON_IsNumber(span) && span->valuedouble >= 1000
-                           ? (int64_t)span->valuedouble
-                           : TSDB_DEFAULT_BLOCK_SPAN_MS;
+  want.block_span_ms =
+      stored_int(cJSON_GetObjectItemCaseSensitive(o, "block_span_ms"), &v, &damaged) && v >= 1000
+          ? v
+          : TSDB_DEFAULT_BLOCK_SPAN_MS;
   const cJSON *ret = cJSON_GetObjectItemCaseSensitive(o, "retention_ms");
-  const cJSON *rr = cJSON_GetObjectItemCaseSensitive(ret, "raw");
-  want.raw_retention_ms = cJSON_IsNumber(rr) && rr->valuedouble > 0 ? (int64_t)rr->valuedouble : 0;
+  if (stored_int(cJSON_GetObjectItemCaseSensitive(ret, "raw"), &v, &damaged) && v > 0)
+    want.raw_retention_ms = v;
   size_t ri = 0;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(ret, "tiers")) {
-    if (ri < want.ntiers && cJSON_IsNumber(t) && t->valuedouble > 0)
-      want.tier_retention_ms[ri] = (int64_t)t->valuedouble;
+    if (stored_int(t, &v, &damaged) && ri < want.ntiers && v > 0) want.tier_retention_ms[ri] = v;
     ri++;
   }
   label_ref refs[TSDB_TOPIC_MAX_CAPTURES + 64];
@@ -506,9 +520,10 @@ static int load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, siz
   for (size_t i = 0; i < TSDB_MAX_TIERS; i++) from[i] = INT64_MIN;
   size_t ci = 0;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "complete_from_ms")) {
-    if (ci < want.ntiers && cJSON_IsNumber(t)) from[ci] = (int64_t)t->valuedouble;
+    if (stored_int(t, &v, &damaged) && ci < want.ntiers) from[ci] = v;
     ci++;
   }
+  if (damaged) goto out;
 
   rc = TSDB_ENOMEM;
   const tsdb_profile *p = intern_profile(cat, &want);
@@ -563,7 +578,7 @@ int tsdb_catalog__load(tsdb_catalog *cat, tsdb_store *st) {
     const uint8_t *v = tsdb_store__iter_value(it, &vlen);
     if (klen != 5) continue;
     uint32_t id = tsdb_key__get_u32(k + 1);
-    rc = load_descriptor(cat, id, (const char *)v, vlen);
+    rc = tsdb_catalog__load_descriptor(cat, id, (const char *)v, vlen);
     if (rc == TSDB_ENOMEM) break;
     if (rc) {
       /* One unreadable descriptor must not take the whole store down: skip
@@ -867,6 +882,18 @@ static char *copy_or_null(const char *s, bool *failed) {
   return c;
 }
 
+/* Adds a label unless its name is there already. Each name once (RFC 8259
+ * section 4 for the answers made of it): a schema's static label may be
+ * named like a label its template captures, and then the captured one,
+ * added first, counts; a damaged descriptor may repeat a name (found by
+ * fuzz_catalog). */
+static void info_label(tsdb_series_info *out, const char *key, const char *value, bool *failed) {
+  for (size_t k = 0; k < out->nlabels; k++)
+    if (out->labels[k].key && !strcmp(out->labels[k].key, key)) return;
+  out->labels[out->nlabels++] =
+      (tsdb_label){copy_or_null(key, failed), copy_or_null(value, failed)};
+}
+
 int tsdb_catalog__info(tsdb_catalog *cat, uint32_t id, tsdb_series_info *out) {
   memset(out, 0, sizeof *out);
   pthread_rwlock_rdlock(&cat->lock);
@@ -890,12 +917,11 @@ int tsdb_catalog__info(tsdb_catalog *cat, uint32_t id, tsdb_series_info *out) {
   const char *l = entry_labels(s->topic);
   for (size_t i = 0; out->labels && i < s->topic->nlabels; i++) {
     const char *v = l + strlen(l) + 1;
-    out->labels[out->nlabels++] = (tsdb_label){copy_or_null(l, &failed), copy_or_null(v, &failed)};
+    info_label(out, l, v, &failed);
     l = v + strlen(v) + 1;
   }
   for (size_t i = 0; out->labels && i < p->nlabels; i++)
-    out->labels[out->nlabels++] = (tsdb_label){copy_or_null(p->labels[i].key, &failed),
-                                               copy_or_null(p->labels[i].value, &failed)};
+    info_label(out, p->labels[i].key, p->labels[i].value, &failed);
   out->ntiers = p->ntiers;
   memcpy(out->tiers_ms, p->tiers_ms, sizeof out->tiers_ms);
   out->raw_retention_ms = p->raw_retention_ms;

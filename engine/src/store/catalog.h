@@ -111,6 +111,11 @@ int tsdb_catalog__init(tsdb_catalog *cat, const tsdb_logger *log);
 void tsdb_catalog__destroy(tsdb_catalog *cat);
 /* Loads every descriptor from the store (at open, before any thread runs). */
 int tsdb_catalog__load(tsdb_catalog *cat, tsdb_store *st);
+/* Indexes one stored descriptor, the JSON value of key 'S' + id, as
+ * tsdb_catalog__load() does for each (so at open, alone): TSDB_ECORRUPT for
+ * one it cannot read, which the load skips, or TSDB_ENOMEM. The bytes come
+ * from disk and are not trusted; the fuzzer calls it without a store. */
+int tsdb_catalog__load_descriptor(tsdb_catalog *cat, uint32_t id, const char *text, size_t len);
 
 /*
  * Writer thread only. Returns the series of (topic, field name) creating or
