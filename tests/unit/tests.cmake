@@ -7,6 +7,8 @@ foreach(m core store writer read catalog maint control)
   tsdb_add_unit_test(test_engine_${m} SOURCES unit/test_engine_${m}.c unit/test_engine_helpers.c
                      LIBS tsdb_serve tsdb_engine tsdb_engine_internals TIMEOUT 300)
 endforeach()
+# The HTTP API's authentication: the broker's password_file and acl_file.
+tsdb_add_unit_test(test_auth SOURCES unit/test_auth.c LIBS tsdb_auth)
 tsdb_add_unit_test(test_schemas SOURCES unit/test_schemas.c LIBS tsdb_ingest)
 target_compile_definitions(test_schemas PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(TSDB_BUILD_PLUGIN)
