@@ -6,6 +6,7 @@
  */
 #include "unit.h"
 
+#include "aclfile.h"
 #include "passwd.h"
 #include "tsdb/error.h"
 
@@ -129,4 +130,145 @@ TEST(passwd_errors_never_quote_a_hash) {
             ==, TSDB_EPARSE);
   CHECK(strstr(err, "SECRET") == NULL);
   CHECK(strstr(err, "eve") == NULL);
+}
+
+static tsdb_aclfile *load_acl(const char *text) {
+  char err[256] = "";
+  tsdb_aclfile *acl = NULL;
+  int rc = tsdb_aclfile__load(write_file("acl", text), &acl, err, sizeof err);
+  CHECK_MSG(rc == 0, "load failed: %s", err);
+  return acl;
+}
+
+static void check_acl_refused(const char *text, const char *line_and_reason) {
+  char err[256] = "";
+  tsdb_aclfile *acl = NULL;
+  const char *path = write_file("bad", text);
+  CHECK_INT(tsdb_aclfile__load(path, &acl, err, sizeof err), ==, TSDB_EPARSE);
+  CHECK(acl == NULL);
+  char want[512];
+  snprintf(want, sizeof want, "%s:%s", path, line_and_reason);
+  CHECK_STR(err, want);
+}
+
+#define READS(acl, u, c, t) tsdb_aclfile__may_read((acl), (u), (c), (t))
+
+TEST(acl_sections_anonymous_and_users) {
+  tsdb_aclfile *acl = load_acl(
+      "# before any user: anonymous clients\n"
+      "topic read public/#\n"
+      "user alice\n"
+      "topic read city/#\n"
+      "topic write city/w\n"
+      "topic city/rw\n" /* no access word: readwrite */
+      "user bob\n"
+      "topic readwrite bob/#\n"
+      "user alice\n" /* a second section: the union */
+      "topic read extra\n");
+  CHECK(READS(acl, NULL, "c", "public/x"));
+  CHECK(!READS(acl, NULL, "c", "city/x"));
+  CHECK(READS(acl, "alice", "c", "city/x"));
+  CHECK(READS(acl, "alice", "c", "city"));      /* "a/#" matches "a" */
+  CHECK(!READS(acl, "alice", "c", "public/x")); /* a user does not get the anonymous lines */
+  CHECK(READS(acl, "alice", "c", "extra"));
+  CHECK(READS(acl, "alice", "c", "city/w")); /* city/# allows it */
+  CHECK(READS(acl, "alice", "c", "city/rw"));
+  CHECK(READS(acl, "bob", "c", "bob/x"));
+  CHECK(!READS(acl, "bob", "c", "city/x"));
+  CHECK(!READS(acl, "carol", "c", "public/x")); /* no section, no patterns */
+  CHECK(!READS(acl, "alice", NULL, "city/x"));  /* no client id: denied */
+  CHECK(!READS(acl, "alice", "c", "city/+"));   /* not a topic name */
+  CHECK(!READS(acl, "alice", "c", ""));
+  tsdb_aclfile__free(acl);
+}
+
+TEST(acl_deny_first_and_write_only) {
+  tsdb_aclfile *acl = load_acl(
+      "user alice\n"
+      "topic read city/#\n"
+      "topic write w/#\n"
+      "topic deny city/secret/#\n" /* after the allow: still first */
+      "pattern read city/secret/%u\n"
+      "pattern read w/%u\n");
+  CHECK(READS(acl, "alice", "c", "city/open"));
+  CHECK(!READS(acl, "alice", "c", "city/secret"));
+  CHECK(!READS(acl, "alice", "c", "city/secret/alice")); /* the section's deny ends it */
+  CHECK(READS(acl, "alice", "c", "w/alice"));            /* write-only line: the patterns decide */
+  CHECK(!READS(acl, "alice", "c", "w/x"));
+  tsdb_aclfile__free(acl);
+}
+
+TEST(acl_patterns_substitute_and_guard) {
+  tsdb_aclfile *acl = load_acl(
+      "pattern read clients/%c/#\n"
+      "pattern read users/%u/#\n"
+      "pattern deny users/%u/private\n"
+      "pattern read x%cy/%u%u\n"
+      "topic read open\n"
+      "user bob\n"
+      "topic read users/alice/private\n"
+      "pattern deny open/#\n");
+  CHECK(READS(acl, NULL, "id1", "clients/id1/a"));
+  CHECK(!READS(acl, NULL, "id1", "clients/id2/a"));
+  CHECK(!READS(acl, NULL, "id1", "users//a")); /* %u patterns skip anonymous clients */
+  CHECK(READS(acl, "alice", "id1", "users/alice/a"));
+  CHECK(!READS(acl, "alice", "id1", "users/alice/private"));
+  /* bob's own line is checked before the patterns: the deny pattern never runs */
+  CHECK(READS(acl, "bob", "id1", "users/alice/private"));
+  CHECK(!READS(acl, "bob", "id1", "users/bob/private"));
+  CHECK(READS(acl, "alice", "a/b", "clients/a/b/c")); /* '/' in an id is allowed in 2.0.11 */
+  CHECK(READS(acl, "u", "C", "xCy/uu"));
+  /* '+' or '#' in a user name or id: every pattern is denied, the section's lines still hold */
+  CHECK(!READS(acl, "al+ce", "id1", "users/al+ce/a"));
+  CHECK(!READS(acl, "alice", "i#", "users/alice/a"));
+  CHECK(READS(acl, NULL, "i+", "open"));
+  CHECK(!READS(acl, NULL, "i+", "clients/i/a"));
+  tsdb_aclfile__free(acl);
+}
+
+TEST(acl_dollar_topics) {
+  tsdb_aclfile *acl = load_acl(
+      "topic read #\n"
+      "topic read $tsdb/agg/#\n"
+      "topic read $share/#\n"
+      "pattern read +/%c\n");
+  CHECK(READS(acl, NULL, "c", "a/b"));
+  CHECK(!READS(acl, NULL, "c", "$tsdb/reply/x")); /* '#' never matches a '$' topic */
+  CHECK(READS(acl, NULL, "c", "$tsdb/agg/1m/a"));
+  CHECK(!READS(acl, NULL, "c", "$share/g/a")); /* never read, whatever the file says */
+  CHECK(!READS(acl, NULL, "c", "$x/c"));       /* nor does '+' */
+  CHECK(READS(acl, NULL, "c", "x/c"));
+  tsdb_aclfile__free(acl);
+}
+
+TEST(acl_file_layout_as_the_broker_reads_it) {
+  tsdb_aclfile *acl = load_acl(
+      "\n   \n#comment\r\n"
+      "user   bob smith  \r\n"
+      "topic   read    spaced topic/#  \n"
+      "topic read\n" /* readwrite on the topic "read" */);
+  CHECK(READS(acl, "bob smith", "c", "spaced topic/a"));
+  CHECK(READS(acl, "bob smith", "c", "read"));
+  tsdb_aclfile__free(acl);
+}
+
+TEST(acl_refused_lines_name_file_and_line) {
+  check_acl_refused("topic read a\n  # indented\n",
+                    "2: not a comment, topic, pattern or user line");
+  check_acl_refused("topic\tread x\n", /* words are separated by spaces only */
+                    "1: not a comment, topic, pattern or user line");
+  check_acl_refused("topic foo bar\n", "1: invalid access type (read, write, readwrite or deny)");
+  check_acl_refused("topic read a/#/b\n", "1: invalid topic filter");
+  check_acl_refused("pattern read a+\n", "1: invalid topic filter");
+  check_acl_refused("user\n", "1: user line without a user name");
+  check_acl_refused("user   \n", "1: user line without a user name");
+  check_acl_refused("topic\n", "1: topic or pattern line without a topic");
+  char err[256];
+  tsdb_aclfile *acl = NULL;
+  CHECK_INT(tsdb_aclfile__load(unit_path("missing"), &acl, err, sizeof err), ==, TSDB_EIO);
+  /* No rules at all: nothing may be read. */
+  acl = load_acl("# nothing\n");
+  CHECK(!READS(acl, NULL, "c", "a"));
+  CHECK(!READS(acl, "alice", "c", "a"));
+  tsdb_aclfile__free(acl);
 }
