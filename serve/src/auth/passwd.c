@@ -25,8 +25,8 @@
 /* pwfile__parse: longer user names or hashes are dropped with a warning
  * (65535 is MQTT's limit for both strings). */
 #define PASSWD_FIELD_MAX 65535
-/* What an unknown user's check costs when no $7$ entry says otherwise:
- * mosquitto_passwd's default (PW_DEFAULT_ITERATIONS). */
+/* mosquitto_passwd's default (PW_DEFAULT_ITERATIONS): the dummy's count
+ * before any $7$ entry is read. */
 #define PASSWD_DEFAULT_ITERATIONS 101
 
 typedef enum { PASSWD_SHA512 = 6, PASSWD_SHA512_PBKDF2 = 7 } passwd_type;
@@ -43,7 +43,10 @@ typedef struct passwd_entry {
 struct tsdb_passwd {
   passwd_entry *v;
   size_t n;
-  int max_iterations; /* an unknown user's check hashes this many times */
+  /* What an unknown user's check costs: the file's most expensive entry
+   * (PBKDF2 at its highest count, or one SHA-512 in a $6$-only file). */
+  passwd_type dummy_type;
+  int max_iterations;
 };
 
 /* misc__trimblanks of mosquitto 2.0.11 (lib/misc_mosq.c): isspace() at
@@ -157,6 +160,7 @@ int tsdb_passwd__load(const char *path, tsdb_passwd **out, char *err, size_t err
     snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     goto cleanup;
   }
+  pw->dummy_type = PASSWD_SHA512;
   pw->max_iterations = PASSWD_DEFAULT_ITERATIONS;
   while (getline(&buf, &bufcap, f) >= 0) {
     line++;
@@ -205,8 +209,12 @@ int tsdb_passwd__load(const char *path, tsdb_passwd **out, char *err, size_t err
       snprintf(err, errlen, "%s: out of memory", path);
       goto cleanup;
     }
-    if (e.type == PASSWD_SHA512_PBKDF2 && e.iterations > pw->max_iterations)
+    if (e.type == PASSWD_SHA512_PBKDF2 && pw->dummy_type != PASSWD_SHA512_PBKDF2) {
+      pw->dummy_type = PASSWD_SHA512_PBKDF2;
       pw->max_iterations = e.iterations;
+    } else if (e.type == PASSWD_SHA512_PBKDF2 && e.iterations > pw->max_iterations) {
+      pw->max_iterations = e.iterations;
+    }
     pw->v[pw->n++] = e;
   }
   if (ferror(f)) {
@@ -267,9 +275,9 @@ static bool digest(const passwd_entry *e, const char *password, unsigned char *o
 bool tsdb_passwd__check(const tsdb_passwd *pw, const char *username, const char *password) {
   if (!pw || !username || !password) return false;
   const passwd_entry *e = find(pw, username);
-  /* An unknown user hashes against a dummy entry at the file's highest
-   * iteration count, so the time taken does not reveal who exists. */
-  passwd_entry dummy = {.type = PASSWD_SHA512_PBKDF2, .iterations = pw->max_iterations};
+  /* An unknown user hashes against a dummy entry as costly as the file's
+   * most expensive one, so the time taken does not reveal who exists. */
+  passwd_entry dummy = {.type = pw->dummy_type, .iterations = pw->max_iterations};
   unsigned char got[PASSWD_HASH_LEN];
   bool ok = digest(e ? e : &dummy, password, got);
   ok = ok && e && CRYPTO_memcmp(got, e->hash, PASSWD_HASH_LEN) == 0;
