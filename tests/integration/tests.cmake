@@ -7,6 +7,11 @@ add_executable(tsdb_pub5 tools/tsdb_pub5.c)
 target_link_libraries(tsdb_pub5 PRIVATE eclipse-paho-mqtt-c::paho-mqtt3c)
 tsdb_target_defaults(tsdb_pub5)
 
+# serve/src/auth on the command line, beside the real mosquitto_passwd and broker.
+add_executable(tsdb_authcheck tools/tsdb_authcheck.c)
+target_link_libraries(tsdb_authcheck PRIVATE tsdb_auth)
+tsdb_target_defaults(tsdb_authcheck)
+
 function(tsdb_add_integration_test file)
   get_filename_component(name ${file} NAME_WE)
   add_test(NAME integration.${name}
@@ -16,7 +21,7 @@ function(tsdb_add_integration_test file)
   set_tests_properties(integration.${name} PROPERTIES
     LABELS integration
     TIMEOUT 600
-    ENVIRONMENT "TSDB_PLUGIN=$<TARGET_FILE:mosquitto_tsdb>;TSDB_PUB5=$<TARGET_FILE:tsdb_pub5>;TSDB_SOURCE_DIR=${PROJECT_SOURCE_DIR};MOSQUITTO=${MOSQUITTO_BIN};PYTHONDONTWRITEBYTECODE=1")
+    ENVIRONMENT "TSDB_PLUGIN=$<TARGET_FILE:mosquitto_tsdb>;TSDB_PUB5=$<TARGET_FILE:tsdb_pub5>;TSDB_AUTHCHECK=$<TARGET_FILE:tsdb_authcheck>;TSDB_SOURCE_DIR=${PROJECT_SOURCE_DIR};MOSQUITTO=${MOSQUITTO_BIN};PYTHONDONTWRITEBYTECODE=1")
 endfunction()
 
 tsdb_add_integration_test(test_e2e.py)
@@ -26,3 +31,4 @@ tsdb_add_integration_test(test_acl.py)
 tsdb_add_integration_test(test_faults.py)
 tsdb_add_integration_test(test_attacks.py)
 tsdb_add_integration_test(test_broker_facts.py)
+tsdb_add_integration_test(test_auth_files.py)

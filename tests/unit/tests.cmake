@@ -15,6 +15,8 @@ tsdb_add_unit_test(test_engine_hostile SOURCES unit/test_engine_hostile.c
 # $CONTROL requests and their answers, from tests/control-corpus/.
 tsdb_add_unit_test(test_control_corpus SOURCES unit/test_control_corpus.c LIBS tsdb_serve tsdb_engine cjson)
 target_compile_definitions(test_control_corpus PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# The HTTP API's authentication: the broker's password_file and acl_file.
+tsdb_add_unit_test(test_auth SOURCES unit/test_auth.c LIBS tsdb_auth)
 tsdb_add_unit_test(test_schemas SOURCES unit/test_schemas.c LIBS tsdb_ingest)
 target_compile_definitions(test_schemas PRIVATE TSDB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(TSDB_BUILD_PLUGIN)
