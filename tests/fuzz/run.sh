@@ -48,8 +48,14 @@ for s in schemas/*/; do
   done
 done
 
+# PromQL: the queries of the unit tests, one a file (test_promql.c's tables).
+d="$work/seeds-promql"
+rm -rf "$d" && mkdir -p "$d"
+grep -oE '^ *\{"([^"\\]|\\.)*"' tests/unit/test_promql.c | sed -E 's/^ *\{"//; s/"$//; s/\\"/"/g' |
+  awk -v d="$d" '{ f = sprintf("%s/q%04d", d, NR); printf "%s", $0 > f; close(f) }'
+
 status=0
-for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle; do
+for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle promql; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"
@@ -64,6 +70,7 @@ for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle; do
     asan=$asan:quarantine_size_mb=32
     limits=(-rss_limit_mb=512 -malloc_limit_mb=64 -dict=tests/fuzz/jsonschema.dict)
   fi
+  [ "$t" = promql ] && limits+=(-dict=tests/fuzz/promql.dict)
   # New inputs go to the first directory; the seeds are only read.
   if ! ASAN_OPTIONS=$asan UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       "$bin/fuzz_$t" -max_total_time="$secs" -timeout=10 "${limits[@]}" -max_len=65536 \

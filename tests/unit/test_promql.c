@@ -528,6 +528,9 @@ TEST(n_regex) {
        "1:6: parse error: error parsing regexp: invalid escape sequence: \\Z (RE2 syntax): `a\\Z`"},
       {"x{a=~\"\\\\h\"}",
        "1:6: parse error: error parsing regexp: invalid escape sequence: \\h (RE2 syntax): `\\h`"},
+      {"x{a=~\"a{1234567890123}\"}",
+       "1:6: parse error: error parsing regexp: invalid repeat count: more than 1000 (RE2's limit): "
+       "`a{1234567890123}`"},
       {"x{a=~\"a{1001}\"}",
        "1:6: parse error: error parsing regexp: invalid repeat count: more than 1000 (RE2's limit): `a{1001}`"},
       {"x{a=~\"[a\"}", "1:6: parse error: error parsing regexp: missing closing ]: `[a`"},

@@ -114,12 +114,12 @@ static const char *re2_refusal(const char *re, size_t len, char *buf, size_t buf
       size_t j = i + 1;
       long lo = 0, hi = -1;
       if (j >= len || !is_digit(re[j])) break; /* a literal brace, as in RE2 */
-      while (j < len && is_digit(re[j])) lo = lo > 100000 ? lo : lo * 10 + (re[j++] - '0');
+      for (; j < len && is_digit(re[j]); j++) lo = lo > 100000 ? lo : lo * 10 + (re[j] - '0');
       if (j < len && re[j] == ',') {
         j++;
         if (j < len && is_digit(re[j])) {
           hi = 0;
-          while (j < len && is_digit(re[j])) hi = hi > 100000 ? hi : hi * 10 + (re[j++] - '0');
+          for (; j < len && is_digit(re[j]); j++) hi = hi > 100000 ? hi : hi * 10 + (re[j] - '0');
         }
       }
       if (j >= len || re[j] != '}') break;
