@@ -11,7 +11,7 @@ RUN_PKGS=(
   build-essential cmake pkg-config
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   libpaho-mqtt-dev librocksdb-dev libmsgpack-dev libcjson-dev libdouble-conversion-dev
-  libssl-dev
+  libssl-dev libpcre2-dev
 )
 TEST_PKGS=(python3 python3-paho-mqtt python3-pytest clang libclang-rt-14-dev libjansson-dev
            clang-format clang-tidy libpcre2-dev)

@@ -84,9 +84,15 @@ tmp="$work/tmp-control"
 rm -rf "$tmp" && mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
+# PromQL: the queries of the unit tests, one a file (test_promql.c's tables).
+d="$work/seeds-promql"
+rm -rf "$d" && mkdir -p "$d"
+grep -oE '^ *\{"([^"\\]|\\.)*"' tests/unit/test_promql.c | sed -E 's/^ *\{"//; s/"$//; s/\\"/"/g' |
+  awk -v d="$d" '{ f = sprintf("%s/q%04d", d, NR); printf "%s", $0 > f; close(f) }'
+
 status=0
 for t in json msgpack senml ttn_v3 sensor_community jsonschema json_oracle pattern \
-         codec aggblock topic catalog control; do
+         codec aggblock topic catalog control promql; do
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   echo "-- fuzz_$t: ${secs}s"

@@ -43,3 +43,5 @@ set_tests_properties(test_ingest_hostile.mutated_shipped_examples test_ingest_ho
 if(TSDB_FUZZ)
   add_subdirectory(fuzz)
 endif()
+# The PromQL front end: parser, subset check, printer, regex matchers.
+tsdb_add_unit_test(test_promql SOURCES unit/test_promql.c LIBS tsdb_promql)
