@@ -46,7 +46,7 @@ static bool reserve(tsdb_strbuf *sb, size_t extra) {
 
 void tsdb_strbuf__append(tsdb_strbuf *sb, const void *data, size_t len) {
   if (!reserve(sb, len)) return;
-  memcpy(sb->data + sb->len, data, len);
+  if (len) memcpy(sb->data + sb->len, data, len); /* data may be NULL when len is 0 (C11 7.24.1) */
   sb->len += len;
   sb->data[sb->len] = '\0';
 }
