@@ -217,16 +217,32 @@ int tsdb_archive_scan(tsdb_db *db, int64_t from, int64_t to, tsdb_archive_fn fn,
   return rc;
 }
 
+/* The public snapshot is the store's (RocksDB's) snapshot. */
+tsdb_snapshot *tsdb_snapshot_take(tsdb_db *db) {
+  tsdb_store *store = tsdb_env__store(&db->env);
+  return store ? (tsdb_snapshot *)tsdb_store__snapshot(store) : NULL;
+}
+
+void tsdb_snapshot_release(tsdb_db *db, tsdb_snapshot *snap) {
+  if (snap) tsdb_store__snapshot_release(db->env.store, (tsdb_snap *)snap);
+}
+
 int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to, tsdb_point_fn fn,
                   void *ud) {
+  return tsdb_read_raw_at(db, NULL, series, from, to, fn, ud);
+}
+
+int tsdb_read_raw_at(tsdb_db *db, const tsdb_snapshot *given, uint32_t series, int64_t from,
+                     int64_t to, tsdb_point_fn fn, void *ud) {
   tsdb_series_params sp;
   int rc = tsdb_catalog__params(&db->env.catalog, series, &sp);
   if (rc) return rc;
   sp.now = tsdb_env__now(&db->env);
   tsdb_scan_buf buf = {0};
-  tsdb_snap *snap = tsdb_store__snapshot(db->env.store);
-  rc = tsdb_read__raw(db->env.store, snap, &sp, from, to, &buf, fn, ud);
-  tsdb_store__snapshot_release(db->env.store, snap);
+  tsdb_snap *own = given ? NULL : tsdb_store__snapshot(db->env.store);
+  rc = tsdb_read__raw(db->env.store, given ? (const tsdb_snap *)given : own, &sp, from, to, &buf,
+                      fn, ud);
+  if (own) tsdb_store__snapshot_release(db->env.store, own);
   tsdb_scan_buf__free(&buf);
   return rc;
 }
@@ -245,6 +261,11 @@ static int tier_adapt(void *ud, int64_t start, const tsdb_agg *agg) {
 
 int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, int64_t to,
                    tsdb_bucket_fn fn, void *ud) {
+  return tsdb_read_tier_at(db, NULL, series, tier_ms, from, to, fn, ud);
+}
+
+int tsdb_read_tier_at(tsdb_db *db, const tsdb_snapshot *given, uint32_t series, int64_t tier_ms,
+                      int64_t from, int64_t to, tsdb_bucket_fn fn, void *ud) {
   tsdb_series_params sp;
   int rc = tsdb_catalog__params(&db->env.catalog, series, &sp);
   if (rc) return rc;
@@ -253,9 +274,10 @@ int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, 
   sp.now = tsdb_env__now(&db->env);
   tsdb_scan_buf buf = {0};
   tier_adapter ta = {fn, ud};
-  tsdb_snap *snap = tsdb_store__snapshot(db->env.store);
-  rc = tsdb_read__tier(db->env.store, snap, &sp, tier, from, to, &buf, tier_adapt, &ta);
-  tsdb_store__snapshot_release(db->env.store, snap);
+  tsdb_snap *own = given ? NULL : tsdb_store__snapshot(db->env.store);
+  rc = tsdb_read__tier(db->env.store, given ? (const tsdb_snap *)given : own, &sp, tier, from, to,
+                       &buf, tier_adapt, &ta);
+  if (own) tsdb_store__snapshot_release(db->env.store, own);
   tsdb_scan_buf__free(&buf);
   return rc;
 }
@@ -264,11 +286,21 @@ void tsdb_retention_sweep(tsdb_db *db) { tsdb_maint__sweep(&db->env); }
 
 int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, void *ud,
                     int64_t *next) {
-  return tsdb_query__step(&db->env, q, fn, ud, next);
+  return tsdb_query__step(&db->env, NULL, q, fn, ud, next);
+}
+
+int tsdb_query_step_at(tsdb_db *db, const tsdb_snapshot *snap, const tsdb_step_query *q,
+                       tsdb_bucket_fn fn, void *ud, int64_t *next) {
+  return tsdb_query__step(&db->env, (const tsdb_snap *)snap, q, fn, ud, next);
 }
 
 int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, double *value) {
-  return tsdb_query__last(&db->env, series, before, ts, value);
+  return tsdb_query__last(&db->env, NULL, series, before, ts, value);
+}
+
+int tsdb_read_last_at(tsdb_db *db, const tsdb_snapshot *snap, uint32_t series, int64_t before,
+                      int64_t *ts, double *value) {
+  return tsdb_query__last(&db->env, (const tsdb_snap *)snap, series, before, ts, value);
 }
 
 int tsdb_series_match(tsdb_db *db, const char *filter, const char *field, const tsdb_label *labels,

@@ -7,8 +7,8 @@
  *   - tsdb_control__submit() (the broker thread) copies the client id and the
  *     request bytes into a job; it never parses and never touches RocksDB.
  *   - Control threads own a job from dequeue to free: they parse the JSON,
- *     run each command through the engine's public reads (each on a
- *     snapshot of its own), build the answer and queue it in the outbox.
+ *     run each command through the engine's public reads (all of its series on
+ *     one snapshot), build the answer and queue it in the outbox.
  * Answers and ACLs
  *   - Each command gets its own {"responses":[...]} publication on
  *     $tsdb/reply/<client id>/<data topic> (or $tsdb/reply/<client id> when
@@ -513,6 +513,8 @@ static void cmd_query(cmd_ctx *c) {
   }
   char step_text[24] = "raw";
   if (step) tsdb_duration_format(step, step_text, sizeof step_text);
+  /* Every series of the answer as of one moment. */
+  tsdb_snapshot *snap = tsdb_snapshot_take(db);
   for (size_t i = 0; i < sel.n; i++) {
     tsdb_strbuf sb;
     tsdb_strbuf__init(&sb);
@@ -537,9 +539,9 @@ static void cmd_query(cmd_ctx *c) {
        * tiers or raw points (query.c). */
       tsdb_step_query q = {
           .series = sel.ids[i], .from = from, .to = to, .step_ms = step, .fill = fill, .limit = 0};
-      rc = tsdb_query_step(db, &q, bucket_row, &rows, NULL);
+      rc = tsdb_query_step_at(db, snap, &q, bucket_row, &rows, NULL);
     } else {
-      rc = tsdb_read_raw(db, sel.ids[i], from, to, raw_row, &rows);
+      rc = tsdb_read_raw_at(db, snap, sel.ids[i], from, to, raw_row, &rows);
     }
     tsdb_strbuf__putc(&sb, ']');
     if (rows.limited) tsdb_strbuf__printf(&sb, ",\"next\":%" PRId64, rows.next);
@@ -549,6 +551,7 @@ static void cmd_query(cmd_ctx *c) {
     emit(c, sel.topics[i], &sb, err[0] ? err : NULL);
     tsdb_strbuf__free(&sb);
   }
+  tsdb_snapshot_release(db, snap);
   selection_free(&sel);
 }
 
@@ -562,10 +565,11 @@ static void cmd_last(cmd_ctx *c) {
     selection_free(&sel);
     return;
   }
+  tsdb_snapshot *snap = tsdb_snapshot_take(c->db); /* every series as of one moment */
   for (size_t i = 0; i < sel.n; i++) {
     int64_t ts;
     double v;
-    int rc = tsdb_read_last(c->db, sel.ids[i], before, &ts, &v);
+    int rc = tsdb_read_last_at(c->db, snap, sel.ids[i], before, &ts, &v);
     tsdb_strbuf sb;
     tsdb_strbuf__init(&sb);
     series_head(c, &sb, &sel, i);
@@ -581,6 +585,7 @@ static void cmd_last(cmd_ctx *c) {
     emit(c, sel.topics[i], &sb, err[0] ? err : NULL);
     tsdb_strbuf__free(&sb);
   }
+  tsdb_snapshot_release(c->db, snap);
   selection_free(&sel);
 }
 

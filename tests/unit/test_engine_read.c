@@ -149,3 +149,52 @@ TEST(step_query_fill_modes) {
   close_db(db);
   tsdb_series_class_release(cls);
 }
+
+static int count_points(void *ud, int64_t ts, double v) {
+  (void)ts;
+  (void)v;
+  ++*(int *)ud;
+  return 0;
+}
+
+static int count_buckets(void *ud, const tsdb_aggregate *a) {
+  *(uint64_t *)ud += a->count;
+  return 0;
+}
+
+/* Reads given a snapshot see the database as it was when it was taken,
+ * whatever is written after; reads without one see the latest state. */
+TEST(reads_on_a_snapshot_see_one_moment) {
+  const int64_t base = 1795680000000;
+  atomic_store(&fake_now, base + 3600000);
+  tsdb_db *db = open_db(unit_path("db"), true, 1000);
+  static const char *const fields[] = {"pm10"};
+  static const int64_t tiers[] = {60000};
+  tsdb_series_class *cls = make_class(fields, 1, tiers, 1, TSDB_DUP_LAST);
+  for (int i = 0; i < 10; i++) ingest1(db, cls, "city/a/s1/air", 0, base + i * 1000, i);
+  CHECK_OK(tsdb_sync(db));
+  uint32_t id;
+  CHECK_OK(tsdb_series_find(db, "city/a/s1/air", "pm10", &id));
+  tsdb_snapshot *snap = tsdb_snapshot_take(db);
+  CHECK(snap != NULL);
+  for (int i = 10; i < 25; i++) ingest1(db, cls, "city/a/s1/air", 0, base + i * 1000, i);
+  CHECK_OK(tsdb_sync(db));
+  int then = 0, now = 0;
+  CHECK_OK(tsdb_read_raw_at(db, snap, id, base, base + 60000, count_points, &then));
+  CHECK_OK(tsdb_read_raw(db, id, base, base + 60000, count_points, &now));
+  CHECK_INT(then, ==, 10);
+  CHECK_INT(now, ==, 25);
+  tsdb_step_query q = {.series = id, .from = base, .to = base + 60000, .step_ms = 60000};
+  uint64_t in_step = 0;
+  CHECK_OK(tsdb_query_step_at(db, snap, &q, count_buckets, &in_step, NULL));
+  CHECK_INT(in_step, ==, 10);
+  int64_t ts;
+  double v;
+  CHECK_OK(tsdb_read_last_at(db, snap, id, INT64_MAX, &ts, &v));
+  CHECK_INT(ts, ==, base + 9000);
+  CHECK_OK(tsdb_read_last(db, id, INT64_MAX, &ts, &v));
+  CHECK_INT(ts, ==, base + 24000);
+  tsdb_snapshot_release(db, snap);
+  close_db(db);
+  tsdb_series_class_release(cls);
+}

@@ -378,6 +378,19 @@ double tsdb_aggregate_get(const tsdb_aggregate *a, tsdb_agg_kind kind);
 typedef int (*tsdb_point_fn)(void *ud, int64_t ts_ms, double value);
 typedef int (*tsdb_bucket_fn)(void *ud, const tsdb_aggregate *bucket);
 
+/*
+ * Reads on a snapshot. Each read below sees the database on one RocksDB
+ * snapshot: its own, or the one given to its _at form, so that several
+ * reads (a multi-series answer, a page and the next) see the same state.
+ * A snapshot holds what it sees in memory and on disk until it is released:
+ * keep it for one answer, not for minutes.
+ */
+typedef struct tsdb_snapshot tsdb_snapshot;
+/* NULL when the store is not open (tsdb_storage_ready). Thread-safe. */
+tsdb_snapshot *tsdb_snapshot_take(tsdb_db *db);
+/* Before tsdb_shutdown. NULL is fine. */
+void tsdb_snapshot_release(tsdb_db *db, tsdb_snapshot *snap);
+
 /* Series id of (topic, field), or TSDB_ENOTFOUND. */
 int tsdb_series_find(tsdb_db *db, const char *topic, const char *field, uint32_t *id);
 
@@ -385,11 +398,15 @@ int tsdb_series_find(tsdb_db *db, const char *topic, const char *field, uint32_t
  * non-zero stops the scan (and is returned). */
 int tsdb_read_raw(tsdb_db *db, uint32_t series, int64_t from, int64_t to, tsdb_point_fn fn,
                   void *ud);
+int tsdb_read_raw_at(tsdb_db *db, const tsdb_snapshot *snap, uint32_t series, int64_t from,
+                     int64_t to, tsdb_point_fn fn, void *ud);
 
 /* Buckets of a rollup tier with from <= start < to, ascending, exact even for
  * buckets that are still open. Empty buckets are not reported. */
 int tsdb_read_tier(tsdb_db *db, uint32_t series, int64_t tier_ms, int64_t from, int64_t to,
                    tsdb_bucket_fn fn, void *ud);
+int tsdb_read_tier_at(tsdb_db *db, const tsdb_snapshot *snap, uint32_t series, int64_t tier_ms,
+                      int64_t from, int64_t to, tsdb_bucket_fn fn, void *ud);
 
 /* How a step query reports buckets without points. */
 typedef enum tsdb_fill {
@@ -418,9 +435,13 @@ typedef struct tsdb_step_query {
  */
 int tsdb_query_step(tsdb_db *db, const tsdb_step_query *q, tsdb_bucket_fn fn, void *ud,
                     int64_t *next);
+int tsdb_query_step_at(tsdb_db *db, const tsdb_snapshot *snap, const tsdb_step_query *q,
+                       tsdb_bucket_fn fn, void *ud, int64_t *next);
 
 /* The last raw point of a series with ts < before: TSDB_ENOTFOUND if none. */
 int tsdb_read_last(tsdb_db *db, uint32_t series, int64_t before, int64_t *ts, double *value);
+int tsdb_read_last_at(tsdb_db *db, const tsdb_snapshot *snap, uint32_t series, int64_t before,
+                      int64_t *ts, double *value);
 
 /* Series whose topic matches an MQTT filter, whose field equals `field`
  * (NULL: any) and which carry every given label. fn gets each id, topic and

@@ -167,8 +167,8 @@ static int feed_point(void *ud, int64_t ts, double v) {
   return e->stopped ? 1 : 0;
 }
 
-int tsdb_query__step(tsdb_env *env, const tsdb_step_query *q, tsdb_bucket_fn fn, void *ud,
-                     int64_t *next) {
+int tsdb_query__step(tsdb_env *env, const tsdb_snap *given, const tsdb_step_query *q,
+                     tsdb_bucket_fn fn, void *ud, int64_t *next) {
   if (!q || !fn || q->step_ms <= 0 || q->from > q->to || q->fill < TSDB_FILL_NONE ||
       q->fill > TSDB_FILL_LINEAR)
     return TSDB_EINVAL;
@@ -198,7 +198,8 @@ int tsdb_query__step(tsdb_env *env, const tsdb_step_query *q, tsdb_bucket_fn fn,
   tsdb_agg__init(&e.acc);
 
   tsdb_scan_buf buf = {0};
-  tsdb_snap *snap = tsdb_store__snapshot(env->store);
+  tsdb_snap *own = given ? NULL : tsdb_store__snapshot(env->store);
+  const tsdb_snap *snap = given ? given : own;
   if (main_tier < 0) {
     rc = tsdb_read__raw(env->store, snap, &sp, q->from, q->to, &buf, feed_point, &e);
   } else {
@@ -225,7 +226,7 @@ int tsdb_query__step(tsdb_env *env, const tsdb_step_query *q, tsdb_bucket_fn fn,
     }
   }
   if (rc == 1 && e.stopped) rc = 0;
-  tsdb_store__snapshot_release(env->store, snap);
+  if (own) tsdb_store__snapshot_release(env->store, own);
   tsdb_scan_buf__free(&buf);
   if (rc == 0 && !e.stopped) {
     flush_current(&e);
@@ -238,7 +239,8 @@ int tsdb_query__step(tsdb_env *env, const tsdb_step_query *q, tsdb_bucket_fn fn,
 
 /* ---- last point ---- */
 
-int tsdb_query__last(tsdb_env *env, uint32_t series, int64_t before, int64_t *ts, double *value) {
+int tsdb_query__last(tsdb_env *env, const tsdb_snap *snap, uint32_t series, int64_t before,
+                     int64_t *ts, double *value) {
   tsdb_series_params sp;
   int rc = tsdb_catalog__params(&env->catalog, series, &sp);
   if (rc) return rc;
@@ -248,7 +250,7 @@ int tsdb_query__last(tsdb_env *env, uint32_t series, int64_t before, int64_t *ts
   if (before <= cutoff) return TSDB_ENOTFOUND;
   tsdb_store_iter *it;
   /* Blocks that start before `before`, newest first. */
-  rc = tsdb_store__iter_raw(env->store, NULL, series, INT64_MIN, before, &it);
+  rc = tsdb_store__iter_raw(env->store, snap, series, INT64_MIN, before, &it);
   if (rc) return rc;
   tsdb_scan_buf buf = {0};
   rc = TSDB_ENOTFOUND;
