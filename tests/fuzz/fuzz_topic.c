@@ -230,7 +230,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   name[l2] = '\0';
   check_template(text, topic, l2, fill, nfill);
   check_filter(text, name);
-  (void)tsdb_client_id_scopable(name);
   free(text);
   free(topic);
   free(name);
