@@ -399,18 +399,18 @@ bool tsdb_promql_lex__number(const char *tok, size_t len, double *out) {
   return *end == '\0' && !(errno == ERANGE && isinf(*out));
 }
 
+const tsdb_promql_duration_unit tsdb_promql_lex__duration_units[TSDB_PROMQL_DURATION_UNITS] = {
+    {"y", 365LL * 24 * 3600 * 1000},
+    {"w", 7LL * 24 * 3600 * 1000},
+    {"d", 24LL * 3600 * 1000},
+    {"h", 3600LL * 1000},
+    {"m", 60LL * 1000},
+    {"s", 1000},
+    {"ms", 1}};
+
 bool tsdb_promql_lex__duration(const char *tok, size_t len, bool number, int64_t *ms, char *msg,
                                size_t msglen) {
-  static const struct {
-    const char *unit;
-    int64_t ms;
-  } units[] = {{"y", 365LL * 24 * 3600 * 1000},
-               {"w", 7LL * 24 * 3600 * 1000},
-               {"d", 24LL * 3600 * 1000},
-               {"h", 3600LL * 1000},
-               {"m", 60LL * 1000},
-               {"s", 1000},
-               {"ms", 1}};
+  const tsdb_promql_duration_unit *units = tsdb_promql_lex__duration_units;
   if (number) {
     /* Prometheus 3 reads a plain number where a duration stands as seconds. */
     double v;
@@ -435,9 +435,9 @@ bool tsdb_promql_lex__duration(const char *tok, size_t len, bool number, int64_t
       i++;
     }
     size_t u = 0, ulen = (i + 1 < len && tok[i] == 'm' && tok[i + 1] == 's') ? 2 : 1;
-    for (u = 0; u < sizeof units / sizeof units[0]; u++)
+    for (u = 0; u < TSDB_PROMQL_DURATION_UNITS; u++)
       if (strlen(units[u].unit) == ulen && !strncmp(units[u].unit, tok + i, ulen)) break;
-    if (u < next_unit || u == sizeof units / sizeof units[0]) {
+    if (u < next_unit || u == TSDB_PROMQL_DURATION_UNITS) {
       snprintf(msg, msglen, "not a valid duration string: \"%.*s\"", (int)(len > 60 ? 60 : len),
                tok);
       return false;

@@ -14,16 +14,7 @@
 #include "strbuf.h"
 
 void tsdb_promql_print__duration(int64_t ms, char *buf, size_t len) {
-  static const struct {
-    const char *unit;
-    int64_t ms;
-  } units[] = {{"y", 365LL * 24 * 3600 * 1000},
-               {"w", 7LL * 24 * 3600 * 1000},
-               {"d", 24LL * 3600 * 1000},
-               {"h", 3600LL * 1000},
-               {"m", 60LL * 1000},
-               {"s", 1000},
-               {"ms", 1}};
+  const tsdb_promql_duration_unit *units = tsdb_promql_lex__duration_units;
   size_t n = 0;
   if (ms == 0) {
     snprintf(buf, len, "0s");
@@ -31,7 +22,7 @@ void tsdb_promql_print__duration(int64_t ms, char *buf, size_t len) {
   }
   uint64_t v = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
   if (ms < 0 && n + 1 < len) buf[n++] = '-';
-  for (size_t i = 0; i < sizeof units / sizeof units[0] && n < len; i++) {
+  for (size_t i = 0; i < TSDB_PROMQL_DURATION_UNITS && n < len; i++) {
     uint64_t q = v / (uint64_t)units[i].ms;
     if (q == 0) continue;
     v -= q * (uint64_t)units[i].ms;

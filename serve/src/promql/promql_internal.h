@@ -76,6 +76,14 @@ bool tsdb_promql_lex__unquote(tsdb_promql_query *q, const char *tok, size_t len,
                               tsdb_promql_str *out, char *msg, size_t msglen);
 /* The value of a TOK_NUMBER token (strconv.ParseInt base 0, then ParseFloat). */
 bool tsdb_promql_lex__number(const char *tok, size_t len, double *out);
+/* The duration units, largest first (model.Duration): what a duration may
+ * say, and how one is printed. */
+typedef struct tsdb_promql_duration_unit {
+  const char *unit;
+  int64_t ms;
+} tsdb_promql_duration_unit;
+#define TSDB_PROMQL_DURATION_UNITS 7
+extern const tsdb_promql_duration_unit tsdb_promql_lex__duration_units[TSDB_PROMQL_DURATION_UNITS];
 /* The value of a TOK_DURATION or TOK_NUMBER token as milliseconds
  * (model.ParseDuration: units y w d h m s ms, each at most once, in that
  * order). false with msg filled when not valid or out of range. */
