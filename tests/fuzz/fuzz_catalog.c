@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "answers.h"
 #include "catalog.h"
 #include "rfc8259.h"
 #include "strbuf.h"
