@@ -1071,6 +1071,7 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported, double
   size_t i = 0;
   bool atom = false; /* something a quantifier may follow */
   int groups = 0;
+  size_t alt_begin = 0; /* where the current top-level alternative starts */
   rframe frames[PATTERN_MAX_GROUPS + 1];
   rframe *f = &frames[0];
   *f = (rframe){RC_EMPTY, 0, RC_EMPTY, RC_EMPTY, false};
@@ -1168,6 +1169,7 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported, double
       atom = true;
       break;
     case '|':
+      if (groups == 0) alt_begin = i + 1;
       rf_commit(f);
       f->alts = f->nalts++ ? rc_alt(f->alts, f->cat) : f->cat;
       f->cat = RC_EMPTY;
@@ -1177,6 +1179,15 @@ static const char *ecma_to_ere(const char *s, dstr *d, bool *unsupported, double
       break;
     case '^':
     case '$':
+      /* ECMA-262 anchors (no m flag) hold only at the input's ends, so one
+       * inside a pattern can never match; glibc's regexec instead lets one
+       * beside a newline hold there, as a line anchor, even without
+       * REG_NEWLINE ("$$\n" matched "abc\n": found by fuzz_pattern). So
+       * they are taken only where the two agree: first or last in the
+       * pattern or in one of its top-level alternatives. */
+      if (groups != 0 || (c == '^' && i != alt_begin) || (c == '$' && i + 1 < n && s[i + 1] != '|'))
+        return "'^' and '$' are supported only at the start and at the end of the pattern or "
+               "of one of its top-level alternatives";
       rf_commit(f);
       f->cat = rc_cat(f->cat, RC_EPSILON);
       ds_chr(d, (char)c);

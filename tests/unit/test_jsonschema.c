@@ -369,6 +369,13 @@ TEST(pattern_rejected) {
   COMPILE_ERROR("{\"pattern\":\"\\\\p{L}\"}", INGEST_EUNSUPPORTED, "pattern", "/pattern");
   COMPILE_ERROR("{\"pattern\":\"[\\u00e9]\"}", INGEST_EUNSUPPORTED, "pattern", "/pattern");
   COMPILE_ERROR("{\"pattern\":\"[]\"}", INGEST_EUNSUPPORTED, "pattern", "/pattern");
+  /* Anchors only where ECMA-262 and glibc agree: at the ends of the pattern
+   * or of a top-level alternative (glibc let "$$\n" match "abc\n"). */
+  COMPILE_ERROR("{\"pattern\":\"$$\\n\"}", INGEST_EUNSUPPORTED, "pattern", "/pattern");
+  COMPILE_ERROR("{\"pattern\":\"\\n^abc\"}", INGEST_EUNSUPPORTED, "pattern", "/pattern");
+  COMPILE_ERROR("{\"pattern\":\"(^a|b)\"}", INGEST_EUNSUPPORTED, "pattern", "/pattern");
+  VALID("{\"pattern\":\"^a|b$\"}", "\"xb\"");
+  INVALID("{\"pattern\":\"^abc$\"}", "\"abc\\n\"", "pattern", "");
   COMPILE_ERROR("{\"pattern\":\"(ab\"}", INGEST_ESCHEMA, "pattern", "/pattern");
   COMPILE_ERROR("{\"pattern\":\"ab)\"}", INGEST_ESCHEMA, "pattern", "/pattern");
   COMPILE_ERROR("{\"pattern\":\"*a\"}", INGEST_ESCHEMA, "pattern", "/pattern");
