@@ -107,6 +107,9 @@ TEST(catalog_refuses_numbers_beyond_their_types) {
       "{\"topic\":\"a\",\"field\":\"x\",\"tiers_ms\":[60000],"
       "\"retention_ms\":{\"tiers\":[-1e300]}}",
       "{\"topic\":\"a\",\"field\":\"x\",\"tiers_ms\":[60000],\"complete_from_ms\":[-1e19]}",
+      /* a tier twice, or out of order (found by fuzz_catalog) */
+      "{\"topic\":\"a\",\"field\":\"x\",\"tiers_ms\":[60000,3600000,3600000]}",
+      "{\"topic\":\"a\",\"field\":\"x\",\"tiers_ms\":[3600000,60000]}",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     CHECK_MSG(load(&cat, (uint32_t)i + 1, bad[i]) == TSDB_ECORRUPT, "%s", bad[i]);

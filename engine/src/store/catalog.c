@@ -492,8 +492,13 @@ int tsdb_catalog__load_descriptor(tsdb_catalog *cat, uint32_t id, const char *te
   }
   const cJSON *t;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "tiers_ms")) {
-    if (stored_int(t, &v, &damaged) && want.ntiers < TSDB_MAX_TIERS && v >= 1000)
+    if (stored_int(t, &v, &damaged) && want.ntiers < TSDB_MAX_TIERS && v >= 1000) {
+      /* Tiers are stored ascending (the schema loader's rule); a tier
+       * again or out of order is damage, not a second tier of that width
+       * (found by fuzz_catalog: its retention was described twice). */
+      if (want.ntiers && v <= want.tiers_ms[want.ntiers - 1]) damaged = true;
       want.tiers_ms[want.ntiers++] = v;
+    }
   }
   const cJSON *dup = cJSON_GetObjectItemCaseSensitive(o, "duplicates");
   int policy = cJSON_IsString(dup) ? tsdb_dup_policy_find(dup->valuestring) : TSDB_ENOTFOUND;
