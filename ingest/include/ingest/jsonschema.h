@@ -55,7 +55,10 @@
  *     punctuation. Non-ASCII literals outside classes are matched as their
  *     UTF-8 bytes (one code point is one quantifiable atom). Refused
  *     (INGEST_EUNSUPPORTED): lookahead/lookbehind, backreferences, \b \B,
- *     \p{..}, \c, non-ASCII characters inside [...], [] and [^]; refused as
+ *     \p{..}, \c, non-ASCII characters inside [...], [] and [^], "^" or "$"
+ *     anywhere but the ends of the pattern or of a top-level alternative
+ *     (where glibc's line-anchor behaviour beside a newline could differ from
+ *     ECMA-262's); refused as
  *     malformed (INGEST_ESCHEMA): unbalanced groups, dangling quantifiers,
  *     an unescaped "{" that is not a quantifier, and anything regcomp rejects
  *     (its message is included). "." and [^...] match one byte of a
