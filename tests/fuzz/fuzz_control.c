@@ -1,15 +1,15 @@
 /*
  * libFuzzer target: $CONTROL/tsdb/v1 requests, which any MQTT client may
- * send (engine/src/control.c). The parser is the command runner itself, so
+ * send (serve/src/control.c). The parser is the command runner itself, so
  * the target runs a real engine: one database, opened once on a temporary
  * directory with a fixed clock and a few series (one with a topic longer
  * than a kilobyte, one with quotes and non-ASCII text in its topic), takes
- * each input as a request from client "fuzz" through tsdb_serve_control_submit(),
- * then a sentinel request, and drains the results until the sentinel's
- * answer (a request that starts with a space comes from a client whose id is
- * 300 bytes long instead). With one control thread, answers leave in request order, and
- * every command ends with a "done" answer, so the answers of each command
- * of the input are known. Whatever the bytes:
+ * each input as a request from client "fuzz" (or, when it starts with a
+ * space, from a client whose id is 300 bytes long) through
+ * tsdb_serve_control_submit(), then a sentinel request, and drains the results
+ * until the sentinel's answer. With one control thread, answers leave in
+ * request order, and every command ends with a "done" answer, so the
+ * answers of each command of the input are known. Whatever the bytes:
  *   - every answer and replay progress message is valid JSON, strictly (RFC
  *     8259: UTF-8, each name once), {"responses":[{"command":..}]}, on a
  *     topic that is valid UTF-8 and holds no wildcard, in the requester's
@@ -19,14 +19,13 @@
  *     with a "commands" array) gets exactly one "done", with its command
  *     name and correlation data;
  *   - the ACL rule of the answers (README: ACLs): an answer about a series
- *     is published on $tsdb/reply/fuzz/<its topic>, and the error about a
+ *     is published on $tsdb/reply/<id>/<its topic>, and the error about a
  *     plain topic without series on the reply topic of that very topic;
  *   - nothing leaks (ASan).
  */
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
